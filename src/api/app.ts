@@ -1,0 +1,139 @@
+// Builds the HTTP application: JSON parsing that keeps the raw body (for AK/SK), request ids,
+// the one error funnel that turns every failure into {error_code, error_msg}, OpenAPI, routes.
+
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { PipewrightError, toPipewrightError } from "../errors.js";
+import type { Store } from "../store/store.js";
+import { registerAdminRoutes } from "./admin-routes.js";
+import { createAuthenticator } from "./auth.js";
+import { newId, type RouteContext } from "./context.js";
+import { registerPipelineRoutes } from "./pipeline-routes.js";
+import { fieldPath } from "./schemas.js";
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface AppDeps {
+  readonly store: Store;
+  readonly logger: Logger | false;
+  readonly now: () => number;
+  readonly maxBatchSize: number;
+  /** Extra route registrations (engine routes, web UI) added by the composition root. */
+  readonly plugins?: readonly ((app: FastifyInstance, ctx: RouteContext) => void)[];
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger === false ? undefined : deps.logger,
+    logger: deps.logger === false ? false : undefined,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: () => newId(),
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: {
+      // Wrong types are errors, never silently coerced; unknown fields are kept, as cloud
+      // clients (Terraform) send read-only fields back.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false },
+    },
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  app.decorateRequest("rawBody", null as unknown as Buffer);
+  app.decorateRequest("principal", undefined);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req: FastifyRequest, body: Buffer, done) => {
+    req.rawBody = body;
+    // The SDKs send Content-Type: application/json with no body on stop/retry/pass/refuse.
+    if (body.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body.toString("utf8")));
+    } catch (err) {
+      done(new PipewrightError("INVALID_JSON", `The request body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (req: FastifyRequest, body: Buffer, done) => {
+    req.rawBody = body;
+    if (body.length === 0) return done(null, undefined);
+    done(new PipewrightError("UNSUPPORTED_MEDIA_TYPE", `Content-Type ${req.headers["content-type"]} is not supported; send application/json.`), undefined);
+  });
+
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("X-Request-Id", req.id);
+  });
+
+  app.setErrorHandler((err: FastifyError | PipewrightError, req, reply) => {
+    const e = normaliseFastifyError(err);
+    if (e.status >= 500) req.log.error({ err }, "request failed");
+    reply.status(e.status).header("X-Request-Id", req.id).send(e.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new PipewrightError("ROUTE_NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}.`);
+    reply.status(e.status).send(e.toBody());
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "Pipewright API",
+        description: "CodeArts Pipeline v5 compatible API, plus Pipewright's admin API.",
+        version: "0.1.0",
+      },
+      components: {
+        securitySchemes: {
+          token: { type: "apiKey", in: "header", name: "X-Auth-Token" },
+          aksk: { type: "apiKey", in: "header", name: "Authorization", description: "SDK-HMAC-SHA256 signature" },
+        },
+      },
+      security: [{ token: [] }, { aksk: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/openapi" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ ok: true }));
+
+  const ctx: RouteContext = {
+    store: deps.store,
+    now: deps.now,
+    maxBatchSize: deps.maxBatchSize,
+    auth: createAuthenticator({ store: deps.store, now: deps.now }),
+  };
+  registerAdminRoutes(app, ctx);
+  registerPipelineRoutes(app, ctx);
+  for (const plugin of deps.plugins ?? []) plugin(app, ctx);
+  return app;
+}
+
+/** The one funnel: every throwable a route or Fastify produces becomes a PipewrightError. */
+function normaliseFastifyError(err: FastifyError | PipewrightError): PipewrightError {
+  if (err instanceof PipewrightError) return err;
+  const fe = err as FastifyError & { validationContext?: string };
+  if (fe.validation && fe.validation.length > 0) {
+    const v = fe.validation[0]!;
+    const params = v.params as Record<string, unknown>;
+    let field = fieldPath(fe.validationContext ?? "body", v.instancePath);
+    if (typeof params.missingProperty === "string") field = joinField(field, params.missingProperty);
+    let msg = v.message ?? "is invalid";
+    if (Array.isArray(params.allowedValues)) msg += `: ${params.allowedValues.join(", ")}`;
+    if (typeof params.additionalProperty === "string") msg += `: ${params.additionalProperty}`;
+    return new PipewrightError("INVALID_REQUEST", `${field}: ${msg}`);
+  }
+  switch (fe.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new PipewrightError("BODY_TOO_LARGE", `The request body is larger than ${BODY_LIMIT_BYTES} bytes.`);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new PipewrightError("UNSUPPORTED_MEDIA_TYPE");
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new PipewrightError("INVALID_JSON", fe.message);
+  }
+  if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new PipewrightError("INVALID_REQUEST", fe.message);
+  }
+  return toPipewrightError(err);
+}
+
+function joinField(base: string, prop: string): string {
+  return base === "body" || base === "querystring" || base === "params" ? prop : `${base}.${prop}`;
+}

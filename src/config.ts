@@ -1,0 +1,138 @@
+// Server configuration: loaded once by a pure function (flag > env > default), validated, frozen.
+// Nothing below main.ts reads process.env; everything gets this object instead.
+
+import path from "node:path";
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Bootstrap admin token; when undefined one is generated and stored at first start. */
+  readonly adminToken: string | undefined;
+  /** `sqlite:<file>` by default, or a postgres:// URL. */
+  readonly databaseUrl: string;
+  readonly maxBatchSize: number;
+  /** How many jobs the embedded runner executes at once. */
+  readonly runnerSlots: number;
+  /** Per-step log cap in bytes. */
+  readonly maxLogBytes: number;
+  /** Default job timeout in seconds when a job sets none. */
+  readonly defaultJobTimeoutSeconds: number;
+  readonly localRunner: boolean;
+  readonly logLevel: string;
+}
+
+interface Option {
+  readonly flag: string;
+  readonly env: string;
+  readonly key: keyof Config;
+}
+
+const OPTIONS: readonly Option[] = [
+  { flag: "host", env: "HOST", key: "host" },
+  { flag: "port", env: "PORT", key: "port" },
+  { flag: "data-dir", env: "PIPEWRIGHT_DATA_DIR", key: "dataDir" },
+  { flag: "admin-token", env: "PIPEWRIGHT_ADMIN_TOKEN", key: "adminToken" },
+  { flag: "database-url", env: "DATABASE_URL", key: "databaseUrl" },
+  { flag: "max-batch-size", env: "PIPEWRIGHT_MAX_BATCH_SIZE", key: "maxBatchSize" },
+  { flag: "runner-slots", env: "PIPEWRIGHT_RUNNER_SLOTS", key: "runnerSlots" },
+  { flag: "max-log-bytes", env: "PIPEWRIGHT_MAX_LOG_BYTES", key: "maxLogBytes" },
+  { flag: "default-job-timeout", env: "PIPEWRIGHT_DEFAULT_JOB_TIMEOUT", key: "defaultJobTimeoutSeconds" },
+  { flag: "log-level", env: "PIPEWRIGHT_LOG_LEVEL", key: "logLevel" },
+];
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses `--name value`, `--name=value` and `--no-name` flags. Unknown flags are an error. */
+export function parseFlags(argv: readonly string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  const known = new Set([...OPTIONS.map((o) => o.flag), "local-runner"]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf("=");
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    if (name.startsWith("no-") && known.has(name.slice(3))) {
+      flags.set(name.slice(3), "false");
+      continue;
+    }
+    if (!known.has(name)) throw new ConfigError(`unknown option --${name}`);
+    if (value === undefined) {
+      if (name === "local-runner") {
+        value = "true";
+      } else {
+        value = argv[++i];
+        if (value === undefined) throw new ConfigError(`option --${name} needs a value`);
+      }
+    }
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+function positiveInt(name: string, raw: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < 1 || n > max) throw new ConfigError(`${name} must be between 1 and ${max}, got ${raw}`);
+  return n;
+}
+
+export function loadConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): Config {
+  const flags = parseFlags(argv);
+  const raw = (o: Option): string | undefined => flags.get(o.flag) ?? (env[o.env] || undefined);
+  const get = (key: keyof Config): string | undefined => {
+    const o = OPTIONS.find((x) => x.key === key);
+    return o ? raw(o) : undefined;
+  };
+  const nameOf = (key: keyof Config): string => {
+    const o = OPTIONS.find((x) => x.key === key)!;
+    return `--${o.flag} / ${o.env}`;
+  };
+
+  const dataDir = path.resolve(cwd, get("dataDir") ?? ".pipewright");
+  const databaseUrl = get("databaseUrl") ?? `sqlite:${path.join(dataDir, "pipewright.db")}`;
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError(`${nameOf("databaseUrl")} must start with sqlite: or postgres://, got "${databaseUrl}"`);
+  }
+  const adminToken = get("adminToken");
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError(`${nameOf("adminToken")} must be at least 16 characters long`);
+  }
+  const localRunnerFlag = flags.get("local-runner") ?? env.PIPEWRIGHT_LOCAL_RUNNER;
+  if (localRunnerFlag !== undefined && !["true", "false", "1", "0"].includes(localRunnerFlag)) {
+    throw new ConfigError(`--local-runner / PIPEWRIGHT_LOCAL_RUNNER must be true or false`);
+  }
+  const logLevel = get("logLevel") ?? "info";
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
+    throw new ConfigError(`${nameOf("logLevel")} must be one of fatal,error,warn,info,debug,trace,silent`);
+  }
+
+  return Object.freeze({
+    host: get("host") ?? "127.0.0.1",
+    port: (() => {
+      const p = get("port");
+      if (p === "0") return 0;
+      return p === undefined ? 8080 : positiveInt(nameOf("port"), p, 65535);
+    })(),
+    dataDir,
+    adminToken,
+    databaseUrl,
+    maxBatchSize: positiveInt(nameOf("maxBatchSize"), get("maxBatchSize") ?? "1000", 100_000),
+    runnerSlots: positiveInt(nameOf("runnerSlots"), get("runnerSlots") ?? "16", 1024),
+    maxLogBytes: positiveInt(nameOf("maxLogBytes"), get("maxLogBytes") ?? String(64 * 1024 * 1024)),
+    defaultJobTimeoutSeconds: positiveInt(nameOf("defaultJobTimeoutSeconds"), get("defaultJobTimeoutSeconds") ?? "3600"),
+    localRunner: localRunnerFlag === undefined ? true : localRunnerFlag === "true" || localRunnerFlag === "1",
+    logLevel,
+  });
+}

@@ -1,0 +1,35 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ERRORS, PipewrightError, toPipewrightError } from "./errors.js";
+
+describe("error catalogue", () => {
+  it("has unique, well-formed codes with 4xx/5xx statuses", () => {
+    const codes = Object.values(ERRORS).map((e) => e.code);
+    expect(new Set(codes).size).toBe(codes.length);
+    for (const e of Object.values(ERRORS)) {
+      expect(e.code).toMatch(/^DEVPIPE\.\d{8}$/);
+      expect(e.status).toBeGreaterThanOrEqual(400);
+      expect(e.status).toBeLessThan(600);
+    }
+  });
+
+  it("is documented completely in docs/errors.md (code and status of every entry)", () => {
+    const doc = fs.readFileSync(path.join(import.meta.dirname, "..", "docs", "errors.md"), "utf8");
+    for (const e of Object.values(ERRORS)) {
+      const row = doc.split("\n").find((l) => l.includes(`| ${e.code} |`));
+      expect(row, `${e.code} missing from docs/errors.md`).toBeDefined();
+      expect(row, `${e.code} has the wrong status in docs/errors.md`).toContain(`| ${e.status} |`);
+    }
+  });
+
+  it("normalises unknown throwables to INTERNAL keeping the cause", () => {
+    const cause = new Error("boom");
+    const e = toPipewrightError(cause);
+    expect(e.code).toBe("DEVPIPE.00020500");
+    expect(e.cause).toBe(cause);
+    const own = new PipewrightError("PIPELINE_NOT_FOUND");
+    expect(toPipewrightError(own)).toBe(own);
+    expect(own.toBody()).toEqual({ error_code: "DEVPIPE.00011401", error_msg: "The pipeline does not exist." });
+  });
+});

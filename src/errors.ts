@@ -1,0 +1,176 @@
+// The one error type of Pipewright and the catalogue of its codes. Every error that reaches a
+// client is a PipewrightError; `docs/errors.md` lists every entry of ERRORS (a test checks it).
+
+export interface ErrorSpec {
+  readonly code: string;
+  readonly status: number;
+  readonly summary: string;
+}
+
+/**
+ * Codes that CodeArts is known to use keep their numbers (spec §1.4); our own live in 0002xxxx.
+ * The key is what code refers to; the `code` is what clients see.
+ */
+export const ERRORS = {
+  // Codes CodeArts itself answers with.
+  PIPELINE_NOT_FOUND: { code: "DEVPIPE.00011401", status: 404, summary: "The pipeline does not exist." },
+  PROJECT_NOT_FOUND: {
+    code: "DEVPIPE.00011412",
+    status: 404,
+    summary: "The project does not exist or the caller may not see it.",
+  },
+  PROJECT_PIPELINE_MISMATCH: {
+    code: "DEVPIPE.00011136",
+    status: 400,
+    summary: "The pipeline belongs to another project than the one in the path.",
+  },
+  RUN_QUEUED: {
+    code: "DEVPIPE.00011169",
+    status: 409,
+    summary: "Concurrency limit of the pipeline reached; the run waits in the queue (body carries error.pipeline_run_id and error.queue_id).",
+  },
+  NO_PERMISSION: {
+    code: "DEVPIPE.30011011",
+    status: 403,
+    summary: "The caller's role does not allow this operation.",
+  },
+  // Our own codes.
+  UNAUTHENTICATED: {
+    code: "DEVPIPE.00020001",
+    status: 401,
+    summary: "No valid credentials: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header.",
+  },
+  SIGNATURE_INVALID: {
+    code: "DEVPIPE.00020002",
+    status: 401,
+    summary: "The AK/SK signature does not match, the access key is unknown or revoked, or X-Sdk-Date is too far from the server clock.",
+  },
+  SUPERUSER_ONLY: {
+    code: "DEVPIPE.00020003",
+    status: 403,
+    summary: "Only the bootstrap admin token may do this.",
+  },
+  INVALID_REQUEST: {
+    code: "DEVPIPE.00020100",
+    status: 400,
+    summary: "The request is malformed: a field is missing, of the wrong type or out of range (the message names it).",
+  },
+  INVALID_JSON: { code: "DEVPIPE.00020101", status: 400, summary: "The request body is not valid JSON." },
+  BODY_TOO_LARGE: {
+    code: "DEVPIPE.00020102",
+    status: 413,
+    summary: "The request body is larger than the limit (1 MiB).",
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    code: "DEVPIPE.00020103",
+    status: 415,
+    summary: "The request body must be application/json.",
+  },
+  INVALID_DEFINITION: {
+    code: "DEVPIPE.00020110",
+    status: 400,
+    summary: "The pipeline definition is invalid (the message names the field path).",
+  },
+  PIPELINE_NAME_TAKEN: {
+    code: "DEVPIPE.00020111",
+    status: 409,
+    summary: "Another pipeline of the project already has this name.",
+  },
+  PIPELINE_BANNED: {
+    code: "DEVPIPE.00020112",
+    status: 409,
+    summary: "The pipeline is disabled (banned); enable it first.",
+  },
+  ROUTE_NOT_FOUND: { code: "DEVPIPE.00020404", status: 404, summary: "No such route." },
+  TOKEN_NOT_FOUND: { code: "DEVPIPE.00020120", status: 404, summary: "No such token." },
+  ACCESS_KEY_NOT_FOUND: { code: "DEVPIPE.00020121", status: 404, summary: "No such access key." },
+  PROJECT_NAME_TAKEN: { code: "DEVPIPE.00020122", status: 409, summary: "A project with this name exists." },
+  RUN_NOT_FOUND: { code: "DEVPIPE.00020200", status: 404, summary: "The pipeline run does not exist." },
+  NEVER_RUN: {
+    code: "DEVPIPE.00020201",
+    status: 404,
+    summary: "The pipeline has no run yet, so it has no latest run detail.",
+  },
+  BATCH_INVALID_IDS: {
+    code: "DEVPIPE.00020210",
+    status: 400,
+    summary: "batch-runs rejected: some pipeline_ids are malformed, duplicated, unknown or of another project (all listed); no run was created.",
+  },
+  BATCH_TOO_LARGE: {
+    code: "DEVPIPE.00020211",
+    status: 400,
+    summary: "batch-runs rejected: pipeline_ids must hold 1 to PIPEWRIGHT_MAX_BATCH_SIZE ids.",
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    code: "DEVPIPE.00020212",
+    status: 422,
+    summary: "This Idempotency-Key was already used with another request body.",
+  },
+  RUN_NOT_STOPPABLE: {
+    code: "DEVPIPE.00020220",
+    status: 409,
+    summary: "The run has already finished; there is nothing to stop.",
+  },
+  RUN_NOT_RETRYABLE: {
+    code: "DEVPIPE.00020221",
+    status: 409,
+    summary: "Only a FAILED or CANCELED run can be retried.",
+  },
+  STEP_NOT_WAITING: {
+    code: "DEVPIPE.00020222",
+    status: 409,
+    summary: "The step is not a manual review waiting for a decision.",
+  },
+  JOB_NOT_FOUND: { code: "DEVPIPE.00020223", status: 404, summary: "The job or step run does not exist in this run." },
+  RUN_ABORTED_BY_CONCURRENCY: {
+    code: "DEVPIPE.00020224",
+    status: 409,
+    summary: "Concurrency limit of the pipeline reached and its exceed_action is ABORT; the run was not started.",
+  },
+  INVALID_VARIABLE: {
+    code: "DEVPIPE.00020230",
+    status: 400,
+    summary: "A run variable is unknown, not a runtime variable, or has a value its type does not allow.",
+  },
+  INTERNAL: { code: "DEVPIPE.00020500", status: 500, summary: "Internal server error." },
+  UNAVAILABLE: { code: "DEVPIPE.00020503", status: 503, summary: "The server is shutting down or not ready." },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorKey = keyof typeof ERRORS;
+
+export class PipewrightError extends Error {
+  readonly key: ErrorKey;
+  readonly code: string;
+  readonly status: number;
+  /** Extra fields merged into the JSON body (e.g. `error: { pipeline_run_id, queue_id }`). */
+  readonly extra: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    key: ErrorKey,
+    message?: string,
+    options?: { cause?: unknown; extra?: Record<string, unknown> },
+  ) {
+    const spec = ERRORS[key];
+    super(message ?? spec.summary, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "PipewrightError";
+    this.key = key;
+    this.code = spec.code;
+    this.status = spec.status;
+    this.extra = options?.extra;
+  }
+
+  toBody(): Record<string, unknown> {
+    return { error_code: this.code, error_msg: this.message, ...this.extra };
+  }
+}
+
+/** Normalise any throwable into a PipewrightError (unknown ones become INTERNAL, keeping the cause). */
+export function toPipewrightError(err: unknown): PipewrightError {
+  if (err instanceof PipewrightError) return err;
+  return new PipewrightError("INTERNAL", undefined, { cause: err });
+}
+
+/** Shorthand for the most common case: a request field is wrong. */
+export function invalid(field: string, problem: string): PipewrightError {
+  return new PipewrightError("INVALID_REQUEST", `${field}: ${problem}`);
+}

@@ -1,0 +1,110 @@
+// Domain types of a pipeline: the normalised form of CodeArts's `definition` JSON (spec §5.1),
+// its variables (§5.2) and concurrency control (§5.4), and the status vocabularies (§2).
+
+export const RUN_STATUSES = [
+  "COMPLETED",
+  "RUNNING",
+  "FAILED",
+  "CANCELED",
+  "PAUSED",
+  "SUSPEND",
+  "IGNORED",
+  "QUEUED",
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const NODE_STATUSES = [
+  "INIT",
+  "QUEUED",
+  "RUNNING",
+  "CANCELED",
+  "COMPLETED",
+  "FAILED",
+  "SKIPPED",
+  "IGNORED",
+  "PAUSED",
+  "SUSPEND",
+  "ASYNC_RUNNING",
+  "ASYNC_FAILED",
+  "UNSELECTED",
+  "REDISPATCH",
+] as const;
+/** Status of a stage, job or step run. */
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(["COMPLETED", "FAILED", "CANCELED", "IGNORED"]);
+
+export const SUPPORTED_TASKS = ["official_shell_plugin", "official_git_clone", "official_devcloud_checkpoint"] as const;
+export type TaskName = (typeof SUPPORTED_TASKS)[number];
+
+export interface StepInput {
+  readonly key: string;
+  readonly value: unknown;
+}
+
+export interface StepDef {
+  readonly name: string;
+  readonly identifier: string;
+  readonly task: TaskName;
+  readonly sequence: number;
+  readonly inputs: readonly StepInput[];
+  /** Everything else the client sent for the step, echoed back in run detail. */
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+export interface JobDef {
+  readonly name: string;
+  readonly identifier: string;
+  readonly sequence: number;
+  readonly depends_on: readonly string[];
+  /** `${{ … }}` expression; defaults to `${{ default() }}`. */
+  readonly condition: string;
+  /** Job timeout in seconds, or null for the server default. */
+  readonly timeoutSeconds: number | null;
+  /** The raw `timeout` string as the client sent it (echoed back). */
+  readonly timeout: string;
+  /** `resource` JSON string as sent (labels for runner selection live in it). */
+  readonly resource: string;
+  readonly steps: readonly StepDef[];
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+export interface StageDef {
+  readonly name: string;
+  readonly identifier: string;
+  readonly sequence: number;
+  readonly depends_on: readonly string[];
+  readonly run_always: boolean;
+  readonly jobs: readonly JobDef[];
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+export interface Definition {
+  /** Stages sorted by `sequence`; jobs and steps likewise. */
+  readonly stages: readonly StageDef[];
+}
+
+export const VARIABLE_TYPES = ["string", "enum", "autoIncrement"] as const;
+export type VariableType = (typeof VARIABLE_TYPES)[number];
+
+export interface Variable {
+  readonly name: string;
+  readonly sequence: number;
+  readonly type: VariableType;
+  readonly value: string;
+  readonly is_secret: boolean;
+  readonly description: string;
+  readonly is_runtime: boolean;
+  readonly limits: readonly string[];
+  readonly is_reset: boolean;
+  readonly latest_value: string;
+}
+
+export const EXCEED_ACTIONS = ["ABORT", "QUEUE"] as const;
+export type ExceedAction = (typeof EXCEED_ACTIONS)[number];
+
+export interface ConcurrencyControl {
+  readonly concurrency_number: number;
+  readonly exceed_action: ExceedAction;
+  readonly enable: boolean;
+}

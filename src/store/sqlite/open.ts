@@ -1,0 +1,31 @@
+// Opens the embedded store: one SQLite file in WAL mode, migrated to the latest schema.
+
+import fs from "node:fs";
+import path from "node:path";
+import SqliteDatabase from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect } from "kysely";
+import { KyselyStore } from "../kysely-store.js";
+import type { Database } from "../schema.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+
+export async function openSqliteStore(file: string): Promise<KyselyStore> {
+  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma("journal_mode = WAL");
+  // NORMAL in WAL mode is durable against process crashes (kill -9); only an OS crash may lose
+  // the last transactions, which is the trade SQLite recommends for WAL.
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("busy_timeout = 5000");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => SQLITE_MIGRATIONS },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error;
+  }
+  return new KyselyStore(db, { supportsSkipLocked: false, dialect: "sqlite" });
+}

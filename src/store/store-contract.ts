@@ -1,0 +1,137 @@
+// The store contract: one suite every backend must pass unchanged. A backend's test file calls
+// describeStoreContract with a factory that opens a fresh, empty, migrated store.
+
+import crypto from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { NewPipeline, Store } from "./store.js";
+
+const id = (): string => crypto.randomUUID().replaceAll("-", "");
+
+function pipeline(projectId: string, name: string, t: number): NewPipeline {
+  return {
+    id: id(),
+    project_id: projectId,
+    name,
+    description: "",
+    is_publish: false,
+    manifest_version: "3.0",
+    definition: "{}",
+    spec: {
+      sources: [],
+      variables: [],
+      schedules: [],
+      triggers: [],
+      concurrency_control: null,
+      group_id: null,
+      component_id: "",
+      project_name: "",
+    },
+    creator_id: "u",
+    creator_name: "u",
+    updater_id: "u",
+    create_time: t,
+    update_time: t,
+  };
+}
+
+export function describeStoreContract(name: string, open: () => Promise<Store>): void {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it("meta: putMetaIfAbsent keeps the first value, setMeta overwrites", async () => {
+      expect(await store.getMeta("k")).toBeUndefined();
+      expect(await store.putMetaIfAbsent("k", "a")).toBe("a");
+      expect(await store.putMetaIfAbsent("k", "b")).toBe("a");
+      await store.setMeta("k", "c");
+      expect(await store.getMeta("k")).toBe("c");
+    });
+
+    it("projects: create, get, find by name, list in creation order; names are unique", async () => {
+      await store.createProject({ id: "a".repeat(32), name: "one", create_time: 1 });
+      await store.createProject({ id: "b".repeat(32), name: "two", create_time: 2 });
+      expect(await store.getProject("a".repeat(32))).toEqual({ id: "a".repeat(32), name: "one", create_time: 1 });
+      expect((await store.findProjectByName("two"))?.id).toBe("b".repeat(32));
+      expect((await store.listProjects()).map((p) => p.name)).toEqual(["one", "two"]);
+      await expect(store.createProject({ id: "c".repeat(32), name: "one", create_time: 3 })).rejects.toThrow();
+    });
+
+    it("tokens: found by hash until revoked; revoke is idempotent-false", async () => {
+      const rec = { id: id(), name: "ci", role: "operator" as const, project_ids: ["p1"], create_time: 5, revoked_time: null };
+      await store.createToken(rec, "hash1");
+      expect(await store.findTokenByHash("hash1")).toEqual(rec);
+      expect(await store.findTokenByHash("nope")).toBeUndefined();
+      expect(await store.revokeToken(rec.id, 9)).toBe(true);
+      expect(await store.revokeToken(rec.id, 10)).toBe(false);
+      expect((await store.findTokenByHash("hash1"))?.revoked_time).toBe(9);
+      expect((await store.listTokens()).length).toBe(1);
+    });
+
+    it("access keys: stored with their SK, revocable", async () => {
+      const rec = { id: "AKAKAKAKAKAKAKAKAKAK", sk: "secret", name: "sdk", role: "viewer" as const, project_ids: [], create_time: 1, revoked_time: null };
+      await store.createAccessKey(rec);
+      expect(await store.findAccessKey(rec.id)).toEqual(rec);
+      expect(await store.revokeAccessKey(rec.id, 2)).toBe(true);
+      expect((await store.listAccessKeys())[0]?.revoked_time).toBe(2);
+    });
+
+    it("pipelines: create, get, update, ban, delete; names unique per project", async () => {
+      const pid = id();
+      await store.createProject({ id: pid, name: "p", create_time: 1 });
+      const p = pipeline(pid, "build", 10);
+      await store.createPipeline(p);
+      const got = await store.getPipeline(p.id);
+      expect(got).toMatchObject({ ...p, banned: false, run_counter: 0, latest_run_id: null });
+      await expect(store.createPipeline({ ...pipeline(pid, "build", 11) })).rejects.toThrow();
+      expect((await store.findPipelineByName(pid, "build"))?.id).toBe(p.id);
+      expect(
+        await store.updatePipeline(p.id, {
+          name: "build2",
+          description: "d",
+          is_publish: true,
+          manifest_version: "3.0",
+          definition: '{"x":1}',
+          spec: p.spec,
+          updater_id: "v",
+          update_time: 20,
+        }),
+      ).toBe(true);
+      expect(await store.getPipeline(p.id)).toMatchObject({ name: "build2", is_publish: true, definition: '{"x":1}', update_time: 20 });
+      expect(await store.setPipelineBanned(p.id, true, 30)).toBe(true);
+      expect((await store.getPipeline(p.id))?.banned).toBe(true);
+      expect((await store.getPipelines([p.id, id()])).length).toBe(1);
+      expect(await store.deletePipeline(p.id)).toBe(true);
+      expect(await store.getPipeline(p.id)).toBeUndefined();
+      expect(await store.deletePipeline(p.id)).toBe(false);
+    });
+
+    it("pipelines: list filters by name (literal, case-insensitive), banned; sorts and pages", async () => {
+      const pid = id();
+      await store.createProject({ id: pid, name: "p", create_time: 1 });
+      const names = ["alpha", "Beta", "gamma_1", "gamma%2", "delta"];
+      for (const [i, n] of names.entries()) await store.createPipeline(pipeline(pid, n, 100 + i));
+      const other = id();
+      await store.createProject({ id: other, name: "other", create_time: 1 });
+      await store.createPipeline(pipeline(other, "alpha", 1));
+      const q = { project_id: pid, offset: 0, limit: 10, sort_key: "name" as const, sort_dir: "asc" as const };
+      const all = await store.listPipelines(q);
+      expect(all.total).toBe(5);
+      expect(all.items.map((p) => p.name)).toEqual(["Beta", "alpha", "delta", "gamma%2", "gamma_1"].sort());
+      expect((await store.listPipelines({ ...q, name: "BET" })).items.map((p) => p.name)).toEqual(["Beta"]);
+      expect((await store.listPipelines({ ...q, name: "a%" })).items.map((p) => p.name)).toEqual(["gamma%2"]);
+      expect((await store.listPipelines({ ...q, name: "a_" })).items.map((p) => p.name)).toEqual(["gamma_1"]);
+      const page = await store.listPipelines({ ...q, sort_key: "create_time", sort_dir: "desc", offset: 1, limit: 2 });
+      expect(page.total).toBe(5);
+      expect(page.items.map((p) => p.name)).toEqual(["gamma%2", "gamma_1"]);
+      const alpha = (await store.findPipelineByName(pid, "alpha"))!;
+      await store.setPipelineBanned(alpha.id, true, 1);
+      expect((await store.listPipelines({ ...q, banned: true })).items.map((p) => p.name)).toEqual(["alpha"]);
+      expect((await store.listPipelines({ ...q, banned: false })).total).toBe(4);
+    });
+  });
+}

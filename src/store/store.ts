@@ -1,0 +1,126 @@
+// The persistence port: what the api and engine layers may ask of a database. Both backends
+// implement it through the same Kysely queries (kysely-store.ts); their differences are
+// capability flags, never dialect checks in callers.
+
+import type { ConcurrencyControl, Variable } from "../pipeline/types.js";
+
+/** Roles of a credential in its projects: viewer reads; operator also runs, stops, retries and reviews; admin does everything. */
+export const ROLES = ["viewer", "operator", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface StoreCapabilities {
+  /** PostgreSQL: claims use `FOR UPDATE SKIP LOCKED`; SQLite has one writer and needs none. */
+  readonly supportsSkipLocked: boolean;
+  readonly dialect: "sqlite" | "postgres";
+}
+
+export interface ProjectRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly create_time: number;
+}
+
+export interface CredentialRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly project_ids: readonly string[];
+  readonly create_time: number;
+  readonly revoked_time: number | null;
+}
+
+export interface AccessKeyRecord extends CredentialRecord {
+  /** `id` is the AK. */
+  readonly sk: string;
+}
+
+/** Everything of a pipeline besides its columns, kept as one JSON document. */
+export interface PipelineSpec {
+  readonly sources: readonly unknown[];
+  readonly variables: readonly Variable[];
+  readonly schedules: readonly unknown[];
+  readonly triggers: readonly unknown[];
+  readonly concurrency_control: ConcurrencyControl | null;
+  readonly group_id: string | null;
+  readonly component_id: string;
+  readonly project_name: string;
+}
+
+export interface PipelineRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly is_publish: boolean;
+  readonly banned: boolean;
+  readonly manifest_version: string;
+  readonly definition: string;
+  readonly spec: PipelineSpec;
+  readonly creator_id: string;
+  readonly creator_name: string;
+  readonly updater_id: string;
+  readonly create_time: number;
+  readonly update_time: number;
+  readonly run_counter: number;
+  readonly latest_run_id: string | null;
+}
+
+export type NewPipeline = Omit<PipelineRecord, "run_counter" | "latest_run_id" | "banned">;
+
+export const PIPELINE_SORT_KEYS = ["name", "create_time", "update_time"] as const;
+export type PipelineSortKey = (typeof PIPELINE_SORT_KEYS)[number];
+
+export interface PipelineQuery {
+  readonly project_id: string;
+  readonly name?: string | undefined;
+  readonly banned?: boolean | undefined;
+  readonly is_publish?: boolean | undefined;
+  readonly offset: number;
+  readonly limit: number;
+  readonly sort_key: PipelineSortKey;
+  readonly sort_dir: "asc" | "desc";
+}
+
+export interface Page<T> {
+  readonly total: number;
+  readonly items: readonly T[];
+}
+
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+  close(): Promise<void>;
+
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  /** Sets the value only when the key is absent; answers the value that is stored afterwards. */
+  putMetaIfAbsent(key: string, value: string): Promise<string>;
+
+  createProject(p: ProjectRecord): Promise<void>;
+  getProject(id: string): Promise<ProjectRecord | undefined>;
+  findProjectByName(name: string): Promise<ProjectRecord | undefined>;
+  listProjects(): Promise<ProjectRecord[]>;
+
+  createToken(t: CredentialRecord, tokenHash: string): Promise<void>;
+  findTokenByHash(tokenHash: string): Promise<CredentialRecord | undefined>;
+  listTokens(): Promise<CredentialRecord[]>;
+  /** Answers false when no such unrevoked token exists. */
+  revokeToken(id: string, now: number): Promise<boolean>;
+
+  createAccessKey(k: AccessKeyRecord): Promise<void>;
+  findAccessKey(ak: string): Promise<AccessKeyRecord | undefined>;
+  listAccessKeys(): Promise<AccessKeyRecord[]>;
+  revokeAccessKey(ak: string, now: number): Promise<boolean>;
+
+  createPipeline(p: NewPipeline): Promise<void>;
+  getPipeline(id: string): Promise<PipelineRecord | undefined>;
+  getPipelines(ids: readonly string[]): Promise<PipelineRecord[]>;
+  findPipelineByName(projectId: string, name: string): Promise<PipelineRecord | undefined>;
+  /** Full replace of the user-editable fields; answers false when the pipeline is gone. */
+  updatePipeline(
+    id: string,
+    fields: Pick<PipelineRecord, "name" | "description" | "is_publish" | "manifest_version" | "definition" | "spec" | "updater_id" | "update_time">,
+  ): Promise<boolean>;
+  deletePipeline(id: string): Promise<boolean>;
+  setPipelineBanned(id: string, banned: boolean, now: number): Promise<boolean>;
+  listPipelines(q: PipelineQuery): Promise<Page<PipelineRecord>>;
+}

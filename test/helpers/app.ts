@@ -1,0 +1,130 @@
+// In-process test harness: a real SQLite file in a temp dir, the real app, fastify.inject().
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../../src/api/app.js";
+import { ADMIN_TOKEN_META_KEY, hashToken } from "../../src/api/auth.js";
+import type { KyselyStore } from "../../src/store/kysely-store.js";
+import { openSqliteStore } from "../../src/store/sqlite/open.js";
+
+export const ADMIN_TOKEN = "pw_admin_test_token_0123456789";
+
+export interface TestApp {
+  readonly app: FastifyInstance;
+  readonly store: KyselyStore;
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+export function tempDir(prefix = "pipewright-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function createTestApp(opts: { now?: () => number; maxBatchSize?: number } = {}): Promise<TestApp> {
+  const dir = tempDir();
+  const store = await openSqliteStore(path.join(dir, "pipewright.db"));
+  await store.setMeta(ADMIN_TOKEN_META_KEY, hashToken(ADMIN_TOKEN));
+  const app = await buildApp({ store, logger: false, now: opts.now ?? Date.now, maxBatchSize: opts.maxBatchSize ?? 1000 });
+  await app.ready();
+  return {
+    app,
+    store,
+    dir,
+    async close() {
+      await app.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CallOptions {
+  token?: string | undefined;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  body: any; // tests read arbitrary JSON shapes
+  headers: Record<string, unknown>;
+}
+
+export async function call(app: FastifyInstance, method: string, url: string, opts: CallOptions = {}): Promise<CallResult> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token !== undefined) headers["x-auth-token"] = opts.token;
+  let payload: string | undefined;
+  if (opts.rawBody !== undefined) payload = opts.rawBody;
+  else if (opts.body !== undefined) payload = JSON.stringify(opts.body);
+  if (payload !== undefined) headers["content-type"] ??= "application/json";
+  const res = await app.inject({ method: method as "GET", url, headers, ...(payload === undefined ? {} : { payload }) });
+  let body: unknown;
+  try {
+    body = res.body === "" ? undefined : JSON.parse(res.body);
+  } catch {
+    body = res.body;
+  }
+  return { status: res.statusCode, body, headers: res.headers };
+}
+
+/** A minimal valid one-step shell definition. */
+export function shellDefinition(script = "echo hello", extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    stages: [
+      {
+        name: "Build",
+        identifier: "stage_build",
+        sequence: 0,
+        jobs: [
+          {
+            name: "compile",
+            identifier: "job_compile",
+            sequence: 0,
+            ...extra,
+            steps: [
+              {
+                name: "run",
+                identifier: "step_run",
+                task: "official_shell_plugin",
+                sequence: 0,
+                inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: script }],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+}
+
+export async function createProject(app: FastifyInstance, name = `p${Math.random().toString(36).slice(2, 10)}`): Promise<string> {
+  const res = await call(app, "POST", "/admin/v1/projects", { token: ADMIN_TOKEN, body: { name } });
+  if (res.status !== 200) throw new Error(`createProject: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.project_id as string;
+}
+
+export async function createPipeline(
+  app: FastifyInstance,
+  projectId: string,
+  body: Record<string, unknown> = {},
+  token = ADMIN_TOKEN,
+): Promise<string> {
+  const res = await call(app, "POST", `/v5/${projectId}/api/pipelines`, {
+    token,
+    body: { name: `pl_${Math.random().toString(36).slice(2, 10)}`, is_publish: false, definition: shellDefinition(), ...body },
+  });
+  if (res.status !== 200) throw new Error(`createPipeline: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.pipeline_id as string;
+}
+
+export async function issueToken(app: FastifyInstance, role: string, projectIds: string[]): Promise<string> {
+  const res = await call(app, "POST", "/admin/v1/tokens", {
+    token: ADMIN_TOKEN,
+    body: { name: `${role}-token`, role, project_ids: projectIds },
+  });
+  if (res.status !== 200) throw new Error(`issueToken: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.token as string;
+}
