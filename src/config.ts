@@ -103,7 +103,9 @@ export function loadConfig(
   const dataDir = path.resolve(cwd, get("dataDir") ?? ".pipewright");
   const databaseUrl = get("databaseUrl") ?? `sqlite:${path.join(dataDir, "pipewright.db")}`;
   if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(databaseUrl)) {
-    throw new ConfigError(`${nameOf("databaseUrl")} must start with sqlite: or postgres://, got "${databaseUrl}"`);
+    throw new ConfigError(
+      `${nameOf("databaseUrl")} must start with sqlite: or postgres://, got "${databaseUrl}"`,
+    );
   }
   const adminToken = get("adminToken");
   if (adminToken !== undefined && adminToken.length < 16) {
@@ -131,7 +133,10 @@ export function loadConfig(
     maxBatchSize: positiveInt(nameOf("maxBatchSize"), get("maxBatchSize") ?? "1000", 100_000),
     runnerSlots: positiveInt(nameOf("runnerSlots"), get("runnerSlots") ?? "16", 1024),
     maxLogBytes: positiveInt(nameOf("maxLogBytes"), get("maxLogBytes") ?? String(64 * 1024 * 1024)),
-    defaultJobTimeoutSeconds: positiveInt(nameOf("defaultJobTimeoutSeconds"), get("defaultJobTimeoutSeconds") ?? "3600"),
+    defaultJobTimeoutSeconds: positiveInt(
+      nameOf("defaultJobTimeoutSeconds"),
+      get("defaultJobTimeoutSeconds") ?? "3600",
+    ),
     localRunner: localRunnerFlag === undefined ? true : localRunnerFlag === "true" || localRunnerFlag === "1",
     logLevel,
   });

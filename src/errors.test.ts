@@ -30,6 +30,9 @@ describe("error catalogue", () => {
     expect(e.cause).toBe(cause);
     const own = new PipewrightError("PIPELINE_NOT_FOUND");
     expect(toPipewrightError(own)).toBe(own);
-    expect(own.toBody()).toEqual({ error_code: "DEVPIPE.00011401", error_msg: "The pipeline does not exist." });
+    expect(own.toBody()).toEqual({
+      error_code: "DEVPIPE.00011401",
+      error_msg: "The pipeline does not exist.",
+    });
   });
 });

@@ -27,7 +27,8 @@ export const ERRORS = {
   RUN_QUEUED: {
     code: "DEVPIPE.00011169",
     status: 409,
-    summary: "Concurrency limit of the pipeline reached; the run waits in the queue (body carries error.pipeline_run_id and error.queue_id).",
+    summary:
+      "Concurrency limit of the pipeline reached; the run waits in the queue (body carries error.pipeline_run_id and error.queue_id).",
   },
   NO_PERMISSION: {
     code: "DEVPIPE.30011011",
@@ -43,7 +44,8 @@ export const ERRORS = {
   SIGNATURE_INVALID: {
     code: "DEVPIPE.00020002",
     status: 401,
-    summary: "The AK/SK signature does not match, the access key is unknown or revoked, or X-Sdk-Date is too far from the server clock.",
+    summary:
+      "The AK/SK signature does not match, the access key is unknown or revoked, or X-Sdk-Date is too far from the server clock.",
   },
   SUPERUSER_ONLY: {
     code: "DEVPIPE.00020003",
@@ -53,7 +55,8 @@ export const ERRORS = {
   INVALID_REQUEST: {
     code: "DEVPIPE.00020100",
     status: 400,
-    summary: "The request is malformed: a field is missing, of the wrong type or out of range (the message names it).",
+    summary:
+      "The request is malformed: a field is missing, of the wrong type or out of range (the message names it).",
   },
   INVALID_JSON: { code: "DEVPIPE.00020101", status: 400, summary: "The request body is not valid JSON." },
   BODY_TOO_LARGE: {
@@ -94,7 +97,8 @@ export const ERRORS = {
   BATCH_INVALID_IDS: {
     code: "DEVPIPE.00020210",
     status: 400,
-    summary: "batch-runs rejected: some pipeline_ids are malformed, duplicated, unknown or of another project (all listed); no run was created.",
+    summary:
+      "batch-runs rejected: some pipeline_ids are malformed, duplicated, unknown or of another project (all listed); no run was created.",
   },
   BATCH_TOO_LARGE: {
     code: "DEVPIPE.00020211",
@@ -121,11 +125,16 @@ export const ERRORS = {
     status: 409,
     summary: "The step is not a manual review waiting for a decision.",
   },
-  JOB_NOT_FOUND: { code: "DEVPIPE.00020223", status: 404, summary: "The job or step run does not exist in this run." },
+  JOB_NOT_FOUND: {
+    code: "DEVPIPE.00020223",
+    status: 404,
+    summary: "The job or step run does not exist in this run.",
+  },
   RUN_ABORTED_BY_CONCURRENCY: {
     code: "DEVPIPE.00020224",
     status: 409,
-    summary: "Concurrency limit of the pipeline reached and its exceed_action is ABORT; the run was not started.",
+    summary:
+      "Concurrency limit of the pipeline reached and its exceed_action is ABORT; the run was not started.",
   },
   INVALID_VARIABLE: {
     code: "DEVPIPE.00020230",
@@ -133,7 +142,11 @@ export const ERRORS = {
     summary: "A run variable is unknown, not a runtime variable, or has a value its type does not allow.",
   },
   INTERNAL: { code: "DEVPIPE.00020500", status: 500, summary: "Internal server error." },
-  UNAVAILABLE: { code: "DEVPIPE.00020503", status: 503, summary: "The server is shutting down or not ready." },
+  UNAVAILABLE: {
+    code: "DEVPIPE.00020503",
+    status: 503,
+    summary: "The server is shutting down or not ready.",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorKey = keyof typeof ERRORS;

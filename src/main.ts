@@ -1,13 +1,19 @@
 // Composition root: config → store → engine → api → signals. The only place that picks the
-// database backend and the only place below the CLI that sees the process environment.
+// database backend and the runner, and the only place below the CLI that sees the process
+// environment.
 
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { buildApp } from "./api/app.js";
 import { ADMIN_TOKEN_META_KEY, hashToken, newSecret } from "./api/auth.js";
 import type { Config } from "./config.js";
+import { createLogHub, type LogHub } from "./engine/log-hub.js";
+import { createScheduler, type Scheduler } from "./engine/scheduler.js";
+import { newId } from "./ids.js";
+import { createLocalRunner } from "./runner/local-runner.js";
 import { openSqliteStore } from "./store/sqlite/open.js";
 import type { Store } from "./store/store.js";
 
@@ -15,13 +21,17 @@ export interface Server {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly store: Store;
+  readonly scheduler: Scheduler;
+  readonly logs: LogHub;
   /** The admin token when this start generated it (printed once), else undefined. */
   readonly generatedAdminToken: string | undefined;
-  stop(): Promise<void>;
+  /** Drains: finishes running jobs, then closes. With force, cuts jobs short. */
+  stop(opts?: { force?: boolean }): Promise<void>;
 }
 
 async function openStore(config: Config): Promise<Store> {
-  if (config.databaseUrl.startsWith("sqlite:")) return openSqliteStore(config.databaseUrl.slice("sqlite:".length));
+  if (config.databaseUrl.startsWith("sqlite:"))
+    return openSqliteStore(config.databaseUrl.slice("sqlite:".length));
   throw new Error("PostgreSQL support arrives with the scale-out mode; use a sqlite: DATABASE_URL for now");
 }
 
@@ -44,24 +54,70 @@ async function ensureAdminToken(store: Store, config: Config): Promise<string | 
   return token;
 }
 
-export async function startServer(config: Config): Promise<Server> {
-  const logger = pino({ level: config.logLevel });
+export interface ServerOptions {
+  /** Listen on config.host:config.port; false builds everything without a socket (tests use inject). */
+  readonly listen?: boolean;
+  readonly logger?: Logger;
+}
+
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
+  const logger = opts.logger ?? pino({ level: config.logLevel });
   const store = await openStore(config);
   const generatedAdminToken = await ensureAdminToken(store, config);
-  const app = await buildApp({ store, logger, now: Date.now, maxBatchSize: config.maxBatchSize });
-  await app.listen({ host: config.host, port: config.port });
-  const addr = app.server.address();
-  const port = typeof addr === "object" && addr ? addr.port : config.port;
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const logs = createLogHub({ store, logger });
+  const runner = config.localRunner
+    ? createLocalRunner({
+        workRoot: path.join(config.dataDir, "workspaces"),
+        hostEnv: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG },
+        killGraceMs: 1000,
+      })
+    : undefined;
+  const scheduler = createScheduler({
+    store,
+    runner,
+    logs,
+    logger,
+    now: Date.now,
+    newId,
+    config: {
+      slots: config.runnerSlots,
+      maxLogBytes: config.maxLogBytes,
+      defaultJobTimeoutSeconds: config.defaultJobTimeoutSeconds,
+      runnerId: `local:${os.hostname()}:${config.dataDir}`,
+    },
+  });
+  const app = await buildApp({
+    store,
+    logger,
+    now: Date.now,
+    maxBatchSize: config.maxBatchSize,
+    engine: { scheduler, logs },
+  });
+  await scheduler.start();
+  let url = "";
+  if (opts.listen !== false) {
+    await app.listen({ host: config.host, port: config.port });
+    const addr = app.server.address();
+    const port = typeof addr === "object" && addr ? addr.port : config.port;
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    url = `http://${host}:${port}`;
+  } else {
+    await app.ready();
+  }
   let stopped: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url,
     app,
     store,
+    scheduler,
+    logs,
     generatedAdminToken,
-    stop() {
+    stop(stopOpts) {
+      if (stopOpts?.force) void scheduler.stop({ force: true });
       stopped ??= (async () => {
         await app.close();
+        await scheduler.stop(stopOpts);
+        await logs.stop();
         await store.close();
       })();
       return stopped;

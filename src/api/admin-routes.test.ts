@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, call, createProject, issueToken, type TestApp, createTestApp } from "../../test/helpers/app.js";
+import {
+  ADMIN_TOKEN,
+  call,
+  createProject,
+  createTestApp,
+  issueToken,
+  type TestApp,
+} from "../../test/helpers/app.js";
 
 describe("admin API", () => {
   let t: TestApp;
@@ -11,12 +18,18 @@ describe("admin API", () => {
   });
 
   it("creates and lists projects; names are unique; only the bootstrap admin creates", async () => {
-    const res = await call(t.app, "POST", "/admin/v1/projects", { token: ADMIN_TOKEN, body: { name: "web" } });
+    const res = await call(t.app, "POST", "/admin/v1/projects", {
+      token: ADMIN_TOKEN,
+      body: { name: "web" },
+    });
     expect(res.status).toBe(200);
     expect(res.body.project_id).toMatch(/^[0-9a-f]{32}$/);
     expect(res.body.name).toBe("web");
 
-    const dup = await call(t.app, "POST", "/admin/v1/projects", { token: ADMIN_TOKEN, body: { name: "web" } });
+    const dup = await call(t.app, "POST", "/admin/v1/projects", {
+      token: ADMIN_TOKEN,
+      body: { name: "web" },
+    });
     expect(dup.status).toBe(409);
     expect(dup.body.error_code).toBe("DEVPIPE.00020122");
 
@@ -56,7 +69,9 @@ describe("admin API", () => {
     const rows = await t.store.db.selectFrom("tokens").selectAll().execute();
     expect(rows[0]!.token_hash).not.toContain(token);
 
-    expect((await call(t.app, "POST", `/v5/${pid}/api/pipelines/list`, { token, body: {} })).status).toBe(200);
+    expect((await call(t.app, "POST", `/v5/${pid}/api/pipelines/list`, { token, body: {} })).status).toBe(
+      200,
+    );
     const del = await call(t.app, "DELETE", `/admin/v1/tokens/${res.body.id}`, { token: ADMIN_TOKEN });
     expect(del.body).toEqual({ id: res.body.id, revoked: true });
     const after = await call(t.app, "POST", `/v5/${pid}/api/pipelines/list`, { token, body: {} });
@@ -89,24 +104,38 @@ describe("admin API", () => {
     const mine = await createProject(t.app);
     const theirs = await createProject(t.app);
     const admin = await issueToken(t.app, "admin", [mine]);
-    const ok = await call(t.app, "POST", "/admin/v1/tokens", { token: admin, body: { role: "viewer", project_ids: [mine] } });
+    const ok = await call(t.app, "POST", "/admin/v1/tokens", {
+      token: admin,
+      body: { role: "viewer", project_ids: [mine] },
+    });
     expect(ok.status).toBe(200);
-    const no = await call(t.app, "POST", "/admin/v1/tokens", { token: admin, body: { role: "viewer", project_ids: [theirs] } });
+    const no = await call(t.app, "POST", "/admin/v1/tokens", {
+      token: admin,
+      body: { role: "viewer", project_ids: [theirs] },
+    });
     expect(no.status).toBe(404);
     expect(no.body.error_code).toBe("DEVPIPE.00011412");
     const viewer = await issueToken(t.app, "viewer", [mine]);
-    const v = await call(t.app, "POST", "/admin/v1/tokens", { token: viewer, body: { role: "viewer", project_ids: [mine] } });
+    const v = await call(t.app, "POST", "/admin/v1/tokens", {
+      token: viewer,
+      body: { role: "viewer", project_ids: [mine] },
+    });
     expect(v.status).toBe(403);
     expect(v.body.error_code).toBe("DEVPIPE.30011011");
     expect((await t.store.listTokens()).length).toBe(3);
     // The project admin sees the tokens of its project, not the bootstrap-issued ones of others.
     const list = await call(t.app, "GET", "/admin/v1/tokens", { token: admin });
-    expect(list.body.tokens.every((x: { project_ids: string[] }) => x.project_ids.every((p) => p === mine))).toBe(true);
+    expect(
+      list.body.tokens.every((x: { project_ids: string[] }) => x.project_ids.every((p) => p === mine)),
+    ).toBe(true);
   });
 
   it("issues access keys (SK shown once), lists without SK, revokes", async () => {
     const pid = await createProject(t.app);
-    const res = await call(t.app, "POST", "/admin/v1/access-keys", { token: ADMIN_TOKEN, body: { role: "operator", project_ids: [pid] } });
+    const res = await call(t.app, "POST", "/admin/v1/access-keys", {
+      token: ADMIN_TOKEN,
+      body: { role: "operator", project_ids: [pid] },
+    });
     expect(res.status).toBe(200);
     expect(res.body.ak).toMatch(/^[A-Z0-9]{20}$/);
     expect(res.body.sk.length).toBeGreaterThanOrEqual(40);

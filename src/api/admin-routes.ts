@@ -7,8 +7,8 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { invalid, PipewrightError } from "../errors.js";
 import { type CredentialRecord, ROLES, type Role } from "../store/store.js";
 import { authorize, hashToken, newSecret, type Principal } from "./auth.js";
-import { ID_PATTERN } from "./schemas.js";
 import { newId, principalOf, type RouteContext } from "./context.js";
+import { ID_PATTERN } from "./schemas.js";
 
 const credentialBody = {
   type: "object",
@@ -58,13 +58,19 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
       if (!p.superuser) authorize(p, id, "manage");
     }
     if (!p.superuser && input.project_ids.length === 0) {
-      throw new PipewrightError("SUPERUSER_ONLY", "Only the bootstrap admin may issue a credential without projects.");
+      throw new PipewrightError(
+        "SUPERUSER_ONLY",
+        "Only the bootstrap admin may issue a credential without projects.",
+      );
     }
   }
 
   /** A non-superuser sees the credentials all of whose projects it administers. */
   function visible(p: Principal, c: CredentialRecord): boolean {
-    return p.superuser || (p.role === "admin" && c.project_ids.length > 0 && c.project_ids.every((id) => p.projectIds.has(id)));
+    return (
+      p.superuser ||
+      (p.role === "admin" && c.project_ids.length > 0 && c.project_ids.every((id) => p.projectIds.has(id)))
+    );
   }
 
   app.post(
@@ -109,7 +115,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
                 type: "array",
                 items: {
                   type: "object",
-                  properties: { project_id: { type: "string" }, name: { type: "string" }, create_time: { type: "integer" } },
+                  properties: {
+                    project_id: { type: "string" },
+                    name: { type: "string" },
+                    create_time: { type: "integer" },
+                  },
                 },
               },
             },
@@ -135,7 +145,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
         tags: ["admin"],
         summary: "Issue an X-Auth-Token (shown once)",
         body: credentialBody,
-        response: { 200: { ...credentialOut, properties: { ...credentialOut.properties, token: { type: "string" } } } },
+        response: {
+          200: { ...credentialOut, properties: { ...credentialOut.properties, token: { type: "string" } } },
+        },
       },
     },
     async (req) => {
@@ -161,7 +173,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
       schema: {
         tags: ["admin"],
         summary: "List tokens (never their secrets)",
-        response: { 200: { type: "object", properties: { tokens: { type: "array", items: credentialOut } } } },
+        response: {
+          200: { type: "object", properties: { tokens: { type: "array", items: credentialOut } } },
+        },
       },
     },
     async (req) => {
@@ -176,8 +190,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
       schema: {
         tags: ["admin"],
         summary: "Revoke a token",
-        params: { type: "object", required: ["id"], properties: { id: { type: "string", pattern: ID_PATTERN } } },
-        response: { 200: { type: "object", properties: { id: { type: "string" }, revoked: { type: "boolean" } } } },
+        params: {
+          type: "object",
+          required: ["id"],
+          properties: { id: { type: "string", pattern: ID_PATTERN } },
+        },
+        response: {
+          200: { type: "object", properties: { id: { type: "string" }, revoked: { type: "boolean" } } },
+        },
       },
     },
     async (req) => {
@@ -185,7 +205,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const { id } = req.params as { id: string };
       const rec = (await store.listTokens()).find((t) => t.id === id);
       if (!rec || !visible(p, rec)) throw new PipewrightError("TOKEN_NOT_FOUND", `No token ${id}.`);
-      if (!(await store.revokeToken(id, now()))) throw new PipewrightError("TOKEN_NOT_FOUND", `Token ${id} is already revoked.`);
+      if (!(await store.revokeToken(id, now())))
+        throw new PipewrightError("TOKEN_NOT_FOUND", `Token ${id} is already revoked.`);
       return { id, revoked: true };
     },
   );
@@ -209,7 +230,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
       const input = req.body as CredentialInput;
       await checkGrantable(req, input);
       // Huawei Cloud AKs are 20 upper-case alphanumerics and SKs 40 characters; keep the shapes.
-      const ak = crypto.randomBytes(15).toString("base64url").toUpperCase().replace(/[^A-Z0-9]/g, "X").slice(0, 20);
+      const ak = crypto
+        .randomBytes(15)
+        .toString("base64url")
+        .toUpperCase()
+        .replace(/[^A-Z0-9]/g, "X")
+        .slice(0, 20);
       const sk = newSecret(30);
       const rec = {
         id: ak,
@@ -238,7 +264,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
             properties: {
               access_keys: {
                 type: "array",
-                items: { ...credentialOut, properties: { ...credentialOut.properties, ak: { type: "string" } } },
+                items: {
+                  ...credentialOut,
+                  properties: { ...credentialOut.properties, ak: { type: "string" } },
+                },
               },
             },
           },
@@ -258,8 +287,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
       schema: {
         tags: ["admin"],
         summary: "Revoke an access key",
-        params: { type: "object", required: ["ak"], properties: { ak: { type: "string", minLength: 1, maxLength: 64 } } },
-        response: { 200: { type: "object", properties: { ak: { type: "string" }, revoked: { type: "boolean" } } } },
+        params: {
+          type: "object",
+          required: ["ak"],
+          properties: { ak: { type: "string", minLength: 1, maxLength: 64 } },
+        },
+        response: {
+          200: { type: "object", properties: { ak: { type: "string" }, revoked: { type: "boolean" } } },
+        },
       },
     },
     async (req) => {

@@ -15,7 +15,10 @@ describe("HTTP basics", () => {
   const pipelines = async (): Promise<unknown[]> => t.store.db.selectFrom("pipelines").selectAll().execute();
 
   it("answers malformed JSON with 400 DEVPIPE.00020101 and changes nothing", async () => {
-    const res = await call(t.app, "POST", `/v5/${pid}/api/pipelines`, { token: ADMIN_TOKEN, rawBody: '{"name": ' });
+    const res = await call(t.app, "POST", `/v5/${pid}/api/pipelines`, {
+      token: ADMIN_TOKEN,
+      rawBody: '{"name": ',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error_code).toBe("DEVPIPE.00020101");
     expect(await pipelines()).toEqual([]);

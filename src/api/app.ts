@@ -3,7 +3,12 @@
 
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
 import type { Logger } from "pino";
 import { PipewrightError, toPipewrightError } from "../errors.js";
 import type { Store } from "../store/store.js";
@@ -11,6 +16,7 @@ import { registerAdminRoutes } from "./admin-routes.js";
 import { createAuthenticator } from "./auth.js";
 import { newId, type RouteContext } from "./context.js";
 import { registerPipelineRoutes } from "./pipeline-routes.js";
+import { registerRunRoutes } from "./run-routes.js";
 import { fieldPath } from "./schemas.js";
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -20,6 +26,7 @@ export interface AppDeps {
   readonly logger: Logger | false;
   readonly now: () => number;
   readonly maxBatchSize: number;
+  readonly engine: RouteContext["engine"];
   /** Extra route registrations (engine routes, web UI) added by the composition root. */
   readonly plugins?: readonly ((app: FastifyInstance, ctx: RouteContext) => void)[];
 }
@@ -34,7 +41,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: {
       // Wrong types are errors, never silently coerced; unknown fields are kept, as cloud
       // clients (Terraform) send read-only fields back.
-      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false },
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: true,
+        allErrors: false,
+        allowUnionTypes: true,
+      },
     },
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
@@ -42,20 +55,36 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest("principal", undefined);
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req: FastifyRequest, body: Buffer, done) => {
-    req.rawBody = body;
-    // The SDKs send Content-Type: application/json with no body on stop/retry/pass/refuse.
-    if (body.length === 0) return done(null, undefined);
-    try {
-      done(null, JSON.parse(body.toString("utf8")));
-    } catch (err) {
-      done(new PipewrightError("INVALID_JSON", `The request body is not valid JSON: ${(err as Error).message}`), undefined);
-    }
-  });
+  app.addContentTypeParser(
+    "application/json",
+    { parseAs: "buffer" },
+    (req: FastifyRequest, body: Buffer, done) => {
+      req.rawBody = body;
+      // The SDKs send Content-Type: application/json with no body on stop/retry/pass/refuse.
+      if (body.length === 0) return done(null, undefined);
+      try {
+        done(null, JSON.parse(body.toString("utf8")));
+      } catch (err) {
+        done(
+          new PipewrightError(
+            "INVALID_JSON",
+            `The request body is not valid JSON: ${(err as Error).message}`,
+          ),
+          undefined,
+        );
+      }
+    },
+  );
   app.addContentTypeParser("*", { parseAs: "buffer" }, (req: FastifyRequest, body: Buffer, done) => {
     req.rawBody = body;
     if (body.length === 0) return done(null, undefined);
-    done(new PipewrightError("UNSUPPORTED_MEDIA_TYPE", `Content-Type ${req.headers["content-type"]} is not supported; send application/json.`), undefined);
+    done(
+      new PipewrightError(
+        "UNSUPPORTED_MEDIA_TYPE",
+        `Content-Type ${req.headers["content-type"]} is not supported; send application/json.`,
+      ),
+      undefined,
+    );
   });
 
   app.addHook("onRequest", async (req, reply) => {
@@ -83,7 +112,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: {
         securitySchemes: {
           token: { type: "apiKey", in: "header", name: "X-Auth-Token" },
-          aksk: { type: "apiKey", in: "header", name: "Authorization", description: "SDK-HMAC-SHA256 signature" },
+          aksk: {
+            type: "apiKey",
+            in: "header",
+            name: "Authorization",
+            description: "SDK-HMAC-SHA256 signature",
+          },
         },
       },
       security: [{ token: [] }, { aksk: [] }],
@@ -98,9 +132,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     now: deps.now,
     maxBatchSize: deps.maxBatchSize,
     auth: createAuthenticator({ store: deps.store, now: deps.now }),
+    engine: deps.engine,
   };
   registerAdminRoutes(app, ctx);
   registerPipelineRoutes(app, ctx);
+  registerRunRoutes(app, ctx);
   for (const plugin of deps.plugins ?? []) plugin(app, ctx);
   return app;
 }
@@ -121,7 +157,10 @@ function normaliseFastifyError(err: FastifyError | PipewrightError): PipewrightE
   }
   switch (fe.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new PipewrightError("BODY_TOO_LARGE", `The request body is larger than ${BODY_LIMIT_BYTES} bytes.`);
+      return new PipewrightError(
+        "BODY_TOO_LARGE",
+        `The request body is larger than ${BODY_LIMIT_BYTES} bytes.`,
+      );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new PipewrightError("UNSUPPORTED_MEDIA_TYPE");
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":

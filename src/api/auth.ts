@@ -64,7 +64,13 @@ export function createAuthenticator(deps: { store: Store; now: () => number }): 
         if (!rec || rec.revoked_time !== null) {
           throw new PipewrightError("UNAUTHENTICATED", "X-Auth-Token is unknown or revoked.");
         }
-        return { id: rec.id, name: rec.name, superuser: false, role: rec.role, projectIds: new Set(rec.project_ids) };
+        return {
+          id: rec.id,
+          name: rec.name,
+          superuser: false,
+          role: rec.role,
+          projectIds: new Set(rec.project_ids),
+        };
       }
       const authz = req.headers.authorization;
       const authHeader = Array.isArray(authz) ? authz[0] : authz;
@@ -92,7 +98,10 @@ export function createAuthenticator(deps: { store: Store; now: () => number }): 
  */
 export function authorize(p: Principal, projectId: string, permission: Permission): void {
   if (!p.superuser && !p.projectIds.has(projectId)) {
-    throw new PipewrightError("PROJECT_NOT_FOUND", `Project ${projectId} does not exist or you are not a member of it.`);
+    throw new PipewrightError(
+      "PROJECT_NOT_FOUND",
+      `Project ${projectId} does not exist or you are not a member of it.`,
+    );
   }
   if (!ALLOWED[p.role].has(permission)) {
     throw new PipewrightError(

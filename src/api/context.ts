@@ -1,7 +1,8 @@
 // What every route module receives from the app, and the per-request authentication helper.
 
-import crypto from "node:crypto";
 import type { FastifyRequest } from "fastify";
+import type { LogHub } from "../engine/log-hub.js";
+import type { Scheduler } from "../engine/scheduler.js";
 import type { Store } from "../store/store.js";
 import { type Authenticator, authorize, type Permission, type Principal } from "./auth.js";
 
@@ -10,19 +11,19 @@ export interface RouteContext {
   readonly now: () => number;
   readonly maxBatchSize: number;
   readonly auth: Authenticator;
+  readonly engine: { readonly scheduler: Scheduler; readonly logs: LogHub };
 }
 
 declare module "fastify" {
   interface FastifyRequest {
-    rawBody: Buffer;
+    rawBody: Buffer | null;
     principal: Principal | undefined;
   }
 }
 
-/** A new id of the CodeArts shape: 32 lowercase hex characters. */
-export function newId(): string {
-  return crypto.randomUUID().replaceAll("-", "");
-}
+export { newId } from "../ids.js";
+
+const EMPTY = Buffer.alloc(0);
 
 /** Authenticates the request once and remembers the principal on it. */
 export async function principalOf(ctx: RouteContext, req: FastifyRequest): Promise<Principal> {
@@ -30,7 +31,8 @@ export async function principalOf(ctx: RouteContext, req: FastifyRequest): Promi
     method: req.method,
     url: req.url,
     headers: req.headers,
-    body: req.rawBody,
+    // No content-type parser runs for a request without a body.
+    body: req.rawBody ?? EMPTY,
   });
   return req.principal;
 }

@@ -24,7 +24,8 @@ describe("pipeline endpoints", () => {
   });
 
   /** Snapshot of every pipeline row, to prove that a rejected call changed nothing. */
-  const snapshot = async (): Promise<unknown> => t.store.db.selectFrom("pipelines").selectAll().orderBy("id").execute();
+  const snapshot = async (): Promise<unknown> =>
+    t.store.db.selectFrom("pipelines").selectAll().orderBy("id").execute();
 
   it("creates a pipeline and shows its detail with secrets masked", async () => {
     const res = await call(t.app, "POST", `${base()}?component_id=svc1`, {
@@ -39,7 +40,9 @@ describe("pipeline endpoints", () => {
           { name: "ENV", type: "enum", value: "dev", limits: ["dev", "prod"], is_runtime: true },
         ],
         concurrency_control: { concurrency_number: 2, exceed_action: "QUEUE", enable: true },
-        sources: [{ type: "code", params: { git_type: "gitlab", git_url: "file:///tmp/x.git", alias: "app" } }],
+        sources: [
+          { type: "code", params: { git_type: "gitlab", git_url: "file:///tmp/x.git", alias: "app" } },
+        ],
       },
     });
     expect(res.status).toBe(200);
@@ -91,7 +94,10 @@ describe("pipeline endpoints", () => {
     const id = await createPipeline(t.app, pid);
     const del = await call(t.app, "DELETE", `${base()}/${id}`, { token: ADMIN_TOKEN });
     expect(del.body).toEqual({ pipeline_id: id });
-    for (const [m, u] of [["DELETE", `${base()}/${id}`], ["GET", `${base()}/${id}`]] as const) {
+    for (const [m, u] of [
+      ["DELETE", `${base()}/${id}`],
+      ["GET", `${base()}/${id}`],
+    ] as const) {
       const res = await call(t.app, m, u, { token: ADMIN_TOKEN });
       expect(res.status).toBe(404);
       expect(res.body.error_code).toBe("DEVPIPE.00011401");
@@ -117,7 +123,8 @@ describe("pipeline endpoints", () => {
   });
 
   it("lists with name filter, is_banned, sorting and paging (default limit 10, max 100)", async () => {
-    for (let i = 0; i < 12; i++) await createPipeline(t.app, pid, { name: `svc_${String(i).padStart(2, "0")}` });
+    for (let i = 0; i < 12; i++)
+      await createPipeline(t.app, pid, { name: `svc_${String(i).padStart(2, "0")}` });
     await createPipeline(t.app, pid, { name: "other" });
     const first = await call(t.app, "POST", `${base()}/list`, { token: ADMIN_TOKEN, body: {} });
     expect(first.status).toBe(200);
@@ -138,12 +145,19 @@ describe("pipeline endpoints", () => {
     const tooMany = await call(t.app, "POST", `${base()}/list`, { token: ADMIN_TOKEN, body: { limit: 101 } });
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.error_msg).toContain("limit");
-    const badKey = await call(t.app, "POST", `${base()}/list`, { token: ADMIN_TOKEN, body: { sort_key: "size" } });
+    const badKey = await call(t.app, "POST", `${base()}/list`, {
+      token: ADMIN_TOKEN,
+      body: { sort_key: "size" },
+    });
     expect(badKey.status).toBe(400);
     expect(badKey.body.error_msg).toMatch(/sort_key.*name, create_time, update_time/);
-    const banned = (await call(t.app, "POST", `${base()}/list`, { token: ADMIN_TOKEN, body: {} })).body.pipelines[0].pipeline_id;
+    const banned = (await call(t.app, "POST", `${base()}/list`, { token: ADMIN_TOKEN, body: {} })).body
+      .pipelines[0].pipeline_id;
     await call(t.app, "PUT", `${base()}/${banned}/ban`, { token: ADMIN_TOKEN });
-    const onlyBanned = await call(t.app, "POST", `${base()}/list`, { token: ADMIN_TOKEN, body: { is_banned: true } });
+    const onlyBanned = await call(t.app, "POST", `${base()}/list`, {
+      token: ADMIN_TOKEN,
+      body: { is_banned: true },
+    });
     expect(onlyBanned.body.pipelines.map((p: { pipeline_id: string }) => p.pipeline_id)).toEqual([banned]);
   });
 
@@ -156,7 +170,10 @@ describe("pipeline endpoints", () => {
       [JSON.stringify({ stages: [] }), "definition.stages"],
     ];
     for (const [definition, field] of cases) {
-      const res = await call(t.app, "POST", base(), { token: ADMIN_TOKEN, body: { name: "p", is_publish: false, definition } });
+      const res = await call(t.app, "POST", base(), {
+        token: ADMIN_TOKEN,
+        body: { name: "p", is_publish: false, definition },
+      });
       expect(res.status).toBe(400);
       expect(res.body.error_code).toBe("DEVPIPE.00020110");
       expect(res.body.error_msg).toContain(field);
@@ -175,7 +192,10 @@ describe("pipeline endpoints", () => {
       [{ ...good, description: "d".repeat(1025) }, "description"],
       [{ ...good, variables: [{ name: "bad name", value: "x" }] }, "variables[0].name"],
       [{ ...good, variables: [{ name: "A", value: "x", type: "number" }] }, "variables[0].type"],
-      [{ ...good, concurrency_control: { concurrency_number: 1, exceed_action: "DROP", enable: true } }, "concurrency_control.exceed_action"],
+      [
+        { ...good, concurrency_control: { concurrency_number: 1, exceed_action: "DROP", enable: true } },
+        "concurrency_control.exceed_action",
+      ],
       [{ ...good, sources: [{ type: "svn" }] }, "sources[0].type"],
       [[1, 2], "body"],
     ];
@@ -191,7 +211,10 @@ describe("pipeline endpoints", () => {
   it("answers DEVPIPE.00020111 for a duplicate name", async () => {
     await createPipeline(t.app, pid, { name: "same" });
     const before = await snapshot();
-    const res = await call(t.app, "POST", base(), { token: ADMIN_TOKEN, body: { name: "same", is_publish: false, definition: shellDefinition() } });
+    const res = await call(t.app, "POST", base(), {
+      token: ADMIN_TOKEN,
+      body: { name: "same", is_publish: false, definition: shellDefinition() },
+    });
     expect(res.status).toBe(409);
     expect(res.body.error_code).toBe("DEVPIPE.00020111");
     expect(await snapshot()).toEqual(before);
@@ -201,7 +224,11 @@ describe("pipeline endpoints", () => {
     const other = await createProject(t.app);
     const id = await createPipeline(t.app, other);
     const before = await snapshot();
-    for (const [m, suffix] of [["GET", ""], ["DELETE", ""], ["PUT", "/ban"]] as const) {
+    for (const [m, suffix] of [
+      ["GET", ""],
+      ["DELETE", ""],
+      ["PUT", "/ban"],
+    ] as const) {
       const res = await call(t.app, m, `${base()}/${id}${suffix}`, { token: ADMIN_TOKEN });
       expect(res.status).toBe(400);
       expect(res.body.error_code).toBe("DEVPIPE.00011136");
@@ -220,7 +247,10 @@ describe("pipeline endpoints", () => {
       body: { name: "x", is_publish: false, definition: shellDefinition() },
     });
     expect(create.body.error_code).toBe("DEVPIPE.00011412");
-    const missing = await call(t.app, "POST", `/v5/${"e".repeat(32)}/api/pipelines/list`, { token: ADMIN_TOKEN, body: {} });
+    const missing = await call(t.app, "POST", `/v5/${"e".repeat(32)}/api/pipelines/list`, {
+      token: ADMIN_TOKEN,
+      body: {},
+    });
     expect(missing.body.error_code).toBe("DEVPIPE.00011412");
     expect(await snapshot()).toEqual([]);
   });

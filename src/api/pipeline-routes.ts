@@ -6,7 +6,12 @@ import { PipewrightError } from "../errors.js";
 import { parseDefinition } from "../pipeline/definition.js";
 import type { Variable } from "../pipeline/types.js";
 import { parseConcurrencyControl, parseVariables } from "../pipeline/variables.js";
-import { PIPELINE_SORT_KEYS, type PipelineRecord, type PipelineSortKey, type PipelineSpec } from "../store/store.js";
+import {
+  PIPELINE_SORT_KEYS,
+  type PipelineRecord,
+  type PipelineSortKey,
+  type PipelineSpec,
+} from "../store/store.js";
 import { authorizeProject, newId, type RouteContext } from "./context.js";
 import { pipelineParams, projectParams } from "./schemas.js";
 
@@ -80,7 +85,11 @@ const pipelineIdOut = { 200: { type: "object", properties: { pipeline_id: { type
  * Validates a create/update body into the stored shape. A secret variable whose value comes back
  * as the mask keeps its stored value, so clients that round-trip the detail (Terraform) work.
  */
-function buildSpec(body: PipelineBody, componentId: string, previous: PipelineSpec | undefined): PipelineSpec {
+function buildSpec(
+  body: PipelineBody,
+  componentId: string,
+  previous: PipelineSpec | undefined,
+): PipelineSpec {
   if (!new RegExp(NAME_PATTERN, "u").test(body.name)) {
     throw new PipewrightError(
       "INVALID_REQUEST",
@@ -109,7 +118,9 @@ function buildSpec(body: PipelineBody, componentId: string, previous: PipelineSp
 }
 
 export function maskVariables(vars: readonly Variable[]): Variable[] {
-  return vars.map((v) => (v.is_secret ? { ...v, value: SECRET_MASK, latest_value: v.latest_value ? SECRET_MASK : "" } : v));
+  return vars.map((v) =>
+    v.is_secret ? { ...v, value: SECRET_MASK, latest_value: v.latest_value ? SECRET_MASK : "" } : v,
+  );
 }
 
 function toDetail(p: PipelineRecord): Record<string, unknown> {
@@ -143,18 +154,28 @@ function toDetail(p: PipelineRecord): Record<string, unknown> {
 }
 
 /** Loads a pipeline of the path's project, with CodeArts's not-found and mismatch codes. */
-export async function loadPipeline(ctx: RouteContext, projectId: string, pipelineId: string): Promise<PipelineRecord> {
+export async function loadPipeline(
+  ctx: RouteContext,
+  projectId: string,
+  pipelineId: string,
+): Promise<PipelineRecord> {
   const p = await ctx.store.getPipeline(pipelineId);
   if (!p) throw new PipewrightError("PIPELINE_NOT_FOUND", `Pipeline ${pipelineId} does not exist.`);
   if (p.project_id !== projectId) {
-    throw new PipewrightError("PROJECT_PIPELINE_MISMATCH", `Pipeline ${pipelineId} does not belong to project ${projectId}.`);
+    throw new PipewrightError(
+      "PROJECT_PIPELINE_MISMATCH",
+      `Pipeline ${pipelineId} does not belong to project ${projectId}.`,
+    );
   }
   return p;
 }
 
 async function requireProjectExists(ctx: RouteContext, projectId: string): Promise<void> {
   if (!(await ctx.store.getProject(projectId))) {
-    throw new PipewrightError("PROJECT_NOT_FOUND", `Project ${projectId} does not exist or you are not a member of it.`);
+    throw new PipewrightError(
+      "PROJECT_NOT_FOUND",
+      `Project ${projectId} does not exist or you are not a member of it.`,
+    );
   }
 }
 
@@ -186,7 +207,10 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       const body = req.body as PipelineBody;
       const spec = buildSpec(body, componentOf(req) ?? "", undefined);
       if (await store.findPipelineByName(project_id, body.name)) {
-        throw new PipewrightError("PIPELINE_NAME_TAKEN", `name: a pipeline named "${body.name}" exists in this project.`);
+        throw new PipewrightError(
+          "PIPELINE_NAME_TAKEN",
+          `name: a pipeline named "${body.name}" exists in this project.`,
+        );
       }
       const t = now();
       const id = newId();
@@ -211,7 +235,13 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
 
   app.get(
     `${base}/:pipeline_id`,
-    { schema: { tags: ["pipelines"], summary: "Pipeline detail (ShowPipelineDetail)", params: pipelineParams } },
+    {
+      schema: {
+        tags: ["pipelines"],
+        summary: "Pipeline detail (ShowPipelineDetail)",
+        params: pipelineParams,
+      },
+    },
     async (req) => {
       const { project_id, pipeline_id } = req.params as { project_id: string; pipeline_id: string };
       await authorizeProject(ctx, req, project_id, "read");
@@ -236,13 +266,19 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       const who = await authorizeProject(ctx, req, project_id, "manage");
       const current = await loadPipeline(ctx, project_id, pipeline_id);
       if (current.banned) {
-        throw new PipewrightError("PIPELINE_BANNED", `Pipeline ${pipeline_id} is disabled; unban it before updating.`);
+        throw new PipewrightError(
+          "PIPELINE_BANNED",
+          `Pipeline ${pipeline_id} is disabled; unban it before updating.`,
+        );
       }
       const body = req.body as PipelineBody;
       const spec = buildSpec(body, componentOf(req) ?? current.spec.component_id, current.spec);
       const other = await store.findPipelineByName(project_id, body.name);
       if (other && other.id !== pipeline_id) {
-        throw new PipewrightError("PIPELINE_NAME_TAKEN", `name: a pipeline named "${body.name}" exists in this project.`);
+        throw new PipewrightError(
+          "PIPELINE_NAME_TAKEN",
+          `name: a pipeline named "${body.name}" exists in this project.`,
+        );
       }
       await store.updatePipeline(pipeline_id, {
         name: body.name,
@@ -261,13 +297,35 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
   app.delete(
     `${base}/:pipeline_id`,
     {
-      schema: { tags: ["pipelines"], summary: "Delete a pipeline (DeletePipeline)", params: pipelineParams, response: pipelineIdOut },
+      schema: {
+        tags: ["pipelines"],
+        summary: "Delete a pipeline (DeletePipeline)",
+        params: pipelineParams,
+        response: pipelineIdOut,
+      },
     },
     async (req) => {
       const { project_id, pipeline_id } = req.params as { project_id: string; pipeline_id: string };
-      await authorizeProject(ctx, req, project_id, "manage");
+      const who = await authorizeProject(ctx, req, project_id, "manage");
       await loadPipeline(ctx, project_id, pipeline_id);
-      await store.deletePipeline(pipeline_id);
+      // Unfinished runs are stopped first, so none of their processes outlives the pipeline.
+      const active = await store.listRuns({
+        pipeline_id,
+        statuses: ["RUNNING", "PAUSED", "QUEUED", "SUSPEND"],
+        offset: 0,
+        limit: 100_000,
+        sort_key: "start_time",
+        sort_dir: "asc",
+      });
+      for (const run of active.items) {
+        await ctx.engine.scheduler.stopRun(run.id, who.name).catch((err: unknown) => {
+          if (!(err instanceof PipewrightError && err.key === "RUN_NOT_STOPPABLE")) throw err;
+        });
+      }
+      await store.transaction(async (tx) => {
+        await tx.deleteRunsOfPipeline(pipeline_id);
+        await tx.deletePipeline(pipeline_id);
+      });
       return { pipeline_id };
     },
   );

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
+
 // The `pipewright` command. `serve` starts the server; more commands arrive with the CLI issue.
 
+import path from "node:path";
 import { ConfigError, loadConfig } from "../config.js";
 import { startServer } from "../main.js";
-import path from "node:path";
 
 const USAGE = `Usage: pipewright <command> [options]
 
@@ -30,7 +31,9 @@ async function serve(argv: string[]): Promise<void> {
   const tokenFile = path.join(config.dataDir, "admin-token");
   process.stdout.write(`Pipewright listening on ${server.url}\n`);
   if (server.generatedAdminToken) {
-    process.stdout.write(`Admin token (generated, shown once, also saved in ${tokenFile}):\n  ${server.generatedAdminToken}\n`);
+    process.stdout.write(
+      `Admin token (generated, shown once, also saved in ${tokenFile}):\n  ${server.generatedAdminToken}\n`,
+    );
   } else if (config.adminToken === undefined) {
     process.stdout.write(`Admin token: see ${tokenFile}\n`);
   } else {
@@ -40,10 +43,12 @@ async function serve(argv: string[]): Promise<void> {
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
-      process.stderr.write(`${sig} again: exiting now\n`);
-      process.exit(1);
+      process.stderr.write(`${sig} again: stopping running jobs and exiting\n`);
+      server.stop({ force: true }).finally(() => process.exit(1));
+      setTimeout(() => process.exit(1), 5000).unref();
+      return;
     }
-    process.stderr.write(`${sig}: shutting down (send again to force)\n`);
+    process.stderr.write(`${sig}: draining (waiting for running jobs; send again to force)\n`);
     server.stop().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -32,9 +32,18 @@ export const NODE_STATUSES = [
 /** Status of a stage, job or step run. */
 export type NodeStatus = (typeof NODE_STATUSES)[number];
 
-export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(["COMPLETED", "FAILED", "CANCELED", "IGNORED"]);
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set([
+  "COMPLETED",
+  "FAILED",
+  "CANCELED",
+  "IGNORED",
+]);
 
-export const SUPPORTED_TASKS = ["official_shell_plugin", "official_git_clone", "official_devcloud_checkpoint"] as const;
+export const SUPPORTED_TASKS = [
+  "official_shell_plugin",
+  "official_git_clone",
+  "official_devcloud_checkpoint",
+] as const;
 export type TaskName = (typeof SUPPORTED_TASKS)[number];
 
 export interface StepInput {

@@ -2,7 +2,27 @@
 // PostgreSQL both run; each backend folder only opens the connection and owns its migrations.
 
 import { type Kysely, sql } from "kysely";
-import type { Database, PipelineTable } from "./schema.js";
+import type {
+  BatchRecord,
+  ClaimRequest,
+  JobFence,
+  JobRunRecord,
+  LogChunk,
+  RunChanges,
+  RunGraph,
+  RunQuery,
+  RunRecord,
+  StageRunRecord,
+  StepRunRecord,
+} from "./run-records.js";
+import type {
+  Database,
+  JobRunTable,
+  PipelineTable,
+  RunTable,
+  StageRunTable,
+  StepRunTable,
+} from "./schema.js";
 import type {
   AccessKeyRecord,
   CredentialRecord,
@@ -35,7 +55,6 @@ function toPipeline(row: PipelineTable): PipelineRecord {
     create_time: Number(row.create_time),
     update_time: Number(row.update_time),
     run_counter: Number(row.run_counter),
-    latest_run_id: row.latest_run_id,
   };
 }
 
@@ -74,6 +93,14 @@ export class KyselyStore implements Store {
     await this.onClose();
   }
 
+  /** Runs fn in one transaction; the store it gets writes inside that transaction. */
+  async transaction<T>(fn: (tx: KyselyStore) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return this.db
+      .transaction()
+      .execute((trx) => fn(new KyselyStore(trx, this.capabilities, async () => {})));
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     const row = await this.db.selectFrom("meta").select("value").where("key", "=", key).executeTakeFirst();
     return row?.value;
@@ -101,15 +128,30 @@ export class KyselyStore implements Store {
   }
 
   async getProject(id: string): Promise<ProjectRecord | undefined> {
-    return this.db.selectFrom("projects").selectAll().where("id", "=", id).executeTakeFirst().then(numProject);
+    return this.db
+      .selectFrom("projects")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirst()
+      .then(numProject);
   }
 
   async findProjectByName(name: string): Promise<ProjectRecord | undefined> {
-    return this.db.selectFrom("projects").selectAll().where("name", "=", name).executeTakeFirst().then(numProject);
+    return this.db
+      .selectFrom("projects")
+      .selectAll()
+      .where("name", "=", name)
+      .executeTakeFirst()
+      .then(numProject);
   }
 
   async listProjects(): Promise<ProjectRecord[]> {
-    const rows = await this.db.selectFrom("projects").selectAll().orderBy("create_time").orderBy("id").execute();
+    const rows = await this.db
+      .selectFrom("projects")
+      .selectAll()
+      .orderBy("create_time")
+      .orderBy("id")
+      .execute();
     return rows.map((r) => numProject(r)!);
   }
 
@@ -129,12 +171,21 @@ export class KyselyStore implements Store {
   }
 
   async findTokenByHash(tokenHash: string): Promise<CredentialRecord | undefined> {
-    const row = await this.db.selectFrom("tokens").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("tokens")
+      .selectAll()
+      .where("token_hash", "=", tokenHash)
+      .executeTakeFirst();
     return row && toCredential(row.id, row);
   }
 
   async listTokens(): Promise<CredentialRecord[]> {
-    const rows = await this.db.selectFrom("tokens").selectAll().orderBy("create_time").orderBy("id").execute();
+    const rows = await this.db
+      .selectFrom("tokens")
+      .selectAll()
+      .orderBy("create_time")
+      .orderBy("id")
+      .execute();
     return rows.map((r) => toCredential(r.id, r));
   }
 
@@ -169,7 +220,12 @@ export class KyselyStore implements Store {
   }
 
   async listAccessKeys(): Promise<AccessKeyRecord[]> {
-    const rows = await this.db.selectFrom("access_keys").selectAll().orderBy("create_time").orderBy("ak").execute();
+    const rows = await this.db
+      .selectFrom("access_keys")
+      .selectAll()
+      .orderBy("create_time")
+      .orderBy("ak")
+      .execute();
     return rows.map((r) => ({ ...toCredential(r.ak, r), sk: r.sk }));
   }
 
@@ -192,7 +248,6 @@ export class KyselyStore implements Store {
         banned: 0,
         spec: JSON.stringify(p.spec),
         run_counter: 0,
-        latest_run_id: null,
       })
       .execute();
   }
@@ -220,7 +275,17 @@ export class KyselyStore implements Store {
 
   async updatePipeline(
     id: string,
-    f: Pick<PipelineRecord, "name" | "description" | "is_publish" | "manifest_version" | "definition" | "spec" | "updater_id" | "update_time">,
+    f: Pick<
+      PipelineRecord,
+      | "name"
+      | "description"
+      | "is_publish"
+      | "manifest_version"
+      | "definition"
+      | "spec"
+      | "updater_id"
+      | "update_time"
+    >,
   ): Promise<boolean> {
     const res = await this.db
       .updateTable("pipelines")
@@ -262,8 +327,532 @@ export class KyselyStore implements Store {
     ]);
     return { total: Number(count.n), items: rows.map(toPipeline) };
   }
+
+  // ---- runs -------------------------------------------------------------------------------
+
+  /**
+   * Takes the next run number of each pipeline (ids must be distinct) in one statement; the
+   * row locks it takes in PostgreSQL also serialise concurrent starts of the same pipeline.
+   */
+  async allocateRunNumbers(pipelineIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < pipelineIds.length; i += CHUNK) {
+      const rows = await this.db
+        .updateTable("pipelines")
+        .set((eb) => ({ run_counter: eb("run_counter", "+", 1) }))
+        .where("id", "in", pipelineIds.slice(i, i + CHUNK))
+        .returning(["id", "run_counter"])
+        .execute();
+      for (const r of rows) out.set(r.id, Number(r.run_counter));
+    }
+    return out;
+  }
+
+  /** Active (admitted, unfinished) and waiting runs per pipeline, for concurrency control. */
+  async countActiveRuns(
+    pipelineIds: readonly string[],
+  ): Promise<Map<string, { admitted: number; waiting: number }>> {
+    const out = new Map<string, { admitted: number; waiting: number }>();
+    for (let i = 0; i < pipelineIds.length; i += CHUNK) {
+      const rows = await this.db
+        .selectFrom("pipeline_runs")
+        .select(["pipeline_id", "admitted", (eb) => eb.fn.countAll<number>().as("n")])
+        .where("pipeline_id", "in", pipelineIds.slice(i, i + CHUNK))
+        .where("status", "in", ACTIVE_RUN_STATUSES)
+        .groupBy(["pipeline_id", "admitted"])
+        .execute();
+      for (const r of rows) {
+        const e = out.get(r.pipeline_id) ?? { admitted: 0, waiting: 0 };
+        if (Number(r.admitted) === 1) e.admitted += Number(r.n);
+        else e.waiting += Number(r.n);
+        out.set(r.pipeline_id, e);
+      }
+    }
+    return out;
+  }
+
+  async insertRunGraphs(graphs: readonly RunGraph[]): Promise<void> {
+    await insertChunked(
+      this.db,
+      "pipeline_runs",
+      graphs.map((g) => runRow(g.run)),
+    );
+    await insertChunked(
+      this.db,
+      "stage_runs",
+      graphs.flatMap((g) => g.stages.map(stageRow)),
+    );
+    await insertChunked(
+      this.db,
+      "job_runs",
+      graphs.flatMap((g) => g.jobs.map(jobRow)),
+    );
+    await insertChunked(
+      this.db,
+      "step_runs",
+      graphs.flatMap((g) => g.steps.map(stepRow)),
+    );
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = await this.db.selectFrom("pipeline_runs").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async getRuns(ids: readonly string[]): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const rows = await this.db
+        .selectFrom("pipeline_runs")
+        .selectAll()
+        .where("id", "in", ids.slice(i, i + CHUNK))
+        .execute();
+      out.push(...rows.map(toRun));
+    }
+    return out;
+  }
+
+  async getLatestRun(pipelineId: string): Promise<RunRecord | undefined> {
+    const row = await this.db
+      .selectFrom("pipeline_runs")
+      .selectAll()
+      .where("pipeline_id", "=", pipelineId)
+      .orderBy("run_number", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async getRunGraph(id: string): Promise<RunGraph | undefined> {
+    const run = await this.getRun(id);
+    if (!run) return undefined;
+    const [stages, jobs, steps] = await Promise.all([
+      this.db.selectFrom("stage_runs").selectAll().where("run_id", "=", id).orderBy("idx").execute(),
+      this.db
+        .selectFrom("job_runs")
+        .selectAll()
+        .where("run_id", "=", id)
+        .orderBy("stage_idx")
+        .orderBy("idx")
+        .execute(),
+      this.db
+        .selectFrom("step_runs")
+        .selectAll()
+        .where("run_id", "=", id)
+        .orderBy("job_id")
+        .orderBy("idx")
+        .execute(),
+    ]);
+    return { run, stages: stages.map(toStage), jobs: jobs.map(toJob), steps: steps.map(toStep) };
+  }
+
+  async getStagesOfRuns(runIds: readonly string[]): Promise<StageRunRecord[]> {
+    if (runIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("stage_runs")
+      .selectAll()
+      .where("run_id", "in", runIds)
+      .orderBy("idx")
+      .execute();
+    return rows.map(toStage);
+  }
+
+  /**
+   * Applies changes to one run. With a fence, the job's changes apply only while it is still at
+   * that attempt and running, so a runner that lost its job cannot overwrite its successor:
+   * answers false (nothing written) when the fence does not hold.
+   */
+  async applyRunChanges(changes: RunChanges, fence?: JobFence): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      if (fence) {
+        const job = await tx.db
+          .selectFrom("job_runs")
+          .select(["attempt", "status"])
+          .where("id", "=", fence.jobId)
+          .executeTakeFirst();
+        if (!job || Number(job.attempt) !== fence.attempt || job.status !== "RUNNING") return false;
+      }
+      const { run, stages = [], jobs = [], steps = [], clearLogsOf = [] } = changes;
+      if (run) {
+        const { id, ...patch } = run;
+        if (Object.keys(patch).length > 0)
+          await tx.db.updateTable("pipeline_runs").set(runPatch(patch)).where("id", "=", id).execute();
+      }
+      for (const { id, ...patch } of stages) {
+        await tx.db.updateTable("stage_runs").set(boolPatch(patch)).where("id", "=", id).execute();
+      }
+      for (const { id, ...patch } of jobs) {
+        const p = boolPatch(patch) as Record<string, unknown>;
+        if (patch.labels) p.labels = JSON.stringify(patch.labels);
+        await tx.db.updateTable("job_runs").set(p).where("id", "=", id).execute();
+      }
+      for (const { id, ...patch } of steps) {
+        await tx.db.updateTable("step_runs").set(boolPatch(patch)).where("id", "=", id).execute();
+      }
+      if (clearLogsOf.length > 0) {
+        await tx.db.deleteFrom("step_logs").where("step_id", "in", clearLogsOf).execute();
+        await tx.db.updateTable("step_runs").set({ log_bytes: 0 }).where("id", "in", clearLogsOf).execute();
+      }
+      return true;
+    });
+  }
+
+  /** Ids of runs that are not finished (what a scheduler must look after). */
+  async listActiveRunIds(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("pipeline_runs")
+      .select("id")
+      .where("status", "in", ACTIVE_RUN_STATUSES)
+      .orderBy("queue_seq")
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Runs waiting for admission, oldest first. */
+  async listWaitingRuns(limit: number): Promise<RunRecord[]> {
+    const rows = await this.db
+      .selectFrom("pipeline_runs")
+      .selectAll()
+      .where("status", "in", ACTIVE_RUN_STATUSES)
+      .where("admitted", "=", 0)
+      .orderBy("queue_seq")
+      .limit(limit)
+      .execute();
+    return rows.map(toRun);
+  }
+
+  /** How many runs of the pipeline wait for admission ahead of queue_seq. */
+  async countWaitingBefore(pipelineId: string, queueSeq: number): Promise<number> {
+    const row = await this.db
+      .selectFrom("pipeline_runs")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("pipeline_id", "=", pipelineId)
+      .where("status", "in", ACTIVE_RUN_STATUSES)
+      .where("admitted", "=", 0)
+      .where("queue_seq", "<", queueSeq)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /**
+   * Claims up to `limit` queued jobs for a runner, round-robin across projects (the n-th queued
+   * job of every project comes before the (n+1)-th of any), FIFO within a project. PostgreSQL
+   * skips rows other replicas are claiming; SQLite has a single writer and needs no skipping.
+   */
+  async claimJobs(req: ClaimRequest): Promise<JobRunRecord[]> {
+    return this.transaction(async (tx) => {
+      const lockClause = this.capabilities.supportsSkipLocked ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+      const candidates = await sql<{ id: string; labels: string }>`
+        SELECT id, labels FROM (
+          SELECT id, labels, ready_seq,
+                 ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY ready_seq) AS turn
+          FROM job_runs WHERE status = 'QUEUED'
+        ) q ORDER BY turn, ready_seq LIMIT ${req.limit * 4 + 16}`.execute(tx.db);
+      const have = new Set(req.labels);
+      const ids = candidates.rows
+        .filter((c) => (JSON.parse(c.labels) as string[]).every((l) => have.has(l)))
+        .slice(0, req.limit)
+        .map((c) => c.id);
+      if (ids.length === 0) return [];
+      // Re-check the status under the lock (PostgreSQL) so two replicas never take the same job.
+      const locked = await sql<{ id: string }>`
+        SELECT id FROM job_runs WHERE id IN (${sql.join(ids)}) AND status = 'QUEUED' ${lockClause}`.execute(
+        tx.db,
+      );
+      const lockedIds = locked.rows.map((r) => r.id);
+      if (lockedIds.length === 0) return [];
+      const rows = await tx.db
+        .updateTable("job_runs")
+        .set((eb) => ({
+          status: "RUNNING",
+          attempt: eb("attempt", "+", 1),
+          runner_id: req.runnerId,
+          lease_expires: req.now + req.leaseMs,
+          message: null,
+        }))
+        .where("id", "in", lockedIds)
+        .returningAll()
+        .execute();
+      return rows.map(toJob);
+    });
+  }
+
+  async countQueuedJobs(): Promise<number> {
+    const row = await this.db
+      .selectFrom("job_runs")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("status", "=", "QUEUED")
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Jobs RUNNING on the given runners (used at restart to find the work that died with us). */
+  async listRunningJobsOf(runnerIdPrefix: string): Promise<JobRunRecord[]> {
+    const rows = await this.db
+      .selectFrom("job_runs")
+      .selectAll()
+      .where("status", "=", "RUNNING")
+      .where("runner_id", "like", `${runnerIdPrefix}%`)
+      .execute();
+    return rows.map(toJob);
+  }
+
+  /** The earliest manual-review deadline among waiting steps, if any. */
+  async nextReviewDeadline(): Promise<{ step_id: string; run_id: string; deadline: number } | undefined> {
+    const row = await this.db
+      .selectFrom("step_runs")
+      .select(["id", "run_id", "deadline"])
+      .where("status", "=", "PAUSED")
+      .where("deadline", "is not", null)
+      .orderBy("deadline")
+      .limit(1)
+      .executeTakeFirst();
+    return row && { step_id: row.id, run_id: row.run_id, deadline: Number(row.deadline) };
+  }
+
+  async listRuns(q: RunQuery): Promise<{ total: number; items: RunRecord[] }> {
+    let base = this.db.selectFrom("pipeline_runs").where("pipeline_id", "=", q.pipeline_id);
+    const filtered =
+      (q.statuses?.length ?? 0) > 0 ||
+      q.start_time !== undefined ||
+      q.end_time !== undefined ||
+      q.update_time !== undefined;
+    if (q.statuses && q.statuses.length > 0) base = base.where("status", "in", q.statuses);
+    if (q.start_time !== undefined) base = base.where("start_time", ">=", q.start_time);
+    if (q.end_time !== undefined) base = base.where("start_time", "<=", q.end_time);
+    if (q.update_time !== undefined) base = base.where("update_time", ">=", q.update_time);
+    // Sorting by run_number stands in for start_time: both grow together and run_number is indexed.
+    const order = q.sort_key === "start_time" ? "run_number" : "update_time";
+    const rows = await base
+      .selectAll()
+      .orderBy(order, q.sort_dir)
+      .orderBy("run_number", q.sort_dir)
+      .limit(q.limit)
+      .offset(q.offset)
+      .execute();
+    let total: number;
+    if (filtered) {
+      const c = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+      total = Number(c.n);
+    } else {
+      // Runs are only ever deleted with their pipeline, so the counter is the count: O(1) at any size.
+      const p = await this.db
+        .selectFrom("pipelines")
+        .select("run_counter")
+        .where("id", "=", q.pipeline_id)
+        .executeTakeFirst();
+      total = Number(p?.run_counter ?? 0);
+    }
+    return { total, items: rows.map(toRun) };
+  }
+
+  /** The latest run of each pipeline that has one. */
+  async latestRuns(pipelineIds: readonly string[]): Promise<RunRecord[]> {
+    if (pipelineIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("pipeline_runs as r")
+      .selectAll("r")
+      .where("r.pipeline_id", "in", pipelineIds)
+      .where((eb) =>
+        eb(
+          "r.run_number",
+          "=",
+          eb.selectFrom("pipelines as p").select("p.run_counter").whereRef("p.id", "=", "r.pipeline_id"),
+        ),
+      )
+      .execute();
+    return rows.map(toRun);
+  }
+
+  async deleteRunsOfPipeline(pipelineId: string): Promise<void> {
+    const ids = this.db
+      .selectFrom("step_runs")
+      .select("id")
+      .where(
+        "run_id",
+        "in",
+        this.db.selectFrom("pipeline_runs").select("id").where("pipeline_id", "=", pipelineId),
+      );
+    await this.db.deleteFrom("step_logs").where("step_id", "in", ids).execute();
+    await this.db.deleteFrom("pipeline_runs").where("pipeline_id", "=", pipelineId).execute();
+  }
+
+  // ---- logs -------------------------------------------------------------------------------
+
+  async appendLog(stepId: string, startOffset: number, text: string): Promise<void> {
+    const bytes = Buffer.byteLength(text);
+    await this.transaction(async (tx) => {
+      await tx.db
+        .insertInto("step_logs")
+        .values({ step_id: stepId, start_offset: startOffset, text })
+        .execute();
+      await tx.db
+        .updateTable("step_runs")
+        .set({ log_bytes: startOffset + bytes })
+        .where("id", "=", stepId)
+        .execute();
+    });
+  }
+
+  /** Chunks overlapping [from, to) in offset order; `to` undefined means to the end. */
+  async readLog(stepId: string, from: number, to?: number): Promise<LogChunk[]> {
+    // The chunk that contains `from` starts at or before it: include the last such chunk.
+    const first = await this.db
+      .selectFrom("step_logs")
+      .select("start_offset")
+      .where("step_id", "=", stepId)
+      .where("start_offset", "<=", from)
+      .orderBy("start_offset", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    let q = this.db
+      .selectFrom("step_logs")
+      .select(["start_offset", "text"])
+      .where("step_id", "=", stepId)
+      .where("start_offset", ">=", first ? Number(first.start_offset) : 0);
+    if (to !== undefined) q = q.where("start_offset", "<", to);
+    const rows = await q.orderBy("start_offset").execute();
+    return rows.map((r) => ({ start_offset: Number(r.start_offset), text: r.text }));
+  }
+
+  // ---- batches ----------------------------------------------------------------------------
+
+  async findBatch(projectId: string, key: string): Promise<BatchRecord | undefined> {
+    return this.db
+      .selectFrom("batches")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .where("idempotency_key", "=", key)
+      .executeTakeFirst();
+  }
+
+  async insertBatch(b: BatchRecord): Promise<void> {
+    await this.db.insertInto("batches").values(b).execute();
+  }
+
+  async updatePipelineSpec(id: string, spec: PipelineRecord["spec"]): Promise<void> {
+    await this.db
+      .updateTable("pipelines")
+      .set({ spec: JSON.stringify(spec) })
+      .where("id", "=", id)
+      .execute();
+  }
 }
 
 function numProject(row: ProjectRecord | undefined): ProjectRecord | undefined {
   return row && { id: row.id, name: row.name, create_time: Number(row.create_time) };
+}
+
+const ACTIVE_RUN_STATUSES = ["RUNNING", "PAUSED", "QUEUED", "SUSPEND"];
+
+/** Rows per multi-row INSERT/IN list: well below SQLite's 32766 bound variables. */
+const CHUNK = 500;
+
+async function insertChunked<T extends "pipeline_runs" | "stage_runs" | "job_runs" | "step_runs">(
+  db: Kysely<Database>,
+  table: T,
+  rows: readonly object[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const cols = Object.keys(rows[0]!).length;
+  const per = Math.max(1, Math.floor(30000 / cols));
+  for (let i = 0; i < rows.length; i += per) {
+    await db
+      .insertInto(table)
+      // biome-ignore lint/suspicious/noExplicitAny: rows are built by the typed *Row functions below
+      .values(rows.slice(i, i + per) as any)
+      .execute();
+  }
+}
+
+function boolPatch<T extends object>(patch: T): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(patch)) out[k] = typeof v === "boolean" ? (v ? 1 : 0) : v;
+  return out;
+}
+
+function runPatch(patch: Partial<RunRecord>): Record<string, unknown> {
+  const out = boolPatch(patch);
+  if (patch.context) out.context = JSON.stringify(patch.context);
+  return out;
+}
+
+function runRow(r: RunRecord): RunTable {
+  return {
+    ...r,
+    admitted: bool(r.admitted),
+    stop_requested: bool(r.stop_requested),
+    context: JSON.stringify(r.context),
+  };
+}
+
+function stageRow(s: StageRunRecord): StageRunTable {
+  return { ...s, is_select: bool(s.is_select) };
+}
+
+function jobRow(j: JobRunRecord): JobRunTable {
+  return { ...j, is_select: bool(j.is_select), labels: JSON.stringify(j.labels) };
+}
+
+function stepRow(s: StepRunRecord): StepRunTable {
+  return { ...s };
+}
+
+function toRun(r: RunTable): RunRecord {
+  return {
+    ...r,
+    run_number: Number(r.run_number),
+    status: r.status as RunRecord["status"],
+    start_time: Number(r.start_time),
+    end_time: Number(r.end_time),
+    pause_time: Number(r.pause_time),
+    paused_since: r.paused_since === null ? null : Number(r.paused_since),
+    admitted: Number(r.admitted) === 1,
+    queue_seq: Number(r.queue_seq),
+    stop_requested: Number(r.stop_requested) === 1,
+    start_status: r.start_status as RunRecord["start_status"],
+    context: JSON.parse(r.context),
+    create_time: Number(r.create_time),
+    update_time: Number(r.update_time),
+  };
+}
+
+function toStage(r: StageRunTable): StageRunRecord {
+  return {
+    ...r,
+    idx: Number(r.idx),
+    status: r.status as StageRunRecord["status"],
+    is_select: Number(r.is_select) === 1,
+    start_time: Number(r.start_time),
+    end_time: Number(r.end_time),
+  };
+}
+
+function toJob(r: JobRunTable): JobRunRecord {
+  return {
+    ...r,
+    stage_idx: Number(r.stage_idx),
+    idx: Number(r.idx),
+    status: r.status as JobRunRecord["status"],
+    is_select: Number(r.is_select) === 1,
+    next_step: Number(r.next_step),
+    ready_seq: Number(r.ready_seq),
+    attempt: Number(r.attempt),
+    lease_expires: r.lease_expires === null ? null : Number(r.lease_expires),
+    labels: JSON.parse(r.labels),
+    start_time: Number(r.start_time),
+    end_time: Number(r.end_time),
+  };
+}
+
+function toStep(r: StepRunTable): StepRunRecord {
+  return {
+    ...r,
+    idx: Number(r.idx),
+    status: r.status as StepRunRecord["status"],
+    deadline: r.deadline === null ? null : Number(r.deadline),
+    log_bytes: Number(r.log_bytes),
+    start_time: Number(r.start_time),
+    end_time: Number(r.end_time),
+  };
 }

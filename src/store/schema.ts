@@ -53,7 +53,103 @@ export interface PipelineTable {
   update_time: number;
   /** Last run_number handed out. */
   run_counter: number;
-  latest_run_id: string | null;
+}
+
+export interface RunTable {
+  id: string;
+  pipeline_id: string;
+  project_id: string;
+  pipeline_name: string;
+  run_number: number;
+  status: string;
+  trigger_type: string;
+  description: string;
+  executor_id: string;
+  executor_name: string;
+  start_time: number;
+  end_time: number;
+  pause_time: number;
+  paused_since: number | null;
+  /** 1 once concurrency control let the run in (it counts against concurrency_number). */
+  admitted: number;
+  /** Global FIFO order of runs waiting for admission. */
+  queue_seq: number;
+  stop_requested: number;
+  start_status: string;
+  start_reason: string | null;
+  message: string | null;
+  /** JSON RunContext: definition snapshot, variable values, sources, selection. */
+  context: string;
+  create_time: number;
+  update_time: number;
+}
+
+export interface StageRunTable {
+  id: string;
+  run_id: string;
+  idx: number;
+  identifier: string;
+  name: string;
+  status: string;
+  is_select: number;
+  start_time: number;
+  end_time: number;
+}
+
+export interface JobRunTable {
+  id: string;
+  run_id: string;
+  project_id: string;
+  stage_idx: number;
+  idx: number;
+  identifier: string;
+  name: string;
+  status: string;
+  message: string | null;
+  is_select: number;
+  /** Index of the step to execute next (a job resumes after a manual review). */
+  next_step: number;
+  /** Order in which the job became ready; FIFO within a project. */
+  ready_seq: number;
+  /** Dispatch attempt, also the fencing token of the runner holding it. */
+  attempt: number;
+  runner_id: string | null;
+  lease_expires: number | null;
+  /** JSON array of runner labels the job asks for. */
+  labels: string;
+  start_time: number;
+  end_time: number;
+}
+
+export interface StepRunTable {
+  id: string;
+  run_id: string;
+  job_id: string;
+  idx: number;
+  identifier: string;
+  name: string;
+  task: string;
+  status: string;
+  message: string | null;
+  /** Manual review: when its timeout applies (epoch ms). */
+  deadline: number | null;
+  log_bytes: number;
+  start_time: number;
+  end_time: number;
+}
+
+export interface StepLogTable {
+  step_id: string;
+  start_offset: number;
+  text: string;
+}
+
+export interface BatchTable {
+  project_id: string;
+  idempotency_key: string;
+  body_hash: string;
+  response: string;
+  create_time: number;
 }
 
 export interface Database {
@@ -62,4 +158,10 @@ export interface Database {
   tokens: TokenTable;
   access_keys: AccessKeyTable;
   pipelines: PipelineTable;
+  pipeline_runs: RunTable;
+  stage_runs: StageRunTable;
+  job_runs: JobRunTable;
+  step_runs: StepRunTable;
+  step_logs: StepLogTable;
+  batches: BatchTable;
 }

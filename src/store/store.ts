@@ -3,6 +3,18 @@
 // capability flags, never dialect checks in callers.
 
 import type { ConcurrencyControl, Variable } from "../pipeline/types.js";
+import type {
+  BatchRecord,
+  ClaimRequest,
+  JobFence,
+  JobRunRecord,
+  LogChunk,
+  RunChanges,
+  RunGraph,
+  RunQuery,
+  RunRecord,
+  StageRunRecord,
+} from "./run-records.js";
 
 /** Roles of a credential in its projects: viewer reads; operator also runs, stops, retries and reviews; admin does everything. */
 export const ROLES = ["viewer", "operator", "admin"] as const;
@@ -62,10 +74,9 @@ export interface PipelineRecord {
   readonly create_time: number;
   readonly update_time: number;
   readonly run_counter: number;
-  readonly latest_run_id: string | null;
 }
 
-export type NewPipeline = Omit<PipelineRecord, "run_counter" | "latest_run_id" | "banned">;
+export type NewPipeline = Omit<PipelineRecord, "run_counter" | "banned">;
 
 export const PIPELINE_SORT_KEYS = ["name", "create_time", "update_time"] as const;
 export type PipelineSortKey = (typeof PIPELINE_SORT_KEYS)[number];
@@ -118,9 +129,55 @@ export interface Store {
   /** Full replace of the user-editable fields; answers false when the pipeline is gone. */
   updatePipeline(
     id: string,
-    fields: Pick<PipelineRecord, "name" | "description" | "is_publish" | "manifest_version" | "definition" | "spec" | "updater_id" | "update_time">,
+    fields: Pick<
+      PipelineRecord,
+      | "name"
+      | "description"
+      | "is_publish"
+      | "manifest_version"
+      | "definition"
+      | "spec"
+      | "updater_id"
+      | "update_time"
+    >,
   ): Promise<boolean>;
   deletePipeline(id: string): Promise<boolean>;
   setPipelineBanned(id: string, banned: boolean, now: number): Promise<boolean>;
   listPipelines(q: PipelineQuery): Promise<Page<PipelineRecord>>;
+
+  updatePipelineSpec(id: string, spec: PipelineSpec): Promise<void>;
+
+  /** Runs fn in one transaction; the store it gets writes inside that transaction. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+
+  // Runs
+  allocateRunNumbers(pipelineIds: readonly string[]): Promise<Map<string, number>>;
+  countActiveRuns(
+    pipelineIds: readonly string[],
+  ): Promise<Map<string, { admitted: number; waiting: number }>>;
+  insertRunGraphs(graphs: readonly RunGraph[]): Promise<void>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  getRuns(ids: readonly string[]): Promise<RunRecord[]>;
+  getLatestRun(pipelineId: string): Promise<RunRecord | undefined>;
+  getRunGraph(id: string): Promise<RunGraph | undefined>;
+  getStagesOfRuns(runIds: readonly string[]): Promise<StageRunRecord[]>;
+  applyRunChanges(changes: RunChanges, fence?: JobFence): Promise<boolean>;
+  listActiveRunIds(): Promise<string[]>;
+  listWaitingRuns(limit: number): Promise<RunRecord[]>;
+  countWaitingBefore(pipelineId: string, queueSeq: number): Promise<number>;
+  claimJobs(req: ClaimRequest): Promise<JobRunRecord[]>;
+  countQueuedJobs(): Promise<number>;
+  listRunningJobsOf(runnerIdPrefix: string): Promise<JobRunRecord[]>;
+  nextReviewDeadline(): Promise<{ step_id: string; run_id: string; deadline: number } | undefined>;
+  listRuns(q: RunQuery): Promise<Page<RunRecord>>;
+  latestRuns(pipelineIds: readonly string[]): Promise<RunRecord[]>;
+  deleteRunsOfPipeline(pipelineId: string): Promise<void>;
+
+  // Logs
+  appendLog(stepId: string, startOffset: number, text: string): Promise<void>;
+  readLog(stepId: string, from: number, to?: number): Promise<LogChunk[]>;
+
+  // Batches (idempotency)
+  findBatch(projectId: string, key: string): Promise<BatchRecord | undefined>;
+  insertBatch(b: BatchRecord): Promise<void>;
 }

@@ -4,16 +4,17 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import { buildApp } from "../../src/api/app.js";
-import { ADMIN_TOKEN_META_KEY, hashToken } from "../../src/api/auth.js";
+import { pino } from "pino";
+import { loadConfig } from "../../src/config.js";
+import { type Server, startServer } from "../../src/main.js";
 import type { KyselyStore } from "../../src/store/kysely-store.js";
-import { openSqliteStore } from "../../src/store/sqlite/open.js";
 
 export const ADMIN_TOKEN = "pw_admin_test_token_0123456789";
 
 export interface TestApp {
   readonly app: FastifyInstance;
   readonly store: KyselyStore;
+  readonly server: Server;
   readonly dir: string;
   close(): Promise<void>;
 }
@@ -22,19 +23,43 @@ export function tempDir(prefix = "pipewright-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function createTestApp(opts: { now?: () => number; maxBatchSize?: number } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  maxBatchSize?: number;
+  runnerSlots?: number;
+  localRunner?: boolean;
+  extraArgs?: string[];
+}
+
+/** The whole server (store, scheduler, local runner, app) on a temp dir, without a socket. */
+export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dir = tempDir();
-  const store = await openSqliteStore(path.join(dir, "pipewright.db"));
-  await store.setMeta(ADMIN_TOKEN_META_KEY, hashToken(ADMIN_TOKEN));
-  const app = await buildApp({ store, logger: false, now: opts.now ?? Date.now, maxBatchSize: opts.maxBatchSize ?? 1000 });
-  await app.ready();
+  const config = loadConfig(
+    [
+      "--data-dir",
+      dir,
+      "--admin-token",
+      ADMIN_TOKEN,
+      "--max-batch-size",
+      String(opts.maxBatchSize ?? 1000),
+      "--runner-slots",
+      String(opts.runnerSlots ?? 8),
+      ...(opts.localRunner === false ? ["--no-local-runner"] : []),
+      ...(opts.extraArgs ?? []),
+    ],
+    {},
+    dir,
+  );
+  const server = await startServer(config, {
+    listen: false,
+    logger: pino({ level: process.env.TEST_LOG ?? "silent" }),
+  });
   return {
-    app,
-    store,
+    app: server.app,
+    store: server.store as KyselyStore,
+    server,
     dir,
     async close() {
-      await app.close();
-      await store.close();
+      await server.stop({ force: true });
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -49,18 +74,29 @@ export interface CallOptions {
 
 export interface CallResult {
   status: number;
-  body: any; // tests read arbitrary JSON shapes
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON shapes
+  body: any;
   headers: Record<string, unknown>;
 }
 
-export async function call(app: FastifyInstance, method: string, url: string, opts: CallOptions = {}): Promise<CallResult> {
+export async function call(
+  app: FastifyInstance,
+  method: string,
+  url: string,
+  opts: CallOptions = {},
+): Promise<CallResult> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token !== undefined) headers["x-auth-token"] = opts.token;
   let payload: string | undefined;
   if (opts.rawBody !== undefined) payload = opts.rawBody;
   else if (opts.body !== undefined) payload = JSON.stringify(opts.body);
   if (payload !== undefined) headers["content-type"] ??= "application/json";
-  const res = await app.inject({ method: method as "GET", url, headers, ...(payload === undefined ? {} : { payload }) });
+  const res = await app.inject({
+    method: method as "GET",
+    url,
+    headers,
+    ...(payload === undefined ? {} : { payload }),
+  });
   let body: unknown;
   try {
     body = res.body === "" ? undefined : JSON.parse(res.body);
@@ -100,7 +136,10 @@ export function shellDefinition(script = "echo hello", extra: Record<string, unk
   });
 }
 
-export async function createProject(app: FastifyInstance, name = `p${Math.random().toString(36).slice(2, 10)}`): Promise<string> {
+export async function createProject(
+  app: FastifyInstance,
+  name = `p${Math.random().toString(36).slice(2, 10)}`,
+): Promise<string> {
   const res = await call(app, "POST", "/admin/v1/projects", { token: ADMIN_TOKEN, body: { name } });
   if (res.status !== 200) throw new Error(`createProject: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.project_id as string;
@@ -114,7 +153,12 @@ export async function createPipeline(
 ): Promise<string> {
   const res = await call(app, "POST", `/v5/${projectId}/api/pipelines`, {
     token,
-    body: { name: `pl_${Math.random().toString(36).slice(2, 10)}`, is_publish: false, definition: shellDefinition(), ...body },
+    body: {
+      name: `pl_${Math.random().toString(36).slice(2, 10)}`,
+      is_publish: false,
+      definition: shellDefinition(),
+      ...body,
+    },
   });
   if (res.status !== 200) throw new Error(`createPipeline: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.pipeline_id as string;

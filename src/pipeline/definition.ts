@@ -1,0 +1,509 @@
+// Validation of CodeArts's `definition` (spec §5.1, §5.5) into the normalised `Definition`, plus
+// the stage ordering the scheduler follows. Every failure names the offending field path.
+
+import { PipewrightError } from "../errors.js";
+import { parseCondition } from "./condition.js";
+import type { Definition, JobDef, StageDef, StepDef, StepInput, TaskName } from "./types.js";
+import { SUPPORTED_TASKS } from "./types.js";
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: CodeArts expression syntax, not a template.
+export const DEFAULT_CONDITION = "${{ default() }}";
+export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
+export const SHELL_SCRIPT_INPUT = "OFFICIAL_SHELL_SCRIPT_INPUT";
+export const CHECKPOINT_TIMEOUT_STRATEGIES = ["reject", "pass"] as const;
+export type CheckpointTimeoutStrategy = (typeof CHECKPOINT_TIMEOUT_STRATEGIES)[number];
+
+const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
+const STAGE_KEYS = new Set(["name", "identifier", "sequence", "depends_on", "run_always", "jobs"]);
+const JOB_KEYS = new Set([
+  "name",
+  "identifier",
+  "sequence",
+  "depends_on",
+  "condition",
+  "timeout",
+  "resource",
+  "steps",
+]);
+const STEP_KEYS = new Set(["name", "identifier", "task", "sequence", "inputs"]);
+
+type Obj = Readonly<Record<string, unknown>>;
+
+function bad(path: string, problem: string): PipewrightError {
+  return new PipewrightError("INVALID_DEFINITION", `${path}: ${problem}`);
+}
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** CodeArts fills absent optional fields with null, so null means "use the default" throughout. */
+function absent(v: unknown): v is null | undefined {
+  return v === undefined || v === null;
+}
+
+function extraOf(obj: Obj, known: ReadonlySet<string>): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (!known.has(k)) extra[k] = v;
+  return extra;
+}
+
+function name(v: unknown, path: string): string {
+  if (typeof v !== "string" || v.length < 1 || v.length > 128) {
+    throw bad(path, "must be a string of 1 to 128 characters");
+  }
+  return v;
+}
+
+function identifier(v: unknown, path: string): string {
+  if (typeof v !== "string" || !IDENTIFIER.test(v)) {
+    throw bad(path, "must be 1 to 128 letters, digits, '_' or '-'");
+  }
+  return v;
+}
+
+function sequence(v: unknown, path: string, fallback: number): number {
+  if (absent(v)) return fallback;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw bad(path, "must be an integer >= 0");
+  return v;
+}
+
+function dependsOn(v: unknown, path: string): string[] {
+  if (absent(v)) return [];
+  if (!Array.isArray(v)) throw bad(path, "must be an array of identifiers");
+  const out: string[] = [];
+  v.forEach((item: unknown, i) => {
+    if (typeof item !== "string") throw bad(`${path}[${i}]`, "must be a string");
+    // A repeated name adds no constraint; keeping one copy keeps the graph simple.
+    if (!out.includes(item)) out.push(item);
+  });
+  return out;
+}
+
+function nonEmptyArray(v: unknown, path: string, what: string): readonly unknown[] {
+  if (!Array.isArray(v) || v.length === 0) throw bad(path, `must be a non-empty array of ${what}`);
+  return v;
+}
+
+/**
+ * Parse a duration of 1 s to 7 days: a number of seconds, a numeric string, or units such as
+ * "90s", "30m", "2h", "1d", "1h30m". Returns null when the text is not a duration at all.
+ */
+export function parseDurationSeconds(v: unknown): number | null {
+  if (typeof v === "number") return Number.isSafeInteger(v) ? v : null;
+  if (typeof v !== "string") return null;
+  const t = v.trim().toLowerCase();
+  if (/^\d+$/.test(t)) return Number(t);
+  const m = /^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$/.exec(t);
+  if (!m || t === "") return null;
+  const [, d, h, min, s] = m;
+  return Number(d ?? 0) * 86400 + Number(h ?? 0) * 3600 + Number(min ?? 0) * 60 + Number(s ?? 0);
+}
+
+function timeoutSeconds(v: unknown, path: string): number {
+  const secs = parseDurationSeconds(v);
+  if (secs === null)
+    throw bad(path, 'must be seconds (number or numeric string) or a duration like "30m", "2h", "90s"');
+  if (secs < 1 || secs > MAX_TIMEOUT_SECONDS)
+    throw bad(path, `must be between 1 second and 7 days (${MAX_TIMEOUT_SECONDS} s)`);
+  return secs;
+}
+
+function jobTimeout(v: unknown, path: string): { timeout: string; timeoutSeconds: number | null } {
+  // CodeArts sends "" for "no explicit timeout"; the raw text is kept so run detail echoes it.
+  if (absent(v) || v === "") return { timeout: "", timeoutSeconds: null };
+  if (typeof v !== "string" && typeof v !== "number")
+    throw bad(path, "must be a string or a number of seconds");
+  return { timeout: String(v), timeoutSeconds: timeoutSeconds(v, path) };
+}
+
+function resource(v: unknown, path: string): string {
+  if (absent(v)) return "";
+  if (typeof v === "string") return v;
+  // CodeArts JSON-encodes `resource`; an object (as a YAML file naturally writes it) is encoded here.
+  if (isObject(v)) return JSON.stringify(v);
+  throw bad(path, "must be a string (JSON-encoded resource)");
+}
+
+function condition(v: unknown, path: string): string {
+  if (absent(v) || v === "") return DEFAULT_CONDITION;
+  if (typeof v !== "string") throw bad(path, "must be a string");
+  try {
+    parseCondition(v);
+  } catch (err) {
+    if (err instanceof PipewrightError)
+      throw new PipewrightError(err.key, `${path}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return v;
+}
+
+function inputs(v: unknown, path: string): StepInput[] {
+  if (absent(v)) return [];
+  if (!Array.isArray(v)) throw bad(path, "must be an array of {key, value}");
+  const seen = new Set<string>();
+  return v.map((item: unknown, i): StepInput => {
+    const p = `${path}[${i}]`;
+    if (!isObject(item)) throw bad(p, "must be an object {key, value}");
+    if (typeof item.key !== "string" || item.key === "") throw bad(`${p}.key`, "must be a non-empty string");
+    if (seen.has(item.key)) throw bad(`${p}.key`, `duplicate input key "${item.key}"`);
+    seen.add(item.key);
+    return { key: item.key, value: item.value };
+  });
+}
+
+function task(v: unknown, path: string): TaskName {
+  const found = SUPPORTED_TASKS.find((t) => t === v);
+  if (!found) {
+    const shown = typeof v === "string" ? `"${v}"` : "missing or not a string";
+    throw bad(path, `unsupported task ${shown}; supported tasks: ${SUPPORTED_TASKS.join(", ")}`);
+  }
+  return found;
+}
+
+/** Index of input `key`, for error paths that point at the exact entry. */
+function inputIndex(list: readonly StepInput[], key: string): number {
+  return list.findIndex((i) => i.key === key);
+}
+
+function checkTaskInputs(t: TaskName, list: readonly StepInput[], path: string): void {
+  const at = (key: string): { value: unknown; path: string } | null => {
+    const i = inputIndex(list, key);
+    return i === -1 ? null : { value: list[i]?.value, path: `${path}.inputs[${i}].value` };
+  };
+  switch (t) {
+    case "official_shell_plugin": {
+      const script = at(SHELL_SCRIPT_INPUT);
+      if (!script) throw bad(`${path}.inputs`, `${SHELL_SCRIPT_INPUT} is required for ${t}`);
+      if (typeof script.value !== "string") throw bad(script.path, `${SHELL_SCRIPT_INPUT} must be a string`);
+      return;
+    }
+    case "official_devcloud_checkpoint": {
+      const timeout = at("timeout");
+      if (timeout && !absent(timeout.value) && timeout.value !== "") {
+        // Only plain seconds here: the checkpoint's own input is documented in seconds.
+        const secs =
+          typeof timeout.value === "number" ||
+          (typeof timeout.value === "string" && /^\s*\d+\s*$/.test(timeout.value))
+            ? Number(timeout.value)
+            : Number.NaN;
+        if (!Number.isSafeInteger(secs) || secs < 1 || secs > MAX_TIMEOUT_SECONDS) {
+          throw bad(
+            timeout.path,
+            `timeout must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS} (7 days)`,
+          );
+        }
+      }
+      const strategy = at("timeout_strategy");
+      if (strategy && !absent(strategy.value) && strategy.value !== "") {
+        if (!CHECKPOINT_TIMEOUT_STRATEGIES.some((s) => s === strategy.value)) {
+          throw bad(
+            strategy.path,
+            `timeout_strategy must be one of ${CHECKPOINT_TIMEOUT_STRATEGIES.join(", ")}`,
+          );
+        }
+      }
+      return;
+    }
+    case "official_git_clone": {
+      for (const key of ["repository", "alias"]) {
+        const input = at(key);
+        if (input && !absent(input.value) && typeof input.value !== "string") {
+          throw bad(input.path, `${key} must be a string`);
+        }
+      }
+      const dir = at("path");
+      if (dir && !absent(dir.value)) {
+        if (typeof dir.value !== "string") throw bad(dir.path, "path must be a string");
+        const problem = relativePathProblem(dir.value);
+        if (problem) throw bad(dir.path, `path ${problem}`);
+      }
+      return;
+    }
+  }
+}
+
+/** Why `p` is not a directory inside the workspace, or null if it is one. */
+function relativePathProblem(p: string): string | null {
+  if (p.includes("\0")) return "must not contain NUL characters";
+  if (p.startsWith("/") || p.startsWith("\\") || /^[A-Za-z]:/.test(p))
+    return "must be relative to the workspace";
+  if (p.split(/[/\\]/).includes("..")) return "must not contain '..'";
+  return null;
+}
+
+interface Located<T> {
+  readonly value: T;
+  readonly path: string;
+}
+
+function parseStep(raw: unknown, path: string, s: number, j: number, k: number): StepDef {
+  if (!isObject(raw)) throw bad(path, "must be an object");
+  const t = task(raw.task, `${path}.task`);
+  const list = inputs(raw.inputs, `${path}.inputs`);
+  checkTaskInputs(t, list, path);
+  return {
+    name: name(raw.name, `${path}.name`),
+    // CodeArts always sends identifiers, but hand-written definitions often omit them; a
+    // position-based default keeps the id stable across updates of the same text.
+    identifier:
+      absent(raw.identifier) || raw.identifier === ""
+        ? `step_${s}_${j}_${k}`
+        : identifier(raw.identifier, `${path}.identifier`),
+    task: t,
+    sequence: sequence(raw.sequence, `${path}.sequence`, k),
+    inputs: list,
+    extra: extraOf(raw, STEP_KEYS),
+  };
+}
+
+function parseJob(raw: unknown, path: string, s: number, j: number): JobDef {
+  if (!isObject(raw)) throw bad(path, "must be an object");
+  const jobName = name(raw.name, `${path}.name`);
+  const id = identifier(raw.identifier, `${path}.identifier`);
+  const seq = sequence(raw.sequence, `${path}.sequence`, j);
+  const deps = dependsOn(raw.depends_on, `${path}.depends_on`);
+  const cond = condition(raw.condition, `${path}.condition`);
+  const { timeout, timeoutSeconds: secs } = jobTimeout(raw.timeout, `${path}.timeout`);
+  const res = resource(raw.resource, `${path}.resource`);
+  const steps = nonEmptyArray(raw.steps, `${path}.steps`, "steps").map((step, k) =>
+    parseStep(step, `${path}.steps[${k}]`, s, j, k),
+  );
+  return {
+    name: jobName,
+    identifier: id,
+    sequence: seq,
+    depends_on: deps,
+    condition: cond,
+    timeoutSeconds: secs,
+    timeout,
+    resource: res,
+    // Sorted later, like jobs, so error paths keep the positions the client sent.
+    steps,
+    extra: extraOf(raw, JOB_KEYS),
+  };
+}
+
+function parseStage(raw: unknown, path: string, s: number): StageDef {
+  if (!isObject(raw)) throw bad(path, "must be an object");
+  const stageName = name(raw.name, `${path}.name`);
+  const id = identifier(raw.identifier, `${path}.identifier`);
+  const seq = sequence(raw.sequence, `${path}.sequence`, s);
+  const deps = dependsOn(raw.depends_on, `${path}.depends_on`);
+  if (!absent(raw.run_always) && typeof raw.run_always !== "boolean") {
+    throw bad(`${path}.run_always`, "must be a boolean");
+  }
+  const jobs = nonEmptyArray(raw.jobs, `${path}.jobs`, "jobs").map((job, j) =>
+    parseJob(job, `${path}.jobs[${j}]`, s, j),
+  );
+  return {
+    name: stageName,
+    identifier: id,
+    sequence: seq,
+    depends_on: deps,
+    run_always: raw.run_always === true,
+    jobs,
+    extra: extraOf(raw, STAGE_KEYS),
+  };
+}
+
+function sortBySequence<T extends { readonly sequence: number }>(items: readonly T[]): T[] {
+  // Array.prototype.sort is stable, so equal sequences keep the order the client sent.
+  return [...items].sort((a, b) => a.sequence - b.sequence);
+}
+
+function checkUnique(items: readonly Located<string>[], what: string): void {
+  const first = new Map<string, string>();
+  for (const { value, path } of items) {
+    const prev = first.get(value);
+    if (prev !== undefined) throw bad(path, `duplicate ${what} identifier "${value}" (also at ${prev})`);
+    first.set(value, path);
+  }
+}
+
+/**
+ * First cycle of a dependency graph, as the identifiers along it (`[a, b, a]` means a depends on b
+ * which depends on a), or null. Nodes and edges are visited in the given order so the answer is
+ * deterministic.
+ */
+export function findCycle(
+  nodes: readonly string[],
+  edges: ReadonlyMap<string, readonly string[]>,
+): string[] | null {
+  // Iterative DFS: a definition near the body-size limit can chain thousands of jobs, deeper than
+  // a recursive walk may go on Node's stack.
+  const state = new Map<string, "visiting" | "done">();
+  for (const start of nodes) {
+    if (state.has(start)) continue;
+    const path: string[] = [start];
+    const cursor: number[] = [0];
+    state.set(start, "visiting");
+    while (path.length > 0) {
+      const top = path.length - 1;
+      const n = path[top]!;
+      const next = (edges.get(n) ?? [])[cursor[top]!];
+      if (next === undefined) {
+        state.set(n, "done");
+        path.pop();
+        cursor.pop();
+        continue;
+      }
+      cursor[top] = cursor[top]! + 1;
+      const st = state.get(next);
+      if (st === "visiting") return [...path.slice(path.indexOf(next)), next];
+      if (st === undefined) {
+        state.set(next, "visiting");
+        path.push(next);
+        cursor.push(0);
+      }
+    }
+  }
+  return null;
+}
+
+/** Parse and validate a definition: a JSON string as the API sends it, or an already-parsed object. */
+export function parseDefinition(input: unknown): Definition {
+  let raw = input;
+  if (typeof input === "string") {
+    try {
+      raw = JSON.parse(input) as unknown;
+    } catch (err) {
+      throw new PipewrightError(
+        "INVALID_DEFINITION",
+        `definition: not valid JSON (${(err as Error).message})`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+  if (!isObject(raw)) throw bad("definition", "must be a JSON object with a stages array");
+  const stages = nonEmptyArray(raw.stages, "definition.stages", "stages").map((stage, s) =>
+    parseStage(stage, `definition.stages[${s}]`, s),
+  );
+
+  checkUnique(
+    stages.map((st, s) => ({ value: st.identifier, path: `definition.stages[${s}].identifier` })),
+    "stage",
+  );
+  checkUnique(
+    stages.flatMap((st, s) =>
+      st.jobs.map((job, j) => ({
+        value: job.identifier,
+        path: `definition.stages[${s}].jobs[${j}].identifier`,
+      })),
+    ),
+    "job",
+  );
+  checkUnique(
+    stages.flatMap((st, s) =>
+      st.jobs.flatMap((job, j) =>
+        job.steps.map((step, k) => ({
+          value: step.identifier,
+          path: `definition.stages[${s}].jobs[${j}].steps[${k}].identifier`,
+        })),
+      ),
+    ),
+    "step",
+  );
+
+  const stageIds = new Set(stages.map((st) => st.identifier));
+  const jobStage = new Map<string, string>();
+  for (const st of stages) for (const job of st.jobs) jobStage.set(job.identifier, st.identifier);
+  stages.forEach((st, s) => {
+    st.depends_on.forEach((dep, d) => {
+      if (!stageIds.has(dep)) throw bad(`definition.stages[${s}].depends_on[${d}]`, `unknown stage "${dep}"`);
+    });
+    st.jobs.forEach((job, j) => {
+      job.depends_on.forEach((dep, d) => {
+        const path = `definition.stages[${s}].jobs[${j}].depends_on[${d}]`;
+        const other = jobStage.get(dep);
+        if (other === undefined) throw bad(path, `unknown job "${dep}"`);
+        if (other !== st.identifier) {
+          throw bad(
+            path,
+            `job "${dep}" is in stage "${other}"; depends_on may only name jobs of the same stage`,
+          );
+        }
+      });
+    });
+    const jobCycle = findCycle(
+      st.jobs.map((j) => j.identifier),
+      new Map(st.jobs.map((j) => [j.identifier, j.depends_on])),
+    );
+    if (jobCycle) throw bad(`definition.stages[${s}].jobs`, `dependency cycle ${jobCycle.join(" -> ")}`);
+  });
+
+  const def: Definition = {
+    stages: sortBySequence(stages).map((st) => ({
+      ...st,
+      jobs: sortBySequence(st.jobs).map((job) => ({ ...job, steps: sortBySequence(job.steps) })),
+    })),
+  };
+
+  // Checked on the effective graph: the implicit "wait for the previous stage" edges can close a
+  // cycle with explicit ones (an early stage depending on a later one that has no depends_on).
+  const order = stageOrder(def);
+  const stageCycle = findCycle(
+    order.map((o) => o.identifier),
+    new Map(order.map((o) => [o.identifier, o.waitsFor])),
+  );
+  if (stageCycle) {
+    const implicit = order.some((o) => o.implicit && stageCycle.includes(o.identifier));
+    const why = implicit
+      ? " (a stage without depends_on waits for the previous stage in sequence order)"
+      : "";
+    throw bad("definition.stages", `dependency cycle ${stageCycle.join(" -> ")}${why}`);
+  }
+  return def;
+}
+
+export interface StageOrderEntry {
+  readonly identifier: string;
+  /** Index in `def.stages` (already in sequence order). */
+  readonly index: number;
+  /** Identifiers of the stages that must end before this one starts. */
+  readonly waitsFor: readonly string[];
+  /** True when `waitsFor` is the implicit previous stage rather than an explicit depends_on. */
+  readonly implicit: boolean;
+}
+
+/**
+ * How stages wait for each other, in sequence order. Decision (CodeArts does not document it):
+ * a stage with a non-empty `depends_on` waits for exactly those stages, so DAG-shaped pipelines
+ * can run stages in parallel; a stage without one waits for the stage just before it in
+ * `sequence` order. CodeArts sends `depends_on: []` on every stage and runs its stages one after
+ * another, so this keeps its serial behaviour while still honouring explicit graphs.
+ */
+export function stageOrder(def: Definition): StageOrderEntry[] {
+  return def.stages.map((st, index) => {
+    if (st.depends_on.length > 0)
+      return { identifier: st.identifier, index, waitsFor: st.depends_on, implicit: false };
+    const prev = index > 0 ? def.stages[index - 1] : undefined;
+    return {
+      identifier: st.identifier,
+      index,
+      waitsFor: prev ? [prev.identifier] : [],
+      implicit: prev !== undefined,
+    };
+  });
+}
+
+/** The value of a step input, or undefined when the step does not carry it. */
+export function stepInput(step: StepDef, key: string): unknown {
+  return step.inputs.find((i) => i.key === key)?.value;
+}
+
+/** The manual-review settings of an `official_devcloud_checkpoint` step (already validated). */
+export function checkpointSettings(step: StepDef): {
+  timeoutSeconds: number | null;
+  timeoutStrategy: CheckpointTimeoutStrategy;
+} {
+  const t = stepInput(step, "timeout");
+  const s = stepInput(step, "timeout_strategy");
+  return {
+    timeoutSeconds: absent(t) || t === "" ? null : parseDurationSeconds(t),
+    // Failing closed: a review nobody answers is refused unless the step says `pass`.
+    timeoutStrategy: s === "pass" ? "pass" : "reject",
+  };
+}

@@ -1,0 +1,44 @@
+// Checks out a run's source: a shallow `git clone` of one branch or tag, on top of runProcess.
+
+import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
+import { buildStepEnv, runProcess } from "./process.js";
+
+export interface GitCloneOptions {
+  url: string;
+  /** A branch or a tag (what `git clone --branch` accepts, so not a commit id); the remote's HEAD when absent or "". */
+  ref?: string | undefined;
+  /** Target directory, relative to cwd or absolute. */
+  dir: string;
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  hostEnv?: HostEnv | undefined;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+  onOutput: (chunk: Buffer, stream: OutputStream) => void;
+  onSpawn?: ((pid: number) => void) | undefined;
+  killGraceMs?: number | undefined;
+}
+
+/**
+ * `git clone --depth 1 [--branch=<ref>] -- <url> <dir>`. The `--` and the `--branch=` form keep a
+ * url or ref that starts with `-` from being read as an option (`--upload-pack=<command>` would run
+ * a command). GIT_TERMINAL_PROMPT=0 makes git fail instead of waiting for credentials; ssh cannot
+ * prompt either, as the process group has no controlling terminal. Credentials embedded in the url
+ * can show up in git's messages: the caller should register them with the masker.
+ */
+export function gitClone(opts: GitCloneOptions): Promise<ProcessResult> {
+  const args = ["clone", "--depth", "1"];
+  if (opts.ref !== undefined && opts.ref !== "") args.push(`--branch=${opts.ref}`);
+  args.push("--", opts.url, opts.dir);
+  return runProcess({
+    command: "git",
+    args,
+    cwd: opts.cwd,
+    env: { ...buildStepEnv(opts.env, opts.hostEnv), GIT_TERMINAL_PROMPT: "0" },
+    signal: opts.signal,
+    timeoutMs: opts.timeoutMs,
+    onOutput: opts.onOutput,
+    onSpawn: opts.onSpawn,
+    killGraceMs: opts.killGraceMs,
+  });
+}

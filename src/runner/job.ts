@@ -1,0 +1,55 @@
+// The contract between the scheduler and whatever executes jobs: the in-process runner now, a
+// remote agent later. A job's steps run in order in one workspace; the scheduler learns of
+// progress through a reporter and of the end through the returned outcome.
+
+export interface StepAssignment {
+  readonly id: string;
+  readonly identifier: string;
+  readonly name: string;
+  readonly task: string;
+  readonly inputs: readonly { readonly key: string; readonly value: unknown }[];
+}
+
+export interface JobAssignment {
+  readonly jobRunId: string;
+  readonly runId: string;
+  readonly attempt: number;
+  /** All steps of the job; execution starts at `startStep` (a job resumes after a review). */
+  readonly steps: readonly StepAssignment[];
+  readonly startStep: number;
+  /** Variables and system values (PIPELINE_RUN_ID, WORKSPACE is added by the runner). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Values masked as `***` in every log line. */
+  readonly secrets: readonly string[];
+  /** The run's code sources (CodeArts `sources`), for checkout steps. */
+  readonly sources: readonly unknown[];
+  readonly timeoutMs: number;
+  readonly maxLogBytes: number;
+}
+
+export type StepOutcomeStatus = "COMPLETED" | "FAILED" | "CANCELED";
+
+export interface JobReporter {
+  /** Resolves once the step's RUNNING state is stored; only then does the step's process start. */
+  stepStarted(stepId: string): Promise<void>;
+  /** Masked, capped log text of a running step, in order. Must not throw. */
+  stepOutput(stepId: string, text: string): void;
+  stepFinished(stepId: string, status: StepOutcomeStatus, message: string | null): Promise<void>;
+}
+
+export interface JobOutcome {
+  readonly status: StepOutcomeStatus;
+  /**
+   * Index of the first step that did not complete. With status COMPLETED and nextStep short of
+   * the last step, the job stopped before a step the runner does not execute (a manual review).
+   */
+  readonly nextStep: number;
+  readonly message: string | null;
+}
+
+export interface JobRunner {
+  runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome>;
+}
+
+/** Steps of these tasks are handled by the scheduler itself, never by a runner. */
+export const AGENTLESS_TASKS: ReadonlySet<string> = new Set(["official_devcloud_checkpoint"]);

@@ -1,0 +1,166 @@
+// Executes jobs on this machine: one workspace directory per job, each step a real process
+// (bash for shell steps, git for checkouts), its output decoded, masked and capped as it streams.
+
+import { mkdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { gitClone } from "./git-clone.js";
+import type {
+  JobAssignment,
+  JobOutcome,
+  JobReporter,
+  JobRunner,
+  StepAssignment,
+  StepOutcomeStatus,
+} from "./job.js";
+import { AGENTLESS_TASKS } from "./job.js";
+import { createLogCap } from "./log-cap.js";
+import { createMasker } from "./mask.js";
+import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
+import { runShellScript } from "./shell.js";
+
+export interface LocalRunnerOptions {
+  /** Directory under which each job gets `<run id>/<job run id>`. */
+  readonly workRoot: string;
+  readonly hostEnv: HostEnv;
+  /** Grace between SIGTERM and SIGKILL when a job is stopped or times out. */
+  readonly killGraceMs: number;
+}
+
+const input = (step: StepAssignment, key: string): unknown => step.inputs.find((i) => i.key === key)?.value;
+
+interface SourceParams {
+  git_url?: string;
+  alias?: string;
+  default_branch?: string;
+  build_params?: { target_branch?: string; tag?: string; build_type?: string };
+}
+
+export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
+  return {
+    async runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome> {
+      const workspace = path.join(opts.workRoot, job.runId, job.jobRunId);
+      await mkdir(workspace, { recursive: true });
+      const deadline = Date.now() + job.timeoutMs;
+      let outcome: JobOutcome = { status: "COMPLETED", nextStep: job.steps.length, message: null };
+      try {
+        for (let i = job.startStep; i < job.steps.length; i++) {
+          const step = job.steps[i]!;
+          if (AGENTLESS_TASKS.has(step.task)) {
+            outcome = { status: "COMPLETED", nextStep: i, message: null };
+            return outcome;
+          }
+          if (signal.aborted) {
+            outcome = { status: "CANCELED", nextStep: i, message: "stopped" };
+            return outcome;
+          }
+          await reporter.stepStarted(step.id);
+          const remaining = deadline - Date.now();
+          const { status, message } =
+            remaining <= 0
+              ? { status: "FAILED" as const, message: timeoutMessage(job) }
+              : await runStep(step, job, workspace, remaining, reporter, signal);
+          await reporter.stepFinished(step.id, status, message);
+          if (status !== "COMPLETED") {
+            outcome = { status, nextStep: i, message };
+            return outcome;
+          }
+        }
+        return outcome;
+      } finally {
+        // A job paused before a review keeps its workspace for the steps after it.
+        const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
+        if (!paused)
+          await rm(path.join(opts.workRoot, job.runId, job.jobRunId), { recursive: true, force: true }).catch(
+            () => {},
+          );
+      }
+    },
+  };
+
+  async function runStep(
+    step: StepAssignment,
+    job: JobAssignment,
+    workspace: string,
+    timeoutMs: number,
+    reporter: JobReporter,
+    signal: AbortSignal,
+  ): Promise<{ status: StepOutcomeStatus; message: string | null }> {
+    const masker = createMasker(job.secrets);
+    const cap = createLogCap(job.maxLogBytes);
+    const decoders: Record<OutputStream, StringDecoder> = {
+      stdout: new StringDecoder("utf8"),
+      stderr: new StringDecoder("utf8"),
+    };
+    const emit = (text: string): void => {
+      if (text === "") return;
+      const kept = cap.push(masker.push(text));
+      if (kept !== "") reporter.stepOutput(step.id, kept);
+    };
+    const onOutput = (chunk: Buffer, stream: OutputStream): void => emit(decoders[stream].write(chunk));
+    const env = { ...job.env, WORKSPACE: workspace };
+    const common = {
+      cwd: workspace,
+      env,
+      hostEnv: opts.hostEnv,
+      signal,
+      timeoutMs,
+      onOutput,
+      killGraceMs: opts.killGraceMs,
+    };
+
+    let result: ProcessResult;
+    if (step.task === "official_shell_plugin") {
+      result = await runShellScript({
+        ...common,
+        script: String(input(step, "OFFICIAL_SHELL_SCRIPT_INPUT") ?? ""),
+      });
+    } else if (step.task === "official_git_clone") {
+      const src = pickSource(
+        job.sources,
+        (input(step, "repository") ?? input(step, "alias")) as string | undefined,
+      );
+      if (!src?.git_url) {
+        emit("[pipewright] no source to check out: start the run with `sources` holding a git_url\n");
+        return { status: "FAILED", message: "no source to check out" };
+      }
+      const ref = src.build_params?.tag || src.build_params?.target_branch || src.default_branch || undefined;
+      const dir = String(input(step, "path") ?? "") || ".";
+      emit(`[pipewright] git clone ${src.git_url}${ref ? ` (${ref})` : ""} into ${dir}\n`);
+      result = await gitClone({ ...common, url: src.git_url, ref, dir });
+    } else {
+      emit(`[pipewright] task ${step.task} cannot run on this runner\n`);
+      return { status: "FAILED", message: `unsupported task ${step.task}` };
+    }
+    emit(decoders.stdout.end() + decoders.stderr.end());
+    const tail = cap.push(masker.flush());
+    if (tail !== "") reporter.stepOutput(step.id, tail);
+
+    if (result.aborted) return { status: "CANCELED", message: "stopped" };
+    if (result.timedOut) {
+      const msg = timeoutMessage(job);
+      reporter.stepOutput(step.id, `\n[pipewright] ${msg}\n`);
+      return { status: "FAILED", message: msg };
+    }
+    if (result.spawnError) {
+      reporter.stepOutput(step.id, `[pipewright] ${result.spawnError}\n`);
+      return { status: "FAILED", message: result.spawnError };
+    }
+    if (result.exitCode === 0) return { status: "COMPLETED", message: null };
+    return {
+      status: "FAILED",
+      message:
+        result.exitCode !== null ? `exit code ${result.exitCode}` : `killed by signal ${result.signal}`,
+    };
+  }
+}
+
+function timeoutMessage(job: JobAssignment): string {
+  return `job timed out after ${Math.round(job.timeoutMs / 1000)} s; its processes were killed`;
+}
+
+function pickSource(sources: readonly unknown[], alias: string | undefined): SourceParams | undefined {
+  const params = sources.map((s) => (s as { params?: SourceParams }).params ?? {});
+  if (alias) return params.find((p) => p.alias === alias);
+  return params[0];
+}

@@ -1,0 +1,274 @@
+// Runs one command as the leader of its own process group and makes sure nothing of it outlives
+// the result: the building block under every shell step and checkout of the runner.
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+
+export type OutputStream = "stdout" | "stderr";
+
+/** How a process ended. A failed step is a result like this, never an exception. */
+export interface ProcessResult {
+  /** Exit code of the leader; null when a signal ended it or it never started. */
+  exitCode: number | null;
+  /** Signal that ended the leader, if any (SIGTERM/SIGKILL after a timeout or an abort). */
+  signal: NodeJS.Signals | null;
+  durationMs: number;
+  /** The timeout elapsed while the leader was still running and the group was terminated. */
+  timedOut: boolean;
+  /** The AbortSignal fired while the leader was still running (or before it was started). */
+  aborted: boolean;
+  /** Why the process could not be started at all (command not found, missing cwd, …). */
+  spawnError?: string;
+}
+
+export interface RunProcessOptions {
+  command: string;
+  args: readonly string[];
+  cwd: string;
+  /** The complete environment of the process: nothing is inherited from ours. */
+  env: Readonly<Record<string, string>>;
+  signal?: AbortSignal | undefined;
+  /** No limit when undefined. */
+  timeoutMs?: number | undefined;
+  /** Called synchronously for every chunk; it must not throw (it runs inside a stream handler). */
+  onOutput: (chunk: Buffer, stream: OutputStream) => void;
+  /** The pid of the leader, which is also the id of the process group. Must not throw either. */
+  onSpawn?: ((pid: number) => void) | undefined;
+  /** Time between SIGTERM and SIGKILL of the group on timeout or abort. Default 2000. */
+  killGraceMs?: number | undefined;
+}
+
+export const DEFAULT_KILL_GRACE_MS = 2000;
+
+/**
+ * After the group got SIGKILL, its members are gone within milliseconds and the pipes reach EOF.
+ * A pipe still open after this long is held by a process that left the group (setsid, a daemon):
+ * we stop waiting for it instead of hanging the step forever.
+ */
+const PIPE_DRAIN_MS = 500;
+
+/** setTimeout fires at once for delays above 2^31-1 ms (~24.8 days); longer limits mean "none". */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Used only when neither the step nor the caller provides PATH (see buildStepEnv). */
+export const FALLBACK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Variables the runner host hands down to steps that do not set them themselves. */
+export interface HostEnv {
+  PATH?: string | undefined;
+  HOME?: string | undefined;
+  LANG?: string | undefined;
+}
+
+/**
+ * A step's environment: exactly its own variables, plus PATH/HOME/LANG of the host where the step
+ * sets none. Config flows down as parameters (the caller reads process.env in main.ts), so the one
+ * read of process.env here is a last-resort PATH: without any PATH, `bash`/`git` and every command
+ * of the script would only be found under libc's minimal default path.
+ */
+export function buildStepEnv(
+  env: Readonly<Record<string, string>>,
+  hostEnv?: HostEnv,
+): Record<string, string> {
+  const out: Record<string, string> = { ...env };
+  for (const key of ["PATH", "HOME", "LANG"] as const) {
+    const value = hostEnv?.[key];
+    if (out[key] === undefined && value !== undefined) out[key] = value;
+  }
+  out.PATH ??= process.env.PATH ?? FALLBACK_PATH;
+  return out;
+}
+
+/**
+ * True while any process (zombies included, until their parent reaps them) is in the group.
+ * EPERM means the group exists but belongs to another user, which still counts as alive.
+ */
+export function isProcessGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return errorCode(err) === "EPERM";
+  }
+}
+
+/**
+ * Runs `command` without a shell as the leader of a new process group (detached: true), with stdin
+ * ignored. On timeout or abort the whole group gets SIGTERM, then SIGKILL after killGraceMs.
+ * When the leader exits on its own, the rest of its group gets SIGKILL at once: a step's
+ * `sleep 1000 &` or a forgotten dev server would otherwise outlive the step and the run, keep the
+ * workspace busy and hold our stdout/stderr pipes open. Resolves once the leader exited and both
+ * pipes closed, or PIPE_DRAIN_MS after the group was killed when a process that escaped the group
+ * (setsid) still holds them. Processes that escape the group are out of reach of this module.
+ */
+export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
+  const startedAt = performance.now();
+  const elapsed = (): number => performance.now() - startedAt;
+  const notStarted = (extra: Partial<ProcessResult>): ProcessResult => ({
+    exitCode: null,
+    signal: null,
+    durationMs: elapsed(),
+    timedOut: false,
+    aborted: false,
+    ...extra,
+  });
+
+  if (opts.signal?.aborted === true) return Promise.resolve(notStarted({ aborted: true }));
+
+  return new Promise<ProcessResult>((resolve) => {
+    let child: ReturnType<typeof spawnDetached>;
+    try {
+      child = spawnDetached(opts);
+    } catch (err) {
+      // Synchronous throws are invalid arguments (a NUL byte in an argument, …).
+      resolve(notStarted({ spawnError: describeSpawnError(err, opts) }));
+      return;
+    }
+    const { stdout, stderr } = child;
+    const pid = child.pid;
+    if (pid === undefined) {
+      // Node reports ENOENT/EACCES/missing cwd asynchronously through 'error'.
+      child.once("error", (err) => {
+        stdout.destroy();
+        stderr.destroy();
+        resolve(notStarted({ spawnError: describeSpawnError(err, opts) }));
+      });
+      return;
+    }
+
+    let leaderExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let stdoutOpen = true;
+    let stderrOpen = true;
+    let terminating = false;
+    let groupKilled = false;
+    let timedOut = false;
+    let aborted = false;
+    let finished = false;
+    let timeoutTimer: NodeJS.Timeout | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+
+    // Once the leader is reaped its pid could in theory be reused, but Linux never hands out a pid
+    // still used as a process group id, and reuse of a freed one needs a full pid wrap-around in
+    // the few milliseconds between reaping and this kill: a risk we accept.
+    const signalGroup = (sig: NodeJS.Signals): void => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        // ESRCH: the group is already empty, which is what we want.
+      }
+    };
+
+    const killGroup = (): void => {
+      signalGroup("SIGKILL");
+      groupKilled = true;
+      startDrain();
+    };
+
+    const startDrain = (): void => {
+      if (finished || leaderExit === undefined || !groupKilled || drainTimer !== undefined) return;
+      drainTimer = setTimeout(() => {
+        stdout.destroy();
+        stderr.destroy();
+        stdoutOpen = false;
+        stderrOpen = false;
+        maybeFinish();
+      }, PIPE_DRAIN_MS);
+    };
+
+    const maybeFinish = (): void => {
+      if (finished || leaderExit === undefined || stdoutOpen || stderrOpen) return;
+      finished = true;
+      // Final sweep: a member that ignored SIGTERM and no longer holds our pipes must not outlive
+      // the result, even if its grace period has not fully elapsed.
+      if (!groupKilled) signalGroup("SIGKILL");
+      clearTimeout(timeoutTimer);
+      clearTimeout(graceTimer);
+      clearTimeout(drainTimer);
+      opts.signal?.removeEventListener("abort", onAbort);
+      resolve({
+        exitCode: leaderExit.code,
+        signal: leaderExit.signal,
+        durationMs: elapsed(),
+        timedOut,
+        aborted,
+      });
+    };
+
+    const terminate = (reason: "timeout" | "abort"): void => {
+      // After the leader exited the step is over: its group is being killed anyway.
+      if (terminating || leaderExit !== undefined) return;
+      terminating = true;
+      if (reason === "timeout") timedOut = true;
+      else aborted = true;
+      clearTimeout(timeoutTimer);
+      signalGroup("SIGTERM");
+      graceTimer = setTimeout(killGroup, Math.max(0, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS));
+    };
+
+    function onAbort(): void {
+      terminate("abort");
+    }
+
+    stdout.on("data", (chunk: Buffer) => opts.onOutput(chunk, "stdout"));
+    stderr.on("data", (chunk: Buffer) => opts.onOutput(chunk, "stderr"));
+    // A read error on a pipe ends it like EOF; 'close' follows, so only keep it from throwing.
+    stdout.on("error", () => {});
+    stderr.on("error", () => {});
+    stdout.once("close", () => {
+      stdoutOpen = false;
+      maybeFinish();
+    });
+    stderr.once("close", () => {
+      stderrOpen = false;
+      maybeFinish();
+    });
+    // With a live pid, 'error' can only come from child.kill(), which we never call.
+    child.on("error", () => {});
+
+    child.once("exit", (code, signal) => {
+      leaderExit = { code, signal };
+      clearTimeout(timeoutTimer);
+      if (terminating) {
+        // Keep the grace period for the rest of the group (a test runner cleaning up after
+        // SIGTERM while bash already died); the grace timer kills what is left.
+        startDrain();
+      } else {
+        killGroup();
+      }
+      maybeFinish();
+    });
+
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const timeoutMs = opts.timeoutMs;
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+      timeoutTimer = setTimeout(() => terminate("timeout"), Math.max(0, timeoutMs));
+    }
+    opts.onSpawn?.(pid);
+  });
+}
+
+function spawnDetached(opts: RunProcessOptions) {
+  return spawn(opts.command, [...opts.args], {
+    cwd: opts.cwd,
+    // A copy, so that later changes to the caller's object cannot race with the spawn.
+    env: { ...opts.env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    shell: false,
+  });
+}
+
+function describeSpawnError(err: unknown, opts: RunProcessOptions): string {
+  const code = errorCode(err);
+  // libuv reports a missing working directory as ENOENT too, naming the command: tell them apart.
+  if (code === "ENOENT" && !existsSync(opts.cwd)) return `working directory does not exist: ${opts.cwd}`;
+  if (code === "ENOENT") return `command not found: ${opts.command}`;
+  const message = err instanceof Error ? err.message : String(err);
+  return `cannot start ${opts.command}: ${message}`;
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null || !("code" in err)) return undefined;
+  return typeof err.code === "string" ? err.code : undefined;
+}

@@ -1,0 +1,76 @@
+// Runs a shell step's script with `bash -e` in its workspace, on top of runProcess.
+
+import { randomUUID } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
+import { buildStepEnv, runProcess } from "./process.js";
+
+/** Runner-private directory inside a workspace (listed in .gitignore). */
+export const RUNNER_DIR = ".pipewright";
+
+export interface ShellScriptOptions {
+  script: string;
+  cwd: string;
+  /** The step's own variables; the process gets exactly these plus what buildStepEnv adds. */
+  env: Readonly<Record<string, string>>;
+  /** PATH/HOME/LANG of the runner host, used where `env` does not set them. */
+  hostEnv?: HostEnv | undefined;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+  onOutput: (chunk: Buffer, stream: OutputStream) => void;
+  onSpawn?: ((pid: number) => void) | undefined;
+  killGraceMs?: number | undefined;
+}
+
+/**
+ * The script goes to a temp file `<cwd>/.pipewright/step-<uuid>.sh` (mode 0600, deleted after the
+ * run) rather than `bash -c`: an argument is capped at 128 KiB by Linux (MAX_ARG_STRLEN) and is
+ * readable by every local user in `ps` and /proc/<pid>/cmdline, while scripts can be long and
+ * carry substituted variables. The file needs no exec bit, so noexec workspaces work too.
+ * The directory is left in place, empty: git does not see empty directories, and removing it
+ * could race with a concurrent step that just created it.
+ */
+export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessResult> {
+  const startedAt = performance.now();
+  const dir = resolve(opts.cwd, RUNNER_DIR);
+  const file = resolve(dir, `step-${randomUUID()}.sh`);
+  try {
+    // Not recursive: a missing workspace is an error to report, not something to create.
+    await mkdir(dir).catch((err: unknown) => {
+      if (!isExistsError(err)) throw err;
+    });
+    await writeFile(file, opts.script, { mode: 0o600, flag: "wx" });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      exitCode: null,
+      signal: null,
+      durationMs: performance.now() - startedAt,
+      timedOut: false,
+      aborted: false,
+      spawnError: `cannot write the step script into ${dir}: ${message}`,
+    };
+  }
+  try {
+    return await runProcess({
+      command: "bash",
+      args: ["-e", file],
+      cwd: opts.cwd,
+      env: buildStepEnv(opts.env, opts.hostEnv),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      onOutput: opts.onOutput,
+      onSpawn: opts.onSpawn,
+      killGraceMs: opts.killGraceMs,
+    });
+  } finally {
+    // The script may have removed it itself (git clean -fdx) or made the directory read-only; a
+    // leftover file is harmless, turning the step's result into an exception would not be.
+    await rm(file, { force: true }).catch(() => {});
+  }
+}
+
+function isExistsError(err: unknown): boolean {
+  return typeof err === "object" && err !== null && "code" in err && err.code === "EEXIST";
+}

@@ -1,0 +1,152 @@
+// Records of pipeline runs as the engine reads and writes them: a run, its stage, job and step
+// runs, log chunks. Shared by the Store port and the engine.
+
+import type { Definition, NodeStatus, RunStatus } from "../pipeline/types.js";
+
+/** What a run was started with, frozen at creation so later edits of the pipeline do not change it. */
+export interface RunContext {
+  readonly definition: Definition;
+  readonly variables: readonly {
+    readonly name: string;
+    readonly value: string;
+    readonly is_secret: boolean;
+  }[];
+  readonly sources: readonly unknown[];
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly pipeline_id: string;
+  readonly project_id: string;
+  readonly pipeline_name: string;
+  readonly run_number: number;
+  readonly status: RunStatus;
+  readonly trigger_type: string;
+  readonly description: string;
+  readonly executor_id: string;
+  readonly executor_name: string;
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly pause_time: number;
+  readonly paused_since: number | null;
+  readonly admitted: boolean;
+  readonly queue_seq: number;
+  readonly stop_requested: boolean;
+  readonly start_status: "START_SUCCESS" | "START_FAILED";
+  readonly start_reason: string | null;
+  readonly message: string | null;
+  readonly context: RunContext;
+  readonly create_time: number;
+  readonly update_time: number;
+}
+
+export interface StageRunRecord {
+  readonly id: string;
+  readonly run_id: string;
+  readonly idx: number;
+  readonly identifier: string;
+  readonly name: string;
+  readonly status: NodeStatus;
+  readonly is_select: boolean;
+  readonly start_time: number;
+  readonly end_time: number;
+}
+
+export interface JobRunRecord {
+  readonly id: string;
+  readonly run_id: string;
+  readonly project_id: string;
+  readonly stage_idx: number;
+  readonly idx: number;
+  readonly identifier: string;
+  readonly name: string;
+  readonly status: NodeStatus;
+  readonly message: string | null;
+  readonly is_select: boolean;
+  readonly next_step: number;
+  readonly ready_seq: number;
+  readonly attempt: number;
+  readonly runner_id: string | null;
+  readonly lease_expires: number | null;
+  readonly labels: readonly string[];
+  readonly start_time: number;
+  readonly end_time: number;
+}
+
+export interface StepRunRecord {
+  readonly id: string;
+  readonly run_id: string;
+  readonly job_id: string;
+  readonly idx: number;
+  readonly identifier: string;
+  readonly name: string;
+  readonly task: string;
+  readonly status: NodeStatus;
+  readonly message: string | null;
+  readonly deadline: number | null;
+  readonly log_bytes: number;
+  readonly start_time: number;
+  readonly end_time: number;
+}
+
+export interface RunGraph {
+  readonly run: RunRecord;
+  readonly stages: readonly StageRunRecord[];
+  readonly jobs: readonly JobRunRecord[];
+  readonly steps: readonly StepRunRecord[];
+}
+
+type Patch<T> = { readonly id: string } & Partial<Omit<T, "id">>;
+
+/** A set of changes to one run's records, written in one transaction. */
+export interface RunChanges {
+  readonly run?: Patch<RunRecord> | undefined;
+  readonly stages?: readonly Patch<StageRunRecord>[];
+  readonly jobs?: readonly Patch<JobRunRecord>[];
+  readonly steps?: readonly Patch<StepRunRecord>[];
+  /** Steps whose stored logs are dropped (a retried step starts a fresh log). */
+  readonly clearLogsOf?: readonly string[];
+}
+
+/** Conditions a write must still meet, so a late writer cannot overwrite a newer state. */
+export interface JobFence {
+  readonly jobId: string;
+  readonly attempt: number;
+}
+
+export interface LogChunk {
+  readonly start_offset: number;
+  readonly text: string;
+}
+
+export const RUN_SORT_KEYS = ["start_time", "update_time"] as const;
+export type RunSortKey = (typeof RUN_SORT_KEYS)[number];
+
+export interface RunQuery {
+  readonly pipeline_id: string;
+  readonly statuses?: readonly string[] | undefined;
+  readonly start_time?: number | undefined;
+  readonly end_time?: number | undefined;
+  readonly update_time?: number | undefined;
+  readonly offset: number;
+  readonly limit: number;
+  readonly sort_key: RunSortKey;
+  readonly sort_dir: "asc" | "desc";
+}
+
+export interface BatchRecord {
+  readonly project_id: string;
+  readonly idempotency_key: string;
+  readonly body_hash: string;
+  readonly response: string;
+  readonly create_time: number;
+}
+
+export interface ClaimRequest {
+  readonly runnerId: string;
+  readonly limit: number;
+  /** Labels the runner has; a job is claimable when all of its labels are among them. */
+  readonly labels: readonly string[];
+  readonly now: number;
+  readonly leaseMs: number;
+}
