@@ -201,6 +201,7 @@ export function buildRunGraph(input: BuildRunInput): RunGraph {
         runner_id: null,
         lease_expires: null,
         labels: jobLabels(j.resource),
+        pgid: null,
         start_time: 0,
         end_time: 0,
       });

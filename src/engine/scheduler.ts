@@ -233,6 +233,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         if (!ok) controller.abort();
         events.emit("run", job.run_id);
       },
+      stepProcess(_stepId, pgid) {
+        void store.applyRunChanges({ jobs: [{ id: job.id, pgid }] }, fence).catch((err: unknown) => {
+          logger.warn({ err, job: job.id }, "recording a step's process group failed");
+        });
+      },
       stepOutput(stepId, text) {
         logs.append(stepId, text);
       },
@@ -432,6 +437,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function recover(): Promise<void> {
     const orphans = await store.listRunningJobsOf(config.runnerId);
     for (const job of orphans) {
+      // The processes of a crashed server live on in their own groups: end them first.
+      if (job.pgid !== null) runner?.reapOrphan(job.id, job.pgid);
       const message = "interrupted by server restart";
       await mutateRun(job.run_id, (g) => {
         const j = g.jobs.find((x) => x.id === job.id);

@@ -32,6 +32,8 @@ export type StepOutcomeStatus = "COMPLETED" | "FAILED" | "CANCELED";
 export interface JobReporter {
   /** Resolves once the step's RUNNING state is stored; only then does the step's process start. */
   stepStarted(stepId: string): Promise<void>;
+  /** The step's process started as leader of process group `pgid` (recorded for restart clean-up). */
+  stepProcess(stepId: string, pgid: number): void;
   /** Masked, capped log text of a running step, in order. Must not throw. */
   stepOutput(stepId: string, text: string): void;
   stepFinished(stepId: string, status: StepOutcomeStatus, message: string | null): Promise<void>;
@@ -49,6 +51,11 @@ export interface JobOutcome {
 
 export interface JobRunner {
   runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome>;
+  /**
+   * After a crash: kills what is left of a step process group of the given job, if it is still
+   * there and still that job's (a recycled process id must never be hit).
+   */
+  reapOrphan(jobRunId: string, pgid: number): void;
 }
 
 /** Steps of these tasks are handled by the scheduler itself, never by a runner. */

@@ -1,6 +1,7 @@
 // Executes jobs on this machine: one workspace directory per job, each step a real process
 // (bash for shell steps, git for checkouts), its output decoded, masked and capped as it streams.
 
+import { readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -38,6 +39,22 @@ interface SourceParams {
 
 export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
   return {
+    reapOrphan(jobRunId, pgid) {
+      // The group leader's environment names its job (JOB_RUN_ID): only then is it ours to kill.
+      let environ: string;
+      try {
+        environ = readFileSync(`/proc/${pgid}/environ`, "utf8");
+      } catch {
+        return; // gone, or not readable: nothing we may touch
+      }
+      if (!environ.split("\0").includes(`JOB_RUN_ID=${jobRunId}`)) return;
+      try {
+        process.kill(-pgid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    },
+
     async runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome> {
       const workspace = path.join(opts.workRoot, job.runId, job.jobRunId);
       await mkdir(workspace, { recursive: true });
@@ -99,7 +116,9 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     };
     const onOutput = (chunk: Buffer, stream: OutputStream): void => emit(decoders[stream].write(chunk));
     const env = { ...job.env, WORKSPACE: workspace };
+    const onSpawn = (pid: number): void => reporter.stepProcess(step.id, pid);
     const common = {
+      onSpawn,
       cwd: workspace,
       env,
       hostEnv: opts.hostEnv,

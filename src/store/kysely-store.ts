@@ -587,12 +587,12 @@ export class KyselyStore implements Store {
   }
 
   /** Jobs RUNNING on the given runners (used at restart to find the work that died with us). */
-  async listRunningJobsOf(runnerIdPrefix: string): Promise<JobRunRecord[]> {
+  async listRunningJobsOf(runnerId: string): Promise<JobRunRecord[]> {
     const rows = await this.db
       .selectFrom("job_runs")
       .selectAll()
       .where("status", "=", "RUNNING")
-      .where("runner_id", "like", `${runnerIdPrefix}%`)
+      .where("runner_id", "=", runnerId)
       .execute();
     return rows.map(toJob);
   }
@@ -839,6 +839,7 @@ function toJob(r: JobRunTable): JobRunRecord {
     ready_seq: Number(r.ready_seq),
     attempt: Number(r.attempt),
     lease_expires: r.lease_expires === null ? null : Number(r.lease_expires),
+    pgid: r.pgid === null ? null : Number(r.pgid),
     labels: JSON.parse(r.labels),
     start_time: Number(r.start_time),
     end_time: Number(r.end_time),

@@ -69,6 +69,7 @@ export interface JobRunRecord {
   readonly runner_id: string | null;
   readonly lease_expires: number | null;
   readonly labels: readonly string[];
+  readonly pgid: number | null;
   readonly start_time: number;
   readonly end_time: number;
 }

@@ -117,6 +117,8 @@ export interface JobRunTable {
   lease_expires: number | null;
   /** JSON array of runner labels the job asks for. */
   labels: string;
+  /** Process group of the step process running now (embedded runner), for restart clean-up. */
+  pgid: number | null;
   start_time: number;
   end_time: number;
 }

@@ -167,7 +167,7 @@ export interface Store {
   countWaitingBefore(pipelineId: string, queueSeq: number): Promise<number>;
   claimJobs(req: ClaimRequest): Promise<JobRunRecord[]>;
   countQueuedJobs(): Promise<number>;
-  listRunningJobsOf(runnerIdPrefix: string): Promise<JobRunRecord[]>;
+  listRunningJobsOf(runnerId: string): Promise<JobRunRecord[]>;
   nextReviewDeadline(): Promise<{ step_id: string; run_id: string; deadline: number } | undefined>;
   listRuns(q: RunQuery): Promise<Page<RunRecord>>;
   latestRuns(pipelineIds: readonly string[]): Promise<RunRecord[]>;

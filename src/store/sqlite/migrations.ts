@@ -52,7 +52,7 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
         project_id TEXT NOT NULL, stage_idx INTEGER NOT NULL, idx INTEGER NOT NULL,
         identifier TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
         is_select INTEGER NOT NULL, next_step INTEGER NOT NULL, ready_seq INTEGER NOT NULL,
-        attempt INTEGER NOT NULL, runner_id TEXT, lease_expires INTEGER, labels TEXT NOT NULL,
+        attempt INTEGER NOT NULL, runner_id TEXT, lease_expires INTEGER, labels TEXT NOT NULL, pgid INTEGER,
         start_time INTEGER NOT NULL, end_time INTEGER NOT NULL)`.execute(db);
       await sql`CREATE INDEX job_runs_run ON job_runs (run_id, stage_idx, idx)`.execute(db);
       await sql`CREATE INDEX job_runs_queued ON job_runs (ready_seq) WHERE status = 'QUEUED'`.execute(db);

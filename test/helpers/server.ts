@@ -1,0 +1,282 @@
+// End-to-end harness: the real `pipewright serve` as a child process on a random loopback port,
+// talked to over HTTP. Needs the compiled dist/ (npm test compiles before it runs the tests).
+
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { tempDir } from "./app.js";
+
+export const E2E_ADMIN_TOKEN = "pw_admin_e2e_token_0123456789abcdef";
+const CLI = path.resolve(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly dataDir: string;
+  readonly proc: ChildProcess;
+  /** Everything the server printed (stdout and stderr). */
+  output(): string;
+  /** SIGTERM, then wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL, then wait for exit: a crash. */
+  kill9(): Promise<void>;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startServerProcess(opts: StartOptions = {}): Promise<ServerProcess> {
+  if (!fs.existsSync(CLI))
+    throw new Error(`${CLI} is missing: run "npx tsc -p ." (npm test does) before the e2e tests`);
+  const dataDir = opts.dataDir ?? tempDir("pipewright-e2e-");
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      "serve",
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--admin-token",
+      E2E_ADMIN_TOKEN,
+      "--log-level",
+      "warn",
+      ...(opts.args ?? []),
+    ],
+    {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const check = (): void => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    proc.stdout!.on("data", check);
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    url,
+    dataDir,
+    proc,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+    async kill9() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON shapes
+  body: any;
+  headers: Headers;
+}
+
+/** A small client: JSON in, JSON out, X-Auth-Token set. */
+export function client(url: string, token: string) {
+  async function send(
+    method: string,
+    p: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> {
+    const res = await fetch(url + p, {
+      method,
+      headers: {
+        "x-auth-token": token,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+  return {
+    get: (p: string, headers?: Record<string, string>) => send("GET", p, undefined, headers),
+    post: (p: string, body?: unknown, headers?: Record<string, string>) => send("POST", p, body, headers),
+    put: (p: string, body?: unknown) => send("PUT", p, body),
+    del: (p: string) => send("DELETE", p),
+  };
+}
+export type Client = ReturnType<typeof client>;
+
+/** Polls until fn answers something truthy; fails after timeoutMs (an upper bound, not a timing assertion). */
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false | null>,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    last = v;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A project with an admin-role token, ready for pipelines. */
+export async function setupProject(url: string): Promise<{ projectId: string; api: Client; admin: Client }> {
+  const admin = client(url, E2E_ADMIN_TOKEN);
+  const p = await admin.post("/admin/v1/projects", {
+    name: `proj_${Math.random().toString(36).slice(2, 10)}`,
+  });
+  if (p.status !== 200) throw new Error(JSON.stringify(p.body));
+  const t = await admin.post("/admin/v1/tokens", {
+    name: "e2e",
+    role: "admin",
+    project_ids: [p.body.project_id],
+  });
+  return { projectId: p.body.project_id, api: client(url, t.body.token), admin };
+}
+
+export interface StepSpec {
+  name?: string;
+  identifier?: string;
+  task?: string;
+  script?: string;
+  inputs?: { key: string; value: unknown }[];
+}
+export interface JobSpec {
+  identifier: string;
+  name?: string;
+  depends_on?: string[];
+  condition?: string;
+  timeout?: string;
+  resource?: string;
+  steps: StepSpec[];
+}
+export interface StageSpec {
+  identifier: string;
+  name?: string;
+  depends_on?: string[];
+  run_always?: boolean;
+  jobs: JobSpec[];
+}
+
+/** Builds CodeArts definition JSON text from a compact description. */
+export function definition(stages: StageSpec[]): string {
+  return JSON.stringify({
+    stages: stages.map((s, si) => ({
+      name: s.name ?? s.identifier,
+      identifier: s.identifier,
+      sequence: si,
+      depends_on: s.depends_on ?? [],
+      run_always: s.run_always ?? false,
+      jobs: s.jobs.map((j, ji) => ({
+        name: j.name ?? j.identifier,
+        identifier: j.identifier,
+        sequence: ji,
+        depends_on: j.depends_on ?? [],
+        condition: j.condition ?? "${{ default() }}",
+        timeout: j.timeout ?? "",
+        resource: j.resource ?? "",
+        steps: j.steps.map((st, k) => ({
+          name: st.name ?? `step${k}`,
+          identifier: st.identifier ?? `${j.identifier}_s${k}`,
+          task: st.task ?? "official_shell_plugin",
+          sequence: k,
+          inputs: st.inputs ?? [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: st.script ?? "true" }],
+        })),
+      })),
+    })),
+  });
+}
+
+/** One stage, one job, one shell step. */
+export function shellPipeline(script: string): string {
+  return definition([{ identifier: "build", jobs: [{ identifier: "job", steps: [{ script }] }] }]);
+}
+
+export async function createPipelineVia(
+  api: Client,
+  projectId: string,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const res = await api.post(`/v5/${projectId}/api/pipelines`, {
+    name: `pl_${Math.random().toString(36).slice(2, 10)}`,
+    is_publish: false,
+    ...body,
+  });
+  if (res.status !== 200) throw new Error(`create pipeline: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.pipeline_id;
+}
+
+export const TERMINAL = ["COMPLETED", "FAILED", "CANCELED", "IGNORED"];
+
+export async function runDetail(
+  api: Client,
+  projectId: string,
+  pipelineId: string,
+  runId?: string,
+): Promise<Answer["body"]> {
+  const q = runId ? `?pipeline_run_id=${runId}` : "";
+  const res = await api.get(`/v5/${projectId}/api/pipelines/${pipelineId}/pipeline-runs/detail${q}`);
+  if (res.status !== 200) throw new Error(`detail: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+export async function waitForRun(
+  api: Client,
+  projectId: string,
+  pipelineId: string,
+  runId: string,
+  statuses: string[] = TERMINAL,
+  timeoutMs = 30_000,
+): Promise<Answer["body"]> {
+  return waitFor(
+    async () => {
+      const d = await runDetail(api, projectId, pipelineId, runId);
+      return statuses.includes(d.status) ? d : undefined;
+    },
+    timeoutMs,
+    `run ${runId} to reach ${statuses.join("/")}`,
+  );
+}
+
+export async function stepLog(
+  api: Client,
+  projectId: string,
+  pipelineId: string,
+  runId: string,
+  jobRunId: string,
+  stepRunId: string,
+): Promise<string> {
+  const res = await api.post(
+    `/v5/${projectId}/api/pipelines/${pipelineId}/pipeline-runs/${runId}/jobs/${jobRunId}/steps/${stepRunId}/logs`,
+    { limit: 10000, sort: "asc" },
+  );
+  if (res.status !== 200) throw new Error(`log: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.log;
+}
