@@ -134,10 +134,24 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
     }
   };
 
+  /**
+   * The jobs a stage's jobs look back at: those of the stages it waits for, looking through
+   * stages that did not run (skipped, unselected) to what those waited for.
+   */
+  const predecessorStageJobs = (waitsFor: readonly string[], seen = new Set<string>()): Mutable<JobRunRecord>[] =>
+    waitsFor.flatMap((id) => {
+      if (seen.has(id)) return [];
+      seen.add(id);
+      const st = byIdentifier.get(id)!;
+      if (st.status === "SKIPPED" || st.status === "UNSELECTED") {
+        return predecessorStageJobs(order[st.idx]!.waitsFor, seen);
+      }
+      return jobsOfStage(st.idx);
+    });
+
   let progressed = true;
   while (progressed) {
     progressed = false;
-    const anyStageFailed = stages.some((s) => s.status === "FAILED");
     for (const entry of order) {
       const stage = stages[entry.index]!;
       const stageDef = def.stages[entry.index]!;
@@ -146,7 +160,7 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
       if (stage.status === "INIT") {
         const waits = entry.waitsFor.map((id) => byIdentifier.get(id)!);
         if (waits.some((w) => !TERMINAL_NODE.has(w.status))) continue;
-        if (anyStageFailed && !stageDef.run_always) {
+        if (stages.some((s) => s.status === "FAILED") && !stageDef.run_always) {
           setStage(stage, "SKIPPED");
           for (const j of jobsOfStage(stage.idx)) if (!TERMINAL_NODE.has(j.status)) setJob(j, "SKIPPED");
           progressed = true;
@@ -158,7 +172,7 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
 
       if (stage.status === "RUNNING") {
         const stageJobs = jobsOfStage(stage.idx);
-        const prevStageJobs = entry.waitsFor.flatMap((id) => jobsOfStage(byIdentifier.get(id)!.idx));
+        const prevStageJobs = predecessorStageJobs(entry.waitsFor);
         for (const job of stageJobs) {
           if (job.status !== "INIT") continue;
           const jd = jobDefOf(stageDef, job);

@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import { parseDefinition } from "../pipeline/definition.js";
+import type { RunGraph } from "../store/run-records.js";
+import type { PipelineRecord } from "../store/store.js";
+import { buildRunGraph, decideStart } from "./create-runs.js";
+import { applyChanges } from "./graph.js";
+import { deriveRunStatus, planRun } from "./plan.js";
+
+let n = 0;
+const newId = (): string => (++n).toString(16).padStart(32, "0");
+
+function pipeline(definition: unknown, extra: Partial<PipelineRecord["spec"]> = {}): PipelineRecord {
+  return {
+    id: "p".repeat(32),
+    project_id: "q".repeat(32),
+    name: "demo",
+    description: "",
+    is_publish: false,
+    banned: false,
+    manifest_version: "3.0",
+    definition: JSON.stringify(definition),
+    spec: {
+      sources: [],
+      variables: [],
+      schedules: [],
+      triggers: [],
+      concurrency_control: null,
+      group_id: null,
+      component_id: "",
+      project_name: "",
+      ...extra,
+    },
+    creator_id: "u",
+    creator_name: "u",
+    updater_id: "u",
+    create_time: 0,
+    update_time: 0,
+    run_counter: 0,
+  };
+}
+
+const sh = (id: string, extra: Record<string, unknown> = {}) => ({
+  name: id,
+  identifier: id,
+  ...extra,
+  steps: [{ name: "s", task: "official_shell_plugin", inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: "true" }] }],
+});
+
+function newRun(def: unknown, options: { choose_stages?: string[]; choose_jobs?: string[] } = {}, vars: { name: string; value: string }[] = []): RunGraph {
+  const p = pipeline(def);
+  return buildRunGraph({
+    pipeline: p,
+    definition: parseDefinition(p.definition),
+    runId: newId(),
+    runNumber: 1,
+    options,
+    variables: vars.map((v) => ({ ...v, is_secret: false })),
+    executor: { id: "u", name: "u" },
+    now: 1000,
+    queueSeq: 1,
+    start: { kind: "admitted" },
+    newId,
+  });
+}
+
+let seq = 0;
+const env = { now: 2000, nextSeq: () => ++seq };
+const step = (g: RunGraph): RunGraph => applyChanges(g, planRun(g, env));
+const job = (g: RunGraph, id: string) => g.jobs.find((j) => j.identifier === id)!;
+const stage = (g: RunGraph, id: string) => g.stages.find((s) => s.identifier === id)!;
+/** Finishes a job as a runner would, then lets the planner go on. */
+const finish = (g: RunGraph, id: string, status: "COMPLETED" | "FAILED" | "CANCELED"): RunGraph =>
+  step(applyChanges(g, { jobs: [{ id: job(g, id).id, status, end_time: 3000 }] }));
+
+describe("planRun", () => {
+  it("starts the first stage and queues its jobs; later stages wait", () => {
+    const g = step(newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1"), sh("j2")] }, { name: "b", identifier: "b", jobs: [sh("j3")] }] }));
+    expect(stage(g, "a").status).toBe("RUNNING");
+    expect(job(g, "j1").status).toBe("QUEUED");
+    expect(job(g, "j2").status).toBe("QUEUED");
+    expect(job(g, "j1").ready_seq).toBeLessThan(job(g, "j2").ready_seq);
+    expect(stage(g, "b").status).toBe("INIT");
+    expect(g.run.status).toBe("QUEUED");
+  });
+
+  it("runs stages in sequence and completes the run", () => {
+    let g = step(newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1")] }, { name: "b", identifier: "b", jobs: [sh("j2")] }] }));
+    g = finish(g, "j1", "COMPLETED");
+    expect(stage(g, "a").status).toBe("COMPLETED");
+    expect(job(g, "j2").status).toBe("QUEUED");
+    expect(g.run.status).toBe("RUNNING");
+    g = finish(g, "j2", "COMPLETED");
+    expect(g.run.status).toBe("COMPLETED");
+    expect(g.run.end_time).toBe(2000);
+  });
+
+  it("honours job depends_on inside a stage", () => {
+    let g = step(newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1"), sh("j2", { depends_on: ["j1"] })] }] }));
+    expect(job(g, "j2").status).toBe("INIT");
+    g = finish(g, "j1", "COMPLETED");
+    expect(job(g, "j2").status).toBe("QUEUED");
+  });
+
+  it("skips later stages after a failure, unless run_always; the run fails", () => {
+    let g = step(
+      newRun({
+        stages: [
+          { name: "a", identifier: "a", jobs: [sh("j1")] },
+          { name: "b", identifier: "b", jobs: [sh("j2")] },
+          { name: "c", identifier: "c", run_always: true, jobs: [sh("j3"), sh("j4", { condition: "${{ failure() }}" }), sh("j5", { condition: "${{ success() }}" })] },
+        ],
+      }),
+    );
+    g = finish(g, "j1", "FAILED");
+    expect(stage(g, "a").status).toBe("FAILED");
+    expect(stage(g, "b").status).toBe("SKIPPED");
+    expect(job(g, "j2").status).toBe("SKIPPED");
+    expect(stage(g, "c").status).toBe("RUNNING");
+    expect(job(g, "j3").status).toBe("QUEUED"); // default condition in a run_always stage
+    // failure()/success() look back at the failed stage (through the skipped one, which is neutral).
+    expect(job(g, "j4").status).toBe("QUEUED");
+    expect(job(g, "j5").status).toBe("SKIPPED");
+    g = finish(g, "j3", "COMPLETED");
+    expect(g.run.status).not.toBe("FAILED");
+    expect(["RUNNING", "QUEUED"]).toContain(g.run.status);
+  });
+
+  it("evaluates conditions over variables; false conditions skip the job", () => {
+    const def = { stages: [{ name: "a", identifier: "a", jobs: [sh("yes", { condition: "${{ variables.X == 'on' }}" }), sh("no", { condition: "${{ variables.X != 'on' }}" })] }] };
+    const g = step(newRun(def, {}, [{ name: "X", value: "ON" }]));
+    expect(job(g, "yes").status).toBe("QUEUED");
+    expect(job(g, "no").status).toBe("SKIPPED");
+    expect(job(g, "no").message).toContain("is false");
+  });
+
+  it("leaves unselected stages and jobs UNSELECTED and still completes", () => {
+    let g = step(newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1")] }, { name: "b", identifier: "b", jobs: [sh("j2"), sh("j3")] }] }, { choose_jobs: ["j2"] }));
+    expect(stage(g, "a").status).toBe("UNSELECTED");
+    expect(job(g, "j1").status).toBe("UNSELECTED");
+    expect(job(g, "j3").status).toBe("UNSELECTED");
+    expect(job(g, "j2").status).toBe("QUEUED");
+    g = finish(g, "j2", "COMPLETED");
+    expect(g.run.status).toBe("COMPLETED");
+  });
+
+  it("pauses a job at a manual review with a deadline", () => {
+    const def = {
+      stages: [
+        {
+          name: "a",
+          identifier: "a",
+          jobs: [{ name: "r", identifier: "r", steps: [{ name: "ok", task: "official_devcloud_checkpoint", inputs: [{ key: "timeout", value: 60 }] }] }],
+        },
+      ],
+    };
+    const g = step(newRun(def));
+    expect(job(g, "r").status).toBe("PAUSED");
+    expect(g.steps[0]!.status).toBe("PAUSED");
+    expect(g.steps[0]!.deadline).toBe(2000 + 60_000);
+    expect(g.run.status).toBe("PAUSED");
+    expect(g.run.paused_since).toBe(2000);
+  });
+
+  it("does nothing to runs that are finished or not admitted", () => {
+    const g = newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1")] }] });
+    expect(planRun({ ...g, run: { ...g.run, admitted: false } }, env)).toEqual({});
+    expect(planRun({ ...g, run: { ...g.run, status: "CANCELED" } }, env)).toEqual({});
+  });
+
+  it("derives the run status", () => {
+    expect(deriveRunStatus([{ status: "COMPLETED" }, { status: "SKIPPED" }], [])).toBe("COMPLETED");
+    expect(deriveRunStatus([{ status: "FAILED" }, { status: "SKIPPED" }], [])).toBe("FAILED");
+    expect(deriveRunStatus([{ status: "CANCELED" }], [])).toBe("CANCELED");
+    expect(deriveRunStatus([{ status: "RUNNING" }], [{ status: "QUEUED" }])).toBe("QUEUED");
+    expect(deriveRunStatus([{ status: "RUNNING" }], [{ status: "COMPLETED" }, { status: "QUEUED" }])).toBe("RUNNING");
+    expect(deriveRunStatus([{ status: "RUNNING" }], [{ status: "PAUSED" }])).toBe("PAUSED");
+  });
+});
+
+describe("decideStart", () => {
+  const cc = (exceed_action: "ABORT" | "QUEUE") => pipeline({}, { concurrency_control: { concurrency_number: 1, exceed_action, enable: true } });
+  it("refuses banned pipelines", () => {
+    expect(decideStart({ ...pipeline({}), banned: true }, undefined)).toMatchObject({ kind: "refused", status: "FAILED", reason: "Current pipeline is banned." });
+  });
+  it("admits under the limit, queues or ignores over it", () => {
+    expect(decideStart(cc("QUEUE"), { admitted: 0, waiting: 0 })).toEqual({ kind: "admitted" });
+    expect(decideStart(cc("QUEUE"), { admitted: 1, waiting: 0 })).toEqual({ kind: "queued" });
+    expect(decideStart(cc("QUEUE"), { admitted: 0, waiting: 1 })).toEqual({ kind: "queued" });
+    expect(decideStart(cc("ABORT"), { admitted: 1, waiting: 0 })).toMatchObject({ kind: "refused", status: "IGNORED" });
+    expect(decideStart(pipeline({}), { admitted: 50, waiting: 0 })).toEqual({ kind: "admitted" });
+  });
+});
