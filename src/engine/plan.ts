@@ -2,7 +2,7 @@
 // stages start, which jobs become ready, are skipped or wait for review, and how the run ends.
 // The scheduler writes what this answers; nothing here does I/O.
 
-import { evaluateCondition, parseCondition } from "../pipeline/condition.js";
+import { type ConditionAst, evaluateCondition, parseCondition } from "../pipeline/condition.js";
 import { checkpointSettings, DEFAULT_CONDITION, stageOrder } from "../pipeline/definition.js";
 import type { JobDef, NodeStatus, RunStatus, StageDef } from "../pipeline/types.js";
 import type {
@@ -36,6 +36,8 @@ export interface PlanEnv {
   readonly now: number;
   /** Monotonic sequence for the FIFO order of ready jobs. */
   readonly nextSeq: () => number;
+  /** Parsed conditions by source text, kept across calls (conditions repeat across runs). */
+  readonly conditions?: Map<string, ConditionAst>;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -149,6 +151,18 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
       return jobsOfStage(st.idx);
     });
 
+  /** The stages a stage waits for, and, through skipped or unselected ones, what those wait for. */
+  const stagesWaitedFor = (waitsFor: readonly string[], seen = new Set<string>()): Mutable<StageRunRecord>[] =>
+    waitsFor.flatMap((id) => {
+      if (seen.has(id)) return [];
+      seen.add(id);
+      const st = byIdentifier.get(id)!;
+      if (st.status === "SKIPPED" || st.status === "UNSELECTED") {
+        return [st, ...stagesWaitedFor(order[st.idx]!.waitsFor, seen)];
+      }
+      return [st];
+    });
+
   let progressed = true;
   while (progressed) {
     progressed = false;
@@ -158,7 +172,8 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
       if (TERMINAL_NODE.has(stage.status)) continue;
 
       if (stage.status === "INIT") {
-        const waits = entry.waitsFor.map((id) => byIdentifier.get(id)!);
+        // Look through stages that will not run (an unselected one ends at once) to what they wait for.
+        const waits = stagesWaitedFor(entry.waitsFor);
         if (waits.some((w) => !TERMINAL_NODE.has(w.status))) continue;
         if (stages.some((s) => s.status === "FAILED") && !stageDef.run_always) {
           setStage(stage, "SKIPPED");
@@ -191,7 +206,12 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
           let ok: boolean;
           let why: string | undefined;
           try {
-            ok = evaluateCondition(parseCondition(jd.condition), {
+            let ast = env.conditions?.get(jd.condition);
+            if (!ast) {
+              ast = parseCondition(jd.condition);
+              if (env.conditions && env.conditions.size < 10_000) env.conditions.set(jd.condition, ast);
+            }
+            ok = evaluateCondition(ast, {
               ...baseCtx,
               jobs: Object.fromEntries(jobs.map((x) => [x.identifier, { status: x.status }])),
               predecessors: preds,

@@ -6,6 +6,7 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { PipewrightError } from "../errors.js";
+import type { ConditionAst } from "../pipeline/condition.js";
 import { parseDefinition } from "../pipeline/definition.js";
 import type { Definition, NodeStatus } from "../pipeline/types.js";
 import type { JobAssignment, JobOutcome, JobReporter, JobRunner } from "../runner/job.js";
@@ -96,7 +97,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { store, runner, logs, logger, now, newId, config } = deps;
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const active = new Map<string, { controller: AbortController; runId: string }>();
+  /** `done` settles once the runner is through with the job (processes gone, workspace handled). */
+  const active = new Map<string, { controller: AbortController; runId: string; done?: Promise<void> }>();
   const dirtyRuns = new Set<string>();
   let admissionDirty = true;
   let dispatchDirty = true;
@@ -109,6 +111,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let reviewTimer: NodeJS.Timeout | undefined;
   let idleWaiters: (() => void)[] = [];
   const definitionCache = new Map<string, Definition>();
+  const conditions = new Map<string, ConditionAst>();
   let lastSeq = 0;
 
   /** Strictly increasing, roughly wall-clock: orders ready jobs and waiting runs FIFO. */
@@ -150,7 +153,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const first = change(g);
       if (first === null) return undefined;
       const mid = applyChanges(g, first);
-      const planned = planRun(mid, { now: now(), nextSeq });
+      const planned = planRun(mid, { now: now(), nextSeq, conditions });
       const all = mergeChanges(first, planned);
       if (isEmptyChanges(all)) return undefined;
       await tx.applyRunChanges(all);
@@ -211,7 +214,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   async function launch(job: JobRunRecord): Promise<void> {
     const controller = new AbortController();
-    active.set(job.id, { controller, runId: job.run_id });
+    const entry: { controller: AbortController; runId: string; done?: Promise<void> } = {
+      controller,
+      runId: job.run_id,
+    };
+    active.set(job.id, entry);
     const g = await mutateRun(job.run_id, (graph) => {
       const j = graph.jobs.find((x) => x.id === job.id);
       return j && j.start_time === 0 ? { jobs: [{ id: job.id, start_time: now() }] } : {};
@@ -248,7 +255,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         events.emit("run", job.run_id);
       },
     };
-    runner!
+    entry.done = runner!
       .runJob(assignment, reporter, controller.signal)
       .catch((err: unknown): JobOutcome => {
         logger.error({ err, job: job.id }, "runner failed");
@@ -261,7 +268,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       .then((outcome) => finishJob(job, outcome))
       .catch((err: unknown) => logger.error({ err, job: job.id }, "recording a job's end failed"))
       .finally(() => {
-        active.delete(job.id);
+        // A later attempt of the same job may have taken the slot's entry meanwhile.
+        if (active.get(job.id) === entry) active.delete(job.id);
         dispatchDirty = true;
         kick();
       });
@@ -540,7 +548,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
             newId,
           });
           // Plan before inserting: the first stage and its jobs are written ready to go.
-          g = applyChanges(g, planRun(g, { now: t, nextSeq }));
+          g = applyChanges(g, planRun(g, { now: t, nextSeq, conditions }));
           graphs.push(g);
         }
         await tx.insertRunGraphs(graphs);
@@ -592,6 +600,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     },
 
     async retryRun(runId) {
+      // A stopped job's runner may still be winding down (killing its processes, removing its
+      // workspace, closing its step logs): the new attempt uses the same workspace and step ids.
+      const current = await store.getRun(runId);
+      if (current && FINISHED.has(current.status)) {
+        await Promise.all([...active.values()].filter((a) => a.runId === runId).map((a) => a.done));
+      }
       await mutateRun(runId, (g) => {
         if (g.run.status !== "FAILED" && g.run.status !== "CANCELED") {
           throw new PipewrightError(

@@ -1,7 +1,9 @@
 // The Store port implemented once over Kysely. The queries here are plain SQL that SQLite and
 // PostgreSQL both run; each backend folder only opens the connection and owns its migrations.
 
+import crypto from "node:crypto";
 import { type Kysely, sql } from "kysely";
+import type { Definition } from "../pipeline/types.js";
 import type {
   BatchRecord,
   ClaimRequest,
@@ -82,12 +84,86 @@ function likePattern(s: string): string {
   return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * Definition snapshots of runs are stored once per distinct definition (runs of one pipeline
+ * share theirs), keyed by a hash of their JSON; this cache spares re-reading and re-hashing them.
+ */
+class DefinitionCache {
+  private readonly byHash = new Map<string, Definition>();
+  private readonly hashOf = new WeakMap<Definition, string>();
+  /** Hashes known to be stored already. */
+  readonly stored = new Set<string>();
+
+  hash(def: Definition): { hash: string; json: string | undefined } {
+    const known = this.hashOf.get(def);
+    if (known) return { hash: known, json: undefined };
+    const json = JSON.stringify(def);
+    const hash = crypto.createHash("sha256").update(json).digest("hex");
+    this.hashOf.set(def, hash);
+    this.put(hash, def);
+    return { hash, json };
+  }
+
+  get(hash: string): Definition | undefined {
+    return this.byHash.get(hash);
+  }
+
+  put(hash: string, def: Definition): void {
+    if (this.byHash.size >= 5000) {
+      this.byHash.clear();
+      this.stored.clear();
+    }
+    this.byHash.set(hash, def);
+  }
+}
+
+/**
+ * Writes many rows of one table. The default builds multi-row INSERTs with Kysely; a backend may
+ * bring a faster path (SQLite reuses one prepared statement per table, which for the thousands of
+ * rows of a large batch is several times faster than compiling huge statements).
+ */
+export interface BulkWriter {
+  insert(db: Kysely<Database>, table: BulkTable, rows: readonly object[]): Promise<void>;
+}
+export type BulkTable = "pipeline_runs" | "stage_runs" | "job_runs" | "step_runs";
+
+export const kyselyBulkWriter: BulkWriter = {
+  async insert(db, table, rows) {
+    if (rows.length === 0) return;
+    const cols = Object.keys(rows[0]!).length;
+    const per = Math.max(1, Math.floor(30000 / cols));
+    for (let i = 0; i < rows.length; i += per) {
+      await db
+        .insertInto(table)
+        // biome-ignore lint/suspicious/noExplicitAny: rows are built by the typed *Row functions below
+        .values(rows.slice(i, i + per) as any)
+        .execute();
+    }
+  },
+};
+
 export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<Database>,
     readonly capabilities: StoreCapabilities,
     private readonly onClose: () => Promise<void> = () => db.destroy(),
+    private readonly bulk: BulkWriter = kyselyBulkWriter,
+    private readonly definitions = new DefinitionCache(),
   ) {}
+
+  /** Turns run rows into records, loading the definitions they refer to. */
+  private async toRuns(rows: readonly RunTable[]): Promise<RunRecord[]> {
+    const missing = [...new Set(rows.map((r) => r.definition_hash))].filter((h) => !this.definitions.get(h));
+    if (missing.length > 0) {
+      const defs = await this.db.selectFrom("definitions").selectAll().where("hash", "in", missing).execute();
+      for (const d of defs) this.definitions.put(d.hash, JSON.parse(d.body));
+    }
+    return rows.map((r) => {
+      const def = this.definitions.get(r.definition_hash);
+      if (!def) throw new Error(`run ${r.id}: definition ${r.definition_hash} is missing`);
+      return toRun(r, def);
+    });
+  }
 
   async close(): Promise<void> {
     await this.onClose();
@@ -96,9 +172,15 @@ export class KyselyStore implements Store {
   /** Runs fn in one transaction; the store it gets writes inside that transaction. */
   async transaction<T>(fn: (tx: KyselyStore) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return fn(this);
-    return this.db
-      .transaction()
-      .execute((trx) => fn(new KyselyStore(trx, this.capabilities, async () => {})));
+    try {
+      return await this.db
+        .transaction()
+        .execute((trx) => fn(new KyselyStore(trx, this.capabilities, async () => {}, this.bulk, this.definitions)));
+    } catch (err) {
+      // Definitions marked stored inside the failed transaction were rolled back with it.
+      this.definitions.stored.clear();
+      throw err;
+    }
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -372,31 +454,34 @@ export class KyselyStore implements Store {
   }
 
   async insertRunGraphs(graphs: readonly RunGraph[]): Promise<void> {
-    await insertChunked(
-      this.db,
-      "pipeline_runs",
-      graphs.map((g) => runRow(g.run)),
-    );
-    await insertChunked(
-      this.db,
-      "stage_runs",
-      graphs.flatMap((g) => g.stages.map(stageRow)),
-    );
-    await insertChunked(
-      this.db,
-      "job_runs",
-      graphs.flatMap((g) => g.jobs.map(jobRow)),
-    );
-    await insertChunked(
-      this.db,
-      "step_runs",
-      graphs.flatMap((g) => g.steps.map(stepRow)),
-    );
+    const newDefs = new Map<string, string>();
+    const runs = graphs.map((g) => {
+      const { hash, json } = this.definitions.hash(g.run.context.definition);
+      if (!this.definitions.stored.has(hash)) newDefs.set(hash, json ?? JSON.stringify(g.run.context.definition));
+      return runRow(g.run, hash);
+    });
+    if (newDefs.size > 0) {
+      const rows = [...newDefs].map(([hash, body]) => ({ hash, body }));
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        await this.db
+          .insertInto("definitions")
+          .values(rows.slice(i, i + CHUNK))
+          .onConflict((oc) => oc.column("hash").doNothing())
+          .execute();
+      }
+      // Marked before the commit: were the transaction rolled back, the next insert of such a
+      // run would miss its definition, so a failed transaction clears the marks (see transaction()).
+      for (const h of newDefs.keys()) this.definitions.stored.add(h);
+    }
+    await this.bulk.insert(this.db, "pipeline_runs", runs);
+    await this.bulk.insert(this.db, "stage_runs", graphs.flatMap((g) => g.stages.map(stageRow)));
+    await this.bulk.insert(this.db, "job_runs", graphs.flatMap((g) => g.jobs.map(jobRow)));
+    await this.bulk.insert(this.db, "step_runs", graphs.flatMap((g) => g.steps.map(stepRow)));
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
     const row = await this.db.selectFrom("pipeline_runs").selectAll().where("id", "=", id).executeTakeFirst();
-    return row && toRun(row);
+    return row && (await this.toRuns([row]))[0];
   }
 
   async getRuns(ids: readonly string[]): Promise<RunRecord[]> {
@@ -407,7 +492,7 @@ export class KyselyStore implements Store {
         .selectAll()
         .where("id", "in", ids.slice(i, i + CHUNK))
         .execute();
-      out.push(...rows.map(toRun));
+      out.push(...(await this.toRuns(rows)));
     }
     return out;
   }
@@ -420,7 +505,7 @@ export class KyselyStore implements Store {
       .orderBy("run_number", "desc")
       .limit(1)
       .executeTakeFirst();
-    return row && toRun(row);
+    return row && (await this.toRuns([row]))[0];
   }
 
   async getRunGraph(id: string): Promise<RunGraph | undefined> {
@@ -518,7 +603,7 @@ export class KyselyStore implements Store {
       .orderBy("queue_seq")
       .limit(limit)
       .execute();
-    return rows.map(toRun);
+    return this.toRuns(rows);
   }
 
   /** How many runs of the pipeline wait for admission ahead of queue_seq. */
@@ -643,7 +728,7 @@ export class KyselyStore implements Store {
         .executeTakeFirst();
       total = Number(p?.run_counter ?? 0);
     }
-    return { total, items: rows.map(toRun) };
+    return { total, items: await this.toRuns(rows) };
   }
 
   /** The latest run of each pipeline that has one. */
@@ -661,7 +746,7 @@ export class KyselyStore implements Store {
         ),
       )
       .execute();
-    return rows.map(toRun);
+    return this.toRuns(rows);
   }
 
   async deleteRunsOfPipeline(pipelineId: string): Promise<void> {
@@ -748,23 +833,6 @@ const ACTIVE_RUN_STATUSES = ["RUNNING", "PAUSED", "QUEUED", "SUSPEND"];
 /** Rows per multi-row INSERT/IN list: well below SQLite's 32766 bound variables. */
 const CHUNK = 500;
 
-async function insertChunked<T extends "pipeline_runs" | "stage_runs" | "job_runs" | "step_runs">(
-  db: Kysely<Database>,
-  table: T,
-  rows: readonly object[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  const cols = Object.keys(rows[0]!).length;
-  const per = Math.max(1, Math.floor(30000 / cols));
-  for (let i = 0; i < rows.length; i += per) {
-    await db
-      .insertInto(table)
-      // biome-ignore lint/suspicious/noExplicitAny: rows are built by the typed *Row functions below
-      .values(rows.slice(i, i + per) as any)
-      .execute();
-  }
-}
-
 function boolPatch<T extends object>(patch: T): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(patch)) out[k] = typeof v === "boolean" ? (v ? 1 : 0) : v;
@@ -772,17 +840,19 @@ function boolPatch<T extends object>(patch: T): Record<string, unknown> {
 }
 
 function runPatch(patch: Partial<RunRecord>): Record<string, unknown> {
-  const out = boolPatch(patch);
-  if (patch.context) out.context = JSON.stringify(patch.context);
-  return out;
+  // A run's context (definition, variables, sources) is fixed at creation.
+  const { context: _context, ...rest } = patch;
+  return boolPatch(rest);
 }
 
-function runRow(r: RunRecord): RunTable {
+function runRow(r: RunRecord, definitionHash: string): RunTable {
+  const { definition: _definition, ...context } = r.context;
   return {
     ...r,
     admitted: bool(r.admitted),
     stop_requested: bool(r.stop_requested),
-    context: JSON.stringify(r.context),
+    context: JSON.stringify(context),
+    definition_hash: definitionHash,
   };
 }
 
@@ -798,7 +868,8 @@ function stepRow(s: StepRunRecord): StepRunTable {
   return { ...s };
 }
 
-function toRun(r: RunTable): RunRecord {
+function toRun(row: RunTable, definition: Definition): RunRecord {
+  const { definition_hash: _hash, ...r } = row;
   return {
     ...r,
     run_number: Number(r.run_number),
@@ -811,7 +882,7 @@ function toRun(r: RunTable): RunRecord {
     queue_seq: Number(r.queue_seq),
     stop_requested: Number(r.stop_requested) === 1,
     start_status: r.start_status as RunRecord["start_status"],
-    context: JSON.parse(r.context),
+    context: { ...JSON.parse(r.context), definition },
     create_time: Number(r.create_time),
     update_time: Number(r.update_time),
   };

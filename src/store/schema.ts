@@ -78,8 +78,10 @@ export interface RunTable {
   start_status: string;
   start_reason: string | null;
   message: string | null;
-  /** JSON RunContext: definition snapshot, variable values, sources, selection. */
+  /** JSON of the RunContext without its definition: variable values, sources. */
   context: string;
+  /** The definition snapshot, in the definitions table. */
+  definition_hash: string;
   create_time: number;
   update_time: number;
 }
@@ -146,6 +148,11 @@ export interface StepLogTable {
   text: string;
 }
 
+export interface DefinitionTable {
+  hash: string;
+  body: string;
+}
+
 export interface BatchTable {
   project_id: string;
   idempotency_key: string;
@@ -166,4 +173,5 @@ export interface Database {
   step_runs: StepRunTable;
   step_logs: StepLogTable;
   batches: BatchTable;
+  definitions: DefinitionTable;
 }

@@ -23,6 +23,8 @@ export interface ServerProcess {
 
 export interface StartOptions {
   dataDir?: string;
+  /** Let the server generate its admin token (written to <dataDir>/admin-token) instead of passing one. */
+  generateAdminToken?: boolean;
   args?: string[];
   env?: Record<string, string>;
 }
@@ -40,8 +42,7 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
       "0",
       "--data-dir",
       dataDir,
-      "--admin-token",
-      E2E_ADMIN_TOKEN,
+      ...(opts.generateAdminToken ? [] : ["--admin-token", E2E_ADMIN_TOKEN]),
       "--log-level",
       "warn",
       ...(opts.args ?? []),

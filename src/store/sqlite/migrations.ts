@@ -34,7 +34,9 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
         start_time INTEGER NOT NULL, end_time INTEGER NOT NULL, pause_time INTEGER NOT NULL, paused_since INTEGER,
         admitted INTEGER NOT NULL, queue_seq INTEGER NOT NULL, stop_requested INTEGER NOT NULL,
         start_status TEXT NOT NULL, start_reason TEXT, message TEXT,
-        context TEXT NOT NULL, create_time INTEGER NOT NULL, update_time INTEGER NOT NULL)`.execute(db);
+        context TEXT NOT NULL, definition_hash TEXT NOT NULL,
+        create_time INTEGER NOT NULL, update_time INTEGER NOT NULL)`.execute(db);
+      await sql`CREATE TABLE definitions (hash TEXT PRIMARY KEY, body TEXT NOT NULL)`.execute(db);
       await sql`CREATE UNIQUE INDEX runs_pipeline_number ON pipeline_runs (pipeline_id, run_number)`.execute(
         db,
       );

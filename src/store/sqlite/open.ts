@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
-import { KyselyStore } from "../kysely-store.js";
+import { type BulkWriter, KyselyStore } from "../kysely-store.js";
 import type { Database } from "../schema.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
@@ -27,5 +27,27 @@ export async function openSqliteStore(file: string): Promise<KyselyStore> {
     await db.destroy();
     throw error;
   }
-  return new KyselyStore(db, { supportsSkipLocked: false, dialect: "sqlite" });
+  return new KyselyStore(db, { supportsSkipLocked: false, dialect: "sqlite" }, () => db.destroy(), sqliteBulkWriter(sqlite));
+}
+
+/**
+ * One prepared single-row INSERT per table and column set, run row by row. better-sqlite3 calls
+ * are synchronous on the one connection Kysely also uses, so inside a Kysely transaction these
+ * rows are part of it.
+ */
+function sqliteBulkWriter(sqlite: SqliteDatabase.Database): BulkWriter {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    async insert(_db, table, rows) {
+      if (rows.length === 0) return;
+      const cols = Object.keys(rows[0]!);
+      const key = `${table}(${cols.join(",")})`;
+      let stmt = statements.get(key);
+      if (!stmt) {
+        stmt = sqlite.prepare(`INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map((c) => `@${c}`).join(", ")})`);
+        statements.set(key, stmt);
+      }
+      for (const row of rows) stmt.run(row);
+    },
+  };
 }
