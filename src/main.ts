@@ -14,6 +14,7 @@ import { createLogHub, type LogHub } from "./engine/log-hub.js";
 import { createScheduler, type Scheduler } from "./engine/scheduler.js";
 import { newId } from "./ids.js";
 import { createLocalRunner } from "./runner/local-runner.js";
+import { openPostgresStore } from "./store/postgres/open.js";
 import { openSqliteStore } from "./store/sqlite/open.js";
 import type { Store } from "./store/store.js";
 

@@ -148,7 +148,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     change: (g: RunGraph) => RunChanges | null,
   ): Promise<RunGraph | undefined> {
     const result = await store.transaction(async (tx) => {
-      const g = await tx.getRunGraph(runId);
+      const g = await tx.getRunGraphForUpdate(runId);
       if (!g) return undefined;
       const first = change(g);
       if (first === null) return undefined;

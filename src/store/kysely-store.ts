@@ -531,6 +531,17 @@ export class KyselyStore implements Store {
     return { run, stages: stages.map(toStage), jobs: jobs.map(toJob), steps: steps.map(toStep) };
   }
 
+  /**
+   * Reads a run inside a transaction, locking it against concurrent changes until the transaction
+   * ends (PostgreSQL: FOR UPDATE on the run row; SQLite's single writer serialises anyway).
+   */
+  async getRunGraphForUpdate(id: string): Promise<RunGraph | undefined> {
+    if (this.capabilities.supportsSkipLocked) {
+      await sql`SELECT id FROM pipeline_runs WHERE id = ${id} FOR UPDATE`.execute(this.db);
+    }
+    return this.getRunGraph(id);
+  }
+
   async getStagesOfRuns(runIds: readonly string[]): Promise<StageRunRecord[]> {
     if (runIds.length === 0) return [];
     const rows = await this.db
@@ -803,12 +814,13 @@ export class KyselyStore implements Store {
   // ---- batches ----------------------------------------------------------------------------
 
   async findBatch(projectId: string, key: string): Promise<BatchRecord | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom("batches")
       .selectAll()
       .where("project_id", "=", projectId)
       .where("idempotency_key", "=", key)
       .executeTakeFirst();
+    return row && { ...row, create_time: Number(row.create_time) };
   }
 
   async insertBatch(b: BatchRecord): Promise<void> {

@@ -160,6 +160,8 @@ export interface Store {
   getRuns(ids: readonly string[]): Promise<RunRecord[]>;
   getLatestRun(pipelineId: string): Promise<RunRecord | undefined>;
   getRunGraph(id: string): Promise<RunGraph | undefined>;
+  /** getRunGraph that also locks the run until the surrounding transaction ends. */
+  getRunGraphForUpdate(id: string): Promise<RunGraph | undefined>;
   getStagesOfRuns(runIds: readonly string[]): Promise<StageRunRecord[]>;
   applyRunChanges(changes: RunChanges, fence?: JobFence): Promise<boolean>;
   listActiveRunIds(): Promise<string[]>;

@@ -1,10 +1,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describeStoreContract } from "../store-contract.js";
+import { describeRunStoreContract, describeStoreContract } from "../store-contract.js";
 import { openSqliteStore } from "./open.js";
 
-describeStoreContract("sqlite", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pw-store-"));
-  return openSqliteStore(path.join(dir, "test.db"));
-});
+const open = async () => openSqliteStore(path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pw-store-")), "test.db"));
+describeStoreContract("sqlite", open);
+describeRunStoreContract("sqlite", open);

@@ -1,0 +1,78 @@
+// Numbered PostgreSQL migrations, applied in order at start (Kysely's migrator takes a lock, so
+// replicas starting together apply each once). Never edit a landed migration: add one.
+// Times, offsets and sequences are BIGINT (epoch ms exceeds int4); names sort bytewise
+// (COLLATE "C") as they do in SQLite.
+
+import { type Kysely, type Migration, sql } from "kysely";
+
+export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
+  "001_core": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`.execute(db);
+      await sql`CREATE TABLE projects (
+        id TEXT PRIMARY KEY, name TEXT COLLATE "C" NOT NULL UNIQUE, create_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE TABLE tokens (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+        project_ids TEXT NOT NULL, create_time BIGINT NOT NULL, revoked_time BIGINT)`.execute(db);
+      await sql`CREATE TABLE access_keys (
+        ak TEXT PRIMARY KEY, sk TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL,
+        project_ids TEXT NOT NULL, create_time BIGINT NOT NULL, revoked_time BIGINT)`.execute(db);
+      await sql`CREATE TABLE pipelines (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id), name TEXT COLLATE "C" NOT NULL,
+        description TEXT NOT NULL, is_publish INTEGER NOT NULL, banned INTEGER NOT NULL,
+        manifest_version TEXT NOT NULL, definition TEXT NOT NULL, spec TEXT NOT NULL,
+        creator_id TEXT NOT NULL, creator_name TEXT NOT NULL, updater_id TEXT NOT NULL,
+        create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
+        run_counter INTEGER NOT NULL,
+        UNIQUE (project_id, name))`.execute(db);
+      await sql`CREATE INDEX pipelines_project_create ON pipelines (project_id, create_time)`.execute(db);
+    },
+  },
+  "002_runs": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE pipeline_runs (
+        id TEXT PRIMARY KEY, pipeline_id TEXT NOT NULL, project_id TEXT NOT NULL, pipeline_name TEXT NOT NULL,
+        run_number INTEGER NOT NULL, status TEXT NOT NULL, trigger_type TEXT NOT NULL, description TEXT NOT NULL,
+        executor_id TEXT NOT NULL, executor_name TEXT NOT NULL,
+        start_time BIGINT NOT NULL, end_time BIGINT NOT NULL, pause_time BIGINT NOT NULL, paused_since BIGINT,
+        admitted INTEGER NOT NULL, queue_seq BIGINT NOT NULL, stop_requested INTEGER NOT NULL,
+        start_status TEXT NOT NULL, start_reason TEXT, message TEXT,
+        context TEXT NOT NULL, definition_hash TEXT NOT NULL,
+        create_time BIGINT NOT NULL, update_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE TABLE definitions (hash TEXT PRIMARY KEY, body TEXT NOT NULL)`.execute(db);
+      await sql`CREATE UNIQUE INDEX runs_pipeline_number ON pipeline_runs (pipeline_id, run_number)`.execute(db);
+      await sql`CREATE INDEX runs_pipeline_start ON pipeline_runs (pipeline_id, start_time)`.execute(db);
+      await sql`CREATE INDEX runs_active ON pipeline_runs (status)
+        WHERE status IN ('RUNNING','PAUSED','QUEUED','SUSPEND')`.execute(db);
+      await sql`CREATE TABLE stage_runs (
+        id TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL, identifier TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+        is_select INTEGER NOT NULL, start_time BIGINT NOT NULL, end_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE INDEX stage_runs_run ON stage_runs (run_id, idx)`.execute(db);
+      await sql`CREATE TABLE job_runs (
+        id TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE,
+        project_id TEXT NOT NULL, stage_idx INTEGER NOT NULL, idx INTEGER NOT NULL,
+        identifier TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
+        is_select INTEGER NOT NULL, next_step INTEGER NOT NULL, ready_seq BIGINT NOT NULL,
+        attempt INTEGER NOT NULL, runner_id TEXT, lease_expires BIGINT, labels TEXT NOT NULL, pgid INTEGER,
+        start_time BIGINT NOT NULL, end_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE INDEX job_runs_run ON job_runs (run_id, stage_idx, idx)`.execute(db);
+      await sql`CREATE INDEX job_runs_queued ON job_runs (ready_seq) WHERE status = 'QUEUED'`.execute(db);
+      await sql`CREATE INDEX job_runs_running ON job_runs (status) WHERE status IN ('RUNNING','PAUSED')`.execute(db);
+      await sql`CREATE TABLE step_runs (
+        id TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE,
+        job_id TEXT NOT NULL, idx INTEGER NOT NULL, identifier TEXT NOT NULL, name TEXT NOT NULL,
+        task TEXT NOT NULL, status TEXT NOT NULL, message TEXT, deadline BIGINT,
+        log_bytes BIGINT NOT NULL, start_time BIGINT NOT NULL, end_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE INDEX step_runs_job ON step_runs (job_id, idx)`.execute(db);
+      await sql`CREATE INDEX step_runs_run ON step_runs (run_id)`.execute(db);
+      await sql`CREATE TABLE step_logs (
+        step_id TEXT NOT NULL, start_offset BIGINT NOT NULL, text TEXT NOT NULL,
+        PRIMARY KEY (step_id, start_offset))`.execute(db);
+      await sql`CREATE TABLE batches (
+        project_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, body_hash TEXT NOT NULL,
+        response TEXT NOT NULL, create_time BIGINT NOT NULL,
+        PRIMARY KEY (project_id, idempotency_key))`.execute(db);
+    },
+  },
+};
