@@ -19,6 +19,8 @@ export interface Config {
   /** Default job timeout in seconds when a job sets none. */
   readonly defaultJobTimeoutSeconds: number;
   readonly localRunner: boolean;
+  /** A job's lease: a runner that does not renew it within this time has lost the job. */
+  readonly leaseSeconds: number;
   readonly logLevel: string;
 }
 
@@ -39,6 +41,7 @@ const OPTIONS: readonly Option[] = [
   { flag: "max-log-bytes", env: "PIPEWRIGHT_MAX_LOG_BYTES", key: "maxLogBytes" },
   { flag: "default-job-timeout", env: "PIPEWRIGHT_DEFAULT_JOB_TIMEOUT", key: "defaultJobTimeoutSeconds" },
   { flag: "log-level", env: "PIPEWRIGHT_LOG_LEVEL", key: "logLevel" },
+  { flag: "lease-seconds", env: "PIPEWRIGHT_LEASE_SECONDS", key: "leaseSeconds" },
 ];
 
 export class ConfigError extends Error {
@@ -138,6 +141,7 @@ export function loadConfig(
       get("defaultJobTimeoutSeconds") ?? "3600",
     ),
     localRunner: localRunnerFlag === undefined ? true : localRunnerFlag === "true" || localRunnerFlag === "1",
+    leaseSeconds: positiveInt(nameOf("leaseSeconds"), get("leaseSeconds") ?? "30", 3600),
     logLevel,
   });
 }

@@ -31,9 +31,10 @@ export interface Server {
 }
 
 async function openStore(config: Config): Promise<Store> {
-  if (config.databaseUrl.startsWith("sqlite:"))
+  if (config.databaseUrl.startsWith("sqlite:")) {
     return openSqliteStore(config.databaseUrl.slice("sqlite:".length));
-  throw new Error("PostgreSQL support arrives with the scale-out mode; use a sqlite: DATABASE_URL for now");
+  }
+  return openPostgresStore(config.databaseUrl);
 }
 
 /**
@@ -85,6 +86,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       maxLogBytes: config.maxLogBytes,
       defaultJobTimeoutSeconds: config.defaultJobTimeoutSeconds,
       runnerId: `local:${os.hostname()}:${config.dataDir}`,
+      leaseMs: config.leaseSeconds * 1000,
+      sweepMs: 1000,
     },
   });
   const app = await buildApp({
@@ -116,8 +119,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     stop(stopOpts) {
       if (stopOpts?.force) void scheduler.stop({ force: true });
       stopped ??= (async () => {
-        await app.close();
-        await scheduler.stop(stopOpts);
+        // Together: the scheduler stops handing out jobs (ending agents' long polls) while the
+        // HTTP server closes, then local jobs drain.
+        await Promise.all([app.close(), scheduler.stop(stopOpts)]);
         await logs.stop();
         await store.close();
       })();

@@ -50,6 +50,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
   /** Checks the projects exist and that the caller administers each of them. */
   async function checkGrantable(req: FastifyRequest, input: CredentialInput): Promise<void> {
     const p = await principal(req);
+    if (input.role === "runner") {
+      if (!p.superuser)
+        throw new PipewrightError("SUPERUSER_ONLY", "Only the bootstrap admin may issue runner credentials.");
+      if (input.project_ids.length > 0)
+        throw invalid("project_ids", "must be empty for role runner: runners serve every project");
+      return;
+    }
     if (new Set(input.project_ids).size !== input.project_ids.length) {
       throw invalid("project_ids", "contains duplicates");
     }

@@ -17,6 +17,7 @@ import { createAuthenticator } from "./auth.js";
 import { newId, type RouteContext } from "./context.js";
 import { registerPipelineRoutes } from "./pipeline-routes.js";
 import { registerRunRoutes } from "./run-routes.js";
+import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -137,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminRoutes(app, ctx);
   registerPipelineRoutes(app, ctx);
   registerRunRoutes(app, ctx);
+  registerRunnerRoutes(app, ctx);
   for (const plugin of deps.plugins ?? []) plugin(app, ctx);
   return app;
 }

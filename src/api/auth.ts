@@ -19,6 +19,7 @@ export interface Principal {
 export type Permission = "read" | "operate" | "manage";
 
 const ALLOWED: Record<Role, ReadonlySet<Permission>> = {
+  runner: new Set(),
   viewer: new Set(["read"]),
   operator: new Set(["read", "operate"]),
   admin: new Set(["read", "operate", "manage"]),

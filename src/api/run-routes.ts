@@ -688,6 +688,9 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
       "X-Accel-Buffering": "no",
       "X-Request-Id": req.id,
     });
+    // Headers go out now, not with the first event: a quiet step would leave clients without an
+    // answer (and EventSource without `open`) until it printed something or the keep-alive.
+    res.flushHeaders();
     let sentTo = from;
     let backlogDone = false;
     let ended = false;

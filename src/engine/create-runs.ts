@@ -202,6 +202,8 @@ export function buildRunGraph(input: BuildRunInput): RunGraph {
         lease_expires: null,
         labels: jobLabels(j.resource),
         pgid: null,
+        lost: 0,
+        heartbeat_time: null,
         start_time: 0,
         end_time: 0,
       });

@@ -30,6 +30,10 @@ export interface LogHub {
   /** Flushes and forgets the step; subscribers get `end`. */
   close(stepId: string): Promise<void>;
   subscribe(stepId: string, onEvent: (e: LogEvent) => void, onEnd: () => void): () => void;
+  /** Tells local subscribers of text that is already stored (a remote runner's chunk). */
+  publish(stepId: string, offset: number, text: string): void;
+  /** Tells local subscribers that a step stored elsewhere has ended. */
+  ended(stepId: string): void;
   isOpen(stepId: string): boolean;
   stop(): Promise<void>;
 }
@@ -53,11 +57,13 @@ export function createLogHub(deps: { store: Store; logger: Logger; flushMs?: num
       p.parts = [];
       p.flushedTo = p.next;
       // Chained, so chunks reach the store in offset order.
-      p.writing = p.writing.then(() =>
-        store.appendLog(stepId, offset, text).catch((err: unknown) => {
+      p.writing = p.writing.then(async () => {
+        try {
+          await store.appendLog(stepId, offset, text);
+        } catch (err) {
           logger.error({ err, stepId }, "writing a log chunk failed");
-        }),
-      );
+        }
+      });
     }
     return p.writing;
   }
@@ -99,6 +105,15 @@ export function createLogHub(deps: { store: Store; logger: Logger; flushMs?: num
         subs.delete(entry);
         if (subs.size === 0 && subscribers.get(stepId) === subs) subscribers.delete(stepId);
       };
+    },
+    publish(stepId, offset, text) {
+      const subs = subscribers.get(stepId);
+      if (subs) for (const s of subs) s.onEvent({ stepId, offset, text });
+    },
+    ended(stepId) {
+      const subs = subscribers.get(stepId);
+      if (subs) for (const s of subs) s.onEnd();
+      subscribers.delete(stepId);
     },
     isOpen(stepId) {
       return pending.has(stepId);

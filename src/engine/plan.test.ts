@@ -43,10 +43,20 @@ const sh = (id: string, extra: Record<string, unknown> = {}) => ({
   name: id,
   identifier: id,
   ...extra,
-  steps: [{ name: "s", task: "official_shell_plugin", inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: "true" }] }],
+  steps: [
+    {
+      name: "s",
+      task: "official_shell_plugin",
+      inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: "true" }],
+    },
+  ],
 });
 
-function newRun(def: unknown, options: { choose_stages?: string[]; choose_jobs?: string[] } = {}, vars: { name: string; value: string }[] = []): RunGraph {
+function newRun(
+  def: unknown,
+  options: { choose_stages?: string[]; choose_jobs?: string[] } = {},
+  vars: { name: string; value: string }[] = [],
+): RunGraph {
   const p = pipeline(def);
   return buildRunGraph({
     pipeline: p,
@@ -74,7 +84,14 @@ const finish = (g: RunGraph, id: string, status: "COMPLETED" | "FAILED" | "CANCE
 
 describe("planRun", () => {
   it("starts the first stage and queues its jobs; later stages wait", () => {
-    const g = step(newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1"), sh("j2")] }, { name: "b", identifier: "b", jobs: [sh("j3")] }] }));
+    const g = step(
+      newRun({
+        stages: [
+          { name: "a", identifier: "a", jobs: [sh("j1"), sh("j2")] },
+          { name: "b", identifier: "b", jobs: [sh("j3")] },
+        ],
+      }),
+    );
     expect(stage(g, "a").status).toBe("RUNNING");
     expect(job(g, "j1").status).toBe("QUEUED");
     expect(job(g, "j2").status).toBe("QUEUED");
@@ -84,7 +101,14 @@ describe("planRun", () => {
   });
 
   it("runs stages in sequence and completes the run", () => {
-    let g = step(newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1")] }, { name: "b", identifier: "b", jobs: [sh("j2")] }] }));
+    let g = step(
+      newRun({
+        stages: [
+          { name: "a", identifier: "a", jobs: [sh("j1")] },
+          { name: "b", identifier: "b", jobs: [sh("j2")] },
+        ],
+      }),
+    );
     g = finish(g, "j1", "COMPLETED");
     expect(stage(g, "a").status).toBe("COMPLETED");
     expect(job(g, "j2").status).toBe("QUEUED");
@@ -95,7 +119,11 @@ describe("planRun", () => {
   });
 
   it("honours job depends_on inside a stage", () => {
-    let g = step(newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1"), sh("j2", { depends_on: ["j1"] })] }] }));
+    let g = step(
+      newRun({
+        stages: [{ name: "a", identifier: "a", jobs: [sh("j1"), sh("j2", { depends_on: ["j1"] })] }],
+      }),
+    );
     expect(job(g, "j2").status).toBe("INIT");
     g = finish(g, "j1", "COMPLETED");
     expect(job(g, "j2").status).toBe("QUEUED");
@@ -107,7 +135,16 @@ describe("planRun", () => {
         stages: [
           { name: "a", identifier: "a", jobs: [sh("j1")] },
           { name: "b", identifier: "b", jobs: [sh("j2")] },
-          { name: "c", identifier: "c", run_always: true, jobs: [sh("j3"), sh("j4", { condition: "${{ failure() }}" }), sh("j5", { condition: "${{ success() }}" })] },
+          {
+            name: "c",
+            identifier: "c",
+            run_always: true,
+            jobs: [
+              sh("j3"),
+              sh("j4", { condition: "${{ failure() }}" }),
+              sh("j5", { condition: "${{ success() }}" }),
+            ],
+          },
         ],
       }),
     );
@@ -126,7 +163,18 @@ describe("planRun", () => {
   });
 
   it("evaluates conditions over variables; false conditions skip the job", () => {
-    const def = { stages: [{ name: "a", identifier: "a", jobs: [sh("yes", { condition: "${{ variables.X == 'on' }}" }), sh("no", { condition: "${{ variables.X != 'on' }}" })] }] };
+    const def = {
+      stages: [
+        {
+          name: "a",
+          identifier: "a",
+          jobs: [
+            sh("yes", { condition: "${{ variables.X == 'on' }}" }),
+            sh("no", { condition: "${{ variables.X != 'on' }}" }),
+          ],
+        },
+      ],
+    };
     const g = step(newRun(def, {}, [{ name: "X", value: "ON" }]));
     expect(job(g, "yes").status).toBe("QUEUED");
     expect(job(g, "no").status).toBe("SKIPPED");
@@ -134,7 +182,17 @@ describe("planRun", () => {
   });
 
   it("leaves unselected stages and jobs UNSELECTED and still completes", () => {
-    let g = step(newRun({ stages: [{ name: "a", identifier: "a", jobs: [sh("j1")] }, { name: "b", identifier: "b", jobs: [sh("j2"), sh("j3")] }] }, { choose_jobs: ["j2"] }));
+    let g = step(
+      newRun(
+        {
+          stages: [
+            { name: "a", identifier: "a", jobs: [sh("j1")] },
+            { name: "b", identifier: "b", jobs: [sh("j2"), sh("j3")] },
+          ],
+        },
+        { choose_jobs: ["j2"] },
+      ),
+    );
     expect(stage(g, "a").status).toBe("UNSELECTED");
     expect(job(g, "j1").status).toBe("UNSELECTED");
     expect(job(g, "j3").status).toBe("UNSELECTED");
@@ -149,7 +207,15 @@ describe("planRun", () => {
         {
           name: "a",
           identifier: "a",
-          jobs: [{ name: "r", identifier: "r", steps: [{ name: "ok", task: "official_devcloud_checkpoint", inputs: [{ key: "timeout", value: 60 }] }] }],
+          jobs: [
+            {
+              name: "r",
+              identifier: "r",
+              steps: [
+                { name: "ok", task: "official_devcloud_checkpoint", inputs: [{ key: "timeout", value: 60 }] },
+              ],
+            },
+          ],
         },
       ],
     };
@@ -172,21 +238,31 @@ describe("planRun", () => {
     expect(deriveRunStatus([{ status: "FAILED" }, { status: "SKIPPED" }], [])).toBe("FAILED");
     expect(deriveRunStatus([{ status: "CANCELED" }], [])).toBe("CANCELED");
     expect(deriveRunStatus([{ status: "RUNNING" }], [{ status: "QUEUED" }])).toBe("QUEUED");
-    expect(deriveRunStatus([{ status: "RUNNING" }], [{ status: "COMPLETED" }, { status: "QUEUED" }])).toBe("RUNNING");
+    expect(deriveRunStatus([{ status: "RUNNING" }], [{ status: "COMPLETED" }, { status: "QUEUED" }])).toBe(
+      "RUNNING",
+    );
     expect(deriveRunStatus([{ status: "RUNNING" }], [{ status: "PAUSED" }])).toBe("PAUSED");
   });
 });
 
 describe("decideStart", () => {
-  const cc = (exceed_action: "ABORT" | "QUEUE") => pipeline({}, { concurrency_control: { concurrency_number: 1, exceed_action, enable: true } });
+  const cc = (exceed_action: "ABORT" | "QUEUE") =>
+    pipeline({}, { concurrency_control: { concurrency_number: 1, exceed_action, enable: true } });
   it("refuses banned pipelines", () => {
-    expect(decideStart({ ...pipeline({}), banned: true }, undefined)).toMatchObject({ kind: "refused", status: "FAILED", reason: "Current pipeline is banned." });
+    expect(decideStart({ ...pipeline({}), banned: true }, undefined)).toMatchObject({
+      kind: "refused",
+      status: "FAILED",
+      reason: "Current pipeline is banned.",
+    });
   });
   it("admits under the limit, queues or ignores over it", () => {
     expect(decideStart(cc("QUEUE"), { admitted: 0, waiting: 0 })).toEqual({ kind: "admitted" });
     expect(decideStart(cc("QUEUE"), { admitted: 1, waiting: 0 })).toEqual({ kind: "queued" });
     expect(decideStart(cc("QUEUE"), { admitted: 0, waiting: 1 })).toEqual({ kind: "queued" });
-    expect(decideStart(cc("ABORT"), { admitted: 1, waiting: 0 })).toMatchObject({ kind: "refused", status: "IGNORED" });
+    expect(decideStart(cc("ABORT"), { admitted: 1, waiting: 0 })).toMatchObject({
+      kind: "refused",
+      status: "IGNORED",
+    });
     expect(decideStart(pipeline({}), { admitted: 50, waiting: 0 })).toEqual({ kind: "admitted" });
   });
 });

@@ -140,7 +140,10 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
    * The jobs a stage's jobs look back at: those of the stages it waits for, looking through
    * stages that did not run (skipped, unselected) to what those waited for.
    */
-  const predecessorStageJobs = (waitsFor: readonly string[], seen = new Set<string>()): Mutable<JobRunRecord>[] =>
+  const predecessorStageJobs = (
+    waitsFor: readonly string[],
+    seen = new Set<string>(),
+  ): Mutable<JobRunRecord>[] =>
     waitsFor.flatMap((id) => {
       if (seen.has(id)) return [];
       seen.add(id);
@@ -152,7 +155,10 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
     });
 
   /** The stages a stage waits for, and, through skipped or unselected ones, what those wait for. */
-  const stagesWaitedFor = (waitsFor: readonly string[], seen = new Set<string>()): Mutable<StageRunRecord>[] =>
+  const stagesWaitedFor = (
+    waitsFor: readonly string[],
+    seen = new Set<string>(),
+  ): Mutable<StageRunRecord>[] =>
     waitsFor.flatMap((id) => {
       if (seen.has(id)) return [];
       seen.add(id);

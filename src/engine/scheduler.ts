@@ -31,6 +31,10 @@ export interface SchedulerConfig {
   readonly defaultJobTimeoutSeconds: number;
   /** Identifies this process's local runner in job rows (restart recovery finds its jobs by it). */
   readonly runnerId: string;
+  /** A job's lease: a runner that does not renew it within this time has lost the job. */
+  readonly leaseMs: number;
+  /** How often every replica looks for expired leases, waiting runs and work queued elsewhere. */
+  readonly sweepMs: number;
 }
 
 export interface SchedulerDeps {
@@ -88,17 +92,51 @@ export interface Scheduler {
   readonly events: EventEmitter;
   /** Resolves once nothing is left to do right now (tests and benchmarks). */
   idle(): Promise<void>;
+  /** True once stop() was called: no job is handed out any more. */
+  readonly stopping: boolean;
+
+  // For remote runner agents (all fenced by job id + attempt; false = the job is no longer theirs).
+  /** Claims up to `limit` ready jobs for a remote runner. */
+  claimForRunner(runnerId: string, limit: number, labels: readonly string[]): Promise<JobAssignment[]>;
+  /** Resolves when work may have been queued here, or after `ms`, or when `signal` aborts. */
+  waitForWork(ms: number, signal: AbortSignal): Promise<void>;
+  renewLease(jobId: string, attempt: number): Promise<boolean>;
+  /** Gives jobs claimed for a runner back (the runner went away before it got them). */
+  releaseJobs(jobs: readonly JobAssignment[]): Promise<void>;
+  reportStepStarted(jobId: string, attempt: number, stepId: string): Promise<boolean>;
+  reportStepLog(
+    jobId: string,
+    attempt: number,
+    stepId: string,
+    offset: number,
+    text: string,
+  ): Promise<boolean>;
+  reportStepFinished(
+    jobId: string,
+    attempt: number,
+    stepId: string,
+    status: "COMPLETED" | "FAILED" | "CANCELED",
+    message: string | null,
+  ): Promise<boolean>;
+  reportJobFinished(jobId: string, attempt: number, outcome: JobOutcome): Promise<boolean>;
 }
 
-const ACTIVE_LEASE_MS = 365 * 24 * 3600 * 1000;
 const FINISHED: ReadonlySet<string> = new Set(["COMPLETED", "FAILED", "CANCELED", "IGNORED"]);
+
+/** A job this process is executing on its local runner. */
+interface ActiveJob {
+  readonly controller: AbortController;
+  readonly runId: string;
+  readonly attempt: number;
+  done?: Promise<void>;
+}
 
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { store, runner, logs, logger, now, newId, config } = deps;
   const events = new EventEmitter();
   events.setMaxListeners(0);
   /** `done` settles once the runner is through with the job (processes gone, workspace handled). */
-  const active = new Map<string, { controller: AbortController; runId: string; done?: Promise<void> }>();
+  const active = new Map<string, ActiveJob>();
   const dirtyRuns = new Set<string>();
   let admissionDirty = true;
   let dispatchDirty = true;
@@ -110,6 +148,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let started = false;
   let reviewTimer: NodeJS.Timeout | undefined;
   let idleWaiters: (() => void)[] = [];
+  const workWaiters: (() => void)[] = [];
+  let sweepTimer: NodeJS.Timeout | undefined;
   const definitionCache = new Map<string, Definition>();
   const conditions = new Map<string, ConditionAst>();
   let lastSeq = 0;
@@ -198,6 +238,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   async function dispatch(): Promise<void> {
+    workWaiters.splice(0).forEach((w) => w());
     if (!runner) return;
     while (!stopped && active.size < config.slots) {
       const claimed = await store.claimJobs({
@@ -205,7 +246,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         limit: config.slots - active.size,
         labels: [],
         now: now(),
-        leaseMs: ACTIVE_LEASE_MS,
+        leaseMs: config.leaseMs,
       });
       if (claimed.length === 0) return;
       for (const job of claimed) await launch(job);
@@ -214,10 +255,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   async function launch(job: JobRunRecord): Promise<void> {
     const controller = new AbortController();
-    const entry: { controller: AbortController; runId: string; done?: Promise<void> } = {
-      controller,
-      runId: job.run_id,
-    };
+    const entry: ActiveJob = { controller, runId: job.run_id, attempt: job.attempt };
     active.set(job.id, entry);
     const g = await mutateRun(job.run_id, (graph) => {
       const j = graph.jobs.find((x) => x.id === job.id);
@@ -233,12 +271,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const reporter: JobReporter = {
       async stepStarted(stepId) {
         logs.open(stepId, 0);
-        const ok = await store.applyRunChanges(
-          { steps: [{ id: stepId, status: "RUNNING", start_time: now() }] },
-          fence,
-        );
-        if (!ok) controller.abort();
-        events.emit("run", job.run_id);
+        if (!(await recordStepStarted(job, stepId))) controller.abort();
       },
       stepProcess(_stepId, pgid) {
         void store.applyRunChanges({ jobs: [{ id: job.id, pgid }] }, fence).catch((err: unknown) => {
@@ -251,8 +284,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       async stepFinished(stepId, status, message) {
         await logs.close(stepId);
         if (forced) return;
-        await store.applyRunChanges({ steps: [{ id: stepId, status, message, end_time: now() }] }, fence);
-        events.emit("run", job.run_id);
+        await recordStepFinished(job, stepId, status, message);
       },
     };
     entry.done = runner!
@@ -265,7 +297,9 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
           message: `runner error: ${(err as Error).message}`,
         };
       })
-      .then((outcome) => finishJob(job, outcome))
+      .then(async (outcome) => {
+        await finishJob(job, outcome);
+      })
       .catch((err: unknown) => logger.error({ err, job: job.id }, "recording a job's end failed"))
       .finally(() => {
         // A later attempt of the same job may have taken the slot's entry meanwhile.
@@ -273,6 +307,37 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         dispatchDirty = true;
         kick();
       });
+  }
+
+  type JobKey = Pick<JobRunRecord, "id" | "run_id" | "attempt">;
+
+  /** The job as a remote runner names it, if that attempt still holds it. */
+  async function jobKey(jobId: string, attempt: number): Promise<JobKey | undefined> {
+    const job = await store.getJob(jobId);
+    return job && job.attempt === attempt && job.status === "RUNNING" ? job : undefined;
+  }
+
+  async function recordStepStarted(job: JobKey, stepId: string): Promise<boolean> {
+    const ok = await store.applyRunChanges(
+      { steps: [{ id: stepId, status: "RUNNING", start_time: now() }] },
+      { jobId: job.id, attempt: job.attempt },
+    );
+    events.emit("run", job.run_id);
+    return ok;
+  }
+
+  async function recordStepFinished(
+    job: JobKey,
+    stepId: string,
+    status: "COMPLETED" | "FAILED" | "CANCELED",
+    message: string | null,
+  ): Promise<boolean> {
+    const ok = await store.applyRunChanges(
+      { steps: [{ id: stepId, status, message, end_time: now() }] },
+      { jobId: job.id, attempt: job.attempt },
+    );
+    events.emit("run", job.run_id);
+    return ok;
   }
 
   function buildAssignment(g: RunGraph, job: JobRunRecord): JobAssignment {
@@ -316,12 +381,17 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     };
   }
 
-  async function finishJob(job: JobRunRecord, outcome: JobOutcome): Promise<void> {
-    if (forced) return;
+  async function finishJob(
+    job: Pick<JobRunRecord, "id" | "run_id" | "attempt">,
+    outcome: JobOutcome,
+  ): Promise<boolean> {
+    if (forced) return false;
+    let held = false;
     await mutateRun(job.run_id, (g) => {
       const j = g.jobs.find((x) => x.id === job.id);
       // Fencing: a job that was stopped or handed to another attempt keeps its newer state.
       if (!j || j.status !== "RUNNING" || j.attempt !== job.attempt) return null;
+      held = true;
       if (outcome.status === "COMPLETED") {
         const jd = g.run.context.definition.stages[j.stage_idx]!.jobs[j.idx]!;
         const steps = g.steps.filter((s) => s.job_id === j.id).sort((a, b) => a.idx - b.idx);
@@ -339,6 +409,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         ],
       };
     });
+    return held;
   }
 
   async function expireReviews(): Promise<void> {
@@ -388,6 +459,78 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       { steps: [step] },
       enterNextStep({ ...job, next_step: idx + 1 }, jd, steps, t, nextSeq),
     );
+  }
+
+  /**
+   * A runner that stopped renewing a job's lease has lost it (crashed, cut off). The job goes back
+   * to the queue once (REDISPATCH), from the step it was on; losing it a second time fails it.
+   */
+  async function expireLeases(): Promise<void> {
+    for (const job of await store.listExpiredLeases(now())) {
+      await mutateRun(job.run_id, (g) => {
+        const j = g.jobs.find((x) => x.id === job.id);
+        if (!j || j.status !== "RUNNING" || j.attempt !== job.attempt) return null;
+        const t = now();
+        const open = g.steps.filter(
+          (s) => s.job_id === j.id && s.idx >= j.next_step && !TERMINAL_NODE.has(s.status),
+        );
+        // A runner that never confirmed the job (no heartbeat) most likely never got it: the
+        // answer to its claim was lost. That does not count as losing the job.
+        const confirmed = j.heartbeat_time !== null;
+        if (j.lost === 0 || !confirmed) {
+          const message = confirmed
+            ? `runner ${j.runner_id} was lost (no heartbeat); dispatched again`
+            : `runner ${j.runner_id} never confirmed the job; dispatched again`;
+          return {
+            jobs: [
+              {
+                id: j.id,
+                status: "REDISPATCH",
+                lost: confirmed ? j.lost + 1 : j.lost,
+                runner_id: null,
+                lease_expires: null,
+                pgid: null,
+                message,
+                ready_seq: nextSeq(),
+              },
+            ],
+            steps: open.map((s) => ({
+              id: s.id,
+              status: "INIT" as const,
+              start_time: 0,
+              end_time: 0,
+              message: null,
+            })),
+            clearLogsOf: open.map((s) => s.id),
+          };
+        }
+        const message = `runner ${j.runner_id} was lost (no heartbeat) a second time; the job failed`;
+        return {
+          jobs: [{ id: j.id, status: "FAILED", lost: j.lost + 1, message, end_time: t, lease_expires: null }],
+          steps: open.map((s) => ({ id: s.id, status: "FAILED" as const, message, end_time: t })),
+        };
+      });
+      dispatchDirty = true;
+    }
+  }
+
+  /** Keeps the leases of the jobs this process runs alive. */
+  async function renewLocalLeases(): Promise<void> {
+    const until = now() + config.leaseMs;
+    for (const [jobId, a] of active) {
+      if (!(await store.renewLease(jobId, a.attempt, until))) a.controller.abort();
+    }
+  }
+
+  /** Periodic duties of every replica: nothing here depends on events seen by this process. */
+  async function sweep(): Promise<void> {
+    if (stopped) return;
+    await renewLocalLeases();
+    await expireLeases();
+    await expireReviews();
+    admissionDirty = true;
+    dispatchDirty = true;
+    kick();
   }
 
   async function scheduleReviewTimer(): Promise<void> {
@@ -472,15 +615,24 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       if (started) return;
       started = true;
       await recover();
+      // Runner agents could not renew their leases while no server answered: give them one lease
+      // period to come back before their jobs count as lost.
+      await store.graceLeases(now() + config.leaseMs);
       await expireReviews();
       admissionDirty = true;
       dispatchDirty = true;
       kick();
+      sweepTimer = setInterval(() => {
+        sweep().catch((err: unknown) => logger.error({ err }, "sweep failed"));
+      }, config.sweepMs);
+      sweepTimer.unref();
     },
 
     async stop(opts) {
       stopped = true;
       if (reviewTimer) clearTimeout(reviewTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
+      workWaiters.splice(0).forEach((w) => w());
       if (opts?.force) {
         forced = true;
         for (const { controller } of active.values()) controller.abort();
@@ -596,7 +748,6 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       });
       if (!g) return;
       for (const a of active.values()) if (a.runId === runId) a.controller.abort();
-      for (const s of g.steps) if (logs.isOpen(s.id)) void logs.close(s.id);
     },
 
     async retryRun(runId) {
@@ -679,6 +830,73 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
           `${decision === "pass" ? "approved" : "refused"} by ${who.name}`,
         );
       });
+    },
+
+    async claimForRunner(runnerId, limit, labels) {
+      if (stopped) return [];
+      const claimed = await store.claimJobs({ runnerId, limit, labels, now: now(), leaseMs: config.leaseMs });
+      const out: JobAssignment[] = [];
+      for (const job of claimed) {
+        const g = await mutateRun(job.run_id, (graph) => {
+          const j = graph.jobs.find((x) => x.id === job.id);
+          return j && j.start_time === 0 ? { jobs: [{ id: job.id, start_time: now() }] } : {};
+        });
+        const graph = g ?? (await store.getRunGraph(job.run_id));
+        if (graph) out.push(buildAssignment(graph, job));
+      }
+      return out;
+    },
+
+    get stopping() {
+      return stopped;
+    },
+
+    waitForWork(ms, signal) {
+      if (stopped) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal.addEventListener("abort", done, { once: true });
+        workWaiters.push(done);
+      });
+    },
+
+    async releaseJobs(jobs) {
+      await store.releaseJobs(jobs.map((j) => ({ id: j.jobRunId, attempt: j.attempt })));
+      dispatchDirty = true;
+      kick();
+    },
+
+    renewLease(jobId, attempt) {
+      return store.renewLease(jobId, attempt, now() + config.leaseMs);
+    },
+
+    async reportStepStarted(jobId, attempt, stepId) {
+      const job = await jobKey(jobId, attempt);
+      return job ? recordStepStarted(job, stepId) : false;
+    },
+
+    async reportStepLog(jobId, attempt, stepId, offset, text) {
+      const ok = await store.appendLog(stepId, offset, text, { jobId, attempt });
+      if (ok) logs.publish(stepId, offset, text);
+      return ok;
+    },
+
+    async reportStepFinished(jobId, attempt, stepId, status, message) {
+      const job = await jobKey(jobId, attempt);
+      if (!job) return false;
+      const ok = await recordStepFinished(job, stepId, status, message);
+      logs.ended(stepId);
+      return ok;
+    },
+
+    async reportJobFinished(jobId, attempt, outcome) {
+      const job = await jobKey(jobId, attempt);
+      return job ? finishJob(job, outcome) : false;
     },
 
     idle() {

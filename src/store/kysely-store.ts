@@ -12,6 +12,7 @@ import type {
   LogChunk,
   RunChanges,
   RunGraph,
+  RunnerRecord,
   RunQuery,
   RunRecord,
   StageRunRecord,
@@ -175,7 +176,9 @@ export class KyselyStore implements Store {
     try {
       return await this.db
         .transaction()
-        .execute((trx) => fn(new KyselyStore(trx, this.capabilities, async () => {}, this.bulk, this.definitions)));
+        .execute((trx) =>
+          fn(new KyselyStore(trx, this.capabilities, async () => {}, this.bulk, this.definitions)),
+        );
     } catch (err) {
       // Definitions marked stored inside the failed transaction were rolled back with it.
       this.definitions.stored.clear();
@@ -457,7 +460,8 @@ export class KyselyStore implements Store {
     const newDefs = new Map<string, string>();
     const runs = graphs.map((g) => {
       const { hash, json } = this.definitions.hash(g.run.context.definition);
-      if (!this.definitions.stored.has(hash)) newDefs.set(hash, json ?? JSON.stringify(g.run.context.definition));
+      if (!this.definitions.stored.has(hash))
+        newDefs.set(hash, json ?? JSON.stringify(g.run.context.definition));
       return runRow(g.run, hash);
     });
     if (newDefs.size > 0) {
@@ -474,9 +478,21 @@ export class KyselyStore implements Store {
       for (const h of newDefs.keys()) this.definitions.stored.add(h);
     }
     await this.bulk.insert(this.db, "pipeline_runs", runs);
-    await this.bulk.insert(this.db, "stage_runs", graphs.flatMap((g) => g.stages.map(stageRow)));
-    await this.bulk.insert(this.db, "job_runs", graphs.flatMap((g) => g.jobs.map(jobRow)));
-    await this.bulk.insert(this.db, "step_runs", graphs.flatMap((g) => g.steps.map(stepRow)));
+    await this.bulk.insert(
+      this.db,
+      "stage_runs",
+      graphs.flatMap((g) => g.stages.map(stageRow)),
+    );
+    await this.bulk.insert(
+      this.db,
+      "job_runs",
+      graphs.flatMap((g) => g.jobs.map(jobRow)),
+    );
+    await this.bulk.insert(
+      this.db,
+      "step_runs",
+      graphs.flatMap((g) => g.steps.map(stepRow)),
+    );
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -631,19 +647,22 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * Claims up to `limit` queued jobs for a runner, round-robin across projects (the n-th queued
-   * job of every project comes before the (n+1)-th of any), FIFO within a project. PostgreSQL
-   * skips rows other replicas are claiming; SQLite has a single writer and needs no skipping.
+   * Claims up to `limit` queued jobs for a runner, round-robin across projects: the n-th queued
+   * job of every project comes before the (n+1)-th of any, and among projects the one served
+   * least recently goes first (so a project's thousand-job batch cannot starve another's single
+   * job even when one slot frees at a time); FIFO within a project. PostgreSQL skips rows other
+   * replicas are claiming; SQLite has a single writer and needs no skipping.
    */
   async claimJobs(req: ClaimRequest): Promise<JobRunRecord[]> {
     return this.transaction(async (tx) => {
       const lockClause = this.capabilities.supportsSkipLocked ? sql`FOR UPDATE SKIP LOCKED` : sql``;
       const candidates = await sql<{ id: string; labels: string }>`
-        SELECT id, labels FROM (
-          SELECT id, labels, ready_seq,
+        SELECT q.id, q.labels FROM (
+          SELECT id, labels, project_id, ready_seq,
                  ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY ready_seq) AS turn
-          FROM job_runs WHERE status = 'QUEUED'
-        ) q ORDER BY turn, ready_seq LIMIT ${req.limit * 4 + 16}`.execute(tx.db);
+          FROM job_runs WHERE status IN ('QUEUED', 'REDISPATCH')
+        ) q LEFT JOIN project_dispatch d ON d.project_id = q.project_id
+        ORDER BY q.turn, COALESCE(d.last_claim, 0), q.ready_seq LIMIT ${req.limit * 4 + 16}`.execute(tx.db);
       const have = new Set(req.labels);
       const ids = candidates.rows
         .filter((c) => (JSON.parse(c.labels) as string[]).every((l) => have.has(l)))
@@ -652,7 +671,7 @@ export class KyselyStore implements Store {
       if (ids.length === 0) return [];
       // Re-check the status under the lock (PostgreSQL) so two replicas never take the same job.
       const locked = await sql<{ id: string }>`
-        SELECT id FROM job_runs WHERE id IN (${sql.join(ids)}) AND status = 'QUEUED' ${lockClause}`.execute(
+        SELECT id FROM job_runs WHERE id IN (${sql.join(ids)}) AND status IN ('QUEUED', 'REDISPATCH') ${lockClause}`.execute(
         tx.db,
       );
       const lockedIds = locked.rows.map((r) => r.id);
@@ -664,20 +683,120 @@ export class KyselyStore implements Store {
           attempt: eb("attempt", "+", 1),
           runner_id: req.runnerId,
           lease_expires: req.now + req.leaseMs,
+          heartbeat_time: null,
           message: null,
         }))
         .where("id", "in", lockedIds)
         .returningAll()
         .execute();
-      return rows.map(toJob);
+      const claimed = rows.map(toJob).sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
+      for (const [i, job] of claimed.entries()) {
+        const last = req.now * 1000 + i;
+        await tx.db
+          .insertInto("project_dispatch")
+          .values({ project_id: job.project_id, last_claim: last })
+          .onConflict((oc) => oc.column("project_id").doUpdateSet({ last_claim: last }))
+          .execute();
+      }
+      return claimed;
     });
+  }
+
+  /** Renews a job's lease while its attempt still holds it; answers false when it no longer does. */
+  async renewLease(jobId: string, attempt: number, until: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable("job_runs")
+      .set({ lease_expires: until, heartbeat_time: until })
+      .where("id", "=", jobId)
+      .where("attempt", "=", attempt)
+      .where("status", "=", "RUNNING")
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Puts claimed jobs back in the queue (their claim never reached the runner). */
+  async releaseJobs(jobs: readonly { id: string; attempt: number }[]): Promise<void> {
+    for (const j of jobs) {
+      await this.db
+        .updateTable("job_runs")
+        .set((eb) => ({
+          status: eb.case().when("lost", ">", 0).then("REDISPATCH").else("QUEUED").end(),
+          runner_id: null,
+          lease_expires: null,
+        }))
+        .where("id", "=", j.id)
+        .where("attempt", "=", j.attempt)
+        .where("status", "=", "RUNNING")
+        .execute();
+    }
+  }
+
+  /** Extends every running job's lease to at least `until` (a grace period after a server restart). */
+  async graceLeases(until: number): Promise<void> {
+    await this.db
+      .updateTable("job_runs")
+      .set({ lease_expires: until })
+      .where("status", "=", "RUNNING")
+      .where("lease_expires", "<", until)
+      .execute();
+  }
+
+  /** Running jobs whose lease ran out before `now` (their runner is gone or cut off). */
+  async listExpiredLeases(now: number): Promise<JobRunRecord[]> {
+    const rows = await this.db
+      .selectFrom("job_runs")
+      .selectAll()
+      .where("status", "=", "RUNNING")
+      .where("lease_expires", "<", now)
+      .limit(1000)
+      .execute();
+    return rows.map(toJob);
+  }
+
+  async upsertRunner(r: RunnerRecord): Promise<void> {
+    const row = { ...r, labels: JSON.stringify(r.labels) };
+    await this.db
+      .insertInto("runners")
+      .values(row)
+      .onConflict((oc) =>
+        oc
+          .column("id")
+          .doUpdateSet({
+            name: r.name,
+            labels: row.labels,
+            slots: r.slots,
+            version: r.version,
+            last_seen: r.last_seen,
+          }),
+      )
+      .execute();
+  }
+
+  async touchRunner(id: string, now: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable("runners")
+      .set({ last_seen: now })
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async listRunners(): Promise<RunnerRecord[]> {
+    const rows = await this.db.selectFrom("runners").selectAll().orderBy("create_time").execute();
+    return rows.map((r) => ({
+      ...r,
+      labels: JSON.parse(r.labels),
+      slots: Number(r.slots),
+      create_time: Number(r.create_time),
+      last_seen: Number(r.last_seen),
+    }));
   }
 
   async countQueuedJobs(): Promise<number> {
     const row = await this.db
       .selectFrom("job_runs")
       .select((eb) => eb.fn.countAll<number>().as("n"))
-      .where("status", "=", "QUEUED")
+      .where("status", "in", ["QUEUED", "REDISPATCH"])
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
@@ -775,19 +894,40 @@ export class KyselyStore implements Store {
 
   // ---- logs -------------------------------------------------------------------------------
 
-  async appendLog(stepId: string, startOffset: number, text: string): Promise<void> {
+  /**
+   * Appends a chunk at its byte offset. A chunk already stored at that offset is left alone, so
+   * a runner may resend a chunk whose answer it did not get. With a fence, nothing is written
+   * unless that attempt still holds the job (answers false).
+   */
+  async appendLog(stepId: string, startOffset: number, text: string, fence?: JobFence): Promise<boolean> {
     const bytes = Buffer.byteLength(text);
-    await this.transaction(async (tx) => {
+    return this.transaction(async (tx) => {
+      if (fence) {
+        const job = await tx.db
+          .selectFrom("job_runs")
+          .select(["attempt", "status"])
+          .where("id", "=", fence.jobId)
+          .executeTakeFirst();
+        if (!job || Number(job.attempt) !== fence.attempt || job.status !== "RUNNING") return false;
+      }
       await tx.db
         .insertInto("step_logs")
         .values({ step_id: stepId, start_offset: startOffset, text })
+        .onConflict((oc) => oc.columns(["step_id", "start_offset"]).doNothing())
         .execute();
       await tx.db
         .updateTable("step_runs")
         .set({ log_bytes: startOffset + bytes })
         .where("id", "=", stepId)
+        .where("log_bytes", "<", startOffset + bytes)
         .execute();
+      return true;
     });
+  }
+
+  async getJob(id: string): Promise<JobRunRecord | undefined> {
+    const row = await this.db.selectFrom("job_runs").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toJob(row);
   }
 
   /** Chunks overlapping [from, to) in offset order; `to` undefined means to the end. */
@@ -923,6 +1063,8 @@ function toJob(r: JobRunTable): JobRunRecord {
     attempt: Number(r.attempt),
     lease_expires: r.lease_expires === null ? null : Number(r.lease_expires),
     pgid: r.pgid === null ? null : Number(r.pgid),
+    lost: Number(r.lost),
+    heartbeat_time: r.heartbeat_time === null ? null : Number(r.heartbeat_time),
     labels: JSON.parse(r.labels),
     start_time: Number(r.start_time),
     end_time: Number(r.end_time),

@@ -70,6 +70,8 @@ export interface JobRunRecord {
   readonly lease_expires: number | null;
   readonly labels: readonly string[];
   readonly pgid: number | null;
+  readonly lost: number;
+  readonly heartbeat_time: number | null;
   readonly start_time: number;
   readonly end_time: number;
 }
@@ -141,6 +143,16 @@ export interface BatchRecord {
   readonly body_hash: string;
   readonly response: string;
   readonly create_time: number;
+}
+
+export interface RunnerRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly slots: number;
+  readonly version: string;
+  readonly create_time: number;
+  readonly last_seen: number;
 }
 
 export interface ClaimRequest {

@@ -121,6 +121,10 @@ export interface JobRunTable {
   labels: string;
   /** Process group of the step process running now (embedded runner), for restart clean-up. */
   pgid: number | null;
+  /** Times the job's runner was lost (lease expired) since it was last reset. */
+  lost: number;
+  /** Last lease renewal of the current attempt; null until its runner first confirms it. */
+  heartbeat_time: number | null;
   start_time: number;
   end_time: number;
 }
@@ -146,6 +150,23 @@ export interface StepLogTable {
   step_id: string;
   start_offset: number;
   text: string;
+}
+
+export interface ProjectDispatchTable {
+  project_id: string;
+  /** When a job of the project was last claimed (fairness: least recently served goes first). */
+  last_claim: number;
+}
+
+export interface RunnerTable {
+  id: string;
+  name: string;
+  /** JSON array. */
+  labels: string;
+  slots: number;
+  version: string;
+  create_time: number;
+  last_seen: number;
 }
 
 export interface DefinitionTable {
@@ -174,4 +195,6 @@ export interface Database {
   step_logs: StepLogTable;
   batches: BatchTable;
   definitions: DefinitionTable;
+  runners: RunnerTable;
+  project_dispatch: ProjectDispatchTable;
 }

@@ -206,16 +206,32 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
               timeout: "",
               resource: "",
               extra: {},
-              steps: [{ name: "t", identifier: "t", task: "official_shell_plugin" as const, sequence: 0, inputs: [], extra: {} }],
+              steps: [
+                {
+                  name: "t",
+                  identifier: "t",
+                  task: "official_shell_plugin" as const,
+                  sequence: 0,
+                  inputs: [],
+                  extra: {},
+                },
+              ],
             },
           ],
         },
       ],
     };
 
-    async function seed(projectId: string, pipelineId: string, n: number, labels: string[] = []): Promise<RunGraph[]> {
-      if (!(await store.getProject(projectId))) await store.createProject({ id: projectId, name: projectId, create_time: 1 });
-      if (!(await store.getPipeline(pipelineId))) await store.createPipeline({ ...pipeline(projectId, pipelineId.slice(0, 8), 1), id: pipelineId });
+    async function seed(
+      projectId: string,
+      pipelineId: string,
+      n: number,
+      labels: string[] = [],
+    ): Promise<RunGraph[]> {
+      if (!(await store.getProject(projectId)))
+        await store.createProject({ id: projectId, name: projectId, create_time: 1 });
+      if (!(await store.getPipeline(pipelineId)))
+        await store.createPipeline({ ...pipeline(projectId, pipelineId.slice(0, 8), 1), id: pipelineId });
       const graphs: RunGraph[] = [];
       for (let i = 0; i < n; i++) {
         const [num] = [...(await store.allocateRunNumbers([pipelineId])).values()];
@@ -247,7 +263,19 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
             create_time: 10 + i,
             update_time: 10 + i,
           },
-          stages: [{ id: id(), run_id: runId, idx: 0, identifier: "s", name: "s", status: "RUNNING", is_select: true, start_time: 1, end_time: 0 }],
+          stages: [
+            {
+              id: id(),
+              run_id: runId,
+              idx: 0,
+              identifier: "s",
+              name: "s",
+              status: "RUNNING",
+              is_select: true,
+              start_time: 1,
+              end_time: 0,
+            },
+          ],
           jobs: [
             {
               id: jobId,
@@ -267,12 +295,28 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
               lease_expires: null,
               labels,
               pgid: null,
+              lost: 0,
+              heartbeat_time: null,
               start_time: 0,
               end_time: 0,
             },
           ],
           steps: [
-            { id: id(), run_id: runId, job_id: jobId, idx: 0, identifier: "t", name: "t", task: "official_shell_plugin", status: "INIT", message: null, deadline: null, log_bytes: 0, start_time: 0, end_time: 0 },
+            {
+              id: id(),
+              run_id: runId,
+              job_id: jobId,
+              idx: 0,
+              identifier: "t",
+              name: "t",
+              task: "official_shell_plugin",
+              status: "INIT",
+              message: null,
+              deadline: null,
+              log_bytes: 0,
+              start_time: 0,
+              end_time: 0,
+            },
           ],
         });
       }
@@ -295,22 +339,75 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
       const ga = await seed(a, id(), 4);
       const gb = await seed(b, id(), 2);
       await seed(a, id(), 1, ["gpu"]);
-      const claimed = await store.claimJobs({ runnerId: "r1", limit: 5, labels: [], now: 100, leaseMs: 1000 });
+      const claimed = await store.claimJobs({
+        runnerId: "r1",
+        limit: 5,
+        labels: [],
+        now: 100,
+        leaseMs: 1000,
+      });
       const order = claimed.map((j) => j.id);
       // Turns: a1 b1 a2 b2 a3 — by ready order within each project; labelled job not claimable.
-      expect(new Set(order)).toEqual(new Set([ga[0]!.jobs[0]!.id, gb[0]!.jobs[0]!.id, ga[1]!.jobs[0]!.id, gb[1]!.jobs[0]!.id, ga[2]!.jobs[0]!.id]));
-      for (const j of claimed) expect(j).toMatchObject({ status: "RUNNING", attempt: 1, runner_id: "r1", lease_expires: 1100 });
-      const rest = await store.claimJobs({ runnerId: "r2", limit: 10, labels: ["gpu"], now: 100, leaseMs: 1000 });
+      expect(new Set(order)).toEqual(
+        new Set([
+          ga[0]!.jobs[0]!.id,
+          gb[0]!.jobs[0]!.id,
+          ga[1]!.jobs[0]!.id,
+          gb[1]!.jobs[0]!.id,
+          ga[2]!.jobs[0]!.id,
+        ]),
+      );
+      for (const j of claimed)
+        expect(j).toMatchObject({ status: "RUNNING", attempt: 1, runner_id: "r1", lease_expires: 1100 });
+      const rest = await store.claimJobs({
+        runnerId: "r2",
+        limit: 10,
+        labels: ["gpu"],
+        now: 100,
+        leaseMs: 1000,
+      });
       expect(rest.map((j) => j.labels)).toEqual([[], ["gpu"]]);
-      expect(await store.claimJobs({ runnerId: "r3", limit: 10, labels: ["gpu"], now: 100, leaseMs: 1000 })).toEqual([]);
+      expect(
+        await store.claimJobs({ runnerId: "r3", limit: 10, labels: ["gpu"], now: 100, leaseMs: 1000 }),
+      ).toEqual([]);
+    });
+
+    it("serves the project served least recently first, so one slot at a time cannot starve a project", async () => {
+      const a = id();
+      const b = id();
+      const ga = await seed(a, id(), 3);
+      const [first] = await store.claimJobs({ runnerId: "r", limit: 1, labels: [], now: 100, leaseMs: 1000 });
+      expect(first!.id).toBe(ga[0]!.jobs[0]!.id);
+      const gb = await seed(b, id(), 1);
+      // a's next job is older than b's, but a was just served: b goes first.
+      const [second] = await store.claimJobs({
+        runnerId: "r",
+        limit: 1,
+        labels: [],
+        now: 101,
+        leaseMs: 1000,
+      });
+      expect(second!.id).toBe(gb[0]!.jobs[0]!.id);
+      const [third] = await store.claimJobs({ runnerId: "r", limit: 1, labels: [], now: 102, leaseMs: 1000 });
+      expect(third!.id).toBe(ga[1]!.jobs[0]!.id);
     });
 
     it("fences job changes to the attempt that holds the job", async () => {
       const [g] = await seed(id(), id(), 1);
       const [job] = await store.claimJobs({ runnerId: "r", limit: 1, labels: [], now: 1, leaseMs: 10 });
-      expect(await store.applyRunChanges({ steps: [{ id: g!.steps[0]!.id, status: "RUNNING" }] }, { jobId: job!.id, attempt: 2 })).toBe(false);
+      expect(
+        await store.applyRunChanges(
+          { steps: [{ id: g!.steps[0]!.id, status: "RUNNING" }] },
+          { jobId: job!.id, attempt: 2 },
+        ),
+      ).toBe(false);
       expect((await store.getRunGraph(g!.run.id))!.steps[0]!.status).toBe("INIT");
-      expect(await store.applyRunChanges({ steps: [{ id: g!.steps[0]!.id, status: "RUNNING" }] }, { jobId: job!.id, attempt: 1 })).toBe(true);
+      expect(
+        await store.applyRunChanges(
+          { steps: [{ id: g!.steps[0]!.id, status: "RUNNING" }] },
+          { jobId: job!.id, attempt: 1 },
+        ),
+      ).toBe(true);
       expect((await store.getRunGraph(g!.run.id))!.steps[0]!.status).toBe("RUNNING");
     });
 
@@ -329,21 +426,54 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
     it("lists runs with totals, paging and filters; finds the latest run of each pipeline", async () => {
       const p = id();
       const gs = await seed(id(), p, 5);
-      const page = await store.listRuns({ pipeline_id: p, offset: 1, limit: 2, sort_key: "start_time", sort_dir: "desc" });
+      const page = await store.listRuns({
+        pipeline_id: p,
+        offset: 1,
+        limit: 2,
+        sort_key: "start_time",
+        sort_dir: "desc",
+      });
       expect(page.total).toBe(5);
       expect(page.items.map((r) => r.run_number)).toEqual([4, 3]);
       await store.applyRunChanges({ run: { id: gs[0]!.run.id, status: "FAILED" } });
-      const failed = await store.listRuns({ pipeline_id: p, statuses: ["FAILED"], offset: 0, limit: 10, sort_key: "start_time", sort_dir: "asc" });
+      const failed = await store.listRuns({
+        pipeline_id: p,
+        statuses: ["FAILED"],
+        offset: 0,
+        limit: 10,
+        sort_key: "start_time",
+        sort_dir: "asc",
+      });
       expect(failed.total).toBe(1);
       expect((await store.latestRuns([p, id()])).map((r) => r.run_number)).toEqual([5]);
       expect((await store.getLatestRun(p))!.id).toBe(gs[4]!.run.id);
     });
 
     it("keeps batch answers by project and key", async () => {
-      await store.insertBatch({ project_id: "p", idempotency_key: "k", body_hash: "h", response: "{}", create_time: 1 });
-      expect(await store.findBatch("p", "k")).toEqual({ project_id: "p", idempotency_key: "k", body_hash: "h", response: "{}", create_time: 1 });
+      await store.insertBatch({
+        project_id: "p",
+        idempotency_key: "k",
+        body_hash: "h",
+        response: "{}",
+        create_time: 1,
+      });
+      expect(await store.findBatch("p", "k")).toEqual({
+        project_id: "p",
+        idempotency_key: "k",
+        body_hash: "h",
+        response: "{}",
+        create_time: 1,
+      });
       expect(await store.findBatch("q", "k")).toBeUndefined();
-      await expect(store.insertBatch({ project_id: "p", idempotency_key: "k", body_hash: "x", response: "{}", create_time: 2 })).rejects.toThrow();
+      await expect(
+        store.insertBatch({
+          project_id: "p",
+          idempotency_key: "k",
+          body_hash: "x",
+          response: "{}",
+          create_time: 2,
+        }),
+      ).rejects.toThrow();
     });
   });
 }

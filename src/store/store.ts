@@ -11,13 +11,18 @@ import type {
   LogChunk,
   RunChanges,
   RunGraph,
+  RunnerRecord,
   RunQuery,
   RunRecord,
   StageRunRecord,
 } from "./run-records.js";
 
-/** Roles of a credential in its projects: viewer reads; operator also runs, stops, retries and reviews; admin does everything. */
-export const ROLES = ["viewer", "operator", "admin"] as const;
+/**
+ * Roles of a credential in its projects: viewer reads; operator also runs, stops, retries and
+ * reviews; admin does everything. `runner` is for runner agents: it sees no project and may only
+ * take and report jobs (issued by the bootstrap admin, with no projects).
+ */
+export const ROLES = ["viewer", "operator", "admin", "runner"] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface StoreCapabilities {
@@ -169,6 +174,13 @@ export interface Store {
   countWaitingBefore(pipelineId: string, queueSeq: number): Promise<number>;
   claimJobs(req: ClaimRequest): Promise<JobRunRecord[]>;
   countQueuedJobs(): Promise<number>;
+  renewLease(jobId: string, attempt: number, until: number): Promise<boolean>;
+  listExpiredLeases(now: number): Promise<JobRunRecord[]>;
+  graceLeases(until: number): Promise<void>;
+  releaseJobs(jobs: readonly { id: string; attempt: number }[]): Promise<void>;
+  upsertRunner(r: RunnerRecord): Promise<void>;
+  touchRunner(id: string, now: number): Promise<boolean>;
+  listRunners(): Promise<RunnerRecord[]>;
   listRunningJobsOf(runnerId: string): Promise<JobRunRecord[]>;
   nextReviewDeadline(): Promise<{ step_id: string; run_id: string; deadline: number } | undefined>;
   listRuns(q: RunQuery): Promise<Page<RunRecord>>;
@@ -176,7 +188,8 @@ export interface Store {
   deleteRunsOfPipeline(pipelineId: string): Promise<void>;
 
   // Logs
-  appendLog(stepId: string, startOffset: number, text: string): Promise<void>;
+  appendLog(stepId: string, startOffset: number, text: string, fence?: JobFence): Promise<boolean>;
+  getJob(id: string): Promise<JobRunRecord | undefined>;
   readLog(stepId: string, from: number, to?: number): Promise<LogChunk[]>;
 
   // Batches (idempotency)

@@ -19,7 +19,8 @@ function findBinDir(): string | undefined {
 }
 
 export const POSTGRES_BIN = findBinDir();
-export const POSTGRES_SKIP_REASON = "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (apt-get install postgresql)";
+export const POSTGRES_SKIP_REASON =
+  "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (apt-get install postgresql)";
 
 export interface PostgresCluster {
   readonly port: number;
@@ -75,7 +76,12 @@ export async function startPostgres(): Promise<PostgresCluster> {
     port,
     async createDatabase(name) {
       const db = name ?? `t${process.pid}_${++n}_${Math.random().toString(36).slice(2, 8)}`;
-      const client = new pg.default.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
+      const client = new pg.default.Client({
+        host: "127.0.0.1",
+        port,
+        user: "postgres",
+        database: "postgres",
+      });
       await client.connect();
       await client.query(`CREATE DATABASE "${db}"`);
       await client.end();

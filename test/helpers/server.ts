@@ -281,3 +281,59 @@ export async function stepLog(
   if (res.status !== 200) throw new Error(`log: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.log;
 }
+
+export interface RunnerProcess {
+  readonly proc: ChildProcess;
+  output(): string;
+  /** SIGTERM (drain), then wait for exit. */
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+}
+
+/** A `pipewright runner` agent as a child process. */
+export function startRunnerProcess(opts: {
+  server: string;
+  token: string;
+  slots?: number;
+  labels?: string[];
+  name?: string;
+}): RunnerProcess {
+  const workDir = tempDir("pipewright-runner-");
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      "runner",
+      "--server",
+      opts.server,
+      "--token",
+      opts.token,
+      "--slots",
+      String(opts.slots ?? 4),
+      "--work-dir",
+      workDir,
+      ...(opts.labels ? ["--labels", opts.labels.join(",")] : []),
+      ...(opts.name ? ["--name", opts.name] : []),
+    ],
+    {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  return {
+    proc,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+    async kill9() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}

@@ -40,7 +40,9 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
         context TEXT NOT NULL, definition_hash TEXT NOT NULL,
         create_time BIGINT NOT NULL, update_time BIGINT NOT NULL)`.execute(db);
       await sql`CREATE TABLE definitions (hash TEXT PRIMARY KEY, body TEXT NOT NULL)`.execute(db);
-      await sql`CREATE UNIQUE INDEX runs_pipeline_number ON pipeline_runs (pipeline_id, run_number)`.execute(db);
+      await sql`CREATE UNIQUE INDEX runs_pipeline_number ON pipeline_runs (pipeline_id, run_number)`.execute(
+        db,
+      );
       await sql`CREATE INDEX runs_pipeline_start ON pipeline_runs (pipeline_id, start_time)`.execute(db);
       await sql`CREATE INDEX runs_active ON pipeline_runs (status)
         WHERE status IN ('RUNNING','PAUSED','QUEUED','SUSPEND')`.execute(db);
@@ -54,11 +56,15 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
         project_id TEXT NOT NULL, stage_idx INTEGER NOT NULL, idx INTEGER NOT NULL,
         identifier TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
         is_select INTEGER NOT NULL, next_step INTEGER NOT NULL, ready_seq BIGINT NOT NULL,
-        attempt INTEGER NOT NULL, runner_id TEXT, lease_expires BIGINT, labels TEXT NOT NULL, pgid INTEGER,
+        attempt INTEGER NOT NULL, runner_id TEXT, lease_expires BIGINT, labels TEXT NOT NULL, pgid INTEGER, lost INTEGER NOT NULL, heartbeat_time BIGINT,
         start_time BIGINT NOT NULL, end_time BIGINT NOT NULL)`.execute(db);
       await sql`CREATE INDEX job_runs_run ON job_runs (run_id, stage_idx, idx)`.execute(db);
-      await sql`CREATE INDEX job_runs_queued ON job_runs (ready_seq) WHERE status = 'QUEUED'`.execute(db);
-      await sql`CREATE INDEX job_runs_running ON job_runs (status) WHERE status IN ('RUNNING','PAUSED')`.execute(db);
+      await sql`CREATE INDEX job_runs_queued ON job_runs (ready_seq) WHERE status IN ('QUEUED', 'REDISPATCH')`.execute(
+        db,
+      );
+      await sql`CREATE INDEX job_runs_running ON job_runs (status) WHERE status IN ('RUNNING','PAUSED')`.execute(
+        db,
+      );
       await sql`CREATE TABLE step_runs (
         id TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE,
         job_id TEXT NOT NULL, idx INTEGER NOT NULL, identifier TEXT NOT NULL, name TEXT NOT NULL,
@@ -69,6 +75,12 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE TABLE step_logs (
         step_id TEXT NOT NULL, start_offset BIGINT NOT NULL, text TEXT NOT NULL,
         PRIMARY KEY (step_id, start_offset))`.execute(db);
+      await sql`CREATE TABLE project_dispatch (project_id TEXT PRIMARY KEY, last_claim BIGINT NOT NULL)`.execute(
+        db,
+      );
+      await sql`CREATE TABLE runners (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, slots INTEGER NOT NULL,
+        version TEXT NOT NULL, create_time BIGINT NOT NULL, last_seen BIGINT NOT NULL)`.execute(db);
       await sql`CREATE TABLE batches (
         project_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, body_hash TEXT NOT NULL,
         response TEXT NOT NULL, create_time BIGINT NOT NULL,

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { POSTGRES_BIN, POSTGRES_SKIP_REASON, type PostgresCluster, startPostgres } from "../../../test/helpers/postgres.js";
+import {
+  POSTGRES_BIN,
+  POSTGRES_SKIP_REASON,
+  type PostgresCluster,
+  startPostgres,
+} from "../../../test/helpers/postgres.js";
 import { describeRunStoreContract, describeStoreContract } from "../store-contract.js";
 import { openPostgresStore } from "./open.js";
 

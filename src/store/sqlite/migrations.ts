@@ -54,10 +54,12 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
         project_id TEXT NOT NULL, stage_idx INTEGER NOT NULL, idx INTEGER NOT NULL,
         identifier TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
         is_select INTEGER NOT NULL, next_step INTEGER NOT NULL, ready_seq INTEGER NOT NULL,
-        attempt INTEGER NOT NULL, runner_id TEXT, lease_expires INTEGER, labels TEXT NOT NULL, pgid INTEGER,
+        attempt INTEGER NOT NULL, runner_id TEXT, lease_expires INTEGER, labels TEXT NOT NULL, pgid INTEGER, lost INTEGER NOT NULL, heartbeat_time INTEGER,
         start_time INTEGER NOT NULL, end_time INTEGER NOT NULL)`.execute(db);
       await sql`CREATE INDEX job_runs_run ON job_runs (run_id, stage_idx, idx)`.execute(db);
-      await sql`CREATE INDEX job_runs_queued ON job_runs (ready_seq) WHERE status = 'QUEUED'`.execute(db);
+      await sql`CREATE INDEX job_runs_queued ON job_runs (ready_seq) WHERE status IN ('QUEUED', 'REDISPATCH')`.execute(
+        db,
+      );
       await sql`CREATE INDEX job_runs_running ON job_runs (status) WHERE status IN ('RUNNING','PAUSED')`.execute(
         db,
       );
@@ -71,6 +73,12 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE TABLE step_logs (
         step_id TEXT NOT NULL, start_offset INTEGER NOT NULL, text TEXT NOT NULL,
         PRIMARY KEY (step_id, start_offset))`.execute(db);
+      await sql`CREATE TABLE project_dispatch (project_id TEXT PRIMARY KEY, last_claim INTEGER NOT NULL)`.execute(
+        db,
+      );
+      await sql`CREATE TABLE runners (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, slots INTEGER NOT NULL,
+        version TEXT NOT NULL, create_time INTEGER NOT NULL, last_seen INTEGER NOT NULL)`.execute(db);
       await sql`CREATE TABLE batches (
         project_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, body_hash TEXT NOT NULL,
         response TEXT NOT NULL, create_time INTEGER NOT NULL,

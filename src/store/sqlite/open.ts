@@ -27,7 +27,12 @@ export async function openSqliteStore(file: string): Promise<KyselyStore> {
     await db.destroy();
     throw error;
   }
-  return new KyselyStore(db, { supportsSkipLocked: false, dialect: "sqlite" }, () => db.destroy(), sqliteBulkWriter(sqlite));
+  return new KyselyStore(
+    db,
+    { supportsSkipLocked: false, dialect: "sqlite" },
+    () => db.destroy(),
+    sqliteBulkWriter(sqlite),
+  );
 }
 
 /**
@@ -44,7 +49,9 @@ function sqliteBulkWriter(sqlite: SqliteDatabase.Database): BulkWriter {
       const key = `${table}(${cols.join(",")})`;
       let stmt = statements.get(key);
       if (!stmt) {
-        stmt = sqlite.prepare(`INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map((c) => `@${c}`).join(", ")})`);
+        stmt = sqlite.prepare(
+          `INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map((c) => `@${c}`).join(", ")})`,
+        );
         statements.set(key, stmt);
       }
       for (const row of rows) stmt.run(row);

@@ -1,0 +1,276 @@
+// The runner agents' API (ours, not CodeArts's): register, long-poll for jobs, heartbeat, report
+// steps, logs and results. Every report names the job and its attempt; an answer `held: false`
+// tells the agent the job is no longer its own (stopped, or given to another runner), and the
+// agent stops working on it. Fenced-out reports still answer 200 so agents do not retry them.
+
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { PipewrightError } from "../errors.js";
+import type { Principal } from "./auth.js";
+import { newId, principalOf, type RouteContext } from "./context.js";
+import { idSchema } from "./schemas.js";
+
+export const CLAIM_MAX_WAIT_MS = 30_000;
+/** How often agents renew their jobs' leases; the scheduler's lease is several times longer. */
+export const HEARTBEAT_MS = 1000;
+
+const held = { 200: { type: "object", properties: { held: { type: "boolean" } } } } as const;
+const jobParams = { type: "object", required: ["job_id"], properties: { job_id: idSchema } } as const;
+const stepParams = {
+  type: "object",
+  required: ["job_id", "step_id"],
+  properties: { job_id: idSchema, step_id: idSchema },
+} as const;
+const attemptBody = {
+  type: "object",
+  required: ["attempt"],
+  properties: { attempt: { type: "integer", minimum: 1 } },
+} as const;
+const STEP_RESULTS = ["COMPLETED", "FAILED", "CANCELED"] as const;
+
+export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { store, now } = ctx;
+  const { scheduler } = ctx.engine;
+
+  async function requireRunner(req: FastifyRequest): Promise<Principal> {
+    const p = await principalOf(ctx, req);
+    if (!p.superuser && p.role !== "runner") {
+      throw new PipewrightError("NO_PERMISSION", "Only runner credentials (role runner) may take jobs.");
+    }
+    return p;
+  }
+
+  app.post(
+    "/runner/v1/register",
+    {
+      schema: {
+        tags: ["runners"],
+        summary: "Register a runner agent (again after a reconnect: send its runner_id)",
+        body: {
+          type: "object",
+          required: ["name", "slots"],
+          properties: {
+            runner_id: idSchema,
+            name: { type: "string", minLength: 1, maxLength: 128 },
+            labels: { type: "array", items: { type: "string", minLength: 1, maxLength: 64 }, maxItems: 64 },
+            slots: { type: "integer", minimum: 1, maximum: 1024 },
+            version: { type: "string", maxLength: 64 },
+          },
+        },
+      },
+    },
+    async (req) => {
+      await requireRunner(req);
+      const b = req.body as {
+        runner_id?: string;
+        name: string;
+        labels?: string[];
+        slots: number;
+        version?: string;
+      };
+      const id = b.runner_id ?? newId();
+      const t = now();
+      await store.upsertRunner({
+        id,
+        name: b.name,
+        labels: b.labels ?? [],
+        slots: b.slots,
+        version: b.version ?? "",
+        create_time: t,
+        last_seen: t,
+      });
+      return { runner_id: id, heartbeat_ms: HEARTBEAT_MS };
+    },
+  );
+
+  app.post(
+    "/runner/v1/claim",
+    {
+      schema: {
+        tags: ["runners"],
+        summary: "Long-poll for up to `limit` jobs whose labels the runner has",
+        body: {
+          type: "object",
+          required: ["runner_id", "limit"],
+          properties: {
+            runner_id: idSchema,
+            limit: { type: "integer", minimum: 1, maximum: 1024 },
+            labels: { type: "array", items: { type: "string" }, maxItems: 64 },
+            wait_ms: { type: "integer", minimum: 0, maximum: CLAIM_MAX_WAIT_MS },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      await requireRunner(req);
+      const b = req.body as { runner_id: string; limit: number; labels?: string[]; wait_ms?: number };
+      if (!(await store.touchRunner(b.runner_id, now()))) {
+        throw new PipewrightError(
+          "INVALID_REQUEST",
+          `runner_id: runner ${b.runner_id} is not registered; register again`,
+        );
+      }
+      // The response's close before it was sent means the agent went away.
+      const gone = new AbortController();
+      reply.raw.once("close", () => gone.abort());
+      const deadline = Date.now() + (b.wait_ms ?? 0);
+      for (;;) {
+        if (gone.signal.aborted) return { jobs: [] };
+        const jobs = await scheduler.claimForRunner(b.runner_id, b.limit, b.labels ?? []);
+        if (jobs.length > 0 && (gone.signal.aborted || reply.raw.destroyed)) {
+          await scheduler.releaseJobs(jobs);
+          return { jobs: [] };
+        }
+        if (jobs.length > 0 || Date.now() >= deadline || scheduler.stopping) return { jobs };
+        // Woken by work queued on this replica; the 1 s cap finds work queued on other replicas.
+        await scheduler.waitForWork(Math.min(1000, deadline - Date.now()), gone.signal);
+      }
+    },
+  );
+
+  app.post(
+    "/runner/v1/jobs/:job_id/heartbeat",
+    {
+      schema: {
+        tags: ["runners"],
+        summary: "Renew a job's lease",
+        params: jobParams,
+        body: attemptBody,
+        response: held,
+      },
+    },
+    async (req) => {
+      await requireRunner(req);
+      const { job_id } = req.params as { job_id: string };
+      return { held: await scheduler.renewLease(job_id, (req.body as { attempt: number }).attempt) };
+    },
+  );
+
+  app.post(
+    "/runner/v1/jobs/:job_id/steps/:step_id/start",
+    {
+      schema: {
+        tags: ["runners"],
+        summary: "A step started",
+        params: stepParams,
+        body: attemptBody,
+        response: held,
+      },
+    },
+    async (req) => {
+      await requireRunner(req);
+      const { job_id, step_id } = req.params as { job_id: string; step_id: string };
+      return {
+        held: await scheduler.reportStepStarted(job_id, (req.body as { attempt: number }).attempt, step_id),
+      };
+    },
+  );
+
+  app.post(
+    "/runner/v1/jobs/:job_id/steps/:step_id/log",
+    {
+      schema: {
+        tags: ["runners"],
+        summary: "Append a chunk of a step's log at its byte offset (resending a chunk is harmless)",
+        params: stepParams,
+        body: {
+          type: "object",
+          required: ["attempt", "offset", "text"],
+          properties: {
+            attempt: { type: "integer", minimum: 1 },
+            offset: { type: "integer", minimum: 0 },
+            text: { type: "string" },
+          },
+        },
+        response: held,
+      },
+    },
+    async (req) => {
+      await requireRunner(req);
+      const { job_id, step_id } = req.params as { job_id: string; step_id: string };
+      const b = req.body as { attempt: number; offset: number; text: string };
+      return { held: await scheduler.reportStepLog(job_id, b.attempt, step_id, b.offset, b.text) };
+    },
+  );
+
+  app.post(
+    "/runner/v1/jobs/:job_id/steps/:step_id/finish",
+    {
+      schema: {
+        tags: ["runners"],
+        summary: "A step ended",
+        params: stepParams,
+        body: {
+          type: "object",
+          required: ["attempt", "status"],
+          properties: {
+            attempt: { type: "integer", minimum: 1 },
+            status: { type: "string", enum: STEP_RESULTS },
+            message: { type: ["string", "null"], maxLength: 4096 },
+          },
+        },
+        response: held,
+      },
+    },
+    async (req) => {
+      await requireRunner(req);
+      const { job_id, step_id } = req.params as { job_id: string; step_id: string };
+      const b = req.body as {
+        attempt: number;
+        status: (typeof STEP_RESULTS)[number];
+        message?: string | null;
+      };
+      return {
+        held: await scheduler.reportStepFinished(job_id, b.attempt, step_id, b.status, b.message ?? null),
+      };
+    },
+  );
+
+  app.post(
+    "/runner/v1/jobs/:job_id/finish",
+    {
+      schema: {
+        tags: ["runners"],
+        summary: "A job ended (agents retry this until they get an answer)",
+        params: jobParams,
+        body: {
+          type: "object",
+          required: ["attempt", "status", "next_step"],
+          properties: {
+            attempt: { type: "integer", minimum: 1 },
+            status: { type: "string", enum: STEP_RESULTS },
+            next_step: { type: "integer", minimum: 0 },
+            message: { type: ["string", "null"], maxLength: 4096 },
+          },
+        },
+        response: held,
+      },
+    },
+    async (req) => {
+      await requireRunner(req);
+      const { job_id } = req.params as { job_id: string };
+      const b = req.body as {
+        attempt: number;
+        status: (typeof STEP_RESULTS)[number];
+        next_step: number;
+        message?: string | null;
+      };
+      return {
+        held: await scheduler.reportJobFinished(job_id, b.attempt, {
+          status: b.status,
+          nextStep: b.next_step,
+          message: b.message ?? null,
+        }),
+      };
+    },
+  );
+
+  app.get(
+    "/admin/v1/runners",
+    { schema: { tags: ["admin"], summary: "Registered runner agents and when they were last seen" } },
+    async (req) => {
+      const p = await principalOf(ctx, req);
+      if (!p.superuser) throw new PipewrightError("SUPERUSER_ONLY");
+      return { runners: await store.listRunners() };
+    },
+  );
+}

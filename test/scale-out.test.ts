@@ -1,0 +1,181 @@
+// The scale-out shape on loopback: PostgreSQL, two server replicas without local runners, three
+// runner agents. Every run completes, every step's side effect happens exactly once, a runner
+// killed mid-job loses the job to another runner, and one replica going away stops nothing.
+
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "./helpers/app.js";
+import {
+  POSTGRES_BIN,
+  POSTGRES_SKIP_REASON,
+  type PostgresCluster,
+  startPostgres,
+} from "./helpers/postgres.js";
+import {
+  type Client,
+  client,
+  createPipelineVia,
+  E2E_ADMIN_TOKEN,
+  type RunnerProcess,
+  runDetail,
+  type ServerProcess,
+  setupProject,
+  shellPipeline,
+  startRunnerProcess,
+  startServerProcess,
+  waitFor,
+  waitForRun,
+} from "./helpers/server.js";
+
+describe.skipIf(!POSTGRES_BIN)(
+  `scale-out on PostgreSQL${POSTGRES_BIN ? "" : ` (skipped: ${POSTGRES_SKIP_REASON})`}`,
+  () => {
+    let cluster: PostgresCluster;
+    let replicas: ServerProcess[] = [];
+    let runners: RunnerProcess[] = [];
+    let api: Client;
+    let apiB: Client;
+    let pid: string;
+    let runnerToken: string;
+    const dir = tempDir("pipewright-scale-");
+    const effects = path.join(dir, "effects.txt");
+
+    beforeAll(async () => {
+      cluster = await startPostgres();
+      const url = await cluster.createDatabase();
+      const args = ["--no-local-runner", "--lease-seconds", "3", "--max-batch-size", "1000"];
+      replicas = [
+        await startServerProcess({ args, env: { DATABASE_URL: url } }),
+        await startServerProcess({ args, env: { DATABASE_URL: url } }),
+      ];
+      const admin = client(replicas[0]!.url, E2E_ADMIN_TOKEN);
+      const t = await admin.post("/admin/v1/tokens", { name: "runners", role: "runner", project_ids: [] });
+      expect(t.status).toBe(200);
+      runnerToken = t.body.token;
+      ({ projectId: pid, api } = await setupProject(replicas[0]!.url));
+      // The same token works on the other replica: the database is the only state.
+      const tok = await admin.post("/admin/v1/tokens", { name: "b", role: "admin", project_ids: [pid] });
+      apiB = client(replicas[1]!.url, tok.body.token);
+      // Runner 0 talks to replica A; runners 1 and 2 to replica B first, A as fallback.
+      runners = [
+        startRunnerProcess({ server: replicas[0]!.url, token: runnerToken, slots: 4, name: "r0" }),
+        startRunnerProcess({
+          server: `${replicas[1]!.url},${replicas[0]!.url}`,
+          token: runnerToken,
+          slots: 4,
+          name: "r1",
+        }),
+        startRunnerProcess({
+          server: `${replicas[1]!.url},${replicas[0]!.url}`,
+          token: runnerToken,
+          slots: 4,
+          name: "r2",
+        }),
+      ];
+      await waitFor(
+        async () => ((await admin.get("/admin/v1/runners")).body.runners.length === 3 ? true : undefined),
+        20_000,
+        "3 runners registered",
+      );
+    }, 120_000);
+
+    afterAll(async () => {
+      await Promise.all(runners.map((r) => r.kill9()));
+      await Promise.all(replicas.map((r) => r.kill9()));
+      cluster?.stop();
+    });
+
+    it("runs a batch of 300 through the replicas: all COMPLETED, every side effect exactly once", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        const target = i % 2 === 0 ? api : apiB;
+        ids.push(
+          await createPipelineVia(target, pid, {
+            name: `p${i}`,
+            definition: shellPipeline(`echo "$PIPELINE_RUN_ID" >> ${effects}`),
+          }),
+        );
+      }
+      const res = await api.post(`/v5/${pid}/api/pipelines/batch-runs`, { pipeline_ids: ids });
+      expect(res.status).toBe(200);
+      const runIds = new Set<string>(
+        res.body.result.map((r: { pipeline_run_id: string }) => r.pipeline_run_id),
+      );
+      expect(runIds.size).toBe(300);
+      const latest = await waitFor(
+        async () => {
+          const st = await apiB.post(`/v5/${pid}/api/pipelines/status`, ids);
+          return st.body.length === 300 && st.body.every((r: { status: string }) => r.status === "COMPLETED")
+            ? st.body
+            : undefined;
+        },
+        120_000,
+        "all 300 runs COMPLETED",
+      );
+      expect(latest.length).toBe(300);
+      const lines = fs.readFileSync(effects, "utf8").trim().split("\n");
+      expect(lines.length).toBe(300);
+      expect(new Set(lines)).toEqual(runIds);
+      // The work was spread: every runner took some of it.
+      const logs = runners.map((r) => r.output());
+      expect(logs.every((l) => l.includes("registered"))).toBe(true);
+    }, 180_000);
+
+    it("redispatches the job of a runner killed mid-job, and the job completes", async () => {
+      const marker = path.join(dir, "victim");
+      const done = path.join(dir, "victim-done");
+      // The step records its agent's pid, then waits; the test kills that agent. Whoever runs the
+      // job next finds the pid file from the first attempt and goes on to finish.
+      const script = [
+        `if [ ! -f ${marker}.pid ]; then echo $PPID > ${marker}.pid; sleep 1000; fi`,
+        `echo "finished by $PPID" >> ${done}`,
+      ].join("\n");
+      const p = await createPipelineVia(api, pid, { name: "victim", definition: shellPipeline(script) });
+      const run = (await api.post(`/v5/${pid}/api/pipelines/${p}/run`, {})).body.pipeline_run_id;
+      await waitFor(
+        async () => fs.existsSync(`${marker}.pid`) && fs.readFileSync(`${marker}.pid`, "utf8").trim() !== "",
+        30_000,
+        "the step to start",
+      );
+      const agentPid = Number(fs.readFileSync(`${marker}.pid`, "utf8").trim());
+      const victim = runners.find((r) => r.proc.pid === agentPid);
+      expect(victim, `pid ${agentPid} is one of the runners`).toBeDefined();
+      await victim!.kill9();
+      const d = await waitForRun(api, pid, p, run, ["COMPLETED", "FAILED"], 60_000);
+      expect(d.status, JSON.stringify(d.stages[0].jobs[0])).toBe("COMPLETED");
+      // Dispatched more than once: the first attempt died with its runner.
+      expect(Number(/-(\d+)$/.exec(d.stages[0].jobs[0].last_dispatch_id)![1])).toBeGreaterThanOrEqual(2);
+      const finishers = fs.readFileSync(done, "utf8").trim().split("\n");
+      expect(finishers.length).toBe(1);
+      expect(finishers[0]).not.toContain(String(agentPid));
+      runners = runners.filter((r) => r !== victim);
+    }, 120_000);
+
+    it("goes on when one replica stops", async () => {
+      await replicas[0]!.stop();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push(
+          await createPipelineVia(apiB, pid, {
+            name: `after${i}`,
+            definition: shellPipeline("echo still here"),
+          }),
+        );
+      const res = await apiB.post(`/v5/${pid}/api/pipelines/batch-runs`, { pipeline_ids: ids });
+      expect(res.status).toBe(200);
+      for (const r of res.body.result) {
+        const d = await waitForRun(
+          apiB,
+          pid,
+          r.pipeline_id,
+          r.pipeline_run_id,
+          ["COMPLETED", "FAILED"],
+          60_000,
+        );
+        expect(d.status).toBe("COMPLETED");
+      }
+      expect((await runDetail(apiB, pid, ids[0]!)).status).toBe("COMPLETED");
+    }, 120_000);
+  },
+);
