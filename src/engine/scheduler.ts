@@ -238,7 +238,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   async function dispatch(): Promise<void> {
-    workWaiters.splice(0).forEach((w) => w());
+    for (const w of workWaiters.splice(0)) w();
     if (!runner) return;
     while (!stopped && active.size < config.slots) {
       const claimed = await store.claimJobs({
@@ -632,7 +632,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       stopped = true;
       if (reviewTimer) clearTimeout(reviewTimer);
       if (sweepTimer) clearInterval(sweepTimer);
-      workWaiters.splice(0).forEach((w) => w());
+      for (const w of workWaiters.splice(0)) w();
       if (opts?.force) {
         forced = true;
         for (const { controller } of active.values()) controller.abort();

@@ -759,15 +759,13 @@ export class KyselyStore implements Store {
       .insertInto("runners")
       .values(row)
       .onConflict((oc) =>
-        oc
-          .column("id")
-          .doUpdateSet({
-            name: r.name,
-            labels: row.labels,
-            slots: r.slots,
-            version: r.version,
-            last_seen: r.last_seen,
-          }),
+        oc.column("id").doUpdateSet({
+          name: r.name,
+          labels: row.labels,
+          slots: r.slots,
+          version: r.version,
+          last_seen: r.last_seen,
+        }),
       )
       .execute();
   }
