@@ -678,6 +678,11 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
     },
   );
 
+  /**
+   * Server-Sent Events of one step's log. Text this process sees (its own runner, or an agent
+   * reporting here) is sent as it arrives; the store is polled as well, so the stream works
+   * whichever replica the job reports to. Ends when the step has ended and all is sent.
+   */
   function streamLog(req: FastifyRequest, reply: FastifyReply, stepId: string, from: number): void {
     reply.hijack();
     const res = reply.raw;
@@ -692,67 +697,84 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
     // answer (and EventSource without `open`) until it printed something or the keep-alive.
     res.flushHeaders();
     let sentTo = from;
-    let backlogDone = false;
-    let ended = false;
-    const held: { offset: number; text: string }[] = [];
+    let closed = false;
+    let wake: (() => void) | undefined;
     const send = (offset: number, text: string): void => {
-      // Events may overlap what was already sent from the store; send only the new bytes.
+      // Only contiguous text: what overlaps is trimmed, what would leave a gap waits for the store.
       const buf = Buffer.from(text);
-      const skip = Math.max(0, sentTo - offset);
+      if (offset > sentTo) {
+        wake?.();
+        return;
+      }
+      const skip = sentTo - offset;
       if (skip >= buf.length) return;
       const part = buf.subarray(skip).toString();
-      res.write(`event: log\ndata: ${JSON.stringify({ offset: offset + skip, text: part })}\n\n`);
+      res.write(`event: log\ndata: ${JSON.stringify({ offset: sentTo, text: part })}\n\n`);
       sentTo = offset + buf.length;
-    };
-    const end = (): void => {
-      if (ended) return;
-      ended = true;
-      res.write("event: end\ndata: {}\n\n");
-      res.end();
-      unsubscribe();
-      clearInterval(keepAlive);
     };
     const unsubscribe = logs.subscribe(
       stepId,
-      (e) => (backlogDone ? send(e.offset, e.text) : held.push(e)),
-      () => {
-        if (backlogDone) void finish();
-        else held.push({ offset: -1, text: "" });
-      },
+      (e) => send(e.offset, e.text),
+      () => wake?.(),
     );
     const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15000);
-    req.raw.on("close", () => {
-      ended = true;
+    const stopStream = (): void => {
+      closed = true;
       unsubscribe();
       clearInterval(keepAlive);
-    });
-    const finish = async (): Promise<void> => {
-      // Whatever the step wrote last is in the store once the hub closed it.
-      const chunks = await store.readLog(stepId, sentTo);
-      if (chunks.length > 0) send(sentTo, joinFrom(chunks, sentTo));
-      end();
+      wake?.();
     };
+    res.once("close", stopStream);
+    const pause = (ms: number): Promise<void> =>
+      new Promise((resolve) => {
+        const t = setTimeout(done, ms);
+        function done(): void {
+          clearTimeout(t);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
     void (async () => {
-      await logs.flush(stepId);
-      const chunks = await store.readLog(stepId, from);
-      if (chunks.length > 0) send(from, joinFrom(chunks, from));
-      backlogDone = true;
-      let closed = false;
-      for (const e of held) {
-        if (e.offset < 0) closed = true;
-        else send(e.offset, e.text);
+      while (!closed) {
+        await logs.flush(stepId);
+        const step = await store.getStep(stepId);
+        const chunks = await store.readLog(stepId, sentTo);
+        if (chunks.length > 0) send(sentTo, joinFrom(chunks, sentTo));
+        // A step sent back to the queue (its runner was lost) starts a new log: this one is over.
+        const restarted = step !== undefined && step.log_bytes < sentTo && step.status === "INIT";
+        if (
+          !step ||
+          restarted ||
+          (TERMINAL_STEP.has(step.status) && !logs.isOpen(stepId) && sentTo >= step.log_bytes)
+        )
+          break;
+        await pause(POLL_MS);
       }
-      const current = await store.getRunGraph((req.params as { pipeline_run_id: string }).pipeline_run_id);
-      const st = current?.steps.find((s) => s.id === stepId);
-      const done =
-        !st || ["COMPLETED", "FAILED", "CANCELED", "SKIPPED", "UNSELECTED", "IGNORED"].includes(st.status);
-      if (closed || (done && !logs.isOpen(stepId))) await finish();
+      if (!closed) {
+        res.write("event: end\ndata: {}\n\n");
+        res.end();
+      }
+      stopStream();
     })().catch((err: unknown) => {
       req.log.error({ err }, "log stream failed");
-      end();
+      stopStream();
+      res.end();
     });
   }
 }
+
+/** Steps in these states write no more log. */
+const TERMINAL_STEP: ReadonlySet<string> = new Set([
+  "COMPLETED",
+  "FAILED",
+  "CANCELED",
+  "SKIPPED",
+  "UNSELECTED",
+  "IGNORED",
+]);
+/** How often a live log stream looks at the store for text this process did not see. */
+const POLL_MS = 250;
 
 function offsetOf(field: string, v: number | string | undefined): number {
   if (v === undefined || v === "") return 0;

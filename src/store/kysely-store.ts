@@ -923,6 +923,11 @@ export class KyselyStore implements Store {
     });
   }
 
+  async getStep(id: string): Promise<StepRunRecord | undefined> {
+    const row = await this.db.selectFrom("step_runs").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toStep(row);
+  }
+
   async getJob(id: string): Promise<JobRunRecord | undefined> {
     const row = await this.db.selectFrom("job_runs").selectAll().where("id", "=", id).executeTakeFirst();
     return row && toJob(row);

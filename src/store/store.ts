@@ -15,6 +15,7 @@ import type {
   RunQuery,
   RunRecord,
   StageRunRecord,
+  StepRunRecord,
 } from "./run-records.js";
 
 /**
@@ -190,6 +191,7 @@ export interface Store {
   // Logs
   appendLog(stepId: string, startOffset: number, text: string, fence?: JobFence): Promise<boolean>;
   getJob(id: string): Promise<JobRunRecord | undefined>;
+  getStep(id: string): Promise<StepRunRecord | undefined>;
   readLog(stepId: string, from: number, to?: number): Promise<LogChunk[]>;
 
   // Batches (idempotency)

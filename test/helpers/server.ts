@@ -4,6 +4,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import pg from "pg";
+import { inject } from "vitest";
 import { tempDir } from "./app.js";
 
 export const E2E_ADMIN_TOKEN = "pw_admin_e2e_token_0123456789abcdef";
@@ -29,10 +31,29 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
+/** In the "postgres" test project every data dir gets its own database (a restart reuses it). */
+const databases = new Map<string, string>();
+async function databaseFor(dataDir: string): Promise<Record<string, string>> {
+  if (process.env.PIPEWRIGHT_TEST_DB !== "postgres") return {};
+  let url = databases.get(dataDir);
+  if (!url) {
+    const port = inject("pgPort");
+    const name = `e2e_${process.pid}_${databases.size}_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.end();
+    url = `postgres://postgres@127.0.0.1:${port}/${name}`;
+    databases.set(dataDir, url);
+  }
+  return { DATABASE_URL: url };
+}
+
 export async function startServerProcess(opts: StartOptions = {}): Promise<ServerProcess> {
   if (!fs.existsSync(CLI))
     throw new Error(`${CLI} is missing: run "npx tsc -p ." (npm test does) before the e2e tests`);
   const dataDir = opts.dataDir ?? tempDir("pipewright-e2e-");
+  const dbEnv = opts.env?.DATABASE_URL ? {} : await databaseFor(dataDir);
   const proc = spawn(
     process.execPath,
     [
@@ -48,7 +69,7 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
       ...(opts.args ?? []),
     ],
     {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...opts.env },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...dbEnv, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
