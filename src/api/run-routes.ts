@@ -571,6 +571,84 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
     },
   );
 
+  app.get(
+    `${base}/:pipeline_id/pipeline-runs/:pipeline_run_id/events`,
+    {
+      schema: {
+        tags: ["runs"],
+        summary: "Live run detail (Server-Sent Events)",
+        description:
+          "text/event-stream: a `run` event whose data is the run detail (as GET …/pipeline-runs/detail answers it), " +
+          "sent at once and again whenever the run changes; an `end` event after the run has finished.",
+        params: runParams,
+      },
+    },
+    async (req, reply) => {
+      const { project_id, pipeline_id, pipeline_run_id } = req.params as Record<string, string>;
+      await authorizeProject(ctx, req, project_id!, "read");
+      await loadRun(project_id!, pipeline_id!, pipeline_run_id!);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-cache",
+        Connection: "keep-alive",
+        "X-Accel-Buffering": "no",
+        "X-Request-Id": req.id,
+      });
+      res.flushHeaders();
+      let closed = false;
+      let wake: (() => void) | undefined;
+      const onRun = (id: string): void => {
+        if (id === pipeline_run_id) wake?.();
+      };
+      scheduler.events.on("run", onRun);
+      res.once("close", () => {
+        closed = true;
+        scheduler.events.off("run", onRun);
+        wake?.();
+      });
+      let last = "";
+      try {
+        while (!closed) {
+          const g = await store.getRunGraph(pipeline_run_id!);
+          if (!g) break;
+          const waiting = !g.run.admitted && g.run.status === "QUEUED";
+          const queue = waiting
+            ? { position: (await store.countWaitingBefore(pipeline_id!, g.run.queue_seq)) + 1 }
+            : undefined;
+          const { current_system_time: _t, pause_time: _p, ...stable } = runDetailView(g, now(), queue);
+          const body = JSON.stringify(stable);
+          if (body !== last) {
+            last = body;
+            res.write(`event: run\ndata: ${JSON.stringify(runDetailView(g, now(), queue))}\n\n`);
+          }
+          if (["COMPLETED", "FAILED", "CANCELED", "IGNORED"].includes(g.run.status)) break;
+          // Woken by changes made in this process; the timeout catches those made elsewhere.
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(done, 1000);
+            function done(): void {
+              clearTimeout(t);
+              wake = undefined;
+              resolve();
+            }
+            wake = done;
+          });
+          // Changes come in bursts (a step ends, the job ends, the next starts): send one event.
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } catch (err) {
+        req.log.error({ err }, "run event stream failed");
+      }
+      scheduler.events.off("run", onRun);
+      if (!closed) {
+        res.write("event: end\ndata: {}\n\n");
+        res.end();
+      }
+      return reply;
+    },
+  );
+
   // ---- logs -----------------------------------------------------------------------------------
 
   async function loadStep(req: FastifyRequest) {
