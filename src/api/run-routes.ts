@@ -5,7 +5,7 @@ import crypto from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalid, PipewrightError } from "../errors.js";
 import { RUN_STATUSES } from "../pipeline/types.js";
-import { RUN_SORT_KEYS, type RunRecord, type RunSortKey } from "../store/run-records.js";
+import { RUN_SORT_KEYS, type RunGraph, type RunRecord, type RunSortKey } from "../store/run-records.js";
 import type { PipelineRecord } from "../store/store.js";
 import { authorizeProject, type RouteContext } from "./context.js";
 import { loadPipeline } from "./pipeline-routes.js";
@@ -107,6 +107,12 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
       throw new PipewrightError("RUN_NOT_FOUND", `Pipeline ${pipelineId} has no run ${runId}.`);
     }
     return run;
+  }
+
+  /** A run waiting for admission (concurrency QUEUE) shows its place in the pipeline's queue. */
+  async function queueOf(g: RunGraph): Promise<{ position: number } | undefined> {
+    if (g.run.admitted || g.run.status !== "QUEUED") return undefined;
+    return { position: (await store.countWaitingBefore(g.run.pipeline_id, g.run.queue_seq)) + 1 };
   }
 
   const executorOf = async (req: FastifyRequest, projectId: string, permission: "read" | "operate") => {
@@ -428,11 +434,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
       const g = await store.getRunGraph(id);
       if (!g || g.run.pipeline_id !== pipeline_id)
         throw new PipewrightError("RUN_NOT_FOUND", `Pipeline ${pipeline_id} has no run ${id}.`);
-      const waiting = !g.run.admitted && g.run.status === "QUEUED";
-      const queue = waiting
-        ? { position: (await store.countWaitingBefore(pipeline_id, g.run.queue_seq)) + 1 }
-        : undefined;
-      return runDetailView(g, now(), queue);
+      return runDetailView(g, now(), await queueOf(g));
     },
   );
 
@@ -613,10 +615,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
         while (!closed) {
           const g = await store.getRunGraph(pipeline_run_id!);
           if (!g) break;
-          const waiting = !g.run.admitted && g.run.status === "QUEUED";
-          const queue = waiting
-            ? { position: (await store.countWaitingBefore(pipeline_id!, g.run.queue_seq)) + 1 }
-            : undefined;
+          const queue = await queueOf(g);
           const { current_system_time: _t, pause_time: _p, ...stable } = runDetailView(g, now(), queue);
           const body = JSON.stringify(stable);
           if (body !== last) {
