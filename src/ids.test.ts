@@ -2,8 +2,15 @@ import { describe, expect, it } from "vitest";
 import { newId } from "./ids.js";
 
 describe("newId", () => {
+  it("starts with the time, so ids of later rows sort later", () => {
+    const a = newId(1_700_000_000_000);
+    const b = newId(1_700_000_000_001);
+    expect(a < b).toBe(true);
+    expect(a.slice(0, 12)).toBe((1_700_000_000_000).toString(16).padStart(12, "0"));
+  });
+
   it("gives distinct 32-hex ids across pool refills", () => {
-    const ids = Array.from({ length: 2000 }, newId);
+    const ids = Array.from({ length: 2000 }, () => newId());
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(new Set(ids).size).toBe(ids.length);
   });

@@ -1,5 +1,7 @@
-// Ids of the CodeArts shape: 32 lowercase hex characters (128 random bits, like a UUID without
-// dashes). Drawn from a pool of random bytes: a batch of 1000 runs needs thousands of ids.
+// Ids of the CodeArts shape: 32 lowercase hex characters. The first 12 are the time in ms and
+// the other 20 random (80 bits), so new rows land at the end of every id index instead of all
+// over it, which keeps the pages a write touches few as the store grows. Random bytes come from
+// a pool: a batch of 1000 runs needs thousands of ids.
 
 import crypto from "node:crypto";
 
@@ -7,12 +9,12 @@ const POOL_IDS = 256;
 let pool = Buffer.alloc(0);
 let at = 0;
 
-export function newId(): string {
+export function newId(now: number = Date.now()): string {
   if (at >= pool.length) {
-    pool = crypto.randomBytes(16 * POOL_IDS);
+    pool = crypto.randomBytes(10 * POOL_IDS);
     at = 0;
   }
-  const id = pool.toString("hex", at, at + 16);
-  at += 16;
+  const id = now.toString(16).padStart(12, "0").slice(-12) + pool.toString("hex", at, at + 10);
+  at += 10;
   return id;
 }

@@ -195,8 +195,10 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
       }
       const key = req.headers["idempotency-key"] as string | undefined;
       const items = ids.map((id) => ({ pipeline: found.get(id)!, options: {} }));
-      const respond = (runs: readonly RunRecord[]): string =>
-        JSON.stringify({ result: runs.map((r) => ({ pipeline_id: r.pipeline_id, pipeline_run_id: r.id })) });
+      const answer = (runs: readonly RunRecord[]) => ({
+        result: runs.map((r) => ({ pipeline_id: r.pipeline_id, pipeline_run_id: r.id })),
+      });
+      const respond = (runs: readonly RunRecord[]): string => JSON.stringify(answer(runs));
       const res = await scheduler.createRuns(
         items,
         executor,
@@ -215,7 +217,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
         reply.header("Idempotent-Replayed", "true");
         return JSON.parse(res.response);
       }
-      return JSON.parse(respond(res.runs));
+      return answer(res.runs);
     },
   );
 

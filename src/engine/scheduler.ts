@@ -257,15 +257,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const controller = new AbortController();
     const entry: ActiveJob = { controller, runId: job.run_id, attempt: job.attempt };
     active.set(job.id, entry);
-    const g = await mutateRun(job.run_id, (graph) => {
-      const j = graph.jobs.find((x) => x.id === job.id);
-      return j && j.start_time === 0 ? { jobs: [{ id: job.id, start_time: now() }] } : {};
-    });
-    const graph = g ?? (await store.getRunGraph(job.run_id));
+    // The claim stamped the job's start; only the run's own status may still need to follow.
+    const graph = await store.getRunGraph(job.run_id);
     if (!graph) {
       active.delete(job.id);
       return;
     }
+    if (graph.run.status === "QUEUED") dirtyRuns.add(job.run_id);
     const assignment = buildAssignment(graph, job);
     const fence = { jobId: job.id, attempt: job.attempt };
     const reporter: JobReporter = {
@@ -661,9 +659,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         const ids = items.map((it) => it.pipeline.id);
         // Callers pass each pipeline once (batch-runs rejects duplicates), so one counter step each.
         if (new Set(ids).size !== ids.length) throw new Error("createRuns: a pipeline appears twice");
-        const numbers = await tx.allocateRunNumbers(ids);
-        // Re-read under the transaction: ban state, variables and limits as of now.
-        const fresh = new Map((await tx.getPipelines(ids)).map((p) => [p.id, p]));
+        // Read under the transaction with the new run numbers: ban state, variables and limits as of now.
+        const fresh = new Map((await tx.allocateRunNumbers(ids)).map((p) => [p.id, p]));
         const limited = [...fresh.values()]
           .filter((p) => p.spec.concurrency_control?.enable)
           .map((p) => p.id);
@@ -690,7 +687,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
             pipeline: p,
             definition: defs[i]!,
             runId: newId(),
-            runNumber: numbers.get(p.id)!,
+            runNumber: p.run_counter,
             options: it.options,
             variables: values,
             executor,
@@ -837,13 +834,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const claimed = await store.claimJobs({ runnerId, limit, labels, now: now(), leaseMs: config.leaseMs });
       const out: JobAssignment[] = [];
       for (const job of claimed) {
-        const g = await mutateRun(job.run_id, (graph) => {
-          const j = graph.jobs.find((x) => x.id === job.id);
-          return j && j.start_time === 0 ? { jobs: [{ id: job.id, start_time: now() }] } : {};
-        });
-        const graph = g ?? (await store.getRunGraph(job.run_id));
-        if (graph) out.push(buildAssignment(graph, job));
+        const graph = await store.getRunGraph(job.run_id);
+        if (!graph) continue;
+        if (graph.run.status === "QUEUED") dirtyRuns.add(job.run_id);
+        out.push(buildAssignment(graph, job));
       }
+      if (out.length > 0) kick();
       return out;
     },
 

@@ -416,19 +416,20 @@ export class KyselyStore implements Store {
   // ---- runs -------------------------------------------------------------------------------
 
   /**
-   * Takes the next run number of each pipeline (ids must be distinct) in one statement; the
-   * row locks it takes in PostgreSQL also serialise concurrent starts of the same pipeline.
+   * Takes the next run number of each pipeline (ids must be distinct) in one statement, and
+   * answers the pipelines as they are now, `run_counter` being the new run's number. In
+   * PostgreSQL the row locks this takes also serialise concurrent starts of one pipeline.
    */
-  async allocateRunNumbers(pipelineIds: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  async allocateRunNumbers(pipelineIds: readonly string[]): Promise<PipelineRecord[]> {
+    const out: PipelineRecord[] = [];
     for (let i = 0; i < pipelineIds.length; i += CHUNK) {
       const rows = await this.db
         .updateTable("pipelines")
         .set((eb) => ({ run_counter: eb("run_counter", "+", 1) }))
         .where("id", "in", pipelineIds.slice(i, i + CHUNK))
-        .returning(["id", "run_counter"])
+        .returningAll()
         .execute();
-      for (const r of rows) out.set(r.id, Number(r.run_counter));
+      out.push(...rows.map(toPipeline));
     }
     return out;
   }
@@ -684,6 +685,7 @@ export class KyselyStore implements Store {
           runner_id: req.runnerId,
           lease_expires: req.now + req.leaseMs,
           heartbeat_time: null,
+          start_time: eb.case().when("start_time", "=", 0).then(req.now).else(eb.ref("start_time")).end(),
           message: null,
         }))
         .where("id", "in", lockedIds)

@@ -234,7 +234,7 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
         await store.createPipeline({ ...pipeline(projectId, pipelineId.slice(0, 8), 1), id: pipelineId });
       const graphs: RunGraph[] = [];
       for (let i = 0; i < n; i++) {
-        const [num] = [...(await store.allocateRunNumbers([pipelineId])).values()];
+        const num = (await store.allocateRunNumbers([pipelineId]))[0]!.run_counter;
         const runId = id();
         const jobId = id();
         graphs.push({

@@ -157,7 +157,8 @@ export interface Store {
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
 
   // Runs
-  allocateRunNumbers(pipelineIds: readonly string[]): Promise<Map<string, number>>;
+  /** Next run number of each pipeline; answers the pipelines with run_counter = that number. */
+  allocateRunNumbers(pipelineIds: readonly string[]): Promise<PipelineRecord[]>;
   countActiveRuns(
     pipelineIds: readonly string[],
   ): Promise<Map<string, { admitted: number; waiting: number }>>;

@@ -17,7 +17,18 @@ export async function openSqliteStore(file: string): Promise<KyselyStore> {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // Checkpoints run on a timer (below) rather than inside whichever commit crosses 1000 pages,
+  // which put tens of milliseconds into random batch-runs calls.
+  sqlite.pragma("wal_autocheckpoint = 20000");
+  const checkpoints = setInterval(() => {
+    try {
+      sqlite.pragma("wal_checkpoint(PASSIVE)");
+    } catch {
+      // busy or closed: the next tick tries again
+    }
+  }, 2000);
+  checkpoints.unref();
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => SQLITE_MIGRATIONS },
@@ -30,9 +41,37 @@ export async function openSqliteStore(file: string): Promise<KyselyStore> {
   return new KyselyStore(
     db,
     { supportsSkipLocked: false, dialect: "sqlite" },
-    () => db.destroy(),
+    async () => {
+      clearInterval(checkpoints);
+      await db.destroy();
+    },
     sqliteBulkWriter(sqlite),
   );
+}
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running most of ours. The same
+ * few dozen SQL texts repeat on the hot paths, so prepared statements are kept by text.
+ */
+function cachingStatements(sqlite: SqliteDatabase.Database): SqliteDatabase.Database {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  const prepare = (source: string): SqliteDatabase.Statement => {
+    let stmt = cache.get(source);
+    if (!stmt) {
+      stmt = sqlite.prepare(source);
+      // Texts with long IN lists vary with their length; keep the cache bounded.
+      if (cache.size >= 1000) cache.clear();
+      cache.set(source, stmt);
+    }
+    return stmt;
+  };
+  return new Proxy(sqlite, {
+    get(target, prop, receiver) {
+      if (prop === "prepare") return prepare;
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /**
