@@ -1,17 +1,26 @@
 #!/usr/bin/env node
 
-// The `pipewright` command. `serve` starts the server; more commands arrive with the CLI issue.
+// The `pipewright` command. `serve` starts the server; every other command is a client of a
+// server's API (docs/cli.md). This is the CLI's composition root: the only module that reads
+// process.argv, process.env and the process's streams, and that exits.
 
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ConfigError, loadConfig } from "../config.js";
-import { startServer } from "../main.js";
+import { adminCommands } from "./admin-commands.js";
+import { closest, formatCommandHelp, formatGroupHelp, parseCommandArgs } from "./args.js";
+import { CliError, EXIT } from "./cli-error.js";
+import { type Command, createCtx, type Io, type Output } from "./command.js";
+import { colorWanted, createStyle } from "./format.js";
+import { pipelineCommands } from "./pipeline-commands.js";
+import { runCommands } from "./run-commands.js";
 
-const USAGE = `Usage: pipewright <command> [options]
+const SERVE_USAGE = `Usage: pipewright serve [options]
 
-Commands:
-  serve     start the server (embedded SQLite store and runner by default)
+Starts the server (embedded SQLite store and runner by default).
 
-serve options (flag > environment variable > default):
+Options (flag > environment variable > default):
   --host HOST                 HOST                           127.0.0.1
   --port PORT                 PORT                           8080
   --data-dir DIR              PIPEWRIGHT_DATA_DIR            ./.pipewright
@@ -22,11 +31,78 @@ serve options (flag > environment variable > default):
   --max-log-bytes N           PIPEWRIGHT_MAX_LOG_BYTES       67108864 (64 MiB per step)
   --default-job-timeout SECS  PIPEWRIGHT_DEFAULT_JOB_TIMEOUT 3600
   --no-local-runner           PIPEWRIGHT_LOCAL_RUNNER=false  run no jobs in this process
+  --lease-seconds N           PIPEWRIGHT_LEASE_SECONDS       30 (a remote runner's hold on a job)
   --log-level LEVEL           PIPEWRIGHT_LOG_LEVEL           info
 `;
 
+const COMMANDS: readonly Command[] = [...pipelineCommands, ...runCommands, ...adminCommands];
+
+const GROUPS: Readonly<Record<string, string>> = {
+  pipeline: "Create or update, list, show and delete pipelines.",
+  review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
+  admin: "Projects, tokens and access keys: Pipewright's admin API (/admin/v1).",
+  "admin project": "Projects (created with the server's admin token).",
+  "admin token": "X-Auth-Tokens, each bound to projects with a role.",
+  "admin access-key": "AK/SK pairs for the official Huawei Cloud SDKs.",
+};
+
+const TOP_USAGE = `Usage: pipewright <command> [options]
+
+Pipewright runs CI/CD pipelines and speaks Huawei Cloud CodeArts Pipeline's v5 API.
+
+Server:
+  serve                              start the server ('pipewright serve --help' for its settings)
+  runner                             run jobs of a server on this machine (scale-out mode)
+
+Pipelines:
+  pipeline apply -f FILE...          create or update pipelines from YAML or JSON files
+  pipeline list                      list pipelines with their latest run
+  pipeline show PIPELINE             show a pipeline (--yaml prints it in the YAML form)
+  pipeline delete PIPELINE...        delete pipelines and their runs
+
+Runs:
+  run PIPELINE                       start a run (--var, --stage, --job, --wait)
+  batch-run PIPELINE...              start many pipelines in one call (--all, --filter, --wait)
+  status RUN                         a run's stages, jobs and steps
+  logs RUN                           step logs (--step, --follow)
+  stop RUN                           stop a run
+  retry RUN                          retry a failed or canceled run
+  review pass|refuse RUN             decide on a manual review
+
+Set-up:
+  login                              save server, token and project in a profile
+  admin project create|list          projects
+  admin token create|list|revoke     X-Auth-Tokens
+  admin access-key create|list|revoke  AK/SK pairs for the official SDKs
+
+PIPELINE is a pipeline name or id. RUN is PIPELINE (its latest run), PIPELINE#N or a run id.
+Client commands take --server, --token and --project, else PIPEWRIGHT_SERVER, PIPEWRIGHT_TOKEN
+and PIPEWRIGHT_PROJECT, else the profile written by 'pipewright login'.
+
+Exit status: 0 success; 1 a run waited for did not complete; 2 usage error; 3 the server
+answered an error; 4 the server could not be reached; 130 interrupted.
+
+Run 'pipewright <command> --help' for a command's options; docs/cli.md has the details.
+`;
+
+function packageVersion(): string {
+  // dist/src/cli/main.js and src/cli/main.ts sit at different depths: walk up to package.json.
+  for (let dir = import.meta.dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, "package.json");
+    if (fs.existsSync(file))
+      return (JSON.parse(fs.readFileSync(file, "utf8")) as { version?: string }).version ?? "0";
+  }
+  return "0";
+}
+
 async function serve(argv: string[]): Promise<void> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(SERVE_USAGE);
+    return;
+  }
   const config = loadConfig(argv, process.env, process.cwd());
+  // Loaded on demand: client commands start faster without the server's modules.
+  const { startServer } = await import("../main.js");
   const server = await startServer(config);
   const tokenFile = path.join(config.dataDir, "admin-token");
   process.stdout.write(`Pipewright listening on ${server.url}\n`);
@@ -61,21 +137,179 @@ async function serve(argv: string[]): Promise<void> {
   process.on("SIGINT", onSignal);
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "serve":
-      return serve(rest);
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(USAGE);
-      return;
-    default:
-      process.stderr.write(`pipewright: unknown command "${command}"\n\n${USAGE}`);
-      process.exit(2);
+function outputOf(stream: NodeJS.WriteStream): Output {
+  return {
+    write: (text) => {
+      stream.write(text);
+    },
+    get isTTY() {
+      return stream.isTTY === true;
+    },
+    get columns() {
+      return stream.columns || 80;
+    },
+    get rows() {
+      return stream.rows || 24;
+    },
+  };
+}
+
+type Found =
+  | { readonly kind: "command"; readonly command: Command; readonly rest: string[] }
+  | { readonly kind: "group"; readonly path: string[]; readonly next: string | undefined }
+  | { readonly kind: "unknown"; readonly word: string };
+
+/** The command named by the leading words of argv (the longest match), or the group they name. */
+function findCommand(argv: readonly string[]): Found {
+  const words: string[] = [];
+  for (const a of argv) {
+    if (a.startsWith("-") || words.length === 3) break;
+    words.push(a);
   }
+  for (let k = words.length; k > 0; k--) {
+    const key = words.slice(0, k).join(" ");
+    const command = COMMANDS.find((c) => c.spec.path.join(" ") === key);
+    if (command) return { kind: "command", command, rest: argv.slice(k) };
+  }
+  for (let k = words.length; k > 0; k--) {
+    const key = words.slice(0, k).join(" ");
+    if (GROUPS[key] !== undefined) return { kind: "group", path: words.slice(0, k), next: words[k] };
+  }
+  return { kind: "unknown", word: words[0] ?? argv[0] ?? "" };
+}
+
+function groupHelp(groupPath: readonly string[]): string {
+  const key = groupPath.join(" ");
+  const members = COMMANDS.filter((c) => c.spec.path.slice(0, groupPath.length).join(" ") === key);
+  return formatGroupHelp(
+    groupPath,
+    GROUPS[key] ?? "",
+    members.map((c) => c.spec),
+  );
+}
+
+async function client(argv: string[]): Promise<number> {
+  const version = packageVersion();
+  const noColorFlag = argv.includes("--no-color");
+  const style = createStyle(colorWanted(process.stdout.isTTY === true, process.env, noColorFlag));
+  const errStyle = createStyle(colorWanted(process.stderr.isTTY === true, process.env, noColorFlag));
+  const fail = (message: string, hint?: string): number => {
+    process.stderr.write(`${errStyle.red("pipewright:")} ${message}\n${hint ? `${hint}\n` : ""}`);
+    return EXIT.USAGE;
+  };
+  const [first] = argv;
+  if (first === undefined || first === "--help" || first === "-h") {
+    process.stdout.write(TOP_USAGE);
+    return EXIT.OK;
+  }
+  if (first === "--version" || first === "-V" || first === "version") {
+    process.stdout.write(`pipewright ${version}\n`);
+    return EXIT.OK;
+  }
+  if (first === "help") {
+    const found = findCommand(argv.slice(1));
+    if (argv.length === 1) process.stdout.write(TOP_USAGE);
+    else if (found.kind === "command") process.stdout.write(formatCommandHelp(found.command.spec));
+    else if (found.kind === "group") process.stdout.write(groupHelp(found.path));
+    else if (found.word === "serve") process.stdout.write(SERVE_USAGE);
+    else if (found.word === "runner")
+      process.stdout.write((await import("./runner-command.js")).RUNNER_USAGE);
+    else return fail(`unknown command "${found.word}"`, "Run 'pipewright --help' for the commands.");
+    return EXIT.OK;
+  }
+  const found = findCommand(argv);
+  if (found.kind === "group") {
+    if (found.next === undefined) {
+      process.stdout.write(groupHelp(found.path));
+      return EXIT.OK;
+    }
+    const children = COMMANDS.filter(
+      (c) => c.spec.path.slice(0, found.path.length).join(" ") === found.path.join(" "),
+    ).map((c) => c.spec.path[found.path.length]!);
+    const guess = closest(found.next, [...new Set(children)]);
+    return fail(
+      `unknown command "${[...found.path, found.next].join(" ")}"${guess ? ` (did you mean "${[...found.path, guess].join(" ")}"?)` : ""}`,
+      `Run 'pipewright ${found.path.join(" ")} --help' for its commands.`,
+    );
+  }
+  if (found.kind === "unknown") {
+    const tops = [...new Set([...COMMANDS.map((c) => c.spec.path[0]!), "serve", "runner", "help"])];
+    const guess = closest(found.word, tops);
+    return fail(
+      `unknown command "${found.word}"${guess ? ` (did you mean "${guess}"?)` : ""}`,
+      "Run 'pipewright --help' for the commands.",
+    );
+  }
+
+  const { command, rest } = found;
+  const controller = new AbortController();
+  process.on("SIGINT", () => {
+    // The first Ctrl-C lets a waiting command stop cleanly (cursor restored, summary printed);
+    // one that does not stop within two seconds, or a second Ctrl-C, ends the process.
+    if (controller.signal.aborted) process.exit(EXIT.INTERRUPTED);
+    controller.abort();
+    setTimeout(() => process.exit(EXIT.INTERRUPTED), 2000).unref();
+  });
+  const io: Io = {
+    stdout: outputOf(process.stdout),
+    stderr: outputOf(process.stderr),
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    home: os.homedir(),
+    now: () => Date.now(),
+    signal: controller.signal,
+    version,
+  };
+  try {
+    const args = parseCommandArgs(command.spec, rest);
+    if (args.help) {
+      process.stdout.write(formatCommandHelp(command.spec));
+      return EXIT.OK;
+    }
+    return await command.run(createCtx(io, args, style, errStyle));
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(
+        `${errStyle.red("pipewright:")} ${err.message}\n${err.hint ? `${err.hint}\n` : ""}`,
+      );
+      return err.exitCode;
+    }
+    if (controller.signal.aborted) {
+      process.stderr.write("pipewright: interrupted\n");
+      return EXIT.INTERRUPTED;
+    }
+    throw err;
+  }
+}
+
+async function runner(argv: string[]): Promise<void> {
+  const { runnerCommand } = await import("./runner-command.js");
+  let code: number;
+  try {
+    code = await runnerCommand(argv, process.env);
+  } catch (err) {
+    if (!String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")) throw err;
+    process.stderr.write(
+      `pipewright runner: ${(err as Error).message}\nRun 'pipewright runner --help' for usage.\n`,
+    );
+    code = EXIT.USAGE;
+  }
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] === "serve") return serve(argv.slice(1));
+  if (argv[0] === "runner") return runner(argv.slice(1));
+  // A reader that went away (`pipewright pipeline list | head -1`) is not an error.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(EXIT.OK);
+    throw err;
+  });
+  const code = await client(argv);
+  // Exit explicitly: idle keep-alive sockets must not hold the process open. Writes to pipes and
+  // files are synchronous on POSIX, so nothing printed is lost.
+  process.stdout.write("", () => process.exit(code));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
@@ -83,6 +317,8 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`pipewright: configuration error: ${err.message}\n`);
     process.exit(2);
   }
+  // Anything else is a server that failed to start (exit 1, as always) or a bug in a client
+  // command: exit 70 (EX_SOFTWARE) keeps it apart from their documented statuses.
   process.stderr.write(`pipewright: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
+  process.exit(process.argv[2] === "serve" ? 1 : 70);
 });

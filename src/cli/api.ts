@@ -1,0 +1,251 @@
+// The endpoints the CLI calls, typed with the fields it reads: CodeArts's v5 API of one project
+// (spec §4) and Pipewright's admin API. Shapes are as the server sends them (snake_case).
+
+import type { PipelineBody } from "../pipeline/yaml-form.js";
+import type { HttpClient, SseEvent } from "./client.js";
+
+export interface StageStatus {
+  readonly name: string;
+  readonly sequence: number;
+  readonly status: string;
+}
+
+/** An item of pipeline-runs/list and of pipelines/status (spec §4.9, §4.10). */
+export interface RunSummary {
+  readonly pipeline_id: string;
+  readonly pipeline_run_id: string;
+  readonly status: string;
+  readonly run_number: number;
+  readonly stage_status_list: readonly StageStatus[];
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly trigger_type?: string;
+  readonly executor_name?: string;
+}
+
+export interface PipelineListItem {
+  readonly pipeline_id: string;
+  readonly name: string;
+  readonly create_time: number;
+  readonly update_time: number;
+  readonly banned?: boolean;
+  latest_run: RunSummary | null;
+}
+
+export interface PipelineDetail {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly definition: string;
+  readonly variables: readonly Record<string, unknown>[];
+  readonly concurrency_control: Record<string, unknown> | null;
+  readonly sources: readonly unknown[];
+  readonly create_time: number;
+  readonly update_time: number;
+  readonly creator_name?: string;
+  readonly banned?: boolean;
+}
+
+export interface StepRun {
+  readonly id: string;
+  readonly name: string;
+  readonly identifier: string;
+  readonly task: string;
+  readonly status: string;
+  readonly message: string | null;
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly sequence: number;
+  readonly review_deadline?: number | null;
+}
+
+export interface JobRun {
+  readonly id: string;
+  readonly name: string;
+  readonly identifier: string;
+  readonly status: string;
+  readonly message: string | null;
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly steps: readonly StepRun[];
+}
+
+export interface StageRun {
+  readonly id: string;
+  readonly name: string;
+  readonly identifier: string;
+  readonly status: string;
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly jobs: readonly JobRun[];
+}
+
+export interface RunDetail {
+  readonly id: string;
+  readonly pipeline_id: string;
+  readonly name: string;
+  readonly status: string;
+  readonly run_number: number;
+  readonly trigger_type: string;
+  readonly executor_name: string;
+  readonly description: string;
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly stages: readonly StageRun[];
+  readonly current_system_time?: number;
+  readonly message?: string | null;
+  readonly queue_position?: number | null;
+  readonly variables?: readonly { name: string; value: string }[];
+}
+
+export interface BatchResultItem {
+  readonly pipeline_id: string;
+  readonly pipeline_name: string | null;
+  readonly pipeline_run_id: string;
+  readonly status: "START_SUCCESS" | "START_FAILED";
+  readonly reason: string | null;
+}
+
+export interface RunOptions {
+  readonly variables?: readonly { name: string; value: string }[];
+  readonly choose_stages?: readonly string[];
+  readonly choose_jobs?: readonly string[];
+  readonly description?: string;
+}
+
+export interface LogPage {
+  readonly log: string;
+  readonly end_offset: string;
+  readonly has_more: boolean;
+}
+
+const PAGE = 100;
+
+export function projectApi(http: HttpClient, projectId: string) {
+  const base = `/v5/${encodeURIComponent(projectId)}/api/pipelines`;
+  const runPath = (p: string, r: string): string => `${base}/${p}/pipeline-runs/${r}`;
+  const stepPath = (p: string, r: string, j: string, s: string): string =>
+    `${runPath(p, r)}/jobs/${j}/steps/${s}`;
+  return {
+    http,
+    projectId,
+    /** Every pipeline of the project (names containing `name`, when given), oldest first. */
+    async allPipelines(name?: string): Promise<PipelineListItem[]> {
+      const out: PipelineListItem[] = [];
+      for (let offset = 0; ; offset += PAGE) {
+        const page = await http.request<{ total: number; pipelines: PipelineListItem[] }>(
+          "POST",
+          `${base}/list`,
+          {
+            body: {
+              offset,
+              limit: PAGE,
+              sort_key: "create_time",
+              sort_dir: "asc",
+              ...(name ? { name } : {}),
+            },
+          },
+        );
+        out.push(...page.pipelines);
+        if (page.pipelines.length < PAGE || out.length >= page.total) return out;
+      }
+    },
+    getPipeline: (id: string) => http.request<PipelineDetail>("GET", `${base}/${id}`),
+    createPipeline: (body: PipelineBody) => http.request<{ pipeline_id: string }>("POST", base, { body }),
+    updatePipeline: (id: string, body: PipelineBody) =>
+      http.request<{ pipeline_id: string }>("PUT", `${base}/${id}`, { body }),
+    deletePipeline: (id: string) => http.request<{ pipeline_id: string }>("DELETE", `${base}/${id}`),
+    run: (id: string, body: RunOptions) =>
+      http.request<{ pipeline_run_id: string }>("POST", `${base}/${id}/run`, { body }),
+    batchRun: (ids: readonly string[], idempotencyKey: string) =>
+      http.request<{ result: { pipeline_id: string; pipeline_run_id: string }[] }>(
+        "POST",
+        `${base}/batch-runs`,
+        {
+          body: { pipeline_ids: ids },
+          headers: { "idempotency-key": idempotencyKey },
+        },
+      ),
+    batchResult: (query: readonly { pipeline_id: string; pipeline_run_id: string }[]) =>
+      http.request<{ result: BatchResultItem[] }>("POST", `${base}/batch-runs/result`, { body: { query } }),
+    runDetail: (pipelineId: string, runId?: string) =>
+      http.request<RunDetail>(
+        "GET",
+        `${base}/${pipelineId}/pipeline-runs/detail${runId ? `?pipeline_run_id=${runId}` : ""}`,
+      ),
+    listRuns: (pipelineId: string, offset: number, limit: number) =>
+      http.request<{ total: number; pipeline_runs: RunSummary[] }>(
+        "POST",
+        `${base}/${pipelineId}/pipeline-runs/list`,
+        {
+          body: { offset, limit, sort_dir: "desc" },
+        },
+      ),
+    /** Latest run of each pipeline, in chunks the server accepts; never-run pipelines are absent. */
+    async latestStatus(ids: readonly string[]): Promise<RunSummary[]> {
+      const out: RunSummary[] = [];
+      for (let i = 0; i < ids.length; i += 1000) {
+        out.push(
+          ...(await http.request<RunSummary[]>("POST", `${base}/status`, { body: ids.slice(i, i + 1000) })),
+        );
+      }
+      return out;
+    },
+    stop: (p: string, r: string) => http.request<{ success: boolean }>("POST", `${runPath(p, r)}/stop`),
+    retry: (p: string, r: string) => http.request<{ success: boolean }>("PUT", `${runPath(p, r)}/retry`),
+    review: (p: string, r: string, job: string, step: string, decision: "pass" | "refuse") =>
+      http.request<{ success: boolean }>("POST", `${stepPath(p, r, job, step)}/${decision}`),
+    stepLog: (p: string, r: string, job: string, step: string, startOffset: number) =>
+      http.request<LogPage>("POST", `${stepPath(p, r, job, step)}/logs`, {
+        body: { start_offset: startOffset, limit: 10_000, sort: "asc" },
+      }),
+    stepLogEvents: (p: string, r: string, job: string, step: string, offset: number, signal?: AbortSignal) =>
+      http.events(
+        `${stepPath(p, r, job, step)}/logs/stream?offset=${offset}`,
+        signal,
+      ) as AsyncIterable<SseEvent>,
+  };
+}
+export type ProjectApi = ReturnType<typeof projectApi>;
+
+export interface ProjectItem {
+  readonly project_id: string;
+  readonly name: string;
+  readonly create_time: number;
+}
+
+export interface Credential {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  readonly project_ids: readonly string[];
+  readonly create_time: number;
+  readonly revoked_time: number | null;
+  readonly token?: string;
+  readonly ak?: string;
+  readonly sk?: string;
+}
+
+export function adminApi(http: HttpClient) {
+  return {
+    http,
+    listProjects: async () =>
+      (await http.request<{ projects: ProjectItem[] }>("GET", "/admin/v1/projects")).projects,
+    createProject: (name: string) =>
+      http.request<{ project_id: string; name: string }>("POST", "/admin/v1/projects", { body: { name } }),
+    createCredential: (
+      kind: "tokens" | "access-keys",
+      body: { name?: string; role: string; project_ids: string[] },
+    ) => http.request<Credential>("POST", `/admin/v1/${kind}`, { body }),
+    listCredentials: async (kind: "tokens" | "access-keys"): Promise<Credential[]> => {
+      const res = await http.request<{ tokens?: Credential[]; access_keys?: Credential[] }>(
+        "GET",
+        `/admin/v1/${kind}`,
+      );
+      return res.tokens ?? res.access_keys ?? [];
+    },
+    revokeCredential: (kind: "tokens" | "access-keys", id: string) =>
+      http.request<Record<string, unknown>>("DELETE", `/admin/v1/${kind}/${encodeURIComponent(id)}`),
+  };
+}
+export type AdminApi = ReturnType<typeof adminApi>;

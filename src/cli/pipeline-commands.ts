@@ -1,0 +1,323 @@
+// `pipewright pipeline apply|list|show|delete`: pipelines from files (YAML form, definition JSON or a
+// request body), created or updated by name.
+
+import fs from "node:fs";
+import readline from "node:readline/promises";
+import { PipewrightError } from "../errors.js";
+import { DEFAULT_CONDITION, parseDefinition } from "../pipeline/definition.js";
+import { type PipelineBody, pipelineBodyFromText, yamlFormFromDetail } from "../pipeline/yaml-form.js";
+import type { PipelineListItem, ProjectApi } from "./api.js";
+import { CliError, EXIT, type ExitCode, usageError } from "./cli-error.js";
+import { CLIENT_OPTIONS, type Command, type Ctx } from "./command.js";
+import { colorStatus, formatTime, table } from "./format.js";
+import { resolvePipeline, resolvePipelines, runLabel } from "./refs.js";
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Reads and validates one file; an invalid file is a usage error carrying the server's code. */
+async function loadFile(ctx: Ctx, file: string, name: string | undefined): Promise<PipelineBody> {
+  let text: string;
+  try {
+    text = file === "-" ? await readAll(ctx.io.stdin) : fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw usageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return pipelineBodyFromText(text, { fileName: file === "-" ? "stdin" : file, ...(name ? { name } : {}) })
+      .body;
+  } catch (err) {
+    if (err instanceof PipewrightError) {
+      throw new CliError(EXIT.USAGE, `${err.message} (${err.code})`, { code: err.code, cause: err });
+    }
+    throw err;
+  }
+}
+
+function isNameTaken(err: unknown): boolean {
+  return err instanceof CliError && err.code === "DEVPIPE.00020111";
+}
+
+const apply: Command = {
+  spec: {
+    path: ["pipeline", "apply"],
+    summary: "Create or update pipelines from files, matched by name",
+    description: `Each FILE is YAML (or JSON) in one of three shapes (docs/definition.md):
+  - the YAML form: name, variables, stages of jobs of steps written as \`uses\` + \`with\`;
+  - a bare CodeArts definition: {"stages": [...]} with steps as \`task\` + \`inputs\`;
+  - a create/update request body: {"name", "definition", "variables", ...}.
+A file is validated here first, with errors naming FILE:LINE:COL and the path inside it. A
+pipeline of the same name is updated (a full replace), otherwise one is created.`,
+    options: [
+      {
+        name: "file",
+        short: "f",
+        type: "string",
+        multiple: true,
+        arg: "FILE",
+        help: "pipeline file; - reads stdin; repeat for several",
+      },
+      {
+        name: "name",
+        type: "string",
+        arg: "NAME",
+        help: "pipeline name, overriding the file's (one file only)",
+      },
+      {
+        name: "dry-run",
+        type: "boolean",
+        help: "validate only; print the request body (with --json) and contact no server",
+      },
+      ...CLIENT_OPTIONS,
+    ],
+    maxArgs: 0,
+    examples: [
+      "pipewright pipeline apply -f examples/fan-out.yaml",
+      "pipewright pipeline apply -f build.yaml --name build-release",
+      "cat p.json | pipewright pipeline apply -f - --json",
+    ],
+  },
+  async run(ctx) {
+    const files = ctx.args.list("file");
+    if (files.length === 0)
+      throw usageError("-f FILE is required", "Run 'pipewright pipeline apply --help' for usage.");
+    const name = ctx.args.str("name");
+    if (name !== undefined && files.length > 1) throw usageError("--name applies to one file, not several");
+    const bodies: { file: string; body: PipelineBody }[] = [];
+    for (const file of files) bodies.push({ file, body: await loadFile(ctx, file, name) });
+    if (ctx.args.bool("dry-run")) {
+      if (ctx.json)
+        ctx.out(
+          `${JSON.stringify(
+            bodies.map((b) => b.body),
+            null,
+            2,
+          )}\n`,
+        );
+      else {
+        for (const { file, body } of bodies) {
+          const def = parseDefinition(body.definition);
+          const jobs = def.stages.reduce((n, s) => n + s.jobs.length, 0);
+          ctx.out(`${file}: valid: pipeline ${body.name}, ${def.stages.length} stage(s), ${jobs} job(s)\n`);
+        }
+      }
+      return EXIT.OK;
+    }
+    const api = await ctx.project();
+    const existing = new Map((await api.allPipelines()).map((p) => [p.name, p.pipeline_id]));
+    const results: { file: string; name: string; pipeline_id: string; action: "created" | "updated" }[] = [];
+    for (const { file, body } of bodies) {
+      let id = existing.get(body.name);
+      let action: "created" | "updated" = id ? "updated" : "created";
+      if (id) {
+        await api.updatePipeline(id, body);
+      } else {
+        try {
+          id = (await api.createPipeline(body)).pipeline_id;
+        } catch (err) {
+          // Created by someone else since the listing: update it instead, as asked.
+          if (!isNameTaken(err)) throw err;
+          const p = await resolvePipeline(api, body.name);
+          id = p.id;
+          action = "updated";
+          await api.updatePipeline(id, body);
+        }
+        existing.set(body.name, id);
+      }
+      results.push({ file, name: body.name, pipeline_id: id, action });
+      if (!ctx.json) ctx.out(`${action} pipeline ${ctx.style.bold(body.name)} (${id})\n`);
+    }
+    if (ctx.json) ctx.out(`${JSON.stringify(results, null, 2)}\n`);
+    return EXIT.OK;
+  },
+};
+
+/** Fills `latest_run` (the list answers null) from one pipelines/status call. */
+async function withLatestRuns(api: ProjectApi, items: PipelineListItem[]): Promise<PipelineListItem[]> {
+  const latest = new Map(
+    (await api.latestStatus(items.map((p) => p.pipeline_id))).map((r) => [r.pipeline_id, r]),
+  );
+  for (const p of items) p.latest_run = latest.get(p.pipeline_id) ?? null;
+  return items;
+}
+
+const list: Command = {
+  spec: {
+    path: ["pipeline", "list"],
+    summary: "List the project's pipelines with their latest run",
+    options: [
+      { name: "filter", type: "string", arg: "TEXT", help: "only pipelines whose name contains TEXT" },
+      ...CLIENT_OPTIONS,
+    ],
+    maxArgs: 0,
+    examples: [
+      "pipewright pipeline list",
+      "pipewright pipeline list --filter nightly --json | jq -r '.[].name'",
+    ],
+  },
+  async run(ctx) {
+    const api = await ctx.project();
+    const filter = ctx.args.str("filter");
+    const items = await withLatestRuns(api, await api.allPipelines(filter));
+    if (ctx.json) {
+      ctx.out(`${JSON.stringify(items, null, 2)}\n`);
+      return EXIT.OK;
+    }
+    if (items.length === 0) {
+      ctx.out(
+        filter
+          ? `No pipeline name contains "${filter}".\n`
+          : "No pipelines yet: create one with 'pipewright pipeline apply -f FILE'.\n",
+      );
+      return EXIT.OK;
+    }
+    const { style } = ctx;
+    ctx.out(
+      table(
+        ["NAME", "ID", "LATEST RUN", "STATUS", "UPDATED"],
+        items.map((p) => [
+          p.name + (p.banned ? style.yellow(" (disabled)") : ""),
+          p.pipeline_id,
+          p.latest_run ? runLabel(p.name, p.latest_run.run_number) : "-",
+          p.latest_run ? colorStatus(style, p.latest_run.status) : style.dim("never run"),
+          formatTime(p.update_time),
+        ]),
+        style,
+      ),
+    );
+    return EXIT.OK;
+  },
+};
+
+const show: Command = {
+  spec: {
+    path: ["pipeline", "show"],
+    summary: "Show a pipeline: its stages, jobs, steps and variables",
+    args: "PIPELINE",
+    options: [
+      { name: "yaml", type: "boolean", help: "print it in the YAML form (can be applied again)" },
+      ...CLIENT_OPTIONS,
+    ],
+    minArgs: 1,
+    maxArgs: 1,
+    examples: ["pipewright pipeline show build", "pipewright pipeline show build --yaml > build.yaml"],
+  },
+  async run(ctx) {
+    const api = await ctx.project();
+    const ref = await resolvePipeline(api, ctx.args.positionals[0]!);
+    const p = await api.getPipeline(ref.id);
+    if (ctx.json) {
+      ctx.out(`${JSON.stringify(p, null, 2)}\n`);
+      return EXIT.OK;
+    }
+    if (ctx.args.bool("yaml")) {
+      ctx.out(yamlFormFromDetail(p));
+      return EXIT.OK;
+    }
+    const { style } = ctx;
+    const lines: string[] = [
+      `${style.bold(p.name)}  ${style.dim(p.id)}${p.banned ? style.yellow("  disabled") : ""}`,
+    ];
+    if (p.description) lines.push(p.description);
+    lines.push(
+      `created ${formatTime(p.create_time)}${p.creator_name ? ` by ${p.creator_name}` : ""} · updated ${formatTime(p.update_time)}`,
+    );
+    if (p.variables.length > 0) {
+      lines.push("", "Variables:");
+      for (const v of p.variables) {
+        const flags = [
+          v.is_runtime ? "runtime" : "",
+          v.is_secret ? "secret" : "",
+          v.type !== "string" ? String(v.type) : "",
+        ].filter(Boolean);
+        lines.push(
+          `  ${v.name} = ${JSON.stringify(v.value)}${flags.length ? style.dim(`  (${flags.join(", ")})`) : ""}`,
+        );
+      }
+    }
+    const cc = p.concurrency_control;
+    if (cc)
+      lines.push(
+        "",
+        `Concurrency: ${cc.concurrency_number} at once, then ${cc.exceed_action}${cc.enable === false ? " (disabled)" : ""}`,
+      );
+    const def = parseDefinition(p.definition);
+    lines.push("", "Stages:");
+    for (const st of def.stages) {
+      const deps = st.depends_on.length ? style.dim(`  after ${st.depends_on.join(", ")}`) : "";
+      lines.push(
+        `  ${st.name} ${style.dim(`[${st.identifier}]`)}${st.run_always ? style.dim("  run_always") : ""}${deps}`,
+      );
+      for (const job of st.jobs) {
+        const extra = [
+          job.depends_on.length ? `after ${job.depends_on.join(", ")}` : "",
+          job.condition !== DEFAULT_CONDITION ? `if ${job.condition}` : "",
+          job.timeout ? `timeout ${job.timeout}` : "",
+        ].filter(Boolean);
+        lines.push(
+          `    ${job.name} ${style.dim(`[${job.identifier}]`)}${extra.length ? style.dim(`  ${extra.join(" · ")}`) : ""}`,
+        );
+        for (const step of job.steps)
+          lines.push(`      ${step.name} ${style.dim(`[${step.identifier}] ${step.task}`)}`);
+      }
+    }
+    ctx.out(`${lines.join("\n")}\n`);
+    return EXIT.OK;
+  },
+};
+
+async function confirm(ctx: Ctx, question: string): Promise<boolean> {
+  ctx.io.stderr.write(question);
+  const rl = readline.createInterface({ input: ctx.io.stdin, terminal: false });
+  try {
+    return /^y(es)?$/i.test((await rl.question("")).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+const del: Command = {
+  spec: {
+    path: ["pipeline", "delete"],
+    summary: "Delete pipelines and all their runs (running ones are stopped first)",
+    args: "PIPELINE...",
+    options: [
+      { name: "yes", short: "y", type: "boolean", help: "do not ask; needed when stdin is not a terminal" },
+      ...CLIENT_OPTIONS,
+    ],
+    minArgs: 1,
+    examples: ["pipewright pipeline delete old-build --yes"],
+  },
+  async run(ctx): Promise<ExitCode> {
+    const api = await ctx.project();
+    const refs = await resolvePipelines(api, ctx.args.positionals);
+    if (!ctx.args.bool("yes")) {
+      if (!ctx.io.stdin.isTTY) {
+        throw usageError("refusing to delete without --yes (stdin is not a terminal to ask on)");
+      }
+      const names = refs.map((r) => r.name).join(", ");
+      if (!(await confirm(ctx, `Delete ${names} and all their runs? [y/N] `))) {
+        ctx.note("Nothing deleted.");
+        return EXIT.OK;
+      }
+    }
+    for (const r of refs) {
+      await api.deletePipeline(r.id);
+      if (!ctx.json) ctx.out(`deleted pipeline ${ctx.style.bold(r.name)} (${r.id})\n`);
+    }
+    if (ctx.json)
+      ctx.out(
+        `${JSON.stringify(
+          refs.map((r) => ({ pipeline_id: r.id, name: r.name, deleted: true })),
+          null,
+          2,
+        )}\n`,
+      );
+    return EXIT.OK;
+  },
+};
+
+export const pipelineCommands: readonly Command[] = [apply, list, show, del];

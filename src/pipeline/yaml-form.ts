@@ -1,0 +1,687 @@
+// The YAML form of a pipeline (docs/definition.md, "YAML form") and its conversion into the
+// create/update request body of the API, plus the way back for `pipewright pipeline show --yaml`.
+// Pure: text in, body out; every error names the file, line, column and YAML path.
+
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, stringify } from "yaml";
+import { PipewrightError } from "../errors.js";
+import { DEFAULT_CONDITION, parseDefinition, SHELL_SCRIPT_INPUT } from "./definition.js";
+import { parseConcurrencyControl, parseVariables } from "./variables.js";
+
+/** The body of `POST /v5/{project_id}/api/pipelines` and `PUT …/pipelines/{pipeline_id}`. */
+export interface PipelineBody {
+  readonly name: string;
+  readonly is_publish: boolean;
+  /** Definition JSON as a string, as CodeArts sends it. */
+  readonly definition: string;
+  readonly description?: string;
+  readonly variables?: readonly Record<string, unknown>[];
+  readonly concurrency_control?: Record<string, unknown> | null;
+  readonly sources?: readonly unknown[];
+}
+
+/** Which of the three accepted shapes a file had (see `pipelineBodyFromText`). */
+export type FileShape = "yaml-form" | "definition" | "request-body";
+
+export interface ParsedPipelineFile {
+  readonly body: PipelineBody;
+  readonly shape: FileShape;
+}
+
+export interface ParseOptions {
+  /** Shown in error messages; its base name also names a bare definition that carries none. */
+  readonly fileName?: string;
+  /** Overrides the name written in the file. */
+  readonly name?: string;
+}
+
+type Segment = string | number;
+type Obj = Record<string, unknown>;
+
+const TOP_KEYS = ["name", "description", "variables", "concurrency_control", "sources", "stages"];
+const STAGE_KEYS = ["name", "identifier", "depends_on", "run_always", "jobs"];
+const JOB_KEYS = [
+  "name",
+  "identifier",
+  "depends_on",
+  "needs",
+  "condition",
+  "if",
+  "timeout",
+  "resource",
+  "labels",
+  "steps",
+];
+const STEP_KEYS = ["name", "identifier", "uses", "with"];
+const BODY_KEYS = [
+  "name",
+  "is_publish",
+  "definition",
+  "description",
+  "manifest_version",
+  "sources",
+  "variables",
+  "schedules",
+  "triggers",
+  "concurrency_control",
+  "project_name",
+  "group_id",
+];
+/** `with: {script: …}` on a shell step stands for the CodeArts input key. */
+export const SCRIPT_ALIAS = "script";
+export const SHELL_TASK = "official_shell_plugin";
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function formatPath(path: readonly Segment[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out === "" ? "(top level)" : out;
+}
+
+/** Splits `definition.stages[0].jobs[1].steps[2].inputs[0].value` into segments. */
+function parsePath(text: string): Segment[] {
+  const out: Segment[] = [];
+  for (const m of text.matchAll(/\[(\d+)\]|\.?([A-Za-z_][A-Za-z0-9_-]*)/g)) {
+    out.push(m[1] !== undefined ? Number(m[1]) : m[2]!);
+  }
+  return out;
+}
+
+/**
+ * An identifier derived from a display name: lower case, every run of characters outside
+ * `a-z 0-9 _ -` becomes `_`. "Unit tests" → `unit_tests`. Empty when nothing usable is left.
+ */
+export function slugOf(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .slice(0, 64);
+}
+
+/** Locates YAML paths in the source text so errors can say `file:line:col`. */
+class Locator {
+  constructor(
+    private readonly fileName: string,
+    private readonly root: Node | null,
+    private readonly lines: LineCounter | null,
+  ) {}
+
+  /** `file:line:col` of the deepest node along `path` that exists in the file. */
+  where(path: readonly Segment[]): string {
+    let node: unknown = this.root;
+    let found: Node | null = this.root;
+    for (const [i, seg] of path.entries()) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === seg);
+        if (!pair) break;
+        // The last segment points at its key: `timout: 30m` is reported where `timout` starts.
+        if (i === path.length - 1 && isScalar(pair.key)) {
+          found = pair.key;
+          break;
+        }
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === "number") {
+        node = node.get(seg, true);
+      } else {
+        break;
+      }
+      if (node === undefined || node === null) break;
+      found = node as Node;
+    }
+    const offset = found?.range?.[0];
+    if (this.lines === null || offset === undefined) return this.fileName;
+    const pos = this.lines.linePos(offset);
+    return `${this.fileName}:${pos.line}:${pos.col}`;
+  }
+
+  fail(path: readonly Segment[], problem: string, key: "INVALID_DEFINITION" | "INVALID_REQUEST"): never {
+    throw new PipewrightError(key, `${this.where(path)}: ${formatPath(path)}: ${problem}`);
+  }
+}
+
+/**
+ * Reads a pipeline file into the API's create/update body. The file is YAML (JSON is YAML too)
+ * of one of three shapes:
+ * - a top-level `definition`: a request body as the API takes it (`definition` a JSON string or
+ *   an object);
+ * - top-level `stages` whose steps say `task`/`inputs`: a bare CodeArts definition;
+ * - top-level `stages` whose steps say `uses`/`with`: the YAML form.
+ * Everything is validated as the server would, so a file that passes here is accepted there.
+ */
+export function pipelineBodyFromText(text: string, opts: ParseOptions = {}): ParsedPipelineFile {
+  const fileName = opts.fileName ?? "pipeline";
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc: Locator = new Locator(fileName, doc.contents as Node | null, lines);
+  const first = doc.errors[0];
+  if (first) {
+    const pos = lines.linePos(first.pos[0]);
+    throw new PipewrightError(
+      "INVALID_DEFINITION",
+      `${fileName}:${pos.line}:${pos.col}: not valid YAML: ${first.message}`,
+      {
+        cause: first,
+      },
+    );
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (!isObject(raw)) loc.fail([], "must be a mapping with `stages` (or `definition`)", "INVALID_DEFINITION");
+
+  const baseName = fileName
+    .split(/[/\\]/)
+    .pop()!
+    .replace(/\.(ya?ml|json)$/i, "");
+  if ("definition" in raw) {
+    return { body: fromRequestBody(raw, loc, opts), shape: "request-body" };
+  }
+  if (!Array.isArray(raw.stages)) {
+    loc.fail(
+      ["stages"],
+      "required: a list of stages (or give a request body with `definition`)",
+      "INVALID_DEFINITION",
+    );
+  }
+  const shape = stepShape(raw.stages, loc);
+  if (shape === "definition") {
+    const name = opts.name ?? (typeof raw.name === "string" ? raw.name : baseName);
+    // A `name` beside `stages` names the pipeline; it is not part of the definition.
+    const { name: _name, ...bare } = raw;
+    const def = withDefinitionErrors(loc, [], () => {
+      parseDefinition(bare);
+      return JSON.stringify(bare);
+    });
+    return { body: { name, is_publish: false, definition: def }, shape };
+  }
+  return { body: fromYamlForm(raw, loc, opts), shape };
+}
+
+/** Whether the steps say `task` (definition JSON) or `uses` (YAML form); a mix is an error. */
+function stepShape(stages: readonly unknown[], loc: Locator): "definition" | "yaml-form" {
+  let seen: { shape: "definition" | "yaml-form"; path: Segment[] } | null = null;
+  stages.forEach((st, s) => {
+    if (!isObject(st) || !Array.isArray(st.jobs)) return;
+    st.jobs.forEach((job: unknown, j) => {
+      if (!isObject(job) || !Array.isArray(job.steps)) return;
+      job.steps.forEach((step: unknown, k) => {
+        if (!isObject(step)) return;
+        const shape = "task" in step || "inputs" in step ? "definition" : "uses" in step ? "yaml-form" : null;
+        if (shape === null) return;
+        const path: Segment[] = ["stages", s, "jobs", j, "steps", k];
+        if (seen && seen.shape !== shape) {
+          loc.fail(
+            path,
+            `mixes the two step spellings: this step says ${shape === "definition" ? "task/inputs" : "uses/with"}, ` +
+              `${formatPath(seen.path)} says ${seen.shape === "definition" ? "task/inputs" : "uses/with"}`,
+            "INVALID_DEFINITION",
+          );
+        }
+        seen ??= { shape, path };
+      });
+    });
+  });
+  return seen === null ? "yaml-form" : (seen as { shape: "definition" | "yaml-form" }).shape;
+}
+
+function fromRequestBody(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody {
+  for (const key of Object.keys(raw)) {
+    if (!BODY_KEYS.includes(key)) {
+      loc.fail([key], `unknown key; a request body has ${BODY_KEYS.join(", ")}`, "INVALID_REQUEST");
+    }
+  }
+  const name = opts.name ?? raw.name;
+  if (typeof name !== "string" || name === "")
+    loc.fail(["name"], "required (or pass --name)", "INVALID_REQUEST");
+  let definition: string;
+  if (typeof raw.definition === "string") definition = raw.definition;
+  else if (isObject(raw.definition)) definition = JSON.stringify(raw.definition);
+  else loc.fail(["definition"], "must be a JSON string or an object", "INVALID_DEFINITION");
+  withDefinitionErrors(loc, ["definition"], () => parseDefinition(definition));
+  const vars = raw.variables ?? undefined;
+  withRequestErrors(loc, () => {
+    parseVariables(vars);
+    parseConcurrencyControl(raw.concurrency_control);
+  });
+  if (!(raw.is_publish === undefined || typeof raw.is_publish === "boolean")) {
+    loc.fail(["is_publish"], "must be a boolean", "INVALID_REQUEST");
+  }
+  return {
+    ...(raw as Obj),
+    name,
+    is_publish: raw.is_publish === true,
+    definition,
+  } as PipelineBody;
+}
+
+function checkKeys(obj: Obj, allowed: readonly string[], path: Segment[], loc: Locator, what: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) {
+      loc.fail(
+        [...path, key],
+        `unknown key in ${what}; allowed: ${allowed.join(", ")}`,
+        "INVALID_DEFINITION",
+      );
+    }
+  }
+}
+
+function optString(obj: Obj, key: string, path: Segment[], loc: Locator): string | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") loc.fail([...path, key], "must be a string", "INVALID_DEFINITION");
+  return v;
+}
+
+function stringList(v: unknown, path: Segment[], loc: Locator): string[] {
+  if (v === undefined || v === null) return [];
+  // A single name is a list of one: `depends_on: build` reads naturally in YAML.
+  if (typeof v === "string") return [v];
+  if (!Array.isArray(v)) loc.fail(path, "must be a list of identifiers", "INVALID_DEFINITION");
+  return v.map((item: unknown, i) => {
+    if (typeof item !== "string") loc.fail([...path, i], "must be a string", "INVALID_DEFINITION");
+    return item;
+  });
+}
+
+function list(v: unknown, path: Segment[], loc: Locator, what: string): Obj[] {
+  if (!Array.isArray(v) || v.length === 0)
+    loc.fail(path, `must be a non-empty list of ${what}`, "INVALID_DEFINITION");
+  return v.map((item: unknown, i) => {
+    if (!isObject(item)) loc.fail([...path, i], "must be a mapping", "INVALID_DEFINITION");
+    return item;
+  });
+}
+
+/** Identifier given, or derived from the name; unique within `taken` (stages, or all jobs). */
+function identifierOf(
+  obj: Obj,
+  path: Segment[],
+  loc: Locator,
+  taken: Map<string, Segment[]>,
+  fallback: string,
+): string {
+  const given = optString(obj, "identifier", path, loc);
+  const id = given ?? (slugOf(typeof obj.name === "string" ? obj.name : "") || fallback);
+  const other = taken.get(id);
+  if (other) {
+    const how = given === undefined ? `"${id}" (derived from the name)` : `"${id}"`;
+    loc.fail(
+      [...path, given === undefined ? "name" : "identifier"],
+      `identifier ${how} is also used by ${formatPath(other)}; give one of them an explicit identifier`,
+      "INVALID_DEFINITION",
+    );
+  }
+  taken.set(id, path);
+  return id;
+}
+
+/** Where an error of parseDefinition points in the YAML form, given how each step spelled its inputs. */
+interface PathMap {
+  /** `stages[s].jobs[j]` → the keys the job used for depends_on and condition. */
+  readonly jobKeys: Map<string, { depends: string; condition: string }>;
+  /** `stages[s].jobs[j].steps[k]` → the `with` key of each input, in order. */
+  readonly inputKeys: Map<string, string[]>;
+}
+
+function fromYamlForm(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody {
+  checkKeys(raw, TOP_KEYS, [], loc, "a pipeline");
+  const name = opts.name ?? optString(raw, "name", [], loc);
+  if (name === undefined || name === "")
+    loc.fail(["name"], "required (or pass --name)", "INVALID_DEFINITION");
+  const description = optString(raw, "description", [], loc);
+  const map: PathMap = { jobKeys: new Map(), inputKeys: new Map() };
+  const stageIds = new Map<string, Segment[]>();
+  const jobIds = new Map<string, Segment[]>();
+
+  const stages = list(raw.stages, ["stages"], loc, "stages").map((st, s) => {
+    const sp: Segment[] = ["stages", s];
+    checkKeys(st, STAGE_KEYS, sp, loc, "a stage");
+    if (st.run_always !== undefined && st.run_always !== null && typeof st.run_always !== "boolean") {
+      loc.fail([...sp, "run_always"], "must be true or false", "INVALID_DEFINITION");
+    }
+    const stage = {
+      name: st.name,
+      identifier: identifierOf(st, sp, loc, stageIds, `stage_${s}`),
+      sequence: s,
+      depends_on: stringList(st.depends_on, [...sp, "depends_on"], loc),
+      run_always: st.run_always === true,
+      jobs: [] as Obj[],
+    };
+    stage.jobs = list(st.jobs, [...sp, "jobs"], loc, "jobs").map((job, j) =>
+      jobOf(job, [...sp, "jobs", j], j, loc, jobIds, map, `job_${s}_${j}`),
+    );
+    return stage;
+  });
+  const definition = { stages };
+  withDefinitionErrors(loc, [], () => parseDefinition(definition), map);
+
+  const body: {
+    -readonly [K in keyof PipelineBody]: PipelineBody[K];
+  } = { name, is_publish: false, definition: JSON.stringify(definition) };
+  if (description !== undefined) body.description = description;
+  if (raw.variables !== undefined && raw.variables !== null) body.variables = variablesOf(raw.variables, loc);
+  if (raw.concurrency_control !== undefined && raw.concurrency_control !== null) {
+    if (!isObject(raw.concurrency_control)) {
+      loc.fail(["concurrency_control"], "must be a mapping", "INVALID_REQUEST");
+    }
+    const cc = raw.concurrency_control;
+    withRequestErrors(loc, () => parseConcurrencyControl(cc));
+    body.concurrency_control = cc;
+  }
+  if (raw.sources !== undefined && raw.sources !== null) {
+    if (!Array.isArray(raw.sources)) loc.fail(["sources"], "must be a list of sources", "INVALID_REQUEST");
+    raw.sources.forEach((src: unknown, i) => {
+      if (!isObject(src) || typeof src.type !== "string") {
+        loc.fail(["sources", i], "must be a mapping with `type` (code) and `params`", "INVALID_REQUEST");
+      }
+    });
+    body.sources = raw.sources;
+  }
+  return body;
+}
+
+function jobOf(
+  job: Obj,
+  jp: Segment[],
+  j: number,
+  loc: Locator,
+  jobIds: Map<string, Segment[]>,
+  map: PathMap,
+  fallback: string,
+): Obj {
+  checkKeys(job, JOB_KEYS, jp, loc, "a job");
+  for (const [a, b] of [
+    ["depends_on", "needs"],
+    ["condition", "if"],
+  ] as const) {
+    if (job[a] !== undefined && job[b] !== undefined) {
+      loc.fail([...jp, b], `give either ${a} or ${b} (the same thing), not both`, "INVALID_DEFINITION");
+    }
+  }
+  const dependsKey = job.needs !== undefined ? "needs" : "depends_on";
+  const conditionKey = job.if !== undefined ? "if" : "condition";
+  map.jobKeys.set(formatPath(jp), { depends: dependsKey, condition: conditionKey });
+  const condition = job[conditionKey];
+  if (condition !== undefined && condition !== null && typeof condition !== "string") {
+    loc.fail([...jp, conditionKey], "must be a string such as ${{ default() }}", "INVALID_DEFINITION");
+  }
+  const timeout = job.timeout;
+  if (
+    timeout !== undefined &&
+    timeout !== null &&
+    typeof timeout !== "string" &&
+    typeof timeout !== "number"
+  ) {
+    loc.fail([...jp, "timeout"], 'must be seconds or a duration such as "30m"', "INVALID_DEFINITION");
+  }
+  return {
+    name: job.name,
+    identifier: identifierOf(job, jp, loc, jobIds, fallback),
+    sequence: j,
+    depends_on: stringList(job[dependsKey], [...jp, dependsKey], loc),
+    condition: typeof condition === "string" && condition !== "" ? condition : DEFAULT_CONDITION,
+    timeout: timeout === undefined || timeout === null ? "" : timeout,
+    resource: resourceOf(job, jp, loc),
+    steps: list(job.steps, [...jp, "steps"], loc, "steps").map((step, k) =>
+      stepOf(step, [...jp, "steps", k], k, loc, map),
+    ),
+  };
+}
+
+/** `resource` (a mapping or JSON text) with `labels` merged in, as CodeArts's JSON-encoded string. */
+function resourceOf(job: Obj, jp: Segment[], loc: Locator): string {
+  let res: Obj = {};
+  const r = job.resource;
+  if (typeof r === "string" && r !== "") {
+    if (job.labels === undefined) return r;
+    try {
+      const parsed: unknown = JSON.parse(r);
+      if (!isObject(parsed)) throw new Error("not an object");
+      res = parsed;
+    } catch {
+      loc.fail(
+        [...jp, "resource"],
+        "must be a mapping (or JSON text of one) when labels are given",
+        "INVALID_DEFINITION",
+      );
+    }
+  } else if (isObject(r)) {
+    res = r;
+  } else if (r !== undefined && r !== null && r !== "") {
+    loc.fail(
+      [...jp, "resource"],
+      "must be a mapping such as {type: system, arch: x86}",
+      "INVALID_DEFINITION",
+    );
+  }
+  if (job.labels !== undefined && job.labels !== null) {
+    res = { ...res, labels: stringList(job.labels, [...jp, "labels"], loc) };
+  }
+  return Object.keys(res).length === 0 ? "" : JSON.stringify(res);
+}
+
+function stepOf(step: Obj, sp: Segment[], k: number, loc: Locator, map: PathMap): Obj {
+  checkKeys(step, STEP_KEYS, sp, loc, "a step");
+  const uses = step.uses;
+  if (typeof uses !== "string" || uses === "") {
+    loc.fail([...sp, "uses"], "required: the task to run, e.g. official_shell_plugin", "INVALID_DEFINITION");
+  }
+  const withMap = step.with ?? {};
+  if (!isObject(withMap))
+    loc.fail([...sp, "with"], "must be a mapping of input keys to values", "INVALID_DEFINITION");
+  const keys = Object.keys(withMap);
+  if (uses === SHELL_TASK && SCRIPT_ALIAS in withMap && SHELL_SCRIPT_INPUT in withMap) {
+    loc.fail(
+      [...sp, "with", SCRIPT_ALIAS],
+      `give either ${SCRIPT_ALIAS} or ${SHELL_SCRIPT_INPUT} (the same input), not both`,
+      "INVALID_DEFINITION",
+    );
+  }
+  map.inputKeys.set(formatPath(sp), keys);
+  const inputs = keys.map((key) => ({
+    key: uses === SHELL_TASK && key === SCRIPT_ALIAS ? SHELL_SCRIPT_INPUT : key,
+    value: withMap[key],
+  }));
+  const out: Obj = { name: step.name, task: uses, sequence: k, inputs };
+  const id = optString(step, "identifier", sp, loc);
+  if (id !== undefined) out.identifier = id;
+  return out;
+}
+
+/** `variables` as a list (CodeArts's shape) or a mapping `name: value | {value, is_runtime, …}`. */
+function variablesOf(v: unknown, loc: Locator): Record<string, unknown>[] {
+  let vars: Record<string, unknown>[];
+  let pathOf: (i: number) => Segment[];
+  if (Array.isArray(v)) {
+    vars = v.map((item: unknown, i) => {
+      if (!isObject(item))
+        loc.fail(["variables", i], "must be a mapping with name and value", "INVALID_REQUEST");
+      return item;
+    });
+    pathOf = (i) => ["variables", i];
+  } else if (isObject(v)) {
+    const names = Object.keys(v);
+    vars = names.map((name) => {
+      const spec = v[name];
+      if (isObject(spec)) {
+        if ("name" in spec)
+          loc.fail(
+            ["variables", name, "name"],
+            "the key above already names the variable",
+            "INVALID_REQUEST",
+          );
+        return { name, ...spec };
+      }
+      if (
+        spec === null ||
+        typeof spec === "string" ||
+        typeof spec === "number" ||
+        typeof spec === "boolean"
+      ) {
+        return { name, value: spec === null ? "" : String(spec) };
+      }
+      return loc.fail(
+        ["variables", name],
+        "must be a value or a mapping {value, is_runtime, …}",
+        "INVALID_REQUEST",
+      );
+    });
+    pathOf = (i) => ["variables", names[i]!];
+  } else {
+    loc.fail(["variables"], "must be a list of {name, value, …} or a mapping of names", "INVALID_REQUEST");
+  }
+  try {
+    parseVariables(vars);
+  } catch (err) {
+    if (!(err instanceof PipewrightError)) throw err;
+    // parseVariables names `variables[i].field`; point at the entry as the file wrote it.
+    const m = /^variables\[(\d+)\]((?:\.[A-Za-z_]+|\[\d+\])*): (.*)$/s.exec(err.message);
+    if (!m) throw err;
+    loc.fail([...pathOf(Number(m[1])), ...parsePath(m[2] ?? "")], m[3]!, "INVALID_REQUEST");
+  }
+  return vars;
+}
+
+/** Runs server-side validation, re-pointing its `definition.…` paths at the file. */
+function withDefinitionErrors<T>(loc: Locator, prefix: Segment[], fn: () => T, map?: PathMap): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof PipewrightError)) throw err;
+    const m = /^(definition(?:\.[A-Za-z_]+|\[\d+\])*): (.*)$/s.exec(err.message);
+    if (!m) throw err;
+    const segs = parsePath(m[1]!).slice(1);
+    const path = map ? toYamlPath(segs, map) : [...prefix, ...segs];
+    throw new PipewrightError(err.key, `${loc.where(path)}: ${formatPath(path)}: ${m[2]}`, { cause: err });
+  }
+}
+
+function withRequestErrors(loc: Locator, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof PipewrightError)) throw err;
+    const m = /^([A-Za-z_]+(?:\.[A-Za-z_]+|\[\d+\])*): (.*)$/s.exec(err.message);
+    if (!m) throw err;
+    const path = parsePath(m[1]!);
+    throw new PipewrightError(err.key, `${loc.where(path)}: ${formatPath(path)}: ${m[2]}`, { cause: err });
+  }
+}
+
+/** Definition path (without the leading `definition`) → the YAML form's path to the same thing. */
+function toYamlPath(segs: Segment[], map: PathMap): Segment[] {
+  const out: Segment[] = [];
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!;
+    const here = formatPath(out);
+    if (seg === "task" && out.at(-2) === "steps") {
+      out.push("uses");
+    } else if (seg === "inputs" && out.at(-2) === "steps") {
+      const keys = map.inputKeys.get(here) ?? [];
+      const idx = segs[i + 1];
+      out.push("with");
+      if (typeof idx === "number" && keys[idx] !== undefined) out.push(keys[idx]);
+      // `inputs[i].value` / `.key` are both the entry `with.<key>` in the YAML form.
+      return out;
+    } else if ((seg === "depends_on" || seg === "condition") && out.at(-2) === "jobs") {
+      const keys = map.jobKeys.get(here);
+      out.push(seg === "depends_on" ? (keys?.depends ?? seg) : (keys?.condition ?? seg));
+    } else {
+      out.push(seg);
+    }
+  }
+  return out;
+}
+
+// ---- the way back ---------------------------------------------------------------------------
+
+/** The fields of a pipeline detail (spec §4.15) that the YAML form carries. */
+export interface PipelineDetailLike {
+  readonly name: string;
+  readonly description?: string | null;
+  readonly definition: string;
+  readonly variables?: readonly Record<string, unknown>[] | null;
+  readonly concurrency_control?: Record<string, unknown> | null;
+  readonly sources?: readonly unknown[] | null;
+}
+
+const VARIABLE_DEFAULTS: Record<string, unknown> = {
+  type: "string",
+  is_secret: false,
+  description: "",
+  is_runtime: false,
+  is_reset: false,
+  latest_value: "",
+};
+
+/**
+ * A stored pipeline as YAML-form text. Keys the YAML form has no place for (`pre`, `post`,
+ * `strategy`, … of definitions made elsewhere) are left out; defaults are omitted, so applying
+ * the text again gives the same pipeline.
+ */
+export function yamlFormFromDetail(p: PipelineDetailLike): string {
+  const def = parseDefinition(p.definition);
+  const out: Obj = { name: p.name };
+  if (p.description) out.description = p.description;
+  const vars = (p.variables ?? []).map((v, i) => {
+    const kept: Obj = {};
+    for (const [k, val] of Object.entries(v)) {
+      if (k === "pipeline_id" || k === "runtime_value") continue;
+      if (k === "sequence" && val === i + 1) continue;
+      if (k === "limits" && Array.isArray(val) && val.length === 0) continue;
+      if (k in VARIABLE_DEFAULTS && VARIABLE_DEFAULTS[k] === val) continue;
+      kept[k] = val;
+    }
+    return kept;
+  });
+  if (vars.length > 0) out.variables = vars;
+  if (p.concurrency_control) {
+    const { pipeline_id: _p, create_time: _c, update_time: _u, ...cc } = p.concurrency_control;
+    out.concurrency_control = cc;
+  }
+  if (p.sources && p.sources.length > 0) out.sources = p.sources;
+  const stageIds = new Set<string>();
+  const jobIds = new Set<string>();
+  out.stages = def.stages.map((st, s) => {
+    const stage: Obj = { name: st.name };
+    if (st.identifier !== (slugOf(st.name) || `stage_${s}`) || stageIds.has(st.identifier)) {
+      stage.identifier = st.identifier;
+    }
+    stageIds.add(st.identifier);
+    if (st.depends_on.length > 0) stage.depends_on = [...st.depends_on];
+    if (st.run_always) stage.run_always = true;
+    stage.jobs = st.jobs.map((job, j) => {
+      const y: Obj = { name: job.name };
+      if (job.identifier !== (slugOf(job.name) || `job_${s}_${j}`) || jobIds.has(job.identifier)) {
+        y.identifier = job.identifier;
+      }
+      jobIds.add(job.identifier);
+      if (job.depends_on.length > 0) y.depends_on = [...job.depends_on];
+      if (job.condition !== DEFAULT_CONDITION) y.condition = job.condition;
+      if (job.timeout !== "") y.timeout = /^\d+$/.test(job.timeout) ? Number(job.timeout) : job.timeout;
+      if (job.resource !== "") {
+        try {
+          y.resource = JSON.parse(job.resource) as unknown;
+        } catch {
+          y.resource = job.resource;
+        }
+      }
+      y.steps = job.steps.map((step) => {
+        const ys: Obj = { name: step.name, uses: step.task };
+        // The server's default (step_<s>_<j>_<k>) is positional, so it is left to be generated again.
+        if (!/^step_\d+_\d+_\d+$/.test(step.identifier)) ys.identifier = step.identifier;
+        if (step.inputs.length > 0) ys.with = Object.fromEntries(step.inputs.map((i) => [i.key, i.value]));
+        return ys;
+      });
+      return y;
+    });
+    return stage;
+  });
+  return stringify(out, { lineWidth: 0, blockQuote: "literal" });
+}
