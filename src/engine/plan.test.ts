@@ -129,6 +129,39 @@ describe("planRun", () => {
     expect(job(g, "j2").status).toBe("QUEUED");
   });
 
+  it("marks the steps after a job's failing step SKIPPED", () => {
+    const def = {
+      stages: [
+        {
+          name: "a",
+          identifier: "a",
+          jobs: [
+            {
+              name: "j",
+              identifier: "j",
+              steps: ["one", "two", "three"].map((n) => ({
+                name: n,
+                identifier: n,
+                task: "official_shell_plugin",
+                inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: "true" }],
+              })),
+            },
+          ],
+        },
+      ],
+    };
+    let g = step(newRun(def));
+    g = applyChanges(g, {
+      steps: [
+        { id: g.steps[0]!.id, status: "COMPLETED" },
+        { id: g.steps[1]!.id, status: "FAILED" },
+      ],
+    });
+    g = finish(g, "j", "FAILED");
+    expect(g.steps.map((s) => s.status)).toEqual(["COMPLETED", "FAILED", "SKIPPED"]);
+    expect(g.run.status).toBe("FAILED");
+  });
+
   it("skips later stages after a failure, unless run_always; the run fails", () => {
     let g = step(
       newRun({

@@ -263,6 +263,17 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
     }
   }
 
+  // Steps after the one a job failed at never run: say so rather than leaving them INIT.
+  for (const j of jobs) {
+    if (j.status !== "FAILED" && j.status !== "CANCELED") continue;
+    for (const st of stepsOfJob(j.id)) {
+      if (st.status === "INIT") {
+        st.status = "SKIPPED";
+        changedSteps.add(st);
+      }
+    }
+  }
+
   const runPatch: Mutable<Partial<RunRecord>> & { id: string } = { id: run.id };
   const status = deriveRunStatus(stages, jobs);
   if (status !== run.status) runPatch.status = status;
