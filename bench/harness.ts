@@ -18,7 +18,7 @@ let cliCopy: string | undefined;
  * The server's entry point in a private copy of dist/src, made at first use: a rebuild of dist/
  * while the benchmarks run (another shell, a watcher) must not swap the code under test halfway.
  */
-function serverCli(): string {
+export function serverCli(): string {
   if (cliCopy) return cliCopy;
   const source = path.join(DIST, "src");
   if (!fs.existsSync(path.join(source, "cli", "main.js")))
@@ -51,8 +51,15 @@ export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** Starts `pipewright serve` on a random port over `dataDir` with warn-level logs. */
-export async function startServer(dataDir: string, args: readonly string[] = []): Promise<BenchServer> {
+/**
+ * Starts `pipewright serve` on a random port over `dataDir` with warn-level logs; `env` adds to
+ * the bare PATH and HOME the server gets (DATABASE_URL for PostgreSQL).
+ */
+export async function startServer(
+  dataDir: string,
+  args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<BenchServer> {
   const cli = serverCli();
   const proc: ChildProcess = spawn(
     process.execPath,
@@ -71,7 +78,7 @@ export async function startServer(dataDir: string, args: readonly string[] = [])
       ...args,
     ],
     {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
       stdio: ["ignore", "pipe", "pipe"],
       cwd: dataDir,
     },

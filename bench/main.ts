@@ -10,6 +10,7 @@ import { type BenchResult, cpuTimes, printResult, printTable, type Target, verdi
 import { largeStore } from "./large-store.js";
 import { liveLog } from "./live-log.js";
 import { queueLatency } from "./queue-latency.js";
+import { scaleOut } from "./scale-out.js";
 
 const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] = [
   { name: "batch-vs-single", run: batchVsSingle },
@@ -17,6 +18,7 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: "queue-latency", run: queueLatency },
   { name: "large-store", run: largeStore },
   { name: "live-log", run: liveLog },
+  { name: "scale-out", run: scaleOut },
 ];
 
 const loadLine = (): string =>

@@ -1,0 +1,362 @@
+// (f) The scale-out shape next to the embedded one: jobs per second with 1, 2 and 4 `pipewright
+// runner` agents against one server on PostgreSQL, and the embedded server on SQLite with as many
+// runner slots; then batch-runs of 1000 on either store. Figures only: the issue sets no target.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { performance } from "node:perf_hooks";
+import { POSTGRES_BIN, type PostgresCluster, startPostgres } from "../test/helpers/postgres.js";
+import {
+  ADMIN_TOKEN,
+  type BenchResult,
+  type BenchServer,
+  type Client,
+  client,
+  createPipelines,
+  median,
+  ms,
+  progress,
+  ratio,
+  removeDir,
+  serverCli,
+  setupProject,
+  sleep,
+  startServer,
+  TERMINAL,
+  tempDir,
+} from "./harness.js";
+
+/** Pipelines per batch; each is one job of one `true` step. */
+const N = 200;
+const AGENT_SLOTS = 4;
+const AGENT_COUNTS = [1, 2, 4] as const;
+/** Each configuration runs this many batches; the table shows each and the best. */
+const REPEATS = 2;
+/** A batch before the measured ones whenever the set of runners changed (JIT, connections). */
+const WARM = 40;
+const BATCH = 1000;
+const BATCH_ROUNDS = 5;
+
+const jobsPerSec = (v: number): string => `${v.toFixed(1)} jobs/s`;
+
+// ---- runner agents ------------------------------------------------------------------------------
+
+interface Agent {
+  readonly name: string;
+  /** SIGTERM (the agent drains; it is idle by then), SIGKILL after 10 s; removes its work dir. */
+  stop(): Promise<void>;
+  /** For the exit hook: SIGKILL now, without waiting. */
+  kill(): void;
+}
+
+/** A `pipewright runner` from the same private copy of dist as the servers. */
+function startAgent(server: string, token: string, name: string): Agent {
+  const workDir = tempDir("pipewright-bench-runner-");
+  const proc: ChildProcess = spawn(
+    process.execPath,
+    [
+      serverCli(),
+      "runner",
+      "--server",
+      server,
+      "--token",
+      token,
+      "--slots",
+      String(AGENT_SLOTS),
+      "--work-dir",
+      workDir,
+      "--name",
+      name,
+    ],
+    {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let out = "";
+  proc.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const alive = (): boolean => proc.exitCode === null && proc.signalCode === null;
+  proc.once("exit", (code, signal) => {
+    if (code !== 0 && signal === null) progress(`runner ${name} exited with ${code}: ${out}`);
+  });
+  return {
+    name,
+    async stop() {
+      if (alive()) {
+        proc.kill("SIGTERM");
+        const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      removeDir(workDir);
+    },
+    kill() {
+      if (alive()) proc.kill("SIGKILL");
+      removeDir(workDir);
+    },
+  };
+}
+
+async function runnerToken(url: string): Promise<string> {
+  const admin = client(url, ADMIN_TOKEN);
+  try {
+    const t = await admin.post("/admin/v1/tokens", {
+      name: "bench-runners",
+      role: "runner",
+      project_ids: [],
+    });
+    return t.body.token as string;
+  } finally {
+    admin.close();
+  }
+}
+
+/** Until every named agent has registered (GET /admin/v1/runners). */
+async function waitForAgents(url: string, names: readonly string[]): Promise<void> {
+  const admin = client(url, ADMIN_TOKEN);
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const res = await admin.get("/admin/v1/runners");
+      const seen = new Set((res.body.runners as { name: string }[]).map((r) => r.name));
+      if (names.every((n) => seen.has(n))) return;
+      if (Date.now() > deadline) throw new Error(`runners did not register: ${names.join(", ")}`);
+      await sleep(100);
+    }
+  } finally {
+    admin.close();
+  }
+}
+
+// ---- measuring ----------------------------------------------------------------------------------
+
+/** One batch-runs call, then polls the status endpoint until all its runs ended; answers jobs/s. */
+async function batchThroughput(api: Client, projectId: string, ids: readonly string[]): Promise<number> {
+  const base = `/v5/${projectId}/api/pipelines`;
+  const wallStart = Date.now();
+  const res = await api.post(`${base}/batch-runs`, { pipeline_ids: ids });
+  const runIds = new Set<string>(res.body.result.map((r: { pipeline_run_id: string }) => r.pipeline_run_id));
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    // Coarse polling: the figure comes from end_time, and polls cost CPU the runners need.
+    await sleep(250);
+    const st = await api.post(`${base}/status`, ids);
+    const mine = (st.body as { pipeline_run_id: string; status: string; end_time: number }[]).filter((r) =>
+      runIds.has(r.pipeline_run_id),
+    );
+    if (mine.length === ids.length && mine.every((r) => TERMINAL.has(r.status))) {
+      const failed = mine.filter((r) => r.status !== "COMPLETED");
+      if (failed.length > 0) throw new Error(`${failed.length} runs did not complete: ${failed[0]!.status}`);
+      const lastEnd = Math.max(...mine.map((r) => Number(r.end_time)));
+      return ids.length / ((lastEnd - wallStart) / 1000);
+    }
+    if (Date.now() > deadline) throw new Error("runs did not finish within 90 s");
+  }
+}
+
+/** A warm-up batch, then REPEATS measured ones. */
+async function measureConfig(api: Client, projectId: string, ids: readonly string[]): Promise<number[]> {
+  await batchThroughput(api, projectId, ids.slice(0, WARM));
+  const rates: number[] = [];
+  for (let i = 0; i < REPEATS; i++) rates.push(await batchThroughput(api, projectId, ids));
+  return rates;
+}
+
+interface Throughput {
+  readonly label: string;
+  readonly slots: number;
+  readonly rates: readonly number[];
+}
+const best = (t: Throughput): number => Math.max(...t.rates);
+
+/** The embedded server on SQLite with its local runner at 4, 8 and 16 slots, one data dir. */
+async function embeddedThroughput(): Promise<Throughput[]> {
+  const dir = tempDir("pipewright-bench-f-sqlite-");
+  const out: Throughput[] = [];
+  let token: string | undefined;
+  let projectId = "";
+  let ids: string[] = [];
+  try {
+    for (const count of AGENT_COUNTS) {
+      const slots = count * AGENT_SLOTS;
+      // Restarting over the same data dir keeps the project, token and pipelines.
+      const server = await startServer(dir, ["--runner-slots", String(slots)]);
+      let api: Client | undefined;
+      try {
+        if (token === undefined) {
+          const setup = await setupProject(server.url);
+          ({ projectId, api } = setup);
+          token = api.token;
+          progress(`SQLite: creating ${N} pipelines`);
+          ids = await createPipelines(api, projectId, N, "true", "embedded");
+        } else {
+          api = client(server.url, token);
+        }
+        progress(`SQLite embedded, --runner-slots ${slots}`);
+        out.push({
+          label: `SQLite, embedded runner, --runner-slots ${slots}`,
+          slots,
+          rates: await measureConfig(api, projectId, ids),
+        });
+      } finally {
+        api?.close();
+        await server.stop();
+      }
+    }
+    return out;
+  } finally {
+    removeDir(dir);
+  }
+}
+
+/** One `serve --no-local-runner` on PostgreSQL; agents are added 1 → 2 → 4 between measurements. */
+async function agentThroughput(cluster: PostgresCluster, agents: Agent[]): Promise<Throughput[]> {
+  const dir = tempDir("pipewright-bench-f-pg-");
+  const out: Throughput[] = [];
+  let server: BenchServer | undefined;
+  let api: Client | undefined;
+  try {
+    server = await startServer(dir, ["--no-local-runner"], { DATABASE_URL: await cluster.createDatabase() });
+    const setup = await setupProject(server.url);
+    api = setup.api;
+    progress(`PostgreSQL: creating ${N} pipelines`);
+    const ids = await createPipelines(api, setup.projectId, N, "true", "agents");
+    const token = await runnerToken(server.url);
+    for (const count of AGENT_COUNTS) {
+      while (agents.length < count) agents.push(startAgent(server.url, token, `bench-${agents.length + 1}`));
+      await waitForAgents(
+        server.url,
+        agents.map((a) => a.name),
+      );
+      progress(`PostgreSQL, ${count} agent(s) × ${AGENT_SLOTS} slots`);
+      out.push({
+        label: `PostgreSQL, ${count} agent${count > 1 ? "s" : ""} × ${AGENT_SLOTS} slots`,
+        slots: count * AGENT_SLOTS,
+        rates: await measureConfig(api, setup.projectId, ids),
+      });
+    }
+    return out;
+  } finally {
+    api?.close();
+    await Promise.all(agents.splice(0).map((a) => a.stop()));
+    await server?.stop();
+    removeDir(dir);
+  }
+}
+
+/**
+ * batch-runs of BATCH on a runnerless SQLite server and a runnerless PostgreSQL one, the calls
+ * alternating between them (and which goes first) so that other load weighs on both alike.
+ */
+async function batchLatency(
+  cluster: PostgresCluster | undefined,
+): Promise<{ sqlite: number[]; pg: number[] }> {
+  const args = ["--no-local-runner", "--max-batch-size", String(BATCH)];
+  const dirs = [tempDir("pipewright-bench-f-batch-sqlite-"), tempDir("pipewright-bench-f-batch-pg-")];
+  const servers: BenchServer[] = [];
+  const apis: Client[] = [];
+  try {
+    servers.push(await startServer(dirs[0]!, args));
+    if (cluster)
+      servers.push(await startServer(dirs[1]!, args, { DATABASE_URL: await cluster.createDatabase() }));
+    progress(`creating ${BATCH} pipelines on ${servers.length} server(s)`);
+    const sides = await Promise.all(
+      servers.map(async (s) => {
+        const { projectId, api } = await setupProject(s.url);
+        apis.push(api);
+        const ids = await createPipelines(api, projectId, BATCH, "true", "batch");
+        const call = async (): Promise<number> => {
+          const t0 = performance.now();
+          const res = await api.post(`/v5/${projectId}/api/pipelines/batch-runs`, { pipeline_ids: ids });
+          const took = performance.now() - t0;
+          if (res.body.result.length !== BATCH)
+            throw new Error(`batch answered ${res.body.result.length} runs`);
+          return took;
+        };
+        return call;
+      }),
+    );
+    progress(`warm-up and ${BATCH_ROUNDS} batch-runs of ${BATCH} per store`);
+    for (const call of sides) await call();
+    const times: number[][] = sides.map(() => []);
+    for (let r = 0; r < BATCH_ROUNDS; r++) {
+      const order = r % 2 === 0 ? sides.map((_, i) => i) : sides.map((_, i) => i).reverse();
+      for (const i of order) times[i]!.push(await sides[i]!());
+    }
+    return { sqlite: times[0]!, pg: times[1] ?? [] };
+  } finally {
+    for (const a of apis) a.close();
+    await Promise.all(servers.map((s) => s.stop()));
+    for (const d of dirs) removeDir(d);
+  }
+}
+
+// ---- the benchmark ------------------------------------------------------------------------------
+
+export async function scaleOut(): Promise<BenchResult> {
+  const notes: string[] = [];
+  let cluster: PostgresCluster | undefined;
+  const agents: Agent[] = [];
+  // Ctrl-C goes out through process.exit: take the cluster and the agents down with us.
+  const onExit = (): void => {
+    for (const a of agents) a.kill();
+    cluster?.stop();
+  };
+  process.once("exit", onExit);
+  try {
+    if (POSTGRES_BIN) {
+      progress("starting a throwaway PostgreSQL cluster");
+      cluster = await startPostgres();
+    } else {
+      const msg = "PostgreSQL skipped: no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)";
+      console.log(`  ${msg}`);
+      notes.push(msg);
+    }
+    const embedded = await embeddedThroughput();
+    const scaled = cluster ? await agentThroughput(cluster, agents) : [];
+    const latency = await batchLatency(cluster);
+
+    const rows: [string, string][] = [];
+    for (const t of [...embedded, ...scaled]) {
+      rows.push([
+        `${t.label}: per batch (best)`,
+        `${t.rates.map(jobsPerSec).join(", ")} (${jobsPerSec(best(t))})`,
+      ]);
+    }
+    const one = scaled[0];
+    for (const t of scaled.slice(1)) {
+      rows.push([`  ${t.label} / 1 agent (best)`, ratio(best(t) / best(one!))]);
+    }
+    for (const t of scaled) {
+      const same = embedded.find((e) => e.slots === t.slots);
+      if (same)
+        rows.push([`  PostgreSQL agents / SQLite embedded at ${t.slots} slots`, ratio(best(t) / best(same))]);
+    }
+    const sqliteMs = median(latency.sqlite);
+    rows.push([`batch-runs of ${BATCH}, SQLite, each call`, latency.sqlite.map((t) => ms(t)).join(", ")]);
+    rows.push([`batch-runs of ${BATCH}, SQLite, median`, ms(sqliteMs)]);
+    if (latency.pg.length > 0) {
+      const pgMs = median(latency.pg);
+      rows.push([`batch-runs of ${BATCH}, PostgreSQL, each call`, latency.pg.map((t) => ms(t)).join(", ")]);
+      rows.push([`batch-runs of ${BATCH}, PostgreSQL, median`, ms(pgMs)]);
+      rows.push([`  PostgreSQL / SQLite (median)`, ratio(pgMs / sqliteMs)]);
+    }
+    notes.push(
+      `jobs/s = ${N} / (last run's end_time − batch request time), each configuration after a warm-up batch of ${WARM}`,
+      `the embedded runner gets ${AGENT_SLOTS} × as many slots as there are agents, so each line compares equal slots`,
+      "agents, server, PostgreSQL and the job shells all share this machine's CPUs: more agents add slots, not cores",
+      "no target: the issue sets none",
+    );
+    return {
+      title: `(f) scale-out: ${N} one-step \`true\` pipelines per batch, runner agents on PostgreSQL vs embedded on SQLite; batch-runs of ${BATCH} on each store`,
+      rows,
+      targets: [],
+      notes,
+    };
+  } finally {
+    await Promise.all(agents.splice(0).map((a) => a.stop()));
+    cluster?.stop();
+    cluster = undefined;
+    process.off("exit", onExit);
+  }
+}
