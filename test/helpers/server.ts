@@ -29,6 +29,8 @@ export interface StartOptions {
   generateAdminToken?: boolean;
   args?: string[];
   env?: Record<string, string>;
+  /** A fixed port (a restarted server that agents must find again); random by default. */
+  port?: number;
 }
 
 /** In the "postgres" test project every data dir gets its own database (a restart reuses it). */
@@ -60,7 +62,7 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
       CLI,
       "serve",
       "--port",
-      "0",
+      String(opts.port ?? 0),
       "--data-dir",
       dataDir,
       ...(opts.generateAdminToken ? [] : ["--admin-token", E2E_ADMIN_TOKEN]),
