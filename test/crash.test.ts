@@ -13,6 +13,7 @@ import {
   createPipelineVia,
   definition,
   E2E_ADMIN_TOKEN,
+  processGroupGone,
   runDetail,
   type ServerProcess,
   shellPipeline,
@@ -35,40 +36,6 @@ interface JobNode {
 const jobsOf = (d: Detail): JobNode[] => (d.stages as { jobs: JobNode[] }[]).flatMap((s) => s.jobs);
 /** Everything a run's state consists of, without the server clock. */
 const stateOf = (d: Detail): unknown => ({ ...d, current_system_time: 0, pause_time: 0 });
-
-/** True while a member of the process group has not exited (zombies have). */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-  // kill(0) also succeeds for zombies. Where PID 1 reaps orphans late (minimal container inits),
-  // a killed group lingers as zombies for a while: those have exited, so they do not count.
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue; // exited meanwhile
-    }
-    // pid (comm) state ppid pgrp …; comm may contain spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z") return true;
-  }
-  return false;
-}
-
-/** SIGTERM drains; a second one stops whatever a failed test left running. */
-async function shutdown(server: ServerProcess | undefined): Promise<void> {
-  if (!server || server.proc.exitCode !== null || server.proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.proc.once("exit", resolve));
-  server.proc.kill("SIGTERM");
-  const force = setTimeout(() => server.proc.kill("SIGTERM"), 5000);
-  await exited;
-  clearTimeout(force);
-}
 
 interface Quick {
   pl: string;
@@ -205,15 +172,15 @@ describe("a server killed with SIGKILL and restarted on the same data dir", () =
 
     await crashed.kill9();
     // The job's processes outlived their server: the restarted one has to end them.
-    expect(groupAlive(long.pgid)).toBe(true);
+    expect(processGroupGone(long.pgid)).toBe(false);
 
     server = await startServerProcess({ dataDir, args });
     api = client(server.url, token);
   });
 
   afterAll(async () => {
-    await shutdown(server);
-    if (long && groupAlive(long.pgid)) process.kill(-long.pgid, "SIGKILL");
+    await server?.stop();
+    if (long && !processGroupGone(long.pgid)) process.kill(-long.pgid, "SIGKILL");
   });
 
   it("fails the interrupted run, keeps what its step logged, and kills the orphaned processes", async () => {
@@ -224,7 +191,7 @@ describe("a server killed with SIGKILL and restarted on the same data dir", () =
     expect(job.message).toBe("interrupted by server restart");
     expect(job.steps[0]!.status).toBe("FAILED");
     expect(await stepLog(api, pid, long.pl, long.run, job.id, job.steps[0]!.id)).toBe("long-started\n");
-    await waitFor(async () => !groupAlive(long.pgid), 15_000, `process group ${long.pgid} to be gone`);
+    await waitFor(async () => processGroupGone(long.pgid), 15_000, `process group ${long.pgid} to be gone`);
   });
 
   it("keeps the completed runs and their logs as they were", async () => {

@@ -11,6 +11,7 @@ import {
   client,
   createPipelineVia,
   definition,
+  processGroupGone,
   runDetail,
   type ServerProcess,
   type StepSpec,
@@ -49,33 +50,9 @@ function jobOf(d: Detail, identifier: string): JobNode {
 /** Everything a run's state consists of, without the server clock. */
 const stateOf = (d: Detail): unknown => ({ ...d, current_system_time: 0, pause_time: 0 });
 
-/** The process group has no running member left. */
-function groupGone(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
-  // kill(0) also succeeds for zombies. Where PID 1 reaps orphans late (minimal container inits),
-  // a killed group lingers as zombies for a while: those have exited, so they count as gone.
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue; // exited meanwhile
-    }
-    // pid (comm) state ppid pgrp …; comm may contain spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z") return false;
-  }
-  return true;
-}
-
 async function waitGroupGone(pgid: number): Promise<void> {
   expect(pgid).toBeGreaterThan(1);
-  await waitFor(async () => groupGone(pgid), 15_000, `process group ${pgid} to be gone`);
+  await waitFor(async () => processGroupGone(pgid), 15_000, `process group ${pgid} to be gone`);
 }
 
 async function readPgid(file: string): Promise<number> {
@@ -87,16 +64,6 @@ async function readPgid(file: string): Promise<number> {
     15_000,
     `${file} to hold a process id`,
   );
-}
-
-/** SIGTERM drains; a second one stops whatever a failed test left running. */
-async function shutdown(server: ServerProcess | undefined): Promise<void> {
-  if (!server || server.proc.exitCode !== null || server.proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.proc.once("exit", resolve));
-  server.proc.kill("SIGTERM");
-  const force = setTimeout(() => server.proc.kill("SIGTERM"), 5000);
-  await exited;
-  clearTimeout(force);
 }
 
 const checkpoint = (timeout: number, strategy: "reject" | "pass"): StepSpec => ({
@@ -124,7 +91,7 @@ describe("run lifecycle", () => {
     ({ projectId: pid, api, admin } = await setupProject(server.url));
   });
   afterAll(async () => {
-    await shutdown(server);
+    await server?.stop();
   });
 
   const runsPath = (pl: string, run: string): string => `/v5/${pid}/api/pipelines/${pl}/pipeline-runs/${run}`;

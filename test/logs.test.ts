@@ -28,16 +28,6 @@ interface StepRef {
   step: string;
 }
 
-/** SIGTERM drains; a second one stops whatever a failed test left running. */
-async function shutdown(server: ServerProcess | undefined): Promise<void> {
-  if (!server || server.proc.exitCode !== null || server.proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.proc.once("exit", resolve));
-  server.proc.kill("SIGTERM");
-  const force = setTimeout(() => server.proc.kill("SIGTERM"), 5000);
-  await exited;
-  clearTimeout(force);
-}
-
 /** A shell line that waits (at most 30 s) for `file` and fails the step if it never comes. */
 const awaitFile = (file: string): string =>
   `for i in $(seq 1 300); do [ -f "${file}" ] && break; sleep 0.1; done\n[ -f "${file}" ]`;
@@ -146,7 +136,7 @@ describe("step logs", () => {
     token = t.body.token;
   });
   afterAll(async () => {
-    await shutdown(server);
+    await server?.stop();
   });
 
   const stepPath = (r: StepRef): string =>
@@ -387,7 +377,7 @@ describe("step log size cap", () => {
     ({ projectId: pid, api } = await setupProject(server.url));
   });
   afterAll(async () => {
-    await shutdown(server);
+    await server?.stop();
   });
 
   it("keeps the first part of a big log and says where it cut; the next step has its own cap", async () => {

@@ -12,6 +12,7 @@ import {
   createPipelineVia,
   definition,
   E2E_ADMIN_TOKEN,
+  processGroupGone,
   type RunnerProcess,
   runDetail,
   type ServerProcess,
@@ -30,15 +31,6 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
     });
   });
-}
-
-function groupGone(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 /** A one-job pipeline that only a runner with `label` takes. */
@@ -90,7 +82,7 @@ describe("runner agents", () => {
       success: true,
     });
     expect((await runDetail(api, pid, p, run)).status).toBe("CANCELED");
-    await waitFor(async () => groupGone(pgid), 15_000, `process group ${pgid} to be gone`);
+    await waitFor(async () => processGroupGone(pgid), 15_000, `process group ${pgid} to be gone`);
     // The agent is free again: a new job of the same label runs.
     const ok = await createPipelineVia(api, pid, { definition: labelled("stop", "echo again") });
     const r2 = (await api.post(`/v5/${pid}/api/pipelines/${ok}/run`, {})).body.pipeline_run_id;

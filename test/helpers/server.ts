@@ -100,8 +100,11 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
     proc,
     output: () => out,
     async stop() {
+      // SIGTERM drains; a second one, after a while, stops whatever a failed test left running.
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      const force = setTimeout(() => proc.kill("SIGTERM"), 5000);
       await exited;
+      clearTimeout(force);
     },
     async kill9() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
@@ -359,4 +362,30 @@ export function startRunnerProcess(opts: {
       await exited;
     },
   };
+}
+
+/**
+ * True once no member of the process group is still running. kill(0) also succeeds for zombies:
+ * where PID 1 reaps orphans late (minimal container inits) a killed group lingers as zombies for
+ * a while, and those have exited, so they count as gone.
+ */
+export function processGroupGone(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp …; comm may contain spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z") return false;
+  }
+  return true;
 }
