@@ -152,6 +152,77 @@ describe.skipIf(!POSTGRES_BIN)(
       runners = runners.filter((r) => r !== victim);
     }, 120_000);
 
+    it("streams a step's live log from a replica other than the one its runner reports to", async () => {
+      // This runner talks to replica A only, and only it has the label the job asks for.
+      runners.push(
+        startRunnerProcess({
+          server: replicas[0]!.url,
+          token: runnerToken,
+          slots: 1,
+          labels: ["via-a"],
+          name: "ra",
+        }),
+      );
+      const gate = path.join(dir, "stream.gate");
+      const def = JSON.stringify({
+        stages: [
+          {
+            name: "s",
+            identifier: "s",
+            jobs: [
+              {
+                name: "j",
+                identifier: "j",
+                resource: JSON.stringify({ labels: ["via-a"] }),
+                steps: [
+                  {
+                    name: "talk",
+                    task: "official_shell_plugin",
+                    inputs: [
+                      {
+                        key: "OFFICIAL_SHELL_SCRIPT_INPUT",
+                        value: `echo first; while [ ! -f ${gate} ]; do sleep 0.1; done; for i in 1 2 3; do echo line $i; sleep 0.1; done`,
+                      },
+                    ],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+      const p = await createPipelineVia(api, pid, { name: "streamed", definition: def });
+      const run = (await api.post(`/v5/${pid}/api/pipelines/${p}/run`, {})).body.pipeline_run_id;
+      const d = await waitForRun(apiB, pid, p, run, ["RUNNING"], 60_000);
+      const job = d.stages[0].jobs[0];
+      const res = await fetch(
+        `${replicas[1]!.url}/v5/${pid}/api/pipelines/${p}/pipeline-runs/${run}/jobs/${job.id}/steps/${job.steps[0].id}/logs/stream`,
+        { headers: { "x-auth-token": E2E_ADMIN_TOKEN } },
+      );
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let text = "";
+      const decoder = new TextDecoder();
+      let opened = false;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        // Let the step go on only once replica B has relayed its first line.
+        if (!opened && text.includes("first")) {
+          opened = true;
+          fs.writeFileSync(gate, "");
+        }
+      }
+      const logged = text
+        .split("\n\n")
+        .filter((e) => e.startsWith("event: log"))
+        .map((e) => JSON.parse(e.slice(e.indexOf("data: ") + 6)).text)
+        .join("");
+      expect(logged).toBe("first\nline 1\nline 2\nline 3\n");
+      expect(text).toContain("event: end");
+    }, 120_000);
+
     it("goes on when one replica stops", async () => {
       await replicas[0]!.stop();
       const ids: string[] = [];
