@@ -25,7 +25,9 @@ describe.skipIf(!hasCurl)("README walk-through (skipped: curl is not installed)"
   it("works as written", async () => {
     const readme = fs.readFileSync(path.join(import.meta.dirname, "..", "README.md"), "utf8");
     const section = readme.slice(readme.indexOf("## Walk-through"));
-    const script = /```sh\n([\s\S]*?)```/.exec(section)![1]!.replace("URL=http://127.0.0.1:8080", `URL=${server.url}`);
+    const script = /```sh\n([\s\S]*?)```/
+      .exec(section)![1]!
+      .replace("URL=http://127.0.0.1:8080", `URL=${server.url}`);
     expect(fs.existsSync(path.join(cwd, ".pipewright", "admin-token")), server.output()).toBe(true);
     const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { cwd, timeout: 60_000 });
     expect(stdout).toContain('"result":[');

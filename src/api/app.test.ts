@@ -70,26 +70,12 @@ describe("HTTP basics", () => {
     for (const [p, ops] of Object.entries(res.body.paths as Record<string, Record<string, unknown>>)) {
       for (const m of Object.keys(ops)) documented.add(`${m.toUpperCase()} ${p}`);
     }
-    const routes = t.app.printRoutes({ commonPrefix: false });
-    expect(routes.length).toBeGreaterThan(0);
-    for (const expected of [
-      "POST /v5/{project_id}/api/pipelines",
-      "GET /v5/{project_id}/api/pipelines/{pipeline_id}",
-      "PUT /v5/{project_id}/api/pipelines/{pipeline_id}",
-      "DELETE /v5/{project_id}/api/pipelines/{pipeline_id}",
-      "POST /v5/{project_id}/api/pipelines/list",
-      "PUT /v5/{project_id}/api/pipelines/{pipeline_id}/ban",
-      "PUT /v5/{project_id}/api/pipelines/{pipeline_id}/unban",
-      "POST /admin/v1/projects",
-      "GET /admin/v1/projects",
-      "POST /admin/v1/tokens",
-      "GET /admin/v1/tokens",
-      "DELETE /admin/v1/tokens/{id}",
-      "POST /admin/v1/access-keys",
-      "GET /admin/v1/access-keys",
-      "DELETE /admin/v1/access-keys/{ak}",
-    ]) {
-      expect(documented, expected).toContain(expected);
+    // Every route the app registered, but those hidden on purpose, is in the document.
+    const visible = t.app.registeredRoutes.filter((r) => !r.hidden && !r.url.startsWith("/openapi"));
+    expect(visible.length).toBeGreaterThan(30);
+    for (const r of visible) {
+      const key = `${r.method} ${r.url.replace(/:(\w+)/g, "{$1}")}`;
+      expect(documented, key).toContain(key);
     }
     const page = await call(t.app, "GET", "/openapi/");
     expect(page.status).toBe(200);

@@ -19,8 +19,22 @@ import { registerPipelineRoutes } from "./pipeline-routes.js";
 import { registerRunRoutes } from "./run-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
+import { registerWebRoutes } from "./web-routes.js";
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+  /** Left out of the OpenAPI document on purpose (the UI's files, the document itself). */
+  readonly hidden: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    registeredRoutes: readonly RegisteredRoute[];
+  }
+}
 
 export interface AppDeps {
   readonly store: Store;
@@ -54,6 +68,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.decorateRequest("rawBody", null as unknown as Buffer);
   app.decorateRequest("principal", undefined);
+
+  // Every route as registered, so a test can hold the OpenAPI document to all of them.
+  const routes: RegisteredRoute[] = [];
+  app.decorate("registeredRoutes", routes);
+  app.addHook("onRoute", (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const hidden = (r.schema as { hide?: boolean } | undefined)?.hide === true;
+    for (const m of methods) if (m !== "HEAD") routes.push({ method: m, url: r.url, hidden });
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -139,6 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerPipelineRoutes(app, ctx);
   registerRunRoutes(app, ctx);
   registerRunnerRoutes(app, ctx);
+  registerWebRoutes(app);
   for (const plugin of deps.plugins ?? []) plugin(app, ctx);
   return app;
 }

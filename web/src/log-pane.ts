@@ -1,0 +1,208 @@
+// The step log: a fixed-height monospace pane with its own scroll, fed by the live log stream
+// (SSE over fetch), ANSI colours rendered, follow / stop following, download.
+
+import { createAnsiParser, renderSegments, stripAnsi } from "./ansi.js";
+import type { Api } from "./api.js";
+import { errorText, sleep } from "./context.js";
+import { h, setText } from "./dom.js";
+import { pill, updatePill } from "./format.js";
+import { STEP_DONE } from "./types.js";
+
+/** Past this many characters the oldest output leaves the pane (the download keeps all of it). */
+const MAX_SHOWN_CHARS = 1_000_000;
+
+export interface LogTarget {
+  /** `…/pipeline-runs/{run}/jobs/{job}/steps/{step}` */
+  readonly stepPath: string;
+  readonly stepId: string;
+  readonly title: string;
+  readonly status: string;
+  readonly task: string;
+  readonly fileName: string;
+}
+
+export interface LogPane {
+  readonly el: HTMLElement;
+  /** Shows a step's log from the start, streaming while the step runs. */
+  open(target: LogTarget): void;
+  /** The step's status changed (from the run's events). */
+  status(status: string): void;
+  /** Reads the log again from the start (after a retry cleared it). */
+  reload(): void;
+  dispose(): void;
+}
+
+export function createLogPane(api: Api): LogPane {
+  const title = h("h2", { class: "log-title", id: "log-title" }, "Log");
+  const state = pill("INIT", "log-status");
+  state.hidden = true;
+  const followBtn = h(
+    "button",
+    { type: "button", class: "btn small", "aria-pressed": "true", "data-testid": "log-follow" },
+    "Follow",
+  );
+  const downloadBtn = h(
+    "button",
+    { type: "button", class: "btn small", "data-testid": "log-download" },
+    "Download",
+  );
+  const notice = h("p", { class: "log-notice", hidden: true });
+  const body = h("code", {});
+  const pre = h(
+    "pre",
+    {
+      class: "log",
+      tabindex: "0",
+      role: "log",
+      "aria-live": "off",
+      "aria-labelledby": "log-title",
+      "data-testid": "log",
+    },
+    body,
+  );
+  const placeholder = h(
+    "p",
+    { class: "log-empty muted", "data-testid": "log-empty" },
+    "Select a step to see its log.",
+  );
+  const el = h(
+    "section",
+    { class: "card log-pane", "aria-labelledby": "log-title" },
+    h("div", { class: "log-head" }, title, state, h("div", { class: "log-actions" }, followBtn, downloadBtn)),
+    notice,
+    h("div", { class: "log-frame" }, pre, placeholder),
+  );
+
+  let target: LogTarget | undefined;
+  let controller: AbortController | undefined;
+  let raw: string[] = [];
+  let shownChars = 0;
+  let follow = true;
+  let parser = createAnsiParser();
+
+  function setFollow(on: boolean): void {
+    follow = on;
+    followBtn.setAttribute("aria-pressed", String(on));
+    setText(followBtn, on ? "Following" : "Follow");
+    if (on) pre.scrollTop = pre.scrollHeight;
+  }
+  setFollow(true);
+  followBtn.addEventListener("click", () => setFollow(!follow));
+  // Scrolling up stops following; scrolling back to the end follows again.
+  pre.addEventListener("scroll", () => {
+    const atEnd = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+    if (atEnd !== follow) setFollow(atEnd);
+  });
+
+  downloadBtn.addEventListener("click", () => {
+    if (!target) return;
+    const blob = new Blob([stripAnsi(raw.join(""))], { type: "text/plain;charset=utf-8" });
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: target.fileName });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  });
+
+  function placeholderText(): string {
+    if (!target) return "Select a step to see its log.";
+    if (raw.length > 0) return "";
+    if (target.task === "official_devcloud_checkpoint") {
+      return target.status === "PAUSED"
+        ? "A manual review writes no log: Pass or Refuse it above."
+        : "A manual review writes no log.";
+    }
+    if (STEP_DONE.has(target.status)) return "This step wrote no output.";
+    if (target.status === "INIT" || target.status === "QUEUED") return "The step has not started yet.";
+    return "Waiting for output…";
+  }
+
+  function refreshPlaceholder(): void {
+    const text = placeholderText();
+    placeholder.hidden = text === "";
+    setText(placeholder, text);
+  }
+
+  function append(text: string): void {
+    raw.push(text);
+    body.append(renderSegments(parser.push(text)));
+    shownChars += text.length;
+    if (shownChars > MAX_SHOWN_CHARS) {
+      while (shownChars > MAX_SHOWN_CHARS * 0.8 && body.firstChild) {
+        shownChars -= body.firstChild.textContent?.length ?? 0;
+        body.firstChild.remove();
+      }
+      notice.hidden = false;
+      setText(notice, "Earlier output is not shown here; Download has the whole log.");
+    }
+    refreshPlaceholder();
+    if (follow) pre.scrollTop = pre.scrollHeight;
+  }
+
+  function reset(): void {
+    raw = [];
+    shownChars = 0;
+    parser = createAnsiParser();
+    body.replaceChildren();
+    notice.hidden = true;
+    refreshPlaceholder();
+  }
+
+  async function stream(t: LogTarget, signal: AbortSignal): Promise<void> {
+    let offset = 0;
+    const encoder = new TextEncoder();
+    while (!signal.aborted) {
+      try {
+        const ended = await api.stream(`${t.stepPath}/logs/stream?offset=${offset}`, signal, (e) => {
+          if (e.event !== "log") return;
+          const chunk = JSON.parse(e.data) as { offset: number; text: string };
+          // A reconnect may repeat what was already shown: keep only the new part.
+          if (chunk.offset + encoder.encode(chunk.text).length <= offset) return;
+          append(chunk.text);
+          offset = chunk.offset + encoder.encode(chunk.text).length;
+        });
+        if (ended) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        notice.hidden = false;
+        setText(notice, `The log stream broke off (${errorText(err)}); reconnecting…`);
+      }
+      await sleep(1000, signal);
+    }
+  }
+
+  function start(): void {
+    controller?.abort();
+    reset();
+    if (!target) return;
+    const c = new AbortController();
+    controller = c;
+    void stream(target, c.signal);
+  }
+
+  return {
+    el,
+    open(t) {
+      if (target?.stepId === t.stepId) return;
+      target = t;
+      setText(title, t.title);
+      state.hidden = false;
+      updatePill(state, t.status);
+      setFollow(true);
+      start();
+    },
+    status(s) {
+      if (!target) return;
+      target = { ...target, status: s };
+      updatePill(state, s);
+      refreshPlaceholder();
+    },
+    reload() {
+      start();
+    },
+    dispose() {
+      controller?.abort();
+    },
+  };
+}

@@ -1,0 +1,277 @@
+// The web UI's entry: sign-in with a token (kept in sessionStorage), the header with the project
+// picker, hash routes to the views, and notices. Talks only to the public API.
+
+import { ApiError, createApi, paths } from "./api.js";
+import { type Ctx, errorText, type NoticeKind, routes, type View } from "./context.js";
+import { h } from "./dom.js";
+import type { Project } from "./types.js";
+import { editorView } from "./views/editor.js";
+import { historyView } from "./views/history.js";
+import { pipelinesView } from "./views/pipelines.js";
+import { runView } from "./views/run.js";
+
+const TOKEN_KEY = "pipewright.token";
+const PROJECT_KEY = "pipewright.project";
+
+interface Route {
+  readonly pattern: RegExp;
+  readonly keys: readonly string[];
+  readonly view: View;
+}
+
+const ROUTES: readonly Route[] = [
+  { pattern: /^#\/p\/(\w+)$/, keys: ["project"], view: pipelinesView },
+  { pattern: /^#\/p\/(\w+)\/new$/, keys: ["project"], view: editorView },
+  { pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)$/, keys: ["project", "pipeline"], view: historyView },
+  { pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)\/edit$/, keys: ["project", "pipeline"], view: editorView },
+  {
+    pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)\/runs\/(\w+)$/,
+    keys: ["project", "pipeline", "run"],
+    view: runView,
+  },
+];
+
+function start(root: HTMLElement): void {
+  let token = sessionStorage.getItem(TOKEN_KEY);
+  let projects: Project[] = [];
+  let dispose: (() => void) | undefined;
+  let skew = 0;
+
+  const api = createApi({
+    token: () => token,
+    // Only a session that was signed in ends here; a failed sign-in reports on its own form.
+    onUnauthorized: (err) => {
+      if (sessionStorage.getItem(TOKEN_KEY) !== null) signOut(`Signed out: ${err.message}`);
+    },
+  });
+
+  // ---- notices -------------------------------------------------------------------------------
+  const notices = h("div", {
+    class: "notices",
+    role: "status",
+    "aria-live": "polite",
+    "data-testid": "notices",
+  });
+  const alerts = h("div", { class: "notices", role: "alert", "data-testid": "alerts" });
+  function notify(message: string, kind: NoticeKind = "info"): void {
+    const box = kind === "error" ? alerts : notices;
+    const close = h("button", { type: "button", class: "notice-close", "aria-label": "Dismiss" }, "×");
+    const n = h("div", { class: `notice ${kind}` }, h("span", {}, message), close);
+    close.addEventListener("click", () => n.remove());
+    box.append(n);
+    setTimeout(() => n.remove(), kind === "error" ? 12_000 : 5000);
+  }
+
+  // ---- shell ---------------------------------------------------------------------------------
+  const skip = h("a", { class: "skip-link", href: "#main" }, "Skip to content");
+  skip.addEventListener("click", (e) => {
+    e.preventDefault();
+    main.focus();
+  });
+  const picker = h("select", { id: "project", "data-testid": "project-picker" });
+  const pickerField = h("div", { class: "picker" }, h("label", { for: "project" }, "Project"), picker);
+  const nav = h("nav", { class: "top-nav", "aria-label": "Main" });
+  const signOutBtn = h(
+    "button",
+    { type: "button", class: "btn small ghost on-dark", "data-testid": "sign-out" },
+    "Sign out",
+  );
+  signOutBtn.addEventListener("click", () => signOut());
+  const header = h(
+    "header",
+    { class: "top" },
+    h(
+      "a",
+      { class: "brand", href: "#/" },
+      h("span", { class: "brand-mark", "aria-hidden": "true" }, "◆"),
+      "Pipewright",
+    ),
+    pickerField,
+    nav,
+    signOutBtn,
+  );
+  const main = h("main", { id: "main", tabindex: "-1" });
+  root.replaceChildren(skip, header, main, notices, alerts);
+
+  picker.addEventListener("change", () => {
+    sessionStorage.setItem(PROJECT_KEY, picker.value);
+    location.hash = routes.pipelines(picker.value);
+  });
+
+  function renderHeader(projectId: string | undefined): void {
+    const signedIn = token !== null;
+    pickerField.hidden = !signedIn || projects.length === 0;
+    signOutBtn.hidden = !signedIn;
+    picker.replaceChildren(
+      ...projects.map((p) =>
+        h("option", { value: p.project_id, selected: p.project_id === projectId }, p.name),
+      ),
+    );
+    nav.replaceChildren();
+    if (signedIn && projectId) {
+      const here = location.hash;
+      const link = (href: string, text: string, testid: string): HTMLAnchorElement =>
+        h("a", { href, "data-testid": testid, "aria-current": here === href ? "page" : null }, text);
+      nav.append(
+        link(routes.pipelines(projectId), "Pipelines", "nav-pipelines"),
+        link(routes.newPipeline(projectId), "New pipeline", "nav-new"),
+      );
+    }
+  }
+
+  // ---- sign-in ---------------------------------------------------------------------------------
+  function signOut(message?: string): void {
+    token = null;
+    projects = [];
+    sessionStorage.removeItem(TOKEN_KEY);
+    if (message) notify(message, "error");
+    if (location.hash !== "#/login") location.hash = "#/login";
+    else route();
+  }
+
+  function loginView(error?: string): void {
+    renderHeader(undefined);
+    const input = h("input", {
+      type: "password",
+      id: "token",
+      name: "token",
+      autocomplete: "current-password",
+      required: true,
+      "data-testid": "token",
+    });
+    const err = h(
+      "p",
+      { class: "form-error", role: "alert", hidden: !error, "data-testid": "login-error" },
+      error ?? "",
+    );
+    const submit = h("button", { type: "submit", class: "btn primary", "data-testid": "sign-in" }, "Sign in");
+    const form = h(
+      "form",
+      { class: "card login" },
+      h("h1", { tabindex: "-1" }, "Sign in"),
+      h(
+        "p",
+        { class: "muted" },
+        "Use an X-Auth-Token issued by this server (",
+        h("code", {}, "POST /admin/v1/tokens"),
+        "), or the admin token printed at its first start. It is kept in this browser tab only.",
+      ),
+      err,
+      h("div", { class: "field" }, h("label", { for: "token" }, "Token"), input),
+      h("div", { class: "form-actions" }, submit),
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      submit.disabled = true;
+      err.hidden = true;
+      token = input.value.trim();
+      try {
+        await loadProjects();
+        sessionStorage.setItem(TOKEN_KEY, token);
+        // A deep link opened before signing in is where the user goes next.
+        if (location.hash === "#/login") location.hash = "#/";
+        else void route();
+      } catch (e2) {
+        token = null;
+        err.hidden = false;
+        err.textContent =
+          e2 instanceof ApiError && e2.status === 401 ? "This token is not valid." : errorText(e2);
+        submit.disabled = false;
+        input.focus();
+      }
+    });
+    main.replaceChildren(h("div", { class: "login-wrap" }, form));
+    document.title = "Sign in · Pipewright";
+    input.focus();
+  }
+
+  async function loadProjects(): Promise<void> {
+    const res = await api.get<{ projects: Project[] }>(paths.projects());
+    projects = [...res.projects].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  // ---- routing ---------------------------------------------------------------------------------
+  let routing = 0;
+  async function route(): Promise<void> {
+    const my = ++routing;
+    dispose?.();
+    dispose = undefined;
+    const hash = location.hash || "#/";
+    if (token === null || hash === "#/login") {
+      if (token !== null && hash === "#/login") {
+        location.hash = "#/";
+        return;
+      }
+      loginView();
+      return;
+    }
+    if (projects.length === 0) {
+      try {
+        await loadProjects();
+      } catch (err) {
+        if (my !== routing) return;
+        if (!(err instanceof ApiError && err.status === 401)) {
+          main.replaceChildren(h("p", { class: "form-error" }, errorText(err)));
+        }
+        return;
+      }
+      if (my !== routing) return;
+    }
+    if (projects.length === 0) {
+      renderHeader(undefined);
+      main.replaceChildren(
+        h(
+          "div",
+          { class: "card login" },
+          h("h1", {}, "No projects"),
+          h(
+            "p",
+            {},
+            "This token may see no project. Ask an admin for access, or sign in with another token.",
+          ),
+        ),
+      );
+      return;
+    }
+    const match = ROUTES.map((r) => ({ r, m: r.pattern.exec(hash) })).find((x) => x.m !== null);
+    if (!match?.m) {
+      const remembered = sessionStorage.getItem(PROJECT_KEY);
+      const p = projects.find((x) => x.project_id === remembered) ?? projects[0]!;
+      location.replace(routes.pipelines(p.project_id));
+      return;
+    }
+    const params: Record<string, string> = {};
+    match.r.keys.forEach((k, i) => {
+      params[k] = match.m![i + 1]!;
+    });
+    const projectId = params.project!;
+    if (!projects.some((p) => p.project_id === projectId)) {
+      notify("That project does not exist or this token may not see it.", "error");
+      location.replace("#/");
+      return;
+    }
+    sessionStorage.setItem(PROJECT_KEY, projectId);
+    renderHeader(projectId);
+    const ctx: Ctx = {
+      api,
+      projects,
+      projectId,
+      navigate: (to) => {
+        location.hash = to;
+      },
+      notify,
+      now: () => Date.now() + skew,
+      serverTime: (t) => {
+        if (t > 0) skew = t - Date.now();
+      },
+    };
+    main.replaceChildren();
+    dispose = match.r.view(ctx, main, params);
+    main.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
+  }
+
+  window.addEventListener("hashchange", () => void route());
+  void route();
+}
+
+start(document.getElementById("app")!);
