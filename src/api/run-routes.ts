@@ -174,9 +174,9 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
       const duplicated = new Set<string>();
       for (const id of ids) (seen.has(id) ? duplicated : seen).add(id);
       const wellFormed = [...seen].filter((id) => ID_RE.test(id));
-      const found = new Map((await store.getPipelines(wellFormed)).map((p) => [p.id, p]));
+      const found = await store.getPipelineProjects(wellFormed);
       const unknown = wellFormed.filter((id) => !found.has(id));
-      const foreign = wellFormed.filter((id) => found.has(id) && found.get(id)!.project_id !== project_id);
+      const foreign = wellFormed.filter((id) => found.has(id) && found.get(id) !== project_id);
       if (malformed.length + duplicated.size + unknown.length + foreign.length > 0) {
         const parts: string[] = [];
         if (malformed.length) parts.push(`malformed (need 32 letters/digits): ${malformed.join(", ")}`);
@@ -194,7 +194,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
         );
       }
       const key = req.headers["idempotency-key"] as string | undefined;
-      const items = ids.map((id) => ({ pipeline: found.get(id)!, options: {} }));
+      const items = ids.map((id) => ({ pipelineId: id, options: {} }));
       const answer = (runs: readonly RunRecord[]) => ({
         result: runs.map((r) => ({ pipeline_id: r.pipeline_id, pipeline_run_id: r.id })),
       });
@@ -288,7 +288,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
       const executor = await executorOf(req, project_id, "operate");
       const p = await loadPipeline(ctx, project_id, pipeline_id);
       const body = (req.body ?? {}) as RunBody;
-      const res = await scheduler.createRuns([{ pipeline: p, options: body }], executor);
+      const res = await scheduler.createRuns([{ pipelineId: p.id, options: body }], executor);
       if (res.replayed) throw new Error("unreachable: no idempotency key");
       const run = res.runs[0]!;
       return answerStarted(p, run);

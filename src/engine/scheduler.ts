@@ -49,7 +49,7 @@ export interface SchedulerDeps {
 }
 
 export interface StartItem {
-  readonly pipeline: PipelineRecord;
+  readonly pipelineId: string;
   readonly options: RunOptions;
 }
 
@@ -639,10 +639,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     },
 
     async createRuns(items, executor, batch) {
-      // Validation and parsing happen before the transaction: nothing is written for a bad request.
-      const defs = items.map((it) => definitionOf(it.pipeline));
-      for (const [i, it] of items.entries()) validateRunOptions(it.pipeline, defs[i]!, it.options);
-
+      // A bad request throws inside the transaction, which then writes nothing.
       const result = await store.transaction(async (tx): Promise<CreateRunsResult> => {
         if (batch) {
           const prior = await tx.findBatch(batch.spec.projectId, batch.spec.key);
@@ -656,11 +653,19 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
             return { replayed: true, response: prior.response };
           }
         }
-        const ids = items.map((it) => it.pipeline.id);
+        const ids = items.map((it) => it.pipelineId);
         // Callers pass each pipeline once (batch-runs rejects duplicates), so one counter step each.
         if (new Set(ids).size !== ids.length) throw new Error("createRuns: a pipeline appears twice");
         // Read under the transaction with the new run numbers: ban state, variables and limits as of now.
         const fresh = new Map((await tx.allocateRunNumbers(ids)).map((p) => [p.id, p]));
+        const defs = items.map((it) => {
+          const p = fresh.get(it.pipelineId);
+          if (!p)
+            throw new PipewrightError("PIPELINE_NOT_FOUND", `Pipeline ${it.pipelineId} does not exist.`);
+          const def = definitionOf(p);
+          validateRunOptions(p, def, it.options);
+          return def;
+        });
         const limited = [...fresh.values()]
           .filter((p) => p.spec.concurrency_control?.enable)
           .map((p) => p.id);
@@ -668,9 +673,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         const t = now();
         const graphs: RunGraph[] = [];
         for (const [i, it] of items.entries()) {
-          const p = fresh.get(it.pipeline.id);
-          if (!p)
-            throw new PipewrightError("PIPELINE_NOT_FOUND", `Pipeline ${it.pipeline.id} does not exist.`);
+          const p = fresh.get(it.pipelineId)!;
           const start = decideStart(p, counts.get(p.id));
           if (start.kind !== "refused") {
             const c = counts.get(p.id) ?? { admitted: 0, waiting: 0 };

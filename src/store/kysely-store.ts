@@ -348,6 +348,19 @@ export class KyselyStore implements Store {
     return rows.map(toPipeline);
   }
 
+  async getPipelineProjects(ids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const rows = await this.db
+        .selectFrom("pipelines")
+        .select(["id", "project_id"])
+        .where("id", "in", ids.slice(i, i + CHUNK))
+        .execute();
+      for (const r of rows) out.set(r.id, r.project_id);
+    }
+    return out;
+  }
+
   async findPipelineByName(projectId: string, name: string): Promise<PipelineRecord | undefined> {
     const row = await this.db
       .selectFrom("pipelines")

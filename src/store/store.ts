@@ -131,6 +131,8 @@ export interface Store {
   createPipeline(p: NewPipeline): Promise<void>;
   getPipeline(id: string): Promise<PipelineRecord | undefined>;
   getPipelines(ids: readonly string[]): Promise<PipelineRecord[]>;
+  /** The project of each existing pipeline among `ids` (a cheap existence and ownership check). */
+  getPipelineProjects(ids: readonly string[]): Promise<Map<string, string>>;
   findPipelineByName(projectId: string, name: string): Promise<PipelineRecord | undefined>;
   /** Full replace of the user-editable fields; answers false when the pipeline is gone. */
   updatePipeline(

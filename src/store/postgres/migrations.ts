@@ -43,7 +43,6 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE UNIQUE INDEX runs_pipeline_number ON pipeline_runs (pipeline_id, run_number)`.execute(
         db,
       );
-      await sql`CREATE INDEX runs_pipeline_start ON pipeline_runs (pipeline_id, start_time)`.execute(db);
       await sql`CREATE INDEX runs_active ON pipeline_runs (status)
         WHERE status IN ('RUNNING','PAUSED','QUEUED','SUSPEND')`.execute(db);
       await sql`CREATE TABLE stage_runs (
@@ -70,7 +69,6 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
         job_id TEXT NOT NULL, idx INTEGER NOT NULL, identifier TEXT NOT NULL, name TEXT NOT NULL,
         task TEXT NOT NULL, status TEXT NOT NULL, message TEXT, deadline BIGINT,
         log_bytes BIGINT NOT NULL, start_time BIGINT NOT NULL, end_time BIGINT NOT NULL)`.execute(db);
-      await sql`CREATE INDEX step_runs_job ON step_runs (job_id, idx)`.execute(db);
       await sql`CREATE INDEX step_runs_run ON step_runs (run_id)`.execute(db);
       await sql`CREATE TABLE step_logs (
         step_id TEXT NOT NULL, start_offset BIGINT NOT NULL, text TEXT NOT NULL,
