@@ -80,16 +80,24 @@ export function createLogPane(api: Api): LogPane {
   let follow = true;
   let parser = createAnsiParser();
 
+  /** Where our own scrolling left the pane: its scroll events are not the user's. */
+  let autoTop = -1;
+  function scrollToEnd(): void {
+    pre.scrollTop = pre.scrollHeight;
+    autoTop = pre.scrollTop;
+  }
   function setFollow(on: boolean): void {
     follow = on;
     followBtn.setAttribute("aria-pressed", String(on));
     setText(followBtn, on ? "Following" : "Follow");
-    if (on) pre.scrollTop = pre.scrollHeight;
+    if (on) scrollToEnd();
   }
   setFollow(true);
   followBtn.addEventListener("click", () => setFollow(!follow));
   // Scrolling up stops following; scrolling back to the end follows again.
   pre.addEventListener("scroll", () => {
+    // A scroll event of our own following may arrive after the user chose to stop following.
+    if (pre.scrollTop === autoTop) return;
     const atEnd = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
     if (atEnd !== follow) setFollow(atEnd);
   });
@@ -137,7 +145,7 @@ export function createLogPane(api: Api): LogPane {
       setText(notice, "Earlier output is not shown here; Download has the whole log.");
     }
     refreshPlaceholder();
-    if (follow) pre.scrollTop = pre.scrollHeight;
+    if (follow) scrollToEnd();
   }
 
   function reset(): void {
