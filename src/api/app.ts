@@ -42,8 +42,6 @@ export interface AppDeps {
   readonly now: () => number;
   readonly maxBatchSize: number;
   readonly engine: RouteContext["engine"];
-  /** Extra route registrations (engine routes, web UI) added by the composition root. */
-  readonly plugins?: readonly ((app: FastifyInstance, ctx: RouteContext) => void)[];
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -163,7 +161,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunRoutes(app, ctx);
   registerRunnerRoutes(app, ctx);
   registerWebRoutes(app);
-  for (const plugin of deps.plugins ?? []) plugin(app, ctx);
   return app;
 }
 

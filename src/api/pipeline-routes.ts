@@ -117,7 +117,7 @@ function buildSpec(
   };
 }
 
-export function maskVariables(vars: readonly Variable[]): Variable[] {
+function maskVariables(vars: readonly Variable[]): Variable[] {
   return vars.map((v) =>
     v.is_secret ? { ...v, value: SECRET_MASK, latest_value: v.latest_value ? SECRET_MASK : "" } : v,
   );

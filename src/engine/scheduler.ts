@@ -90,8 +90,6 @@ export interface Scheduler {
   ): Promise<void>;
   /** Emits "run" with a run id whenever one of its records changed. */
   readonly events: EventEmitter;
-  /** Resolves once nothing is left to do right now (tests and benchmarks). */
-  idle(): Promise<void>;
   /** True once stop() was called: no job is handed out any more. */
   readonly stopping: boolean;
 
@@ -147,7 +145,6 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let forced = false;
   let started = false;
   let reviewTimer: NodeJS.Timeout | undefined;
-  let idleWaiters: (() => void)[] = [];
   const workWaiters: (() => void)[] = [];
   let sweepTimer: NodeJS.Timeout | undefined;
   const definitionCache = new Map<string, Definition>();
@@ -576,11 +573,6 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       pumping = false;
     }
     if (dirtyRuns.size > 0) kick();
-    if (!pumping && dirtyRuns.size === 0 && !admissionDirty && !dispatchDirty) {
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      for (const w of waiters) w();
-    }
   }
 
   async function recover(): Promise<void> {
@@ -896,12 +888,6 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     async reportJobFinished(jobId, attempt, outcome) {
       const job = await jobKey(jobId, attempt);
       return job ? finishJob(job, outcome) : false;
-    },
-
-    idle() {
-      if (!pumping && !pumpScheduled && dirtyRuns.size === 0 && !admissionDirty && !dispatchDirty)
-        return Promise.resolve();
-      return new Promise((resolve) => idleWaiters.push(resolve));
     },
   };
 }

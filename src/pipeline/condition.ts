@@ -95,7 +95,6 @@ function unwrap(src: string): { text: string; offset: number } {
   // Only a wrapper around the whole text is meaningful for a boolean condition; text outside it
   // would be string interpolation, which a condition has no use for.
   if (src.slice(0, start).trim() !== "" || end < start + 3 || src.slice(end + 2).trim() !== "") {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: CodeArts expression syntax, not a template.
     fail(src, start, "a condition must be one ${{ … }} expression (or a bare expression)");
   }
   return { text: src.slice(start + 3, end), offset: start + 3 };

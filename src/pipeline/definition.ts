@@ -6,7 +6,6 @@ import { parseCondition } from "./condition.js";
 import type { Definition, JobDef, StageDef, StepDef, StepInput, TaskName } from "./types.js";
 import { SUPPORTED_TASKS } from "./types.js";
 
-// biome-ignore lint/suspicious/noTemplateCurlyInString: CodeArts expression syntax, not a template.
 export const DEFAULT_CONDITION = "${{ default() }}";
 export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export const SHELL_SCRIPT_INPUT = "OFFICIAL_SHELL_SCRIPT_INPUT";

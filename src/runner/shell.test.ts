@@ -81,7 +81,6 @@ describe("runShellScript", () => {
 
   it("gives the step exactly its env plus the host's PATH/HOME/LANG where unset", async () => {
     const { result, text } = run(
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
       'echo "FOO=$FOO HOME=${HOME-unset} LANG=${LANG-unset}"; env | cut -d= -f1 | sort',
       {
         env: { FOO: "x y", HOME: "/step-home" },
@@ -97,7 +96,6 @@ describe("runShellScript", () => {
   });
 
   it("finds bash and commands without any PATH from the step or the host", async () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
     const { result, text } = run('command -v ls >/dev/null; echo "HOME=${HOME-unset}"', { env: {} });
     expect((await result).exitCode).toBe(0);
     expect(text("stdout")).toBe("HOME=unset\n");

@@ -805,15 +805,6 @@ export class KyselyStore implements Store {
     }));
   }
 
-  async countQueuedJobs(): Promise<number> {
-    const row = await this.db
-      .selectFrom("job_runs")
-      .select((eb) => eb.fn.countAll<number>().as("n"))
-      .where("status", "in", ["QUEUED", "REDISPATCH"])
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
-  }
-
   /** Jobs RUNNING on the given runners (used at restart to find the work that died with us). */
   async listRunningJobsOf(runnerId: string): Promise<JobRunRecord[]> {
     const rows = await this.db

@@ -177,7 +177,6 @@ export interface Store {
   listWaitingRuns(limit: number): Promise<RunRecord[]>;
   countWaitingBefore(pipelineId: string, queueSeq: number): Promise<number>;
   claimJobs(req: ClaimRequest): Promise<JobRunRecord[]>;
-  countQueuedJobs(): Promise<number>;
   renewLease(jobId: string, attempt: number, until: number): Promise<boolean>;
   listExpiredLeases(now: number): Promise<JobRunRecord[]>;
   graceLeases(until: number): Promise<void>;
