@@ -6,8 +6,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import SqliteDatabase from "better-sqlite3";
-import { buildRunGraph, parseStoredDefinition } from "../src/engine/create-runs.js";
+import { buildRunGraph } from "../src/engine/create-runs.js";
 import { newId } from "../src/ids.js";
+import { parseDefinition } from "../src/pipeline/definition.js";
 import type { RunGraph } from "../src/store/run-records.js";
 import { openSqliteStore } from "../src/store/sqlite/open.js";
 import {
@@ -65,7 +66,7 @@ async function seedRuns(dbFile: string, pipelineIds: readonly string[], count: n
         const start = clock;
         const g = buildRunGraph({
           pipeline: p,
-          definition: parseStoredDefinition(p),
+          definition: parseDefinition(p.definition),
           runId: newId(),
           runNumber: p.run_counter,
           options: {},

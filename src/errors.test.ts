@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ERRORS, PipewrightError, toPipewrightError } from "./errors.js";
+import { InvalidInput } from "./pipeline/issues.js";
 
 describe("error catalogue", () => {
   it("has unique, well-formed codes with 4xx/5xx statuses", () => {
@@ -34,5 +35,25 @@ describe("error catalogue", () => {
       error_code: "DEVPIPE.00011401",
       error_msg: "The pipeline does not exist.",
     });
+  });
+
+  it("answers each kind of validation issue of the domain with its 400 code, naming the field", () => {
+    const cases = [
+      ["definition", "DEVPIPE.00020110"],
+      ["request", "DEVPIPE.00020100"],
+      ["variable", "DEVPIPE.00020230"],
+    ] as const;
+    for (const [kind, code] of cases) {
+      const issue = new InvalidInput({
+        kind,
+        path: "definition.stages[0].name",
+        problem: "must be a string",
+      });
+      const e = toPipewrightError(issue);
+      expect(e.code).toBe(code);
+      expect(e.status).toBe(400);
+      expect(e.message).toBe("definition.stages[0].name: must be a string");
+      expect(e.cause).toBe(issue);
+    }
   });
 });

@@ -1,5 +1,8 @@
 // The one error type of Pipewright and the catalogue of its codes. Every error that reaches a
 // client is a PipewrightError; `docs/errors.md` lists every entry of ERRORS (a test checks it).
+// The domain's validation issues become errors here, so pipeline/ needs no error codes.
+
+import { InvalidInput, type IssueKind } from "./pipeline/issues.js";
 
 export interface ErrorSpec {
   readonly code: string;
@@ -177,9 +180,21 @@ export class PipewrightError extends Error {
   }
 }
 
-/** Normalise any throwable into a PipewrightError (unknown ones become INTERNAL, keeping the cause). */
+const ISSUE_ERRORS: Readonly<Record<IssueKind, ErrorKey>> = {
+  definition: "INVALID_DEFINITION",
+  request: "INVALID_REQUEST",
+  variable: "INVALID_VARIABLE",
+};
+
+/**
+ * Normalise any throwable into a PipewrightError: a validation issue of the domain becomes the
+ * 400 of its kind (its message names the field); unknown ones become INTERNAL, keeping the cause.
+ */
 export function toPipewrightError(err: unknown): PipewrightError {
   if (err instanceof PipewrightError) return err;
+  if (err instanceof InvalidInput) {
+    return new PipewrightError(ISSUE_ERRORS[err.issue.kind], err.message, { cause: err });
+  }
   return new PipewrightError("INTERNAL", undefined, { cause: err });
 }
 

@@ -9,9 +9,10 @@ import type { FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
 import { buildApp } from "./api/app.js";
 import { ADMIN_TOKEN_META_KEY, hashToken, newSecret } from "./api/auth.js";
+import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
+import { createEngine, type Engine } from "./engine/engine.js";
 import { createLogHub, type LogHub } from "./engine/log-hub.js";
-import { createScheduler, type Scheduler } from "./engine/scheduler.js";
 import { newId } from "./ids.js";
 import { createLocalRunner } from "./runner/local-runner.js";
 import { openPostgresStore } from "./store/postgres/open.js";
@@ -22,7 +23,7 @@ export interface Server {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly store: Store;
-  readonly scheduler: Scheduler;
+  readonly engine: Engine;
   readonly logs: LogHub;
   /** The admin token when this start generated it (printed once), else undefined. */
   readonly generatedAdminToken: string | undefined;
@@ -60,27 +61,31 @@ export interface ServerOptions {
   /** Listen on config.host:config.port; false builds everything without a socket (tests use inject). */
   readonly listen?: boolean;
   readonly logger?: Logger;
+  /** Time for everything that waits; tests move a test clock instead of waiting. */
+  readonly clock?: Clock;
 }
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
+  const clock = opts.clock ?? systemClock;
   const store = await openStore(config);
   const generatedAdminToken = await ensureAdminToken(store, config);
-  const logs = createLogHub({ store, logger });
+  const logs = createLogHub({ store, logger, clock });
   const runner = config.localRunner
     ? createLocalRunner({
         workRoot: path.join(config.dataDir, "workspaces"),
         hostEnv: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG },
         killGraceMs: 1000,
+        clock,
       })
     : undefined;
-  const scheduler = createScheduler({
+  const engine = createEngine({
     store,
     runner,
     logs,
     logger,
-    now: Date.now,
-    newId,
+    clock,
+    newId: () => newId(clock.now()),
     config: {
       slots: config.runnerSlots,
       maxLogBytes: config.maxLogBytes,
@@ -88,16 +93,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       runnerId: `local:${os.hostname()}:${config.dataDir}`,
       leaseMs: config.leaseSeconds * 1000,
       sweepMs: 1000,
+      maxBatchSize: config.maxBatchSize,
     },
   });
-  const app = await buildApp({
-    store,
-    logger,
-    now: Date.now,
-    maxBatchSize: config.maxBatchSize,
-    engine: { scheduler, logs },
-  });
-  await scheduler.start();
+  const app = await buildApp({ store, logger, clock, newId: () => newId(clock.now()), engine, logs });
+  await engine.start();
   let url = "";
   if (opts.listen !== false) {
     await app.listen({ host: config.host, port: config.port });
@@ -113,15 +113,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     url,
     app,
     store,
-    scheduler,
+    engine,
     logs,
     generatedAdminToken,
     stop(stopOpts) {
-      if (stopOpts?.force) void scheduler.stop({ force: true });
+      if (stopOpts?.force) void engine.stop({ force: true });
       stopped ??= (async () => {
-        // Together: the scheduler stops handing out jobs (ending agents' long polls) while the
+        // Together: the engine stops handing out jobs (ending agents' long polls) while the
         // HTTP server closes, then local jobs drain.
-        await Promise.all([app.close(), scheduler.stop(stopOpts)]);
+        await Promise.all([app.close(), engine.stop(stopOpts)]);
         await logs.stop();
         await store.close();
       })();

@@ -5,10 +5,10 @@
 import crypto from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { invalid, PipewrightError } from "../errors.js";
+import { ID_PATTERN } from "../pipeline/vocabulary.js";
 import { type CredentialRecord, ROLES, type Role } from "../store/store.js";
 import { authorize, hashToken, newSecret, type Principal } from "./auth.js";
-import { newId, principalOf, type RouteContext } from "./context.js";
-import { ID_PATTERN } from "./schemas.js";
+import { principalOf, type RouteContext } from "./context.js";
 
 const credentialBody = {
   type: "object",
@@ -39,7 +39,8 @@ interface CredentialInput {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { store, now } = ctx;
+  const { store, newId } = ctx;
+  const now = (): number => ctx.clock.now();
 
   const principal = (req: FastifyRequest): Promise<Principal> => principalOf(ctx, req);
 

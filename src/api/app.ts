@@ -10,13 +10,19 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
+import type { Engine } from "../engine/engine.js";
+import type { LogHub } from "../engine/log-hub.js";
 import { PipewrightError, toPipewrightError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { createAuthenticator } from "./auth.js";
-import { newId, type RouteContext } from "./context.js";
+import { registerBatchRoutes } from "./batch-routes.js";
+import type { RouteContext } from "./context.js";
+import { registerLogRoutes } from "./log-routes.js";
 import { registerPipelineRoutes } from "./pipeline-routes.js";
-import { registerRunRoutes } from "./run-routes.js";
+import { registerRunCommandRoutes } from "./run-command-routes.js";
+import { registerRunQueryRoutes } from "./run-query-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
 import { registerWebRoutes } from "./web-routes.js";
@@ -39,9 +45,10 @@ declare module "fastify" {
 export interface AppDeps {
   readonly store: Store;
   readonly logger: Logger | false;
-  readonly now: () => number;
-  readonly maxBatchSize: number;
-  readonly engine: RouteContext["engine"];
+  readonly clock: Clock;
+  readonly newId: () => string;
+  readonly engine: Engine;
+  readonly logs: LogHub;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -49,7 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger === false ? undefined : deps.logger,
     logger: deps.logger === false ? false : undefined,
     bodyLimit: BODY_LIMIT_BYTES,
-    genReqId: () => newId(),
+    genReqId: () => deps.newId(),
     logController: new LogController({ disableRequestLogging: true }),
     ajv: {
       // Wrong types are errors, never silently coerced; unknown fields are kept, as cloud
@@ -151,14 +158,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const ctx: RouteContext = {
     store: deps.store,
-    now: deps.now,
-    maxBatchSize: deps.maxBatchSize,
-    auth: createAuthenticator({ store: deps.store, now: deps.now }),
+    clock: deps.clock,
+    newId: deps.newId,
+    auth: createAuthenticator({ store: deps.store, now: () => deps.clock.now() }),
     engine: deps.engine,
+    logs: deps.logs,
   };
   registerAdminRoutes(app, ctx);
   registerPipelineRoutes(app, ctx);
-  registerRunRoutes(app, ctx);
+  registerBatchRoutes(app, ctx);
+  registerRunCommandRoutes(app, ctx);
+  registerRunQueryRoutes(app, ctx);
+  registerLogRoutes(app, ctx);
   registerRunnerRoutes(app, ctx);
   registerWebRoutes(app);
   return app;

@@ -3,7 +3,7 @@
 
 import crypto from "node:crypto";
 import { PipewrightError } from "../errors.js";
-import type { Role, Store } from "../store/store.js";
+import type { CredentialStore, MetaStore, Role } from "../store/store.js";
 import { parseAuthorization, type SignedRequest, verifyAkSk } from "./aksk.js";
 
 export interface Principal {
@@ -46,7 +46,10 @@ export interface Authenticator {
   authenticate(req: SignedRequest): Promise<Principal>;
 }
 
-export function createAuthenticator(deps: { store: Store; now: () => number }): Authenticator {
+export function createAuthenticator(deps: {
+  store: MetaStore & CredentialStore;
+  now: () => number;
+}): Authenticator {
   const { store, now } = deps;
   let adminHash: string | undefined;
 

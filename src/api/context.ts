@@ -1,17 +1,20 @@
 // What every route module receives from the app, and the per-request authentication helper.
 
 import type { FastifyRequest } from "fastify";
+import type { Clock } from "../clock.js";
+import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
-import type { Scheduler } from "../engine/scheduler.js";
 import type { Store } from "../store/store.js";
 import { type Authenticator, authorize, type Permission, type Principal } from "./auth.js";
 
 export interface RouteContext {
+  /** Reads (and pipeline and credential writes); runs change only through the engine. */
   readonly store: Store;
-  readonly now: () => number;
-  readonly maxBatchSize: number;
+  readonly clock: Clock;
   readonly auth: Authenticator;
-  readonly engine: { readonly scheduler: Scheduler; readonly logs: LogHub };
+  readonly engine: Engine;
+  readonly logs: LogHub;
+  readonly newId: () => string;
 }
 
 declare module "fastify" {
@@ -20,8 +23,6 @@ declare module "fastify" {
     principal: Principal | undefined;
   }
 }
-
-export { newId } from "../ids.js";
 
 const EMPTY = Buffer.alloc(0);
 

@@ -2,11 +2,13 @@
 // entries (§4.10), built from the stored records.
 
 import type { JobDef, StageDef, StepDef } from "../pipeline/types.js";
+import { SECRET_MASK } from "../pipeline/vocabulary.js";
 import type { RunGraph, RunRecord, StageRunRecord } from "../store/run-records.js";
+import type { JobRun, RunDetail, RunSummary, StageRun, StageStatus, StepRun } from "../wire/types.js";
 
 const nullIfEmpty = (s: string | null): string | null => (s === "" ? null : s);
 
-function stepView(def: StepDef | undefined, s: RunGraph["steps"][number]): Record<string, unknown> {
+function stepView(def: StepDef | undefined, s: RunGraph["steps"][number]): StepRun {
   return {
     id: s.id,
     name: s.name,
@@ -30,7 +32,7 @@ function stepView(def: StepDef | undefined, s: RunGraph["steps"][number]): Recor
   };
 }
 
-function jobView(def: JobDef | undefined, g: RunGraph, j: RunGraph["jobs"][number]): Record<string, unknown> {
+function jobView(def: JobDef | undefined, g: RunGraph, j: RunGraph["jobs"][number]): JobRun {
   const steps = g.steps.filter((s) => s.job_id === j.id).sort((a, b) => a.idx - b.idx);
   return {
     id: j.id,
@@ -54,7 +56,7 @@ function jobView(def: JobDef | undefined, g: RunGraph, j: RunGraph["jobs"][numbe
   };
 }
 
-function stageView(def: StageDef | undefined, g: RunGraph, s: StageRunRecord): Record<string, unknown> {
+function stageView(def: StageDef | undefined, g: RunGraph, s: StageRunRecord): StageRun {
   const jobs = g.jobs.filter((j) => j.stage_idx === s.idx).sort((a, b) => a.idx - b.idx);
   return {
     id: s.id,
@@ -82,11 +84,7 @@ function pauseTime(r: RunRecord, now: number): number {
   return r.pause_time + (r.paused_since !== null ? now - r.paused_since : 0);
 }
 
-export function runDetailView(
-  g: RunGraph,
-  now: number,
-  queue: { position: number } | undefined,
-): Record<string, unknown> {
+export function runDetailView(g: RunGraph, now: number, queue: { position: number } | undefined): RunDetail {
   const r = g.run;
   const def = r.context.definition;
   return {
@@ -124,16 +122,13 @@ export function runDetailView(
     queue_position: queue?.position ?? null,
     variables: r.context.variables.map((v) => ({
       name: v.name,
-      value: v.is_secret ? "******" : v.value,
+      value: v.is_secret ? SECRET_MASK : v.value,
       is_secret: v.is_secret,
     })),
   };
 }
 
-export function stageStatusList(
-  stages: readonly StageRunRecord[],
-  withId: boolean,
-): Record<string, unknown>[] {
+export function stageStatusList(stages: readonly StageRunRecord[], withId: boolean): StageStatus[] {
   return [...stages]
     .sort((a, b) => a.idx - b.idx)
     .map((s) => ({
@@ -163,15 +158,21 @@ const EMPTY_BUILD_PARAMS = {
   source_codehub_http_url: null,
 };
 
-function buildParams(r: RunRecord): Record<string, unknown> {
+/** A build parameter as text: sources are free-form, the answer's parameters are strings. */
+const paramText = (v: unknown): string | null =>
+  v === undefined || v === null ? null : typeof v === "string" ? v : JSON.stringify(v);
+
+function buildParams(r: RunRecord): RunSummary["build_params"] {
   const first = r.context.sources[0] as { params?: Record<string, unknown> } | undefined;
   const p = first?.params ?? {};
   const b = (p.build_params ?? {}) as Record<string, unknown>;
+  const given: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(b)) given[k] = paramText(v);
   return {
     ...EMPTY_BUILD_PARAMS,
-    ...b,
-    git_url: (p.git_url as string | undefined) ?? null,
-    codehub_id: (p.codehub_id as string | undefined) ?? null,
+    ...given,
+    git_url: paramText(p.git_url),
+    codehub_id: paramText(p.codehub_id),
   };
 }
 
@@ -180,7 +181,7 @@ export function runSummaryView(
   r: RunRecord,
   stages: readonly StageRunRecord[],
   withStageIds: boolean,
-): Record<string, unknown> {
+): RunSummary {
   return {
     pipeline_id: r.pipeline_id,
     pipeline_run_id: r.id,

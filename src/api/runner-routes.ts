@@ -5,9 +5,11 @@
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { PipewrightError } from "../errors.js";
+import { STEP_RESULTS } from "../pipeline/vocabulary.js";
 import type { Principal } from "./auth.js";
-import { newId, principalOf, type RouteContext } from "./context.js";
+import { principalOf, type RouteContext } from "./context.js";
 import { idSchema } from "./schemas.js";
+import { typed } from "./type-provider.js";
 
 export const CLAIM_MAX_WAIT_MS = 30_000;
 /** How often agents renew their jobs' leases; the scheduler's lease is several times longer. */
@@ -25,11 +27,11 @@ const attemptBody = {
   required: ["attempt"],
   properties: { attempt: { type: "integer", minimum: 1 } },
 } as const;
-const STEP_RESULTS = ["COMPLETED", "FAILED", "CANCELED"] as const;
 
 export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { store, now } = ctx;
-  const { scheduler } = ctx.engine;
+  const { store } = ctx;
+  const runners = ctx.engine.runners;
+  const api = typed(app);
 
   async function requireRunner(req: FastifyRequest): Promise<Principal> {
     const p = await principalOf(ctx, req);
@@ -39,7 +41,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     return p;
   }
 
-  app.post(
+  api.post(
     "/runner/v1/register",
     {
       schema: {
@@ -60,29 +62,19 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req) => {
       await requireRunner(req);
-      const b = req.body as {
-        runner_id?: string;
-        name: string;
-        labels?: string[];
-        slots: number;
-        version?: string;
-      };
-      const id = b.runner_id ?? newId();
-      const t = now();
-      await store.upsertRunner({
-        id,
+      const b = req.body;
+      const { runnerId } = await runners.register({
+        runnerId: b.runner_id,
         name: b.name,
         labels: b.labels ?? [],
         slots: b.slots,
         version: b.version ?? "",
-        create_time: t,
-        last_seen: t,
       });
-      return { runner_id: id, heartbeat_ms: HEARTBEAT_MS };
+      return { runner_id: runnerId, heartbeat_ms: HEARTBEAT_MS };
     },
   );
 
-  app.post(
+  api.post(
     "/runner/v1/claim",
     {
       schema: {
@@ -102,32 +94,23 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req, reply) => {
       await requireRunner(req);
-      const b = req.body as { runner_id: string; limit: number; labels?: string[]; wait_ms?: number };
-      if (!(await store.touchRunner(b.runner_id, now()))) {
-        throw new PipewrightError(
-          "INVALID_REQUEST",
-          `runner_id: runner ${b.runner_id} is not registered; register again`,
-        );
-      }
+      const b = req.body;
       // The response's close before it was sent means the agent went away.
       const gone = new AbortController();
       reply.raw.once("close", () => gone.abort());
-      const deadline = Date.now() + (b.wait_ms ?? 0);
-      for (;;) {
-        if (gone.signal.aborted) return { jobs: [] };
-        const jobs = await scheduler.claimForRunner(b.runner_id, b.limit, b.labels ?? []);
-        if (jobs.length > 0 && (gone.signal.aborted || reply.raw.destroyed)) {
-          await scheduler.releaseJobs(jobs);
-          return { jobs: [] };
-        }
-        if (jobs.length > 0 || Date.now() >= deadline || scheduler.stopping) return { jobs };
-        // Woken by work queued on this replica; the 1 s cap finds work queued on other replicas.
-        await scheduler.waitForWork(Math.min(1000, deadline - Date.now()), gone.signal);
-      }
+      if (reply.raw.destroyed) gone.abort();
+      const jobs = await runners.claim({
+        runnerId: b.runner_id,
+        limit: b.limit,
+        labels: b.labels ?? [],
+        waitMs: b.wait_ms ?? 0,
+        signal: gone.signal,
+      });
+      return { jobs };
     },
   );
 
-  app.post(
+  api.post(
     "/runner/v1/jobs/:job_id/heartbeat",
     {
       schema: {
@@ -140,12 +123,11 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req) => {
       await requireRunner(req);
-      const { job_id } = req.params as { job_id: string };
-      return { held: await scheduler.renewLease(job_id, (req.body as { attempt: number }).attempt) };
+      return { held: await runners.heartbeat(req.params.job_id, req.body.attempt) };
     },
   );
 
-  app.post(
+  api.post(
     "/runner/v1/jobs/:job_id/steps/:step_id/start",
     {
       schema: {
@@ -158,14 +140,12 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req) => {
       await requireRunner(req);
-      const { job_id, step_id } = req.params as { job_id: string; step_id: string };
-      return {
-        held: await scheduler.reportStepStarted(job_id, (req.body as { attempt: number }).attempt, step_id),
-      };
+      const { job_id, step_id } = req.params;
+      return { held: await runners.stepStarted(job_id, req.body.attempt, step_id) };
     },
   );
 
-  app.post(
+  api.post(
     "/runner/v1/jobs/:job_id/steps/:step_id/log",
     {
       schema: {
@@ -186,13 +166,13 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req) => {
       await requireRunner(req);
-      const { job_id, step_id } = req.params as { job_id: string; step_id: string };
-      const b = req.body as { attempt: number; offset: number; text: string };
-      return { held: await scheduler.reportStepLog(job_id, b.attempt, step_id, b.offset, b.text) };
+      const { job_id, step_id } = req.params;
+      const b = req.body;
+      return { held: await runners.stepLog(job_id, b.attempt, step_id, b.offset, b.text) };
     },
   );
 
-  app.post(
+  api.post(
     "/runner/v1/jobs/:job_id/steps/:step_id/finish",
     {
       schema: {
@@ -213,19 +193,13 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req) => {
       await requireRunner(req);
-      const { job_id, step_id } = req.params as { job_id: string; step_id: string };
-      const b = req.body as {
-        attempt: number;
-        status: (typeof STEP_RESULTS)[number];
-        message?: string | null;
-      };
-      return {
-        held: await scheduler.reportStepFinished(job_id, b.attempt, step_id, b.status, b.message ?? null),
-      };
+      const { job_id, step_id } = req.params;
+      const b = req.body;
+      return { held: await runners.stepFinished(job_id, b.attempt, step_id, b.status, b.message ?? null) };
     },
   );
 
-  app.post(
+  api.post(
     "/runner/v1/jobs/:job_id/finish",
     {
       schema: {
@@ -247,24 +221,13 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req) => {
       await requireRunner(req);
-      const { job_id } = req.params as { job_id: string };
-      const b = req.body as {
-        attempt: number;
-        status: (typeof STEP_RESULTS)[number];
-        next_step: number;
-        message?: string | null;
-      };
-      return {
-        held: await scheduler.reportJobFinished(job_id, b.attempt, {
-          status: b.status,
-          nextStep: b.next_step,
-          message: b.message ?? null,
-        }),
-      };
+      const b = req.body;
+      const outcome = { status: b.status, nextStep: b.next_step, message: b.message ?? null };
+      return { held: await runners.jobFinished(req.params.job_id, b.attempt, outcome) };
     },
   );
 
-  app.get(
+  api.get(
     "/admin/v1/runners",
     { schema: { tags: ["admin"], summary: "Registered runner agents and when they were last seen" } },
     async (req) => {

@@ -1,8 +1,8 @@
 // JSON-schema pieces shared by the route modules, and the translation of validation paths into
 // the field names users see (`pipeline_ids[3]`, `variables[0].name`).
 
-/** CodeArts ids: 32 digits and letters (ours are lowercase hex). */
-export const ID_PATTERN = "^[0-9a-zA-Z]{32}$";
+import { ID_PATTERN } from "../pipeline/vocabulary.js";
+
 export const idSchema = { type: "string", pattern: ID_PATTERN } as const;
 
 export const projectParams = {

@@ -2,121 +2,41 @@
 // (spec §4) and Pipewright's admin API. Shapes are as the server sends them (snake_case).
 
 import type { PipelineBody } from "../pipeline/yaml-form.js";
+import type {
+  BatchResultItem,
+  BatchRunAnswer,
+  LogPage,
+  PipelineDetail,
+  PipelineList,
+  RunDetail,
+  RunList,
+  RunStarted,
+  RunSummary,
+  PipelineListItem as WirePipelineListItem,
+} from "../wire/types.js";
 import type { HttpClient, SseEvent } from "./client.js";
 
-export interface StageStatus {
-  readonly name: string;
-  readonly sequence: number;
-  readonly status: string;
-}
+export type {
+  BatchResultItem,
+  BatchRunAnswer,
+  JobRun,
+  LogPage,
+  PipelineDetail,
+  RunDetail,
+  RunSummary,
+  StageRun,
+  StageStatus,
+  StepRun,
+} from "../wire/types.js";
 
-/** An item of pipeline-runs/list and of pipelines/status (spec §4.9, §4.10). */
-export interface RunSummary {
-  readonly pipeline_id: string;
-  readonly pipeline_run_id: string;
-  readonly status: string;
-  readonly run_number: number;
-  readonly stage_status_list: readonly StageStatus[];
-  readonly start_time: number;
-  readonly end_time: number;
-  readonly trigger_type?: string;
-  readonly executor_name?: string;
-}
-
-export interface PipelineListItem {
-  readonly pipeline_id: string;
-  readonly name: string;
-  readonly create_time: number;
-  readonly update_time: number;
-  readonly banned?: boolean;
-  latest_run: RunSummary | null;
-}
-
-export interface PipelineDetail {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
-  readonly definition: string;
-  readonly variables: readonly Record<string, unknown>[];
-  readonly concurrency_control: Record<string, unknown> | null;
-  readonly sources: readonly unknown[];
-  readonly create_time: number;
-  readonly update_time: number;
-  readonly creator_name?: string;
-  readonly banned?: boolean;
-}
-
-export interface StepRun {
-  readonly id: string;
-  readonly name: string;
-  readonly identifier: string;
-  readonly task: string;
-  readonly status: string;
-  readonly message: string | null;
-  readonly start_time: number;
-  readonly end_time: number;
-  readonly sequence: number;
-  readonly review_deadline?: number | null;
-}
-
-export interface JobRun {
-  readonly id: string;
-  readonly name: string;
-  readonly identifier: string;
-  readonly status: string;
-  readonly message: string | null;
-  readonly start_time: number;
-  readonly end_time: number;
-  readonly steps: readonly StepRun[];
-}
-
-export interface StageRun {
-  readonly id: string;
-  readonly name: string;
-  readonly identifier: string;
-  readonly status: string;
-  readonly start_time: number;
-  readonly end_time: number;
-  readonly jobs: readonly JobRun[];
-}
-
-export interface RunDetail {
-  readonly id: string;
-  readonly pipeline_id: string;
-  readonly name: string;
-  readonly status: string;
-  readonly run_number: number;
-  readonly trigger_type: string;
-  readonly executor_name: string;
-  readonly description: string;
-  readonly start_time: number;
-  readonly end_time: number;
-  readonly stages: readonly StageRun[];
-  readonly current_system_time?: number;
-  readonly message?: string | null;
-  readonly queue_position?: number | null;
-  readonly variables?: readonly { name: string; value: string }[];
-}
-
-export interface BatchResultItem {
-  readonly pipeline_id: string;
-  readonly pipeline_name: string | null;
-  readonly pipeline_run_id: string;
-  readonly status: "START_SUCCESS" | "START_FAILED";
-  readonly reason: string | null;
-}
+/** A pipeline of the list, with its latest run filled in by the CLI (the list answers null). */
+export type PipelineListItem = Omit<WirePipelineListItem, "latest_run"> & { latest_run: RunSummary | null };
 
 export interface RunOptions {
   readonly variables?: readonly { name: string; value: string }[];
   readonly choose_stages?: readonly string[];
   readonly choose_jobs?: readonly string[];
   readonly description?: string;
-}
-
-export interface LogPage {
-  readonly log: string;
-  readonly end_offset: string;
-  readonly has_more: boolean;
 }
 
 const PAGE = 100;
@@ -133,20 +53,16 @@ export function projectApi(http: HttpClient, projectId: string) {
     async allPipelines(name?: string): Promise<PipelineListItem[]> {
       const out: PipelineListItem[] = [];
       for (let offset = 0; ; offset += PAGE) {
-        const page = await http.request<{ total: number; pipelines: PipelineListItem[] }>(
-          "POST",
-          `${base}/list`,
-          {
-            body: {
-              offset,
-              limit: PAGE,
-              sort_key: "create_time",
-              sort_dir: "asc",
-              ...(name ? { name } : {}),
-            },
+        const page = await http.request<PipelineList>("POST", `${base}/list`, {
+          body: {
+            offset,
+            limit: PAGE,
+            sort_key: "create_time",
+            sort_dir: "asc",
+            ...(name ? { name } : {}),
           },
-        );
-        out.push(...page.pipelines);
+        });
+        out.push(...page.pipelines.map((p) => ({ ...p, latest_run: null })));
         if (page.pipelines.length < PAGE || out.length >= page.total) return out;
       }
     },
@@ -155,17 +71,12 @@ export function projectApi(http: HttpClient, projectId: string) {
     updatePipeline: (id: string, body: PipelineBody) =>
       http.request<{ pipeline_id: string }>("PUT", `${base}/${id}`, { body }),
     deletePipeline: (id: string) => http.request<{ pipeline_id: string }>("DELETE", `${base}/${id}`),
-    run: (id: string, body: RunOptions) =>
-      http.request<{ pipeline_run_id: string }>("POST", `${base}/${id}/run`, { body }),
+    run: (id: string, body: RunOptions) => http.request<RunStarted>("POST", `${base}/${id}/run`, { body }),
     batchRun: (ids: readonly string[], idempotencyKey: string) =>
-      http.request<{ result: { pipeline_id: string; pipeline_run_id: string }[] }>(
-        "POST",
-        `${base}/batch-runs`,
-        {
-          body: { pipeline_ids: ids },
-          headers: { "idempotency-key": idempotencyKey },
-        },
-      ),
+      http.request<BatchRunAnswer>("POST", `${base}/batch-runs`, {
+        body: { pipeline_ids: ids },
+        headers: { "idempotency-key": idempotencyKey },
+      }),
     batchResult: (query: readonly { pipeline_id: string; pipeline_run_id: string }[]) =>
       http.request<{ result: BatchResultItem[] }>("POST", `${base}/batch-runs/result`, { body: { query } }),
     runDetail: (pipelineId: string, runId?: string) =>
@@ -174,13 +85,9 @@ export function projectApi(http: HttpClient, projectId: string) {
         `${base}/${pipelineId}/pipeline-runs/detail${runId ? `?pipeline_run_id=${runId}` : ""}`,
       ),
     listRuns: (pipelineId: string, offset: number, limit: number) =>
-      http.request<{ total: number; pipeline_runs: RunSummary[] }>(
-        "POST",
-        `${base}/${pipelineId}/pipeline-runs/list`,
-        {
-          body: { offset, limit, sort_dir: "desc" },
-        },
-      ),
+      http.request<RunList>("POST", `${base}/${pipelineId}/pipeline-runs/list`, {
+        body: { offset, limit, sort_dir: "desc" },
+      }),
     /** Latest run of each pipeline, in chunks the server accepts; never-run pipelines are absent. */
     async latestStatus(ids: readonly string[]): Promise<RunSummary[]> {
       const out: RunSummary[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiErrorOf, networkErrorOf, parseSseBlock } from "./client.js";
+import { apiErrorOf, networkErrorOf } from "./client.js";
 
 describe("apiErrorOf", () => {
   it("makes one line with the DEVPIPE code and the status", () => {
@@ -47,17 +47,5 @@ describe("networkErrorOf", () => {
     expect(networkErrorOf("http://s", timeout, 60_000).message).toBe(
       "cannot reach the server at http://s (no answer within 60 s)",
     );
-  });
-});
-
-describe("parseSseBlock", () => {
-  it("reads event and data lines, skipping comments", () => {
-    expect(parseSseBlock('event: log\ndata: {"offset":0,"text":"a"}')).toEqual({
-      event: "log",
-      data: '{"offset":0,"text":"a"}',
-    });
-    expect(parseSseBlock("data: a\ndata: b")).toEqual({ event: "message", data: "a\nb" });
-    expect(parseSseBlock(": keep-alive")).toBeNull();
-    expect(parseSseBlock("event: end\ndata: {}")).toEqual({ event: "end", data: "{}" });
   });
 });

@@ -2,7 +2,10 @@
 // for live logs, and the translation of every failure into a one-line CliError: a server answer
 // names its DEVPIPE code, a network failure names the server it tried.
 
+import { createSseParser, type SseEvent } from "../wire/sse.js";
 import { CliError, EXIT } from "./cli-error.js";
+
+export type { SseEvent };
 
 export interface RequestOptions {
   readonly body?: unknown;
@@ -10,11 +13,6 @@ export interface RequestOptions {
   readonly signal?: AbortSignal | undefined;
   /** Upper bound for the whole request; default 60 s. */
   readonly timeoutMs?: number;
-}
-
-export interface SseEvent {
-  readonly event: string;
-  readonly data: string;
 }
 
 export interface HttpClient {
@@ -148,34 +146,12 @@ export function createHttpClient(opts: {
       const res = await send("GET", path, { signal, timeoutMs: 24 * 3600_000 }, "text/event-stream");
       if (!res.body) return;
       const decoder = new TextDecoder();
-      let buffer = "";
+      const ready: SseEvent[] = [];
+      const feed = createSseParser((e) => ready.push(e));
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        for (;;) {
-          const end = buffer.indexOf("\n\n");
-          if (end === -1) break;
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const ev = parseSseBlock(block);
-          if (ev) yield ev;
-        }
+        feed(decoder.decode(chunk, { stream: true }));
+        yield* ready.splice(0);
       }
     },
   };
-}
-
-/** One event of a text/event-stream; null for comments (keep-alives). */
-export function parseSseBlock(block: string): SseEvent | null {
-  let event = "message";
-  const data: string[] = [];
-  for (const line of block.split(/\r?\n/)) {
-    if (line === "" || line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "event") event = value;
-    else if (field === "data") data.push(value);
-  }
-  if (data.length === 0 && event === "message") return null;
-  return { event, data: data.join("\n") };
 }

@@ -42,8 +42,6 @@ export function colorWanted(
   return isTTY;
 }
 
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["COMPLETED", "FAILED", "CANCELED", "IGNORED"]);
-
 /** One character per status, so a row of stages stays narrow. */
 export function statusSymbol(status: string): string {
   switch (status) {

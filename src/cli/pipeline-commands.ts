@@ -3,8 +3,9 @@
 
 import fs from "node:fs";
 import readline from "node:readline/promises";
-import { PipewrightError } from "../errors.js";
+import { toPipewrightError } from "../errors.js";
 import { DEFAULT_CONDITION, parseDefinition } from "../pipeline/definition.js";
+import { InvalidInput } from "../pipeline/issues.js";
 import { type PipelineBody, pipelineBodyFromText, yamlFormFromDetail } from "../pipeline/yaml-form.js";
 import type { PipelineListItem, ProjectApi } from "./api.js";
 import { CliError, EXIT, type ExitCode, usageError } from "./cli-error.js";
@@ -30,10 +31,9 @@ async function loadFile(ctx: Ctx, file: string, name: string | undefined): Promi
     return pipelineBodyFromText(text, { fileName: file === "-" ? "stdin" : file, ...(name ? { name } : {}) })
       .body;
   } catch (err) {
-    if (err instanceof PipewrightError) {
-      throw new CliError(EXIT.USAGE, `${err.message} (${err.code})`, { code: err.code, cause: err });
-    }
-    throw err;
+    if (!(err instanceof InvalidInput)) throw err;
+    const { code } = toPipewrightError(err);
+    throw new CliError(EXIT.USAGE, `${err.message} (${code})`, { code, cause: err });
   }
 }
 

@@ -2,13 +2,13 @@
 // line per run with its stage statuses, an overall bar and the elapsed time, redrawn in place with
 // ANSI cursor moves; elsewhere (a pipe, a CI log) one line per change. Ends with a summary table.
 
+import { TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
 import type { Output } from "./command.js";
 import {
   colorStatus,
   formatDuration,
   type Style,
   statusSymbol,
-  TERMINAL_STATUSES,
   table,
   truncate,
   visibleWidth,
@@ -36,7 +36,7 @@ export interface ProgressState {
 }
 
 export function isDone(row: RunRow): boolean {
-  return TERMINAL_STATUSES.has(row.status);
+  return TERMINAL_RUN_STATUSES.has(row.status);
 }
 
 function rowDuration(row: RunRow, now: number): string {

@@ -2,18 +2,19 @@
 // over Server-Sent Events), stop, retry and review pass|refuse.
 
 import crypto from "node:crypto";
-import type { JobRun, ProjectApi, RunDetail, StageRun, StepRun } from "./api.js";
+import { systemClock } from "../clock.js";
+import { CHECKPOINT_TASK, TERMINAL_RUN_STATUSES as TERMINAL_STATUSES } from "../pipeline/vocabulary.js";
+import type { BatchRunAnswer, JobRun, ProjectApi, RunDetail, StageRun, StepRun } from "./api.js";
 import type { OptionSpec } from "./args.js";
 import { CliError, EXIT, type ExitCode, usageError } from "./cli-error.js";
 import { CLIENT_OPTIONS, CONNECTION_OPTIONS, type Command, type Ctx } from "./command.js";
-import { colorStatus, formatDuration, formatTime, statusSymbol, TERMINAL_STATUSES, table } from "./format.js";
+import { colorStatus, formatDuration, formatTime, statusSymbol, table } from "./format.js";
 import { createProgressDisplay, isDone, type RunRow, renderSummary } from "./progress.js";
 import { type PipelineRef, resolvePipeline, resolvePipelines, resolveRun, runLabel } from "./refs.js";
 import { type WatchedRun, watchRuns, whyFailed } from "./watch.js";
 
 const RUN_QUEUED = "DEVPIPE.00011169";
 const STEP_NOT_WAITING = "DEVPIPE.00020222";
-const CHECKPOINT_TASK = "official_devcloud_checkpoint";
 
 const WAIT_OPTIONS: readonly OptionSpec[] = [
   {
@@ -275,13 +276,13 @@ change otherwise), then a summary table. The exit status is 0 only if every run 
     // replays it instead of starting every pipeline a second time.
     const key = crypto.randomUUID();
     const ids = chosen.map((p) => p.id);
-    let started: { pipeline_id: string; pipeline_run_id: string }[];
+    let started: BatchRunAnswer["result"];
     try {
       started = (await api.batchRun(ids, key)).result;
     } catch (err) {
       if (!(err instanceof CliError && err.exitCode === EXIT.NETWORK) || ctx.io.signal.aborted) throw err;
       ctx.note(ctx.errStyle.yellow(`${err.message}; retrying once with the same Idempotency-Key`));
-      await new Promise((r) => setTimeout(r, 1000));
+      await systemClock.sleep(1000, ctx.io.signal);
       started = (await api.batchRun(ids, key)).result;
     }
     const nameOf = new Map(chosen.map((p) => [p.id, p.name]));
@@ -393,19 +394,7 @@ function pickSteps(d: RunDetail, ref: string, label: string): StepPos[] {
 
 const NOT_STARTED = new Set(["INIT", "QUEUED"]);
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
+const sleep = (ms: number, signal: AbortSignal): Promise<void> => systemClock.sleep(ms, signal);
 
 /** Prints a step's stored log, page by page. */
 async function printLog(

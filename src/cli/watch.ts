@@ -2,6 +2,7 @@
 // that is still its pipeline's latest; only runs overtaken by a newer run of the same pipeline
 // need a detail call of their own.
 
+import { systemClock } from "../clock.js";
 import type { ProjectApi, RunDetail, RunSummary } from "./api.js";
 import { isDone, type RunRow } from "./progress.js";
 
@@ -50,18 +51,6 @@ export function whyFailed(d: RunDetail): string | null {
     }
   }
   return null;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**
@@ -120,7 +109,7 @@ export async function watchRuns(
     const now = current();
     opts.onUpdate(now);
     if (now.every(isDone) || opts.signal.aborted) return now;
-    await sleep(opts.intervalMs, opts.signal);
+    await systemClock.sleep(opts.intervalMs, opts.signal);
     if (opts.signal.aborted) return current();
   }
 }

@@ -3,9 +3,9 @@
 // Pure apart from the id generator passed in.
 
 import { invalid, PipewrightError } from "../errors.js";
-import { parseDefinition } from "../pipeline/definition.js";
-import type { Definition, NodeStatus, Variable } from "../pipeline/types.js";
+import type { Definition, Variable } from "../pipeline/types.js";
 import { nextAutoIncrement } from "../pipeline/variables.js";
+import type { NodeStatus } from "../pipeline/vocabulary.js";
 import type { RunContext, RunGraph, RunRecord } from "../store/run-records.js";
 import type { PipelineRecord } from "../store/store.js";
 
@@ -122,10 +122,6 @@ export function decideStart(
     };
   }
   return { kind: "queued" };
-}
-
-export function parseStoredDefinition(p: PipelineRecord): Definition {
-  return parseDefinition(p.definition);
 }
 
 export function buildRunGraph(input: BuildRunInput): RunGraph {

@@ -3,7 +3,8 @@
 // when a reader asks), so a chatty step costs few writes and a live reader sees lines at once.
 
 import type { Logger } from "pino";
-import type { Store } from "../store/store.js";
+import type { Clock } from "../clock.js";
+import type { LogStore } from "../store/store.js";
 
 export interface LogEvent {
   readonly stepId: string;
@@ -38,15 +39,19 @@ export interface LogHub {
   stop(): Promise<void>;
 }
 
-export function createLogHub(deps: { store: Store; logger: Logger; flushMs?: number }): LogHub {
+export function createLogHub(deps: {
+  store: LogStore;
+  logger: Logger;
+  clock: Clock;
+  flushMs?: number;
+}): LogHub {
   const { store, logger } = deps;
   const flushMs = deps.flushMs ?? 100;
   const pending = new Map<string, Pending>();
   const subscribers = new Map<string, Set<{ onEvent: (e: LogEvent) => void; onEnd: () => void }>>();
-  const timer = setInterval(() => {
+  const timer = deps.clock.setInterval(() => {
     for (const id of pending.keys()) void flush(id);
   }, flushMs);
-  timer.unref();
 
   function flush(stepId: string): Promise<void> {
     const p = pending.get(stepId);
@@ -119,7 +124,7 @@ export function createLogHub(deps: { store: Store; logger: Logger; flushMs?: num
       return pending.has(stepId);
     },
     async stop() {
-      clearInterval(timer);
+      timer.cancel();
       await Promise.all([...pending.keys()].map((id) => flush(id)));
     },
   };

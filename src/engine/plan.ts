@@ -4,7 +4,14 @@
 
 import { type ConditionAst, evaluateCondition, parseCondition } from "../pipeline/condition.js";
 import { checkpointSettings, DEFAULT_CONDITION, stageOrder } from "../pipeline/definition.js";
-import type { JobDef, NodeStatus, RunStatus, StageDef } from "../pipeline/types.js";
+import type { JobDef, StageDef } from "../pipeline/types.js";
+import {
+  CHECKPOINT_TASK,
+  type NodeStatus,
+  type RunStatus,
+  TERMINAL_NODE_STATUSES as TERMINAL_NODE,
+  TERMINAL_RUN_STATUSES,
+} from "../pipeline/vocabulary.js";
 import type {
   JobRunRecord,
   RunChanges,
@@ -14,21 +21,9 @@ import type {
   StepRunRecord,
 } from "../store/run-records.js";
 
-/** A stage, job or step in one of these states will not change again (until a retry). */
-export const TERMINAL_NODE: ReadonlySet<NodeStatus> = new Set([
-  "COMPLETED",
-  "FAILED",
-  "CANCELED",
-  "SKIPPED",
-  "UNSELECTED",
-  "IGNORED",
-  "ASYNC_FAILED",
-]);
-
 /** Predecessors in these states neither satisfy nor fail a `default()` condition: they did not run. */
 const NEUTRAL: ReadonlySet<string> = new Set(["SKIPPED", "UNSELECTED", "IGNORED"]);
 
-export const CHECKPOINT_TASK = "official_devcloud_checkpoint";
 /** A review step without a timeout waits at most this long, so no run stays PAUSED forever. */
 export const DEFAULT_REVIEW_TIMEOUT_SECONDS = 24 * 3600;
 
@@ -80,14 +75,7 @@ function sourcesContext(sources: readonly unknown[]): Record<string, Record<stri
  */
 export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
   const run = g.run;
-  if (
-    run.status === "COMPLETED" ||
-    run.status === "FAILED" ||
-    run.status === "CANCELED" ||
-    run.status === "IGNORED"
-  ) {
-    return {};
-  }
+  if (TERMINAL_RUN_STATUSES.has(run.status)) return {};
   if (!run.admitted) return {};
   const { now } = env;
   const def = run.context.definition;

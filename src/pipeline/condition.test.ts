@@ -1,8 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${{ … }}` is CodeArts syntax under test.
 import { describe, expect, it } from "vitest";
-import { PipewrightError } from "../errors.js";
 import type { ConditionContext } from "./condition.js";
 import { evaluateCondition, parseCondition } from "./condition.js";
+import { InvalidInput } from "./issues.js";
 
 const ctx = (over: Partial<ConditionContext> = {}): ConditionContext => ({
   pipeline: { trigger_type: "Manual", run_number: "12" },
@@ -15,13 +15,13 @@ const ctx = (over: Partial<ConditionContext> = {}): ConditionContext => ({
 
 const run = (src: string, c: ConditionContext = ctx()): boolean => evaluateCondition(parseCondition(src), c);
 
-function parseError(src: string): PipewrightError {
+function parseError(src: string): InvalidInput {
   try {
     parseCondition(src);
   } catch (err) {
-    expect(err).toBeInstanceOf(PipewrightError);
-    const e = err as PipewrightError;
-    expect(e.key).toBe("INVALID_DEFINITION");
+    expect(err).toBeInstanceOf(InvalidInput);
+    const e = err as InvalidInput;
+    expect(e.issue.kind).toBe("definition");
     return e;
   }
   throw new Error(`expected ${src} to be rejected`);

@@ -2,7 +2,7 @@
 // so a typo fails create/update, and a total evaluator run by the scheduler, which never throws.
 // Semantics follow GitHub Actions expressions, which CodeArts's language is modelled on.
 
-import { PipewrightError } from "../errors.js";
+import { invalidDefinition } from "./issues.js";
 
 export const CONDITION_FUNCTIONS = [
   "default",
@@ -81,10 +81,7 @@ type Token =
 
 function fail(src: string, pos: number, problem: string): never {
   // Positions are 1-based columns in the text the client wrote, wrapper included.
-  throw new PipewrightError(
-    "INVALID_DEFINITION",
-    `${problem} at position ${pos + 1} of condition ${JSON.stringify(src)}`,
-  );
+  throw invalidDefinition("", `${problem} at position ${pos + 1} of condition ${JSON.stringify(src)}`);
 }
 
 /** Strip an optional `${{ … }}` wrapper; returns the inner text and its offset in `src`. */
@@ -177,10 +174,10 @@ function describe(t: Token): string {
   return `'${t.value}'`;
 }
 
-/** Parse a condition, with or without its `${{ }}` wrapper. Throws INVALID_DEFINITION. */
+/** Parse a condition, with or without its `${{ }}` wrapper. Throws InvalidInput (a definition issue). */
 export function parseCondition(src: string): ConditionAst {
   if (src.length > MAX_LENGTH) {
-    throw new PipewrightError("INVALID_DEFINITION", `condition is longer than ${MAX_LENGTH} characters`);
+    throw invalidDefinition("", `condition is longer than ${MAX_LENGTH} characters`);
   }
   const { text, offset } = unwrap(src);
   if (text.trim() === "") fail(src, offset, "empty expression");

@@ -1,7 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${{ … }}` is CodeArts syntax under test.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { PipewrightError } from "../errors.js";
 import { parseCondition } from "./condition.js";
 import {
   checkpointSettings,
@@ -11,6 +10,7 @@ import {
   stageOrder,
   stepInput,
 } from "./definition.js";
+import { InvalidInput } from "./issues.js";
 
 type Json = Record<string, unknown>;
 
@@ -40,11 +40,10 @@ function rejects(input: unknown): string {
   try {
     parseDefinition(input);
   } catch (err) {
-    expect(err).toBeInstanceOf(PipewrightError);
-    const e = err as PipewrightError;
-    expect(e.key).toBe("INVALID_DEFINITION");
-    expect(e.code).toBe("DEVPIPE.00020110");
-    expect(e.status).toBe(400);
+    expect(err).toBeInstanceOf(InvalidInput);
+    const e = err as InvalidInput;
+    // The API answers a definition issue as DEVPIPE.00020110, HTTP 400 (src/errors.test.ts).
+    expect(e.issue.kind).toBe("definition");
     return e.message;
   }
   throw new Error("expected the definition to be rejected");

@@ -1,14 +1,20 @@
 // Validation of CodeArts's `definition` (spec §5.1, §5.5) into the normalised `Definition`, plus
 // the stage ordering the scheduler follows. Every failure names the offending field path.
 
-import { PipewrightError } from "../errors.js";
 import { parseCondition } from "./condition.js";
-import type { Definition, JobDef, StageDef, StepDef, StepInput, TaskName } from "./types.js";
-import { SUPPORTED_TASKS } from "./types.js";
+import { InvalidInput, invalidDefinition, withPathPrefix } from "./issues.js";
+import type { Definition, JobDef, StageDef, StepDef, StepInput } from "./types.js";
+import {
+  CHECKPOINT_TASK,
+  GIT_CLONE_TASK,
+  SHELL_SCRIPT_INPUT,
+  SHELL_TASK,
+  SUPPORTED_TASKS,
+  type TaskName,
+} from "./vocabulary.js";
 
 export const DEFAULT_CONDITION = "${{ default() }}";
 export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
-export const SHELL_SCRIPT_INPUT = "OFFICIAL_SHELL_SCRIPT_INPUT";
 export const CHECKPOINT_TIMEOUT_STRATEGIES = ["reject", "pass"] as const;
 export type CheckpointTimeoutStrategy = (typeof CHECKPOINT_TIMEOUT_STRATEGIES)[number];
 
@@ -28,9 +34,7 @@ const STEP_KEYS = new Set(["name", "identifier", "task", "sequence", "inputs"]);
 
 type Obj = Readonly<Record<string, unknown>>;
 
-function bad(path: string, problem: string): PipewrightError {
-  return new PipewrightError("INVALID_DEFINITION", `${path}: ${problem}`);
-}
+const bad = invalidDefinition;
 
 function isObject(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -130,8 +134,7 @@ function condition(v: unknown, path: string): string {
   try {
     parseCondition(v);
   } catch (err) {
-    if (err instanceof PipewrightError)
-      throw new PipewrightError(err.key, `${path}: ${err.message}`, { cause: err });
+    if (err instanceof InvalidInput) throw withPathPrefix(err, path);
     throw err;
   }
   return v;
@@ -171,13 +174,13 @@ function checkTaskInputs(t: TaskName, list: readonly StepInput[], path: string):
     return i === -1 ? null : { value: list[i]?.value, path: `${path}.inputs[${i}].value` };
   };
   switch (t) {
-    case "official_shell_plugin": {
+    case SHELL_TASK: {
       const script = at(SHELL_SCRIPT_INPUT);
       if (!script) throw bad(`${path}.inputs`, `${SHELL_SCRIPT_INPUT} is required for ${t}`);
       if (typeof script.value !== "string") throw bad(script.path, `${SHELL_SCRIPT_INPUT} must be a string`);
       return;
     }
-    case "official_devcloud_checkpoint": {
+    case CHECKPOINT_TASK: {
       const timeout = at("timeout");
       if (timeout && !absent(timeout.value) && timeout.value !== "") {
         // Only plain seconds here: the checkpoint's own input is documented in seconds.
@@ -204,7 +207,7 @@ function checkTaskInputs(t: TaskName, list: readonly StepInput[], path: string):
       }
       return;
     }
-    case "official_git_clone": {
+    case GIT_CLONE_TASK: {
       for (const key of ["repository", "alias"]) {
         const input = at(key);
         if (input && !absent(input.value) && typeof input.value !== "string") {
@@ -367,12 +370,9 @@ export function parseDefinition(input: unknown): Definition {
     try {
       raw = JSON.parse(input) as unknown;
     } catch (err) {
-      throw new PipewrightError(
-        "INVALID_DEFINITION",
-        `definition: not valid JSON (${(err as Error).message})`,
-        {
-          cause: err,
-        },
+      throw new InvalidInput(
+        { kind: "definition", path: "definition", problem: `not valid JSON (${(err as Error).message})` },
+        { cause: err },
       );
     }
   }

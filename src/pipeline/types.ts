@@ -1,50 +1,7 @@
 // Domain types of a pipeline: the normalised form of CodeArts's `definition` JSON (spec §5.1),
-// its variables (§5.2) and concurrency control (§5.4), and the status vocabularies (§2).
+// its variables (§5.2) and concurrency control (§5.4). Status and task names: vocabulary.ts.
 
-export const RUN_STATUSES = [
-  "COMPLETED",
-  "RUNNING",
-  "FAILED",
-  "CANCELED",
-  "PAUSED",
-  "SUSPEND",
-  "IGNORED",
-  "QUEUED",
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-export const NODE_STATUSES = [
-  "INIT",
-  "QUEUED",
-  "RUNNING",
-  "CANCELED",
-  "COMPLETED",
-  "FAILED",
-  "SKIPPED",
-  "IGNORED",
-  "PAUSED",
-  "SUSPEND",
-  "ASYNC_RUNNING",
-  "ASYNC_FAILED",
-  "UNSELECTED",
-  "REDISPATCH",
-] as const;
-/** Status of a stage, job or step run. */
-export type NodeStatus = (typeof NODE_STATUSES)[number];
-
-export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set([
-  "COMPLETED",
-  "FAILED",
-  "CANCELED",
-  "IGNORED",
-]);
-
-export const SUPPORTED_TASKS = [
-  "official_shell_plugin",
-  "official_git_clone",
-  "official_devcloud_checkpoint",
-] as const;
-export type TaskName = (typeof SUPPORTED_TASKS)[number];
+import type { TaskName } from "./vocabulary.js";
 
 export interface StepInput {
   readonly key: string;

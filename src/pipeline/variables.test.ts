@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { PipewrightError } from "../errors.js";
+import { InvalidInput } from "./issues.js";
 import { nextAutoIncrement, parseConcurrencyControl, parseVariables } from "./variables.js";
 
 function rejects(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(PipewrightError);
-    const e = err as PipewrightError;
-    expect(e.key).toBe("INVALID_REQUEST");
-    expect(e.status).toBe(400);
+    expect(err).toBeInstanceOf(InvalidInput);
+    const e = err as InvalidInput;
+    // A request issue: the API answers INVALID_REQUEST, HTTP 400 (src/errors.test.ts).
+    expect(e.issue.kind).toBe("request");
     return e.message;
   }
   throw new Error("expected a rejection");
@@ -236,9 +236,9 @@ describe("nextAutoIncrement", () => {
       nextAutoIncrement("build");
       throw new Error("expected a rejection");
     } catch (err) {
-      expect(err).toBeInstanceOf(PipewrightError);
-      expect((err as PipewrightError).key).toBe("INVALID_VARIABLE");
-      expect((err as PipewrightError).message).toBe('autoIncrement value "build" does not end in digits');
+      expect(err).toBeInstanceOf(InvalidInput);
+      expect((err as InvalidInput).issue.kind).toBe("variable");
+      expect((err as InvalidInput).message).toBe('autoIncrement value "build" does not end in digits');
     }
   });
 });

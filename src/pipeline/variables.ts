@@ -1,7 +1,7 @@
 // Validation of a pipeline's custom variables (spec §5.2) and concurrency control (§5.4), and the
-// autoIncrement step. Errors are INVALID_REQUEST naming the field (`variables[2].type`).
+// autoIncrement step. Errors are request issues naming the field (`variables[2].type`).
 
-import { invalid, PipewrightError } from "../errors.js";
+import { invalidField as invalid, invalidVariable } from "./issues.js";
 import type { ConcurrencyControl, ExceedAction, Variable, VariableType } from "./types.js";
 import { EXCEED_ACTIONS, VARIABLE_TYPES } from "./types.js";
 
@@ -142,7 +142,7 @@ export function parseConcurrencyControl(input: unknown): ConcurrencyControl | nu
 export function nextAutoIncrement(value: string): string {
   const m = TRAILING_DIGITS.exec(value);
   if (!m) {
-    throw new PipewrightError("INVALID_VARIABLE", `autoIncrement value "${value}" does not end in digits`);
+    throw invalidVariable("", `autoIncrement value "${value}" does not end in digits`);
   }
   const digits = m[0];
   // BigInt: a long run of digits must not lose precision or turn into exponent notation.

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { PipewrightError } from "../errors.js";
 import { parseDefinition } from "./definition.js";
+import { InvalidInput } from "./issues.js";
 import { pipelineBodyFromText, slugOf, yamlFormFromDetail } from "./yaml-form.js";
 
 const EXAMPLE = `
@@ -49,11 +49,18 @@ stages:
             with: { timeout: 3600, timeout_strategy: pass }
 `;
 
-function errorOf(fn: () => unknown): PipewrightError {
+const KIND_CODES = {
+  definition: "DEVPIPE.00020110",
+  request: "DEVPIPE.00020100",
+  variable: "DEVPIPE.00020230",
+};
+
+/** The issue, with the code the API and CLI report it under (the mapping itself: src/errors.test.ts). */
+function errorOf(fn: () => unknown): InvalidInput & { code: string } {
   try {
     fn();
   } catch (err) {
-    if (err instanceof PipewrightError) return err;
+    if (err instanceof InvalidInput) return Object.assign(err, { code: KIND_CODES[err.issue.kind] });
     throw err;
   }
   throw new Error("expected an error");

@@ -3,9 +3,10 @@
 // Pure: text in, body out; every error names the file, line, column and YAML path.
 
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, stringify } from "yaml";
-import { PipewrightError } from "../errors.js";
-import { DEFAULT_CONDITION, parseDefinition, SHELL_SCRIPT_INPUT } from "./definition.js";
+import { DEFAULT_CONDITION, parseDefinition } from "./definition.js";
+import { InvalidInput, type IssueKind } from "./issues.js";
 import { parseConcurrencyControl, parseVariables } from "./variables.js";
+import { SHELL_SCRIPT_INPUT } from "./vocabulary.js";
 
 /** The body of `POST /v5/{project_id}/api/pipelines` and `PUT …/pipelines/{pipeline_id}`. */
 export interface PipelineBody {
@@ -141,8 +142,11 @@ class Locator {
     return `${this.fileName}:${pos.line}:${pos.col}`;
   }
 
-  fail(path: readonly Segment[], problem: string, key: "INVALID_DEFINITION" | "INVALID_REQUEST"): never {
-    throw new PipewrightError(key, `${this.where(path)}: ${formatPath(path)}: ${problem}`);
+  fail(path: readonly Segment[], problem: string, kind: IssueKind, cause?: unknown): never {
+    throw new InvalidInput(
+      { kind, location: this.where(path), path: formatPath(path), problem },
+      cause === undefined ? undefined : { cause },
+    );
   }
 }
 
@@ -163,16 +167,18 @@ export function pipelineBodyFromText(text: string, opts: ParseOptions = {}): Par
   const first = doc.errors[0];
   if (first) {
     const pos = lines.linePos(first.pos[0]);
-    throw new PipewrightError(
-      "INVALID_DEFINITION",
-      `${fileName}:${pos.line}:${pos.col}: not valid YAML: ${first.message}`,
+    throw new InvalidInput(
       {
-        cause: first,
+        kind: "definition",
+        location: `${fileName}:${pos.line}:${pos.col}`,
+        path: "",
+        problem: `not valid YAML: ${first.message}`,
       },
+      { cause: first },
     );
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  if (!isObject(raw)) loc.fail([], "must be a mapping with `stages` (or `definition`)", "INVALID_DEFINITION");
+  if (!isObject(raw)) loc.fail([], "must be a mapping with `stages` (or `definition`)", "definition");
 
   const baseName = fileName
     .split(/[/\\]/)
@@ -185,7 +191,7 @@ export function pipelineBodyFromText(text: string, opts: ParseOptions = {}): Par
     loc.fail(
       ["stages"],
       "required: a list of stages (or give a request body with `definition`)",
-      "INVALID_DEFINITION",
+      "definition",
     );
   }
   const shape = stepShape(raw.stages, loc);
@@ -219,7 +225,7 @@ function stepShape(stages: readonly unknown[], loc: Locator): "definition" | "ya
             path,
             `mixes the two step spellings: this step says ${shape === "definition" ? "task/inputs" : "uses/with"}, ` +
               `${formatPath(seen.path)} says ${seen.shape === "definition" ? "task/inputs" : "uses/with"}`,
-            "INVALID_DEFINITION",
+            "definition",
           );
         }
         seen ??= { shape, path };
@@ -232,16 +238,15 @@ function stepShape(stages: readonly unknown[], loc: Locator): "definition" | "ya
 function fromRequestBody(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody {
   for (const key of Object.keys(raw)) {
     if (!BODY_KEYS.includes(key)) {
-      loc.fail([key], `unknown key; a request body has ${BODY_KEYS.join(", ")}`, "INVALID_REQUEST");
+      loc.fail([key], `unknown key; a request body has ${BODY_KEYS.join(", ")}`, "request");
     }
   }
   const name = opts.name ?? raw.name;
-  if (typeof name !== "string" || name === "")
-    loc.fail(["name"], "required (or pass --name)", "INVALID_REQUEST");
+  if (typeof name !== "string" || name === "") loc.fail(["name"], "required (or pass --name)", "request");
   let definition: string;
   if (typeof raw.definition === "string") definition = raw.definition;
   else if (isObject(raw.definition)) definition = JSON.stringify(raw.definition);
-  else loc.fail(["definition"], "must be a JSON string or an object", "INVALID_DEFINITION");
+  else loc.fail(["definition"], "must be a JSON string or an object", "definition");
   withDefinitionErrors(loc, ["definition"], () => parseDefinition(definition));
   const vars = raw.variables ?? undefined;
   withRequestErrors(loc, () => {
@@ -249,7 +254,7 @@ function fromRequestBody(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBo
     parseConcurrencyControl(raw.concurrency_control);
   });
   if (!(raw.is_publish === undefined || typeof raw.is_publish === "boolean")) {
-    loc.fail(["is_publish"], "must be a boolean", "INVALID_REQUEST");
+    loc.fail(["is_publish"], "must be a boolean", "request");
   }
   return {
     ...(raw as Obj),
@@ -262,11 +267,7 @@ function fromRequestBody(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBo
 function checkKeys(obj: Obj, allowed: readonly string[], path: Segment[], loc: Locator, what: string): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
-      loc.fail(
-        [...path, key],
-        `unknown key in ${what}; allowed: ${allowed.join(", ")}`,
-        "INVALID_DEFINITION",
-      );
+      loc.fail([...path, key], `unknown key in ${what}; allowed: ${allowed.join(", ")}`, "definition");
     }
   }
 }
@@ -274,7 +275,7 @@ function checkKeys(obj: Obj, allowed: readonly string[], path: Segment[], loc: L
 function optString(obj: Obj, key: string, path: Segment[], loc: Locator): string | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") loc.fail([...path, key], "must be a string", "INVALID_DEFINITION");
+  if (typeof v !== "string") loc.fail([...path, key], "must be a string", "definition");
   return v;
 }
 
@@ -282,18 +283,18 @@ function stringList(v: unknown, path: Segment[], loc: Locator): string[] {
   if (v === undefined || v === null) return [];
   // A single name is a list of one: `depends_on: build` reads naturally in YAML.
   if (typeof v === "string") return [v];
-  if (!Array.isArray(v)) loc.fail(path, "must be a list of identifiers", "INVALID_DEFINITION");
+  if (!Array.isArray(v)) loc.fail(path, "must be a list of identifiers", "definition");
   return v.map((item: unknown, i) => {
-    if (typeof item !== "string") loc.fail([...path, i], "must be a string", "INVALID_DEFINITION");
+    if (typeof item !== "string") loc.fail([...path, i], "must be a string", "definition");
     return item;
   });
 }
 
 function list(v: unknown, path: Segment[], loc: Locator, what: string): Obj[] {
   if (!Array.isArray(v) || v.length === 0)
-    loc.fail(path, `must be a non-empty list of ${what}`, "INVALID_DEFINITION");
+    loc.fail(path, `must be a non-empty list of ${what}`, "definition");
   return v.map((item: unknown, i) => {
-    if (!isObject(item)) loc.fail([...path, i], "must be a mapping", "INVALID_DEFINITION");
+    if (!isObject(item)) loc.fail([...path, i], "must be a mapping", "definition");
     return item;
   });
 }
@@ -314,7 +315,7 @@ function identifierOf(
     loc.fail(
       [...path, given === undefined ? "name" : "identifier"],
       `identifier ${how} is also used by ${formatPath(other)}; give one of them an explicit identifier`,
-      "INVALID_DEFINITION",
+      "definition",
     );
   }
   taken.set(id, path);
@@ -332,8 +333,7 @@ interface PathMap {
 function fromYamlForm(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody {
   checkKeys(raw, TOP_KEYS, [], loc, "a pipeline");
   const name = opts.name ?? optString(raw, "name", [], loc);
-  if (name === undefined || name === "")
-    loc.fail(["name"], "required (or pass --name)", "INVALID_DEFINITION");
+  if (name === undefined || name === "") loc.fail(["name"], "required (or pass --name)", "definition");
   const description = optString(raw, "description", [], loc);
   const map: PathMap = { jobKeys: new Map(), inputKeys: new Map() };
   const stageIds = new Map<string, Segment[]>();
@@ -343,7 +343,7 @@ function fromYamlForm(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody 
     const sp: Segment[] = ["stages", s];
     checkKeys(st, STAGE_KEYS, sp, loc, "a stage");
     if (st.run_always !== undefined && st.run_always !== null && typeof st.run_always !== "boolean") {
-      loc.fail([...sp, "run_always"], "must be true or false", "INVALID_DEFINITION");
+      loc.fail([...sp, "run_always"], "must be true or false", "definition");
     }
     const stage = {
       name: st.name,
@@ -368,17 +368,17 @@ function fromYamlForm(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody 
   if (raw.variables !== undefined && raw.variables !== null) body.variables = variablesOf(raw.variables, loc);
   if (raw.concurrency_control !== undefined && raw.concurrency_control !== null) {
     if (!isObject(raw.concurrency_control)) {
-      loc.fail(["concurrency_control"], "must be a mapping", "INVALID_REQUEST");
+      loc.fail(["concurrency_control"], "must be a mapping", "request");
     }
     const cc = raw.concurrency_control;
     withRequestErrors(loc, () => parseConcurrencyControl(cc));
     body.concurrency_control = cc;
   }
   if (raw.sources !== undefined && raw.sources !== null) {
-    if (!Array.isArray(raw.sources)) loc.fail(["sources"], "must be a list of sources", "INVALID_REQUEST");
+    if (!Array.isArray(raw.sources)) loc.fail(["sources"], "must be a list of sources", "request");
     raw.sources.forEach((src: unknown, i) => {
       if (!isObject(src) || typeof src.type !== "string") {
-        loc.fail(["sources", i], "must be a mapping with `type` (code) and `params`", "INVALID_REQUEST");
+        loc.fail(["sources", i], "must be a mapping with `type` (code) and `params`", "request");
       }
     });
     body.sources = raw.sources;
@@ -401,7 +401,7 @@ function jobOf(
     ["condition", "if"],
   ] as const) {
     if (job[a] !== undefined && job[b] !== undefined) {
-      loc.fail([...jp, b], `give either ${a} or ${b} (the same thing), not both`, "INVALID_DEFINITION");
+      loc.fail([...jp, b], `give either ${a} or ${b} (the same thing), not both`, "definition");
     }
   }
   const dependsKey = job.needs !== undefined ? "needs" : "depends_on";
@@ -409,7 +409,7 @@ function jobOf(
   map.jobKeys.set(formatPath(jp), { depends: dependsKey, condition: conditionKey });
   const condition = job[conditionKey];
   if (condition !== undefined && condition !== null && typeof condition !== "string") {
-    loc.fail([...jp, conditionKey], "must be a string such as ${{ default() }}", "INVALID_DEFINITION");
+    loc.fail([...jp, conditionKey], "must be a string such as ${{ default() }}", "definition");
   }
   const timeout = job.timeout;
   if (
@@ -418,7 +418,7 @@ function jobOf(
     typeof timeout !== "string" &&
     typeof timeout !== "number"
   ) {
-    loc.fail([...jp, "timeout"], 'must be seconds or a duration such as "30m"', "INVALID_DEFINITION");
+    loc.fail([...jp, "timeout"], 'must be seconds or a duration such as "30m"', "definition");
   }
   return {
     name: job.name,
@@ -448,17 +448,13 @@ function resourceOf(job: Obj, jp: Segment[], loc: Locator): string {
       loc.fail(
         [...jp, "resource"],
         "must be a mapping (or JSON text of one) when labels are given",
-        "INVALID_DEFINITION",
+        "definition",
       );
     }
   } else if (isObject(r)) {
     res = r;
   } else if (r !== undefined && r !== null && r !== "") {
-    loc.fail(
-      [...jp, "resource"],
-      "must be a mapping such as {type: system, arch: x86}",
-      "INVALID_DEFINITION",
-    );
+    loc.fail([...jp, "resource"], "must be a mapping such as {type: system, arch: x86}", "definition");
   }
   if (job.labels !== undefined && job.labels !== null) {
     res = { ...res, labels: stringList(job.labels, [...jp, "labels"], loc) };
@@ -470,17 +466,17 @@ function stepOf(step: Obj, sp: Segment[], k: number, loc: Locator, map: PathMap)
   checkKeys(step, STEP_KEYS, sp, loc, "a step");
   const uses = step.uses;
   if (typeof uses !== "string" || uses === "") {
-    loc.fail([...sp, "uses"], "required: the task to run, e.g. official_shell_plugin", "INVALID_DEFINITION");
+    loc.fail([...sp, "uses"], "required: the task to run, e.g. official_shell_plugin", "definition");
   }
   const withMap = step.with ?? {};
   if (!isObject(withMap))
-    loc.fail([...sp, "with"], "must be a mapping of input keys to values", "INVALID_DEFINITION");
+    loc.fail([...sp, "with"], "must be a mapping of input keys to values", "definition");
   const keys = Object.keys(withMap);
   if (uses === SHELL_TASK && SCRIPT_ALIAS in withMap && SHELL_SCRIPT_INPUT in withMap) {
     loc.fail(
       [...sp, "with", SCRIPT_ALIAS],
       `give either ${SCRIPT_ALIAS} or ${SHELL_SCRIPT_INPUT} (the same input), not both`,
-      "INVALID_DEFINITION",
+      "definition",
     );
   }
   map.inputKeys.set(formatPath(sp), keys);
@@ -500,8 +496,7 @@ function variablesOf(v: unknown, loc: Locator): Record<string, unknown>[] {
   let pathOf: (i: number) => Segment[];
   if (Array.isArray(v)) {
     vars = v.map((item: unknown, i) => {
-      if (!isObject(item))
-        loc.fail(["variables", i], "must be a mapping with name and value", "INVALID_REQUEST");
+      if (!isObject(item)) loc.fail(["variables", i], "must be a mapping with name and value", "request");
       return item;
     });
     pathOf = (i) => ["variables", i];
@@ -511,11 +506,7 @@ function variablesOf(v: unknown, loc: Locator): Record<string, unknown>[] {
       const spec = v[name];
       if (isObject(spec)) {
         if ("name" in spec)
-          loc.fail(
-            ["variables", name, "name"],
-            "the key above already names the variable",
-            "INVALID_REQUEST",
-          );
+          loc.fail(["variables", name, "name"], "the key above already names the variable", "request");
         return { name, ...spec };
       }
       if (
@@ -526,24 +517,20 @@ function variablesOf(v: unknown, loc: Locator): Record<string, unknown>[] {
       ) {
         return { name, value: spec === null ? "" : String(spec) };
       }
-      return loc.fail(
-        ["variables", name],
-        "must be a value or a mapping {value, is_runtime, …}",
-        "INVALID_REQUEST",
-      );
+      return loc.fail(["variables", name], "must be a value or a mapping {value, is_runtime, …}", "request");
     });
     pathOf = (i) => ["variables", names[i]!];
   } else {
-    loc.fail(["variables"], "must be a list of {name, value, …} or a mapping of names", "INVALID_REQUEST");
+    loc.fail(["variables"], "must be a list of {name, value, …} or a mapping of names", "request");
   }
   try {
     parseVariables(vars);
   } catch (err) {
-    if (!(err instanceof PipewrightError)) throw err;
+    if (!(err instanceof InvalidInput)) throw err;
     // parseVariables names `variables[i].field`; point at the entry as the file wrote it.
-    const m = /^variables\[(\d+)\]((?:\.[A-Za-z_]+|\[\d+\])*): (.*)$/s.exec(err.message);
+    const m = /^variables\[(\d+)\]((?:\.[A-Za-z_]+|\[\d+\])*)$/.exec(err.issue.path);
     if (!m) throw err;
-    loc.fail([...pathOf(Number(m[1])), ...parsePath(m[2] ?? "")], m[3]!, "INVALID_REQUEST");
+    loc.fail([...pathOf(Number(m[1])), ...parsePath(m[2] ?? "")], err.issue.problem, err.issue.kind, err);
   }
   return vars;
 }
@@ -553,12 +540,11 @@ function withDefinitionErrors<T>(loc: Locator, prefix: Segment[], fn: () => T, m
   try {
     return fn();
   } catch (err) {
-    if (!(err instanceof PipewrightError)) throw err;
-    const m = /^(definition(?:\.[A-Za-z_]+|\[\d+\])*): (.*)$/s.exec(err.message);
-    if (!m) throw err;
-    const segs = parsePath(m[1]!).slice(1);
+    if (!(err instanceof InvalidInput)) throw err;
+    if (!/^definition(?:\.[A-Za-z_]+|\[\d+\])*$/.test(err.issue.path)) throw err;
+    const segs = parsePath(err.issue.path).slice(1);
     const path = map ? toYamlPath(segs, map) : [...prefix, ...segs];
-    throw new PipewrightError(err.key, `${loc.where(path)}: ${formatPath(path)}: ${m[2]}`, { cause: err });
+    loc.fail(path, err.issue.problem, err.issue.kind, err);
   }
 }
 
@@ -566,11 +552,9 @@ function withRequestErrors(loc: Locator, fn: () => void): void {
   try {
     fn();
   } catch (err) {
-    if (!(err instanceof PipewrightError)) throw err;
-    const m = /^([A-Za-z_]+(?:\.[A-Za-z_]+|\[\d+\])*): (.*)$/s.exec(err.message);
-    if (!m) throw err;
-    const path = parsePath(m[1]!);
-    throw new PipewrightError(err.key, `${loc.where(path)}: ${formatPath(path)}: ${m[2]}`, { cause: err });
+    if (!(err instanceof InvalidInput)) throw err;
+    if (!/^[A-Za-z_]+(?:\.[A-Za-z_]+|\[\d+\])*$/.test(err.issue.path)) throw err;
+    loc.fail(parsePath(err.issue.path), err.issue.problem, err.issue.kind, err);
   }
 }
 

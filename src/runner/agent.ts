@@ -4,6 +4,7 @@
 // while the server restarts. SIGTERM drains (no new jobs; running ones finish).
 
 import os from "node:os";
+import { type Clock, systemClock } from "../clock.js";
 import type { JobAssignment, JobOutcome, JobReporter, StepOutcomeStatus } from "./job.js";
 import { createLocalRunner } from "./local-runner.js";
 import type { HostEnv } from "./process.js";
@@ -22,6 +23,7 @@ export interface AgentOptions {
   readonly log: (msg: string) => void;
   /** Longest wait between retries of an unreachable server. */
   readonly maxBackoffMs?: number;
+  readonly clock?: Clock;
 }
 
 export interface Agent {
@@ -53,7 +55,13 @@ export function createAgent(opts: AgentOptions): Agent {
     .filter(Boolean);
   let current = 0;
   const base = (): string => servers[current % servers.length]!;
-  const runner = createLocalRunner({ workRoot: opts.workRoot, hostEnv: opts.hostEnv, killGraceMs: 1000 });
+  const clock = opts.clock ?? systemClock;
+  const runner = createLocalRunner({
+    workRoot: opts.workRoot,
+    hostEnv: opts.hostEnv,
+    killGraceMs: 1000,
+    clock,
+  });
   const maxBackoff = opts.maxBackoffMs ?? 5000;
   const stopping = new AbortController();
   const draining = new AbortController();
@@ -81,16 +89,7 @@ export function createAgent(opts: AgentOptions): Agent {
     return JSON.parse(text) as T;
   }
 
-  const sleep = (ms: number, signal: AbortSignal = stopping.signal): Promise<void> =>
-    new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
+  const sleep = (ms: number): Promise<void> => clock.sleep(ms, stopping.signal);
 
   /**
    * Sends a report until some server answers it. 4xx answers other than "unknown runner" are
@@ -153,7 +152,7 @@ export function createAgent(opts: AgentOptions): Agent {
       if (r && !r.held) controller.abort();
     };
 
-    const heartbeat = setInterval(() => {
+    const heartbeat = clock.setInterval(() => {
       post<{ held: boolean }>(`${ref}/heartbeat`, { attempt }).then(lost, () => {
         // The server may be restarting: the job goes on, the next beat tries again.
       });
@@ -181,7 +180,7 @@ export function createAgent(opts: AgentOptions): Agent {
       }
       return b.sending;
     };
-    const flusher = setInterval(() => {
+    const flusher = clock.setInterval(() => {
       for (const id of buffers.keys()) void flush(id);
     }, LOG_FLUSH_MS);
 
@@ -225,7 +224,7 @@ export function createAgent(opts: AgentOptions): Agent {
         }),
       )
       .then(async (outcome) => {
-        clearInterval(flusher);
+        flusher.cancel();
         await Promise.all([...buffers.keys()].map(flush));
         if (stopping.signal.aborted) return;
         // The final status is retried until a server acknowledges it.
@@ -237,8 +236,8 @@ export function createAgent(opts: AgentOptions): Agent {
         });
       })
       .finally(() => {
-        clearInterval(heartbeat);
-        clearInterval(flusher);
+        heartbeat.cancel();
+        flusher.cancel();
         stopping.signal.removeEventListener("abort", onStop);
       });
   }

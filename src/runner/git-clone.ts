@@ -1,5 +1,6 @@
 // Checks out a run's source: a shallow `git clone` of one branch or tag, on top of runProcess.
 
+import type { Clock } from "../clock.js";
 import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
 import { buildStepEnv, runProcess } from "./process.js";
 
@@ -17,6 +18,7 @@ export interface GitCloneOptions {
   onOutput: (chunk: Buffer, stream: OutputStream) => void;
   onSpawn?: ((pid: number) => void) | undefined;
   killGraceMs?: number | undefined;
+  clock?: Clock | undefined;
 }
 
 /**
@@ -40,5 +42,6 @@ export function gitClone(opts: GitCloneOptions): Promise<ProcessResult> {
     onOutput: opts.onOutput,
     onSpawn: opts.onSpawn,
     killGraceMs: opts.killGraceMs,
+    clock: opts.clock,
   });
 }

@@ -57,6 +57,3 @@ export interface JobRunner {
    */
   reapOrphan(jobRunId: string, pgid: number): void;
 }
-
-/** Steps of these tasks are handled by the scheduler itself, never by a runner. */
-export const AGENTLESS_TASKS: ReadonlySet<string> = new Set(["official_devcloud_checkpoint"]);

@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
+import { type Clock, systemClock } from "../clock.js";
+import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
 import { gitClone } from "./git-clone.js";
 import type {
   JobAssignment,
@@ -14,7 +16,6 @@ import type {
   StepAssignment,
   StepOutcomeStatus,
 } from "./job.js";
-import { AGENTLESS_TASKS } from "./job.js";
 import { createLogCap } from "./log-cap.js";
 import { createMasker } from "./mask.js";
 import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
@@ -26,6 +27,8 @@ export interface LocalRunnerOptions {
   readonly hostEnv: HostEnv;
   /** Grace between SIGTERM and SIGKILL when a job is stopped or times out. */
   readonly killGraceMs: number;
+  /** Times job timeouts; the system clock by default. */
+  readonly clock?: Clock;
 }
 
 const input = (step: StepAssignment, key: string): unknown => step.inputs.find((i) => i.key === key)?.value;
@@ -38,6 +41,7 @@ interface SourceParams {
 }
 
 export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
+  const clock = opts.clock ?? systemClock;
   return {
     reapOrphan(jobRunId, pgid) {
       // The group leader's environment names its job (JOB_RUN_ID): only then is it ours to kill.
@@ -58,12 +62,13 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     async runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome> {
       const workspace = path.join(opts.workRoot, job.runId, job.jobRunId);
       await mkdir(workspace, { recursive: true });
-      const deadline = Date.now() + job.timeoutMs;
+      const deadline = clock.now() + job.timeoutMs;
       let outcome: JobOutcome = { status: "COMPLETED", nextStep: job.steps.length, message: null };
       try {
         for (let i = job.startStep; i < job.steps.length; i++) {
           const step = job.steps[i]!;
-          if (AGENTLESS_TASKS.has(step.task)) {
+          // A manual review is the scheduler's: the job stops before it and resumes after it.
+          if (step.task === CHECKPOINT_TASK) {
             outcome = { status: "COMPLETED", nextStep: i, message: null };
             return outcome;
           }
@@ -72,7 +77,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
             return outcome;
           }
           await reporter.stepStarted(step.id);
-          const remaining = deadline - Date.now();
+          const remaining = deadline - clock.now();
           const { status, message } =
             remaining <= 0
               ? { status: "FAILED" as const, message: timeoutMessage(job) }
@@ -126,15 +131,13 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       timeoutMs,
       onOutput,
       killGraceMs: opts.killGraceMs,
+      clock,
     };
 
     let result: ProcessResult;
-    if (step.task === "official_shell_plugin") {
-      result = await runShellScript({
-        ...common,
-        script: String(input(step, "OFFICIAL_SHELL_SCRIPT_INPUT") ?? ""),
-      });
-    } else if (step.task === "official_git_clone") {
+    if (step.task === SHELL_TASK) {
+      result = await runShellScript({ ...common, script: String(input(step, SHELL_SCRIPT_INPUT) ?? "") });
+    } else if (step.task === GIT_CLONE_TASK) {
       const src = pickSource(
         job.sources,
         (input(step, "repository") ?? input(step, "alias")) as string | undefined,

@@ -3,6 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { type Clock, systemClock, type Timer } from "../clock.js";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -36,6 +37,8 @@ export interface RunProcessOptions {
   onSpawn?: ((pid: number) => void) | undefined;
   /** Time between SIGTERM and SIGKILL of the group on timeout or abort. Default 2000. */
   killGraceMs?: number | undefined;
+  /** Times the timeout and the kill grace (a test moves a test clock); the system clock by default. */
+  clock?: Clock | undefined;
 }
 
 export const DEFAULT_KILL_GRACE_MS = 2000;
@@ -47,7 +50,7 @@ export const DEFAULT_KILL_GRACE_MS = 2000;
  */
 const PIPE_DRAIN_MS = 500;
 
-/** setTimeout fires at once for delays above 2^31-1 ms (~24.8 days); longer limits mean "none". */
+/** Timers cannot wait longer than 2^31-1 ms (~24.8 days); longer limits mean "none". */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Used only when neither the step nor the caller provides PATH (see buildStepEnv). */
@@ -144,8 +147,10 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
     let timedOut = false;
     let aborted = false;
     let finished = false;
-    let timeoutTimer: NodeJS.Timeout | undefined;
-    let graceTimer: NodeJS.Timeout | undefined;
+    const clock = opts.clock ?? systemClock;
+    let timeoutTimer: Timer | undefined;
+    let graceTimer: Timer | undefined;
+    // The drain is about pipes, not about the step's time: it always runs on the real clock.
     let drainTimer: NodeJS.Timeout | undefined;
 
     // Once the leader is reaped its pid could in theory be reused, but Linux never hands out a pid
@@ -182,8 +187,8 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       // Final sweep: a member that ignored SIGTERM and no longer holds our pipes must not outlive
       // the result, even if its grace period has not fully elapsed.
       if (!groupKilled) signalGroup("SIGKILL");
-      clearTimeout(timeoutTimer);
-      clearTimeout(graceTimer);
+      timeoutTimer?.cancel();
+      graceTimer?.cancel();
       clearTimeout(drainTimer);
       opts.signal?.removeEventListener("abort", onAbort);
       resolve({
@@ -201,9 +206,9 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       terminating = true;
       if (reason === "timeout") timedOut = true;
       else aborted = true;
-      clearTimeout(timeoutTimer);
+      timeoutTimer?.cancel();
       signalGroup("SIGTERM");
-      graceTimer = setTimeout(killGroup, Math.max(0, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS));
+      graceTimer = clock.setTimeout(killGroup, Math.max(0, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS));
     };
 
     function onAbort(): void {
@@ -228,7 +233,7 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
 
     child.once("exit", (code, signal) => {
       leaderExit = { code, signal };
-      clearTimeout(timeoutTimer);
+      timeoutTimer?.cancel();
       if (terminating) {
         // Keep the grace period for the rest of the group (a test runner cleaning up after
         // SIGTERM while bash already died); the grace timer kills what is left.
@@ -242,7 +247,7 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     const timeoutMs = opts.timeoutMs;
     if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
-      timeoutTimer = setTimeout(() => terminate("timeout"), Math.max(0, timeoutMs));
+      timeoutTimer = clock.setTimeout(() => terminate("timeout"), Math.max(0, timeoutMs));
     }
     opts.onSpawn?.(pid);
   });

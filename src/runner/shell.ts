@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import type { Clock } from "../clock.js";
 import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
 import { buildStepEnv, runProcess } from "./process.js";
 
@@ -21,6 +22,7 @@ export interface ShellScriptOptions {
   onOutput: (chunk: Buffer, stream: OutputStream) => void;
   onSpawn?: ((pid: number) => void) | undefined;
   killGraceMs?: number | undefined;
+  clock?: Clock | undefined;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
       onOutput: opts.onOutput,
       onSpawn: opts.onSpawn,
       killGraceMs: opts.killGraceMs,
+      clock: opts.clock,
     });
   } finally {
     // The script may have removed it itself (git clean -fdx) or made the directory read-only; a

@@ -1,7 +1,8 @@
 // Records of pipeline runs as the engine reads and writes them: a run, its stage, job and step
 // runs, log chunks. Shared by the Store port and the engine.
 
-import type { Definition, NodeStatus, RunStatus } from "../pipeline/types.js";
+import type { Definition } from "../pipeline/types.js";
+import type { NodeStatus, RunStatus } from "../pipeline/vocabulary.js";
 
 /** What a run was started with, frozen at creation so later edits of the pipeline do not change it. */
 export interface RunContext {
@@ -137,11 +138,15 @@ export interface RunQuery {
   readonly sort_dir: "asc" | "desc";
 }
 
+/**
+ * What a batch run with an Idempotency-Key started: the hash of its pipeline ids and the runs
+ * created for them, in request order. A repeat with the same ids answers these runs again.
+ */
 export interface BatchRecord {
   readonly project_id: string;
   readonly idempotency_key: string;
   readonly body_hash: string;
-  readonly response: string;
+  readonly run_ids: readonly string[];
   readonly create_time: number;
 }
 

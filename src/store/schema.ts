@@ -178,7 +178,8 @@ export interface BatchTable {
   project_id: string;
   idempotency_key: string;
   body_hash: string;
-  response: string;
+  /** JSON array of the run ids the batch created, in request order. */
+  run_ids: string;
   create_time: number;
 }
 

@@ -2,6 +2,7 @@
 // describeStoreContract with a factory that opens a fresh, empty, migrated store.
 
 import crypto from "node:crypto";
+import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunGraph } from "./run-records.js";
 import type { NewPipeline, Store } from "./store.js";
@@ -449,19 +450,19 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
       expect((await store.getLatestRun(p))!.id).toBe(gs[4]!.run.id);
     });
 
-    it("keeps batch answers by project and key", async () => {
+    it("keeps the runs of a batch by project and key", async () => {
       await store.insertBatch({
         project_id: "p",
         idempotency_key: "k",
         body_hash: "h",
-        response: "{}",
+        run_ids: ["r2", "r1"],
         create_time: 1,
       });
       expect(await store.findBatch("p", "k")).toEqual({
         project_id: "p",
         idempotency_key: "k",
         body_hash: "h",
-        response: "{}",
+        run_ids: ["r2", "r1"],
         create_time: 1,
       });
       expect(await store.findBatch("q", "k")).toBeUndefined();
@@ -470,10 +471,50 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
           project_id: "p",
           idempotency_key: "k",
           body_hash: "x",
-          response: "{}",
+          run_ids: [],
           create_time: 2,
         }),
       ).rejects.toThrow();
+    });
+  });
+}
+
+/** A database migrated only up to `migration`, and a way to open it as a Store (migrating the rest). */
+export interface LegacyDatabase {
+  readonly db: Kysely<unknown>;
+  open(): Promise<Store>;
+}
+
+/** Migrations carry the data of earlier schemas forward; run against every backend. */
+export function describeMigrationContract(
+  name: string,
+  openAt: (migration: string) => Promise<LegacyDatabase>,
+): void {
+  describe(`migrations: ${name}`, () => {
+    it("003 keeps the runs of batches stored before it, in request order", async () => {
+      const legacy = await openAt("002_runs");
+      const answer = {
+        result: [
+          { pipeline_id: "a".repeat(32), pipeline_run_id: "r2" },
+          { pipeline_id: "b".repeat(32), pipeline_run_id: "r1" },
+          { pipeline_id: "c".repeat(32), pipeline_run_id: "r3" },
+        ],
+      };
+      await sql`INSERT INTO batches (project_id, idempotency_key, body_hash, response, create_time)
+        VALUES ('p', 'k', 'h', ${JSON.stringify(answer)}, 1)`.execute(legacy.db);
+      await legacy.db.destroy();
+      const store = await legacy.open();
+      try {
+        expect(await store.findBatch("p", "k")).toEqual({
+          project_id: "p",
+          idempotency_key: "k",
+          body_hash: "h",
+          run_ids: ["r2", "r1", "r3"],
+          create_time: 1,
+        });
+      } finally {
+        await store.close();
+      }
     });
   });
 }

@@ -1,6 +1,6 @@
-// The persistence port: what the api and engine layers may ask of a database. Both backends
-// implement it through the same Kysely queries (kysely-store.ts); their differences are
-// capability flags, never dialect checks in callers.
+// The persistence ports: what the api and engine layers may ask of a database, one interface per
+// role so a caller can depend on only what it uses. Both backends implement them through the same
+// Kysely queries (sql/); their differences are capability flags, never dialect checks in callers.
 
 import type { ConcurrencyControl, Variable } from "../pipeline/types.js";
 import type {
@@ -103,20 +103,23 @@ export interface Page<T> {
   readonly items: readonly T[];
 }
 
-export interface Store {
-  readonly capabilities: StoreCapabilities;
-  close(): Promise<void>;
-
+/** Small values of the server itself (the admin token's hash). */
+export interface MetaStore {
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
   /** Sets the value only when the key is absent; answers the value that is stored afterwards. */
   putMetaIfAbsent(key: string, value: string): Promise<string>;
+}
 
+export interface ProjectStore {
   createProject(p: ProjectRecord): Promise<void>;
   getProject(id: string): Promise<ProjectRecord | undefined>;
   findProjectByName(name: string): Promise<ProjectRecord | undefined>;
   listProjects(): Promise<ProjectRecord[]>;
+}
 
+/** X-Auth-Tokens (stored by hash) and AK/SK access keys. */
+export interface CredentialStore {
   createToken(t: CredentialRecord, tokenHash: string): Promise<void>;
   findTokenByHash(tokenHash: string): Promise<CredentialRecord | undefined>;
   listTokens(): Promise<CredentialRecord[]>;
@@ -127,7 +130,21 @@ export interface Store {
   findAccessKey(ak: string): Promise<AccessKeyRecord | undefined>;
   listAccessKeys(): Promise<AccessKeyRecord[]>;
   revokeAccessKey(ak: string, now: number): Promise<boolean>;
+}
 
+export type PipelineFields = Pick<
+  PipelineRecord,
+  | "name"
+  | "description"
+  | "is_publish"
+  | "manifest_version"
+  | "definition"
+  | "spec"
+  | "updater_id"
+  | "update_time"
+>;
+
+export interface PipelineStore {
   createPipeline(p: NewPipeline): Promise<void>;
   getPipeline(id: string): Promise<PipelineRecord | undefined>;
   getPipelines(ids: readonly string[]): Promise<PipelineRecord[]>;
@@ -135,32 +152,18 @@ export interface Store {
   getPipelineProjects(ids: readonly string[]): Promise<Map<string, string>>;
   findPipelineByName(projectId: string, name: string): Promise<PipelineRecord | undefined>;
   /** Full replace of the user-editable fields; answers false when the pipeline is gone. */
-  updatePipeline(
-    id: string,
-    fields: Pick<
-      PipelineRecord,
-      | "name"
-      | "description"
-      | "is_publish"
-      | "manifest_version"
-      | "definition"
-      | "spec"
-      | "updater_id"
-      | "update_time"
-    >,
-  ): Promise<boolean>;
+  updatePipeline(id: string, fields: PipelineFields): Promise<boolean>;
+  /** Deletes the pipeline with its runs and their logs. */
   deletePipeline(id: string): Promise<boolean>;
   setPipelineBanned(id: string, banned: boolean, now: number): Promise<boolean>;
   listPipelines(q: PipelineQuery): Promise<Page<PipelineRecord>>;
-
   updatePipelineSpec(id: string, spec: PipelineSpec): Promise<void>;
-
-  /** Runs fn in one transaction; the store it gets writes inside that transaction. */
-  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
-
-  // Runs
   /** Next run number of each pipeline; answers the pipelines with run_counter = that number. */
   allocateRunNumbers(pipelineIds: readonly string[]): Promise<PipelineRecord[]>;
+}
+
+/** Runs and their stage, job and step records. */
+export interface RunStore {
   countActiveRuns(
     pipelineIds: readonly string[],
   ): Promise<Map<string, { admitted: number; waiting: number }>>;
@@ -172,31 +175,67 @@ export interface Store {
   /** getRunGraph that also locks the run until the surrounding transaction ends. */
   getRunGraphForUpdate(id: string): Promise<RunGraph | undefined>;
   getStagesOfRuns(runIds: readonly string[]): Promise<StageRunRecord[]>;
+  getJob(id: string): Promise<JobRunRecord | undefined>;
+  getStep(id: string): Promise<StepRunRecord | undefined>;
+  /**
+   * Applies changes to one run. With a fence, they apply only while that attempt still holds the
+   * job (answers false, nothing written, when it does not).
+   */
   applyRunChanges(changes: RunChanges, fence?: JobFence): Promise<boolean>;
-  listActiveRunIds(): Promise<string[]>;
+  /** Ids of unfinished runs (of one pipeline, or of all), oldest first. */
+  listActiveRunIds(pipelineId?: string): Promise<string[]>;
   listWaitingRuns(limit: number): Promise<RunRecord[]>;
   countWaitingBefore(pipelineId: string, queueSeq: number): Promise<number>;
-  claimJobs(req: ClaimRequest): Promise<JobRunRecord[]>;
-  renewLease(jobId: string, attempt: number, until: number): Promise<boolean>;
-  listExpiredLeases(now: number): Promise<JobRunRecord[]>;
-  graceLeases(until: number): Promise<void>;
-  releaseJobs(jobs: readonly { id: string; attempt: number }[]): Promise<void>;
-  upsertRunner(r: RunnerRecord): Promise<void>;
-  touchRunner(id: string, now: number): Promise<boolean>;
-  listRunners(): Promise<RunnerRecord[]>;
-  listRunningJobsOf(runnerId: string): Promise<JobRunRecord[]>;
   nextReviewDeadline(): Promise<{ step_id: string; run_id: string; deadline: number } | undefined>;
   listRuns(q: RunQuery): Promise<Page<RunRecord>>;
   latestRuns(pipelineIds: readonly string[]): Promise<RunRecord[]>;
-  deleteRunsOfPipeline(pipelineId: string): Promise<void>;
+}
 
-  // Logs
+/** The queue of ready jobs, the runners that claim them, and their leases. */
+export interface JobQueueStore {
+  claimJobs(req: ClaimRequest): Promise<JobRunRecord[]>;
+  /** Renews a job's lease while its attempt still holds it; answers false when it no longer does. */
+  renewLease(jobId: string, attempt: number, until: number): Promise<boolean>;
+  /** Running jobs whose lease ran out before `now`. */
+  listExpiredLeases(now: number): Promise<JobRunRecord[]>;
+  /** Extends every running job's lease to at least `until`. */
+  graceLeases(until: number): Promise<void>;
+  /** Puts claimed jobs back in the queue (their claim never reached the runner). */
+  releaseJobs(jobs: readonly { id: string; attempt: number }[]): Promise<void>;
+  listRunningJobsOf(runnerId: string): Promise<JobRunRecord[]>;
+  upsertRunner(r: RunnerRecord): Promise<void>;
+  touchRunner(id: string, now: number): Promise<boolean>;
+  listRunners(): Promise<RunnerRecord[]>;
+}
+
+export interface LogStore {
+  /**
+   * Appends a chunk at its byte offset; a chunk already stored there is left alone (a resend).
+   * With a fence, nothing is written unless that attempt still holds the job (answers false).
+   */
   appendLog(stepId: string, startOffset: number, text: string, fence?: JobFence): Promise<boolean>;
-  getJob(id: string): Promise<JobRunRecord | undefined>;
-  getStep(id: string): Promise<StepRunRecord | undefined>;
+  /** Chunks overlapping [from, to) in offset order; `to` undefined means to the end. */
   readLog(stepId: string, from: number, to?: number): Promise<LogChunk[]>;
+}
 
-  // Batches (idempotency)
+/** Idempotency records of batch runs. */
+export interface BatchStore {
   findBatch(projectId: string, key: string): Promise<BatchRecord | undefined>;
   insertBatch(b: BatchRecord): Promise<void>;
+}
+
+/** Every role, on one database, with transactions over all of them. */
+export interface Store
+  extends MetaStore,
+    ProjectStore,
+    CredentialStore,
+    PipelineStore,
+    RunStore,
+    JobQueueStore,
+    LogStore,
+    BatchStore {
+  readonly capabilities: StoreCapabilities;
+  close(): Promise<void>;
+  /** Runs fn in one transaction; the store it gets writes inside that transaction. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
 }

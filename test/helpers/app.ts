@@ -7,13 +7,13 @@ import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { loadConfig } from "../../src/config.js";
 import { type Server, startServer } from "../../src/main.js";
-import type { KyselyStore } from "../../src/store/kysely-store.js";
+import type { SqlStore } from "../../src/store/sql/sql-store.js";
 
 export const ADMIN_TOKEN = "pw_admin_test_token_0123456789";
 
 export interface TestApp {
   readonly app: FastifyInstance;
-  readonly store: KyselyStore;
+  readonly store: SqlStore;
   readonly server: Server;
   readonly dir: string;
   close(): Promise<void>;
@@ -55,7 +55,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   });
   return {
     app: server.app,
-    store: server.store as KyselyStore,
+    store: server.store as SqlStore,
     server,
     dir,
     async close() {

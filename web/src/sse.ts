@@ -1,40 +1,9 @@
 // Server-Sent Events over fetch(): EventSource cannot send the X-Auth-Token header, so the UI
-// reads the stream itself and parses the text/event-stream format.
+// reads the stream itself, with the parser the CLI uses too.
 
-export interface SseEvent {
-  readonly event: string;
-  readonly data: string;
-}
+import { createSseParser, type SseEvent } from "../../src/wire/sse.js";
 
-/** Feeds text chunks in, calls onEvent for each complete event. Lines may split across chunks. */
-export function createSseParser(onEvent: (e: SseEvent) => void): (chunk: string) => void {
-  let buf = "";
-  let event = "";
-  let data: string[] = [];
-  return (chunk) => {
-    buf += chunk;
-    for (;;) {
-      const nl = buf.indexOf("\n");
-      if (nl < 0) break;
-      let line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line.endsWith("\r")) line = line.slice(0, -1);
-      if (line === "") {
-        if (data.length > 0 || event !== "") onEvent({ event: event || "message", data: data.join("\n") });
-        event = "";
-        data = [];
-        continue;
-      }
-      if (line.startsWith(":")) continue;
-      const colon = line.indexOf(":");
-      const field = colon < 0 ? line : line.slice(0, colon);
-      let value = colon < 0 ? "" : line.slice(colon + 1);
-      if (value.startsWith(" ")) value = value.slice(1);
-      if (field === "event") event = value;
-      else if (field === "data") data.push(value);
-    }
-  };
-}
+export type { SseEvent };
 
 /** Reads the body of an SSE response until it ends or the signal aborts. */
 export async function readSse(

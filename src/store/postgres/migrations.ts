@@ -85,4 +85,16 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
         PRIMARY KEY (project_id, idempotency_key))`.execute(db);
     },
   },
+  // Idempotency records keep the runs a batch created, not the HTTP answer built from them.
+  "003_batch_run_ids": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE batches ADD COLUMN run_ids TEXT NOT NULL DEFAULT '[]'`.execute(db);
+      await sql`UPDATE batches SET run_ids = COALESCE((
+        SELECT json_agg(e ->> 'pipeline_run_id' ORDER BY n)::text
+        FROM jsonb_array_elements(response::jsonb -> 'result') WITH ORDINALITY AS t(e, n)), '[]')`.execute(
+        db,
+      );
+      await sql`ALTER TABLE batches DROP COLUMN response`.execute(db);
+    },
+  },
 };

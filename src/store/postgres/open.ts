@@ -1,29 +1,22 @@
 // Opens the scale-out store: PostgreSQL through a pg pool, migrated to the latest schema.
 
-import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { type BulkTable, type BulkWriter, KyselyStore } from "../kysely-store.js";
 import type { Database } from "../schema.js";
+import type { BulkTable, BulkWriter } from "../sql/context.js";
+import { migrateToLatest } from "../sql/migrate.js";
+import { createSqlStore, type SqlStore } from "../sql/sql-store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
-export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<KyselyStore> {
+export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<SqlStore> {
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const migrator = new Migrator({
+  await migrateToLatest(db, POSTGRES_MIGRATIONS);
+  return createSqlStore({
     db,
-    provider: { getMigrations: async () => POSTGRES_MIGRATIONS },
+    capabilities: { supportsSkipLocked: true, dialect: "postgres" },
+    bulk: unnestBulkWriter,
   });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
-    await db.destroy();
-    throw error;
-  }
-  return new KyselyStore(
-    db,
-    { supportsSkipLocked: true, dialect: "postgres" },
-    () => db.destroy(),
-    unnestBulkWriter,
-  );
 }
 
 /** The numeric columns of the bulk-written tables; every other column is text. */

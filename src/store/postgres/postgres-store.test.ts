@@ -1,3 +1,5 @@
+import { Kysely, Migrator, PostgresDialect } from "kysely";
+import pg from "pg";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   POSTGRES_BIN,
@@ -5,7 +7,12 @@ import {
   type PostgresCluster,
   startPostgres,
 } from "../../../test/helpers/postgres.js";
-import { describeRunStoreContract, describeStoreContract } from "../store-contract.js";
+import {
+  describeMigrationContract,
+  describeRunStoreContract,
+  describeStoreContract,
+} from "../store-contract.js";
+import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { openPostgresStore } from "./open.js";
 
 if (!POSTGRES_BIN) {
@@ -21,4 +28,16 @@ if (!POSTGRES_BIN) {
   const open = async () => openPostgresStore(await cluster.createDatabase(), { poolSize: 4 });
   describeStoreContract("postgres", open);
   describeRunStoreContract("postgres", open);
+  describeMigrationContract("postgres", async (migration) => {
+    const url = await cluster.createDatabase();
+    const db = new Kysely<unknown>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
+    });
+    const { error } = await new Migrator({
+      db,
+      provider: { getMigrations: async () => POSTGRES_MIGRATIONS },
+    }).migrateTo(migration);
+    if (error) throw error;
+    return { db, open: () => openPostgresStore(url, { poolSize: 2 }) };
+  });
 }

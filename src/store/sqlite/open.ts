@@ -3,12 +3,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, Migrator, SqliteDialect } from "kysely";
-import { type BulkWriter, KyselyStore } from "../kysely-store.js";
+import { Kysely, SqliteDialect } from "kysely";
 import type { Database } from "../schema.js";
+import type { BulkWriter } from "../sql/context.js";
+import { migrateToLatest } from "../sql/migrate.js";
+import { createSqlStore, type SqlStore } from "../sql/sql-store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
-export async function openSqliteStore(file: string): Promise<KyselyStore> {
+export async function openSqliteStore(file: string): Promise<SqlStore> {
   if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma("journal_mode = WAL");
@@ -29,24 +31,20 @@ export async function openSqliteStore(file: string): Promise<KyselyStore> {
   }, 2000);
   checkpoints.unref();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => SQLITE_MIGRATIONS },
-  });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
-    await db.destroy();
-    throw error;
+  try {
+    await migrateToLatest(db, SQLITE_MIGRATIONS);
+  } finally {
+    if (!sqlite.open) clearInterval(checkpoints);
   }
-  return new KyselyStore(
+  return createSqlStore({
     db,
-    { supportsSkipLocked: false, dialect: "sqlite" },
-    async () => {
+    capabilities: { supportsSkipLocked: false, dialect: "sqlite" },
+    bulk: sqliteBulkWriter(sqlite),
+    async onClose() {
       clearInterval(checkpoints);
       await db.destroy();
     },
-    sqliteBulkWriter(sqlite),
-  );
+  });
 }
 
 /**

@@ -1,0 +1,66 @@
+// Finding what a path names, with CodeArts's answers for what is missing or elsewhere: a pipeline
+// of another project is a mismatch (00011136), a run of another pipeline does not exist.
+
+import { PipewrightError } from "../errors.js";
+import type { RunRecord, StepRunRecord } from "../store/run-records.js";
+import type { PipelineRecord, PipelineStore, ProjectStore, RunStore } from "../store/store.js";
+
+export async function loadPipeline(
+  store: PipelineStore,
+  projectId: string,
+  pipelineId: string,
+): Promise<PipelineRecord> {
+  const p = await store.getPipeline(pipelineId);
+  if (!p) throw new PipewrightError("PIPELINE_NOT_FOUND", `Pipeline ${pipelineId} does not exist.`);
+  if (p.project_id !== projectId) {
+    throw new PipewrightError(
+      "PROJECT_PIPELINE_MISMATCH",
+      `Pipeline ${pipelineId} does not belong to project ${projectId}.`,
+    );
+  }
+  return p;
+}
+
+export async function requireProjectExists(store: ProjectStore, projectId: string): Promise<void> {
+  if (!(await store.getProject(projectId))) {
+    throw new PipewrightError(
+      "PROJECT_NOT_FOUND",
+      `Project ${projectId} does not exist or you are not a member of it.`,
+    );
+  }
+}
+
+export interface RunPath {
+  readonly project_id: string;
+  readonly pipeline_id: string;
+  readonly pipeline_run_id: string;
+}
+
+export async function loadRun(store: PipelineStore & RunStore, path: RunPath): Promise<RunRecord> {
+  await loadPipeline(store, path.project_id, path.pipeline_id);
+  const run = await store.getRun(path.pipeline_run_id);
+  if (!run || run.pipeline_id !== path.pipeline_id) {
+    throw new PipewrightError(
+      "RUN_NOT_FOUND",
+      `Pipeline ${path.pipeline_id} has no run ${path.pipeline_run_id}.`,
+    );
+  }
+  return run;
+}
+
+export interface StepPath extends RunPath {
+  readonly job_run_id: string;
+  readonly step_run_id: string;
+}
+
+export async function loadStep(store: PipelineStore & RunStore, path: StepPath): Promise<StepRunRecord> {
+  await loadRun(store, path);
+  const step = await store.getStep(path.step_run_id);
+  if (!step || step.run_id !== path.pipeline_run_id || step.job_id !== path.job_run_id) {
+    throw new PipewrightError(
+      "JOB_NOT_FOUND",
+      `No step ${path.step_run_id} of job ${path.job_run_id} in run ${path.pipeline_run_id}.`,
+    );
+  }
+  return step;
+}

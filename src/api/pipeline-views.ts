@@ -1,0 +1,62 @@
+// How pipelines look on the wire: CodeArts's pipeline detail (§4.16) and list items (§4.14),
+// secret variable values masked.
+
+import type { Variable } from "../pipeline/types.js";
+import { SECRET_MASK } from "../pipeline/vocabulary.js";
+import type { PipelineRecord } from "../store/store.js";
+import type { PipelineDetail, PipelineListItem } from "../wire/types.js";
+
+export function maskVariables(vars: readonly Variable[]): Variable[] {
+  return vars.map((v) =>
+    v.is_secret ? { ...v, value: SECRET_MASK, latest_value: v.latest_value ? SECRET_MASK : "" } : v,
+  );
+}
+
+export function pipelineDetailView(p: PipelineRecord): PipelineDetail {
+  const cc = p.spec.concurrency_control;
+  return {
+    id: p.id,
+    name: p.name,
+    description: p.description,
+    manifest_version: p.manifest_version,
+    region: "local",
+    domain_id: "",
+    project_id: p.project_id,
+    component_id: p.spec.component_id,
+    is_publish: p.is_publish,
+    creator_id: p.creator_id,
+    creator_name: p.creator_name,
+    updater_id: p.updater_id,
+    create_time: p.create_time,
+    update_time: p.update_time,
+    is_collect: false,
+    sources: p.spec.sources,
+    variables: maskVariables(p.spec.variables).map((v) => ({ ...v, pipeline_id: p.id })),
+    schedules: p.spec.schedules,
+    triggers: p.spec.triggers,
+    group_id: p.spec.group_id,
+    definition: p.definition,
+    security_level: null,
+    banned: p.banned,
+    concurrency_control: cc && { ...cc, pipeline_id: p.id },
+  };
+}
+
+export function pipelineListItemView(p: PipelineRecord): PipelineListItem {
+  return {
+    pipeline_id: p.id,
+    name: p.name,
+    project_id: p.project_id,
+    project_name: p.spec.project_name,
+    component_id: p.spec.component_id,
+    is_publish: p.is_publish,
+    is_collect: false,
+    manifest_version: p.manifest_version,
+    create_time: p.create_time,
+    update_time: p.update_time,
+    banned: p.banned,
+    latest_run: null,
+    convert_sign: 0,
+    security_level: null,
+  };
+}

@@ -1,0 +1,240 @@
+// Reading runs (spec §4.8–4.10, §4.12, §4.13): a run's detail (also as a live stream), the runs
+// of a pipeline, the latest run of several pipelines, step outputs and artifacts.
+
+import type { FastifyInstance } from "fastify";
+import { invalid, PipewrightError } from "../errors.js";
+import { TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
+import type { RunGraph } from "../store/run-records.js";
+import {
+  artifactsSchema,
+  latestStatusSchema,
+  runDetailSchema,
+  runListSchema,
+  stepOutputsSchema,
+} from "../wire/schemas.js";
+import type { RunDetail, RunList, RunSummary } from "../wire/types.js";
+import { authorizeProject, type RouteContext } from "./context.js";
+import { loadPipeline, loadRun } from "./lookups.js";
+import { latestStatusBody, RUN_LIST_DEFAULT_LIMIT, RUN_LIST_MAX_LIMIT, runListBody } from "./run-schemas.js";
+import { runDetailView, runSummaryView } from "./run-views.js";
+import { idSchema, pipelineParams, projectParams, runParams } from "./schemas.js";
+import { streamSse } from "./sse.js";
+import { typed } from "./type-provider.js";
+
+const BASE = "/v5/:project_id/api/pipelines";
+/** The live run stream looks at the store this often for changes made on other replicas. */
+const RUN_POLL_MS = 1000;
+/** Changes come in bursts (a step ends, the job ends, the next starts): one event per burst. */
+const RUN_DEBOUNCE_MS = 50;
+
+/** `start_time`-style filters: epoch milliseconds or `yyyy-MM-dd HH:mm:ss` (UTC). */
+export function parseTimeFilter(field: string, v: unknown): number | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string") {
+    if (/^\d+$/.test(v)) return Number(v);
+    const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(v);
+    if (m) {
+      const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+      if (!Number.isNaN(t)) return t;
+    }
+  }
+  throw invalid(field, "must be epoch milliseconds or 'yyyy-MM-dd HH:mm:ss'");
+}
+
+export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { store, clock, engine } = ctx;
+  const api = typed(app);
+
+  /** A run waiting for admission (concurrency QUEUE) shows its place in the pipeline's queue. */
+  async function queueOf(g: RunGraph): Promise<{ position: number } | undefined> {
+    if (g.run.admitted || g.run.status !== "QUEUED") return undefined;
+    return { position: (await store.countWaitingBefore(g.run.pipeline_id, g.run.queue_seq)) + 1 };
+  }
+
+  async function detailOf(g: RunGraph): Promise<RunDetail> {
+    return runDetailView(g, clock.now(), await queueOf(g));
+  }
+
+  async function summariesOf(runs: Parameters<typeof runSummaryView>[0][], withStageIds: boolean) {
+    const stages = await store.getStagesOfRuns(runs.map((r) => r.id));
+    return runs.map(
+      (r): RunSummary =>
+        runSummaryView(
+          r,
+          stages.filter((s) => s.run_id === r.id),
+          withStageIds,
+        ),
+    );
+  }
+
+  api.get(
+    `${BASE}/:pipeline_id/pipeline-runs/detail`,
+    {
+      schema: {
+        tags: ["runs"],
+        summary: "Run detail (ShowPipelineRunDetail); the latest run without pipeline_run_id",
+        params: pipelineParams,
+        querystring: { type: "object", properties: { pipeline_run_id: idSchema } },
+        response: { 200: runDetailSchema },
+      },
+    },
+    async (req): Promise<RunDetail> => {
+      const { project_id, pipeline_id } = req.params;
+      await authorizeProject(ctx, req, project_id, "read");
+      await loadPipeline(store, project_id, pipeline_id);
+      let id = req.query.pipeline_run_id;
+      if (id === undefined) {
+        const latest = await store.getLatestRun(pipeline_id);
+        if (!latest) throw new PipewrightError("NEVER_RUN", `Pipeline ${pipeline_id} has not run yet.`);
+        id = latest.id;
+      }
+      const g = await store.getRunGraph(id);
+      if (!g || g.run.pipeline_id !== pipeline_id)
+        throw new PipewrightError("RUN_NOT_FOUND", `Pipeline ${pipeline_id} has no run ${id}.`);
+      return detailOf(g);
+    },
+  );
+
+  api.post(
+    `${BASE}/:pipeline_id/pipeline-runs/list`,
+    {
+      schema: {
+        tags: ["runs"],
+        summary: "List runs of a pipeline (ListPipelineRuns)",
+        description: `offset is a row offset; limit defaults to ${RUN_LIST_DEFAULT_LIMIT}, at most ${RUN_LIST_MAX_LIMIT}. Newest first by default.`,
+        params: pipelineParams,
+        body: runListBody,
+        response: { 200: runListSchema },
+      },
+    },
+    async (req): Promise<RunList> => {
+      const { project_id, pipeline_id } = req.params;
+      await authorizeProject(ctx, req, project_id, "read");
+      await loadPipeline(store, project_id, pipeline_id);
+      const b = req.body ?? {};
+      const limit = b.limit ? b.limit : RUN_LIST_DEFAULT_LIMIT;
+      const offset = b.offset ?? 0;
+      const page = await store.listRuns({
+        pipeline_id,
+        statuses: b.status,
+        start_time: parseTimeFilter("start_time", b.start_time),
+        end_time: parseTimeFilter("end_time", b.end_time),
+        update_time: parseTimeFilter("update_time", b.update_time),
+        offset,
+        limit,
+        sort_key: b.sort_key ?? "start_time",
+        sort_dir: b.sort_dir ?? "desc",
+      });
+      return { offset, limit, total: page.total, pipeline_runs: await summariesOf([...page.items], true) };
+    },
+  );
+
+  api.post(
+    `${BASE}/status`,
+    {
+      schema: {
+        tags: ["runs"],
+        summary: "Latest run of several pipelines (BatchShowPipelinesLatestStatus)",
+        description:
+          "Body and answer are bare JSON arrays. Pipelines that never ran, or are not in this project, are left out.",
+        params: projectParams,
+        body: latestStatusBody,
+        response: { 200: latestStatusSchema },
+      },
+    },
+    async (req): Promise<readonly RunSummary[]> => {
+      const { project_id } = req.params;
+      await authorizeProject(ctx, req, project_id, "read");
+      const ids = [...new Set(req.body)];
+      const runs = (await store.latestRuns(ids)).filter((r) => r.project_id === project_id);
+      const order = new Map(ids.map((id, i) => [id, i]));
+      runs.sort((a, b) => order.get(a.pipeline_id)! - order.get(b.pipeline_id)!);
+      return summariesOf(runs, false);
+    },
+  );
+
+  api.get(
+    `${BASE}/:pipeline_id/pipeline-runs/:pipeline_run_id/steps/outputs`,
+    {
+      schema: {
+        tags: ["runs"],
+        summary: "Step outputs (ShowStepOutputs); empty until steps can declare outputs",
+        params: runParams,
+        querystring: { type: "object", properties: { step_run_ids: { type: "string" } } },
+        response: { 200: stepOutputsSchema },
+      },
+    },
+    async (req) => {
+      await authorizeProject(ctx, req, req.params.project_id, "read");
+      await loadRun(store, req.params);
+      const ids = (req.query.step_run_ids ?? "").split(",").filter(Boolean);
+      return {
+        step_outputs: ids.map((id) => ({ step_run_id: id, output_result: [] })),
+        current_system_time: clock.now(),
+      };
+    },
+  );
+
+  api.get(
+    `${BASE}/:pipeline_id/pipeline-runs/:pipeline_run_id/artifacts`,
+    {
+      schema: {
+        tags: ["runs"],
+        summary: "Run artifacts (ShowPipelineArtifacts); empty until artifacts are supported",
+        params: runParams,
+        response: { 200: artifactsSchema },
+      },
+    },
+    async (req) => {
+      await authorizeProject(ctx, req, req.params.project_id, "read");
+      await loadRun(store, req.params);
+      return { artifacts: [] };
+    },
+  );
+
+  api.get(
+    `${BASE}/:pipeline_id/pipeline-runs/:pipeline_run_id/events`,
+    {
+      schema: {
+        tags: ["runs"],
+        summary: "Live run detail (Server-Sent Events)",
+        description:
+          "text/event-stream: a `run` event whose data is the run detail (as GET …/pipeline-runs/detail answers it), " +
+          "sent at once and again whenever the run changes; an `end` event after the run has finished.",
+        params: runParams,
+      },
+    },
+    async (req, reply) => {
+      const { project_id, pipeline_run_id } = req.params;
+      await authorizeProject(ctx, req, project_id, "read");
+      await loadRun(store, req.params);
+      return streamSse(req, reply, { clock }, async (stream) => {
+        const unsubscribe = engine.events.subscribe((id) => {
+          if (id === pipeline_run_id) stream.wake();
+        });
+        try {
+          let last = "";
+          while (!stream.signal.aborted) {
+            const g = await store.getRunGraph(pipeline_run_id);
+            if (!g) return;
+            const detail = await detailOf(g);
+            // Only a change of the run itself is news; its clock fields change on every read.
+            const { current_system_time: _t, pause_time: _p, ...stable } = detail;
+            const body = JSON.stringify(stable);
+            if (body !== last) {
+              last = body;
+              stream.send("run", detail);
+            }
+            if (TERMINAL_RUN_STATUSES.has(g.run.status)) return;
+            // Woken by changes made in this process; the timeout catches those made elsewhere.
+            await stream.wait(RUN_POLL_MS);
+            await clock.sleep(RUN_DEBOUNCE_MS, stream.signal);
+          }
+        } finally {
+          unsubscribe();
+        }
+      });
+    },
+  );
+}

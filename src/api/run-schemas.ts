@@ -1,0 +1,123 @@
+// The request schemas of the run routes (spec §4.1–4.13). Their answers' schemas are the wire
+// contract's (src/wire/schemas.ts).
+
+import { RUN_STATUSES } from "../pipeline/vocabulary.js";
+import { RUN_SORT_KEYS } from "../store/run-records.js";
+import { idSchema } from "./schemas.js";
+
+export const RUN_LIST_DEFAULT_LIMIT = 10;
+export const RUN_LIST_MAX_LIMIT = 100;
+export const LOG_MAX_LINES = 10_000;
+
+/** RunPipeline's body: runtime variables, stage/job selection and the code sources of the run. */
+export const runBody = {
+  type: ["object", "null"],
+  properties: {
+    description: { type: "string", maxLength: 1024 },
+    variables: {
+      type: "array",
+      maxItems: 500,
+      items: {
+        type: "object",
+        required: ["name", "value"],
+        properties: {
+          name: { type: "string", minLength: 1, maxLength: 128 },
+          value: { type: "string", maxLength: 8192 },
+        },
+      },
+    },
+    choose_jobs: { type: "array", items: { type: "string" }, maxItems: 1000 },
+    choose_stages: { type: "array", items: { type: "string" }, maxItems: 1000 },
+    sources: {
+      type: "array",
+      maxItems: 100,
+      items: {
+        type: "object",
+        required: ["type"],
+        properties: {
+          type: { type: "string", enum: ["code", "artifact"] },
+          params: {
+            type: "object",
+            properties: {
+              git_type: { type: "string", enum: ["codehub", "gitee", "github", "gitcode", "gitlab"] },
+              git_url: { type: "string", maxLength: 2048 },
+              alias: { type: "string", maxLength: 128 },
+              default_branch: { type: "string", maxLength: 256 },
+              build_params: {
+                type: "object",
+                properties: {
+                  build_type: { type: "string", enum: ["branch", "tag"] },
+                  target_branch: { type: "string" },
+                  tag: { type: "string" },
+                  event_type: {
+                    type: "string",
+                    enum: ["Manual", "Scheduler", "MR", "Push", "CreateTag", "Issue", "Note"],
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+export const batchRunBody = {
+  type: "object",
+  required: ["pipeline_ids"],
+  properties: { pipeline_ids: { type: "array", items: { type: "string" } } },
+} as const;
+
+export const idempotencyHeaders = {
+  type: "object",
+  properties: { "idempotency-key": { type: "string", minLength: 1, maxLength: 255 } },
+} as const;
+
+export const batchResultBody = {
+  type: "object",
+  required: ["query"],
+  properties: {
+    query: {
+      type: "array",
+      maxItems: 1000,
+      items: {
+        type: "object",
+        required: ["pipeline_id", "pipeline_run_id"],
+        properties: { pipeline_id: idSchema, pipeline_run_id: idSchema },
+      },
+    },
+  },
+} as const;
+
+export const runListBody = {
+  type: ["object", "null"],
+  properties: {
+    status: { type: "array", items: { type: "string", enum: RUN_STATUSES } },
+    start_time: { type: ["string", "integer"] },
+    end_time: { type: ["string", "integer"] },
+    update_time: { type: ["string", "integer"] },
+    offset: { type: "integer", minimum: 0 },
+    limit: { type: "integer", minimum: 0, maximum: RUN_LIST_MAX_LIMIT },
+    sort_key: { type: "string", enum: RUN_SORT_KEYS },
+    sort_dir: { type: "string", enum: ["asc", "desc"] },
+  },
+} as const;
+
+export const latestStatusBody = { type: "array", maxItems: 1000, items: idSchema } as const;
+
+export const logBody = {
+  type: "object",
+  required: ["limit", "sort"],
+  properties: {
+    start_offset: { type: ["integer", "string"] },
+    end_offset: { type: ["integer", "string"] },
+    limit: { type: "integer", minimum: 1, maximum: LOG_MAX_LINES },
+    sort: { type: "string", enum: ["asc", "desc"] },
+  },
+} as const;
+
+export const logStreamQuery = {
+  type: "object",
+  properties: { offset: { type: "string", pattern: "^\\d+$" } },
+} as const;

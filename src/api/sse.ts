@@ -1,0 +1,87 @@
+// One helper for every Server-Sent Events answer (the live run detail, the live step log): the
+// headers, a keep-alive comment, the client's going away as an AbortSignal, a wait that a change
+// can cut short, and the closing `end` event once the producer is done.
+
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Clock } from "../clock.js";
+
+export interface SseStream {
+  /** Sends one event; `data` is written as JSON. Nothing is sent once the client has gone. */
+  send(event: string, data: unknown): void;
+  /** Aborts when the client goes away. */
+  readonly signal: AbortSignal;
+  /** Waits `ms`, or less when `wake()` is called or the client goes away. */
+  wait(ms: number): Promise<void>;
+  /** Ends the current `wait` now, or the next one at once (something changed). */
+  wake(): void;
+}
+
+export interface SseOptions {
+  readonly clock: Clock;
+  /** A comment line this often keeps proxies from closing a quiet stream. */
+  readonly keepAliveMs?: number;
+}
+
+const KEEP_ALIVE_MS = 15_000;
+
+/**
+ * Answers the request with an event stream fed by `produce`. When `produce` returns, an `end`
+ * event closes the stream (unless the client went away first); when it throws, the error is
+ * logged and the stream closed. The answer's headers go out at once, not with the first event:
+ * a quiet stream would otherwise leave clients (and EventSource's `open`) waiting.
+ */
+export async function streamSse(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  opts: SseOptions,
+  produce: (stream: SseStream) => Promise<void>,
+): Promise<FastifyReply> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    Connection: "keep-alive",
+    "X-Accel-Buffering": "no",
+    "X-Request-Id": req.id,
+  });
+  res.flushHeaders();
+  const gone = new AbortController();
+  let waking: AbortController | undefined;
+  let woken = false;
+  res.once("close", () => gone.abort());
+  const keepAlive = opts.clock.setInterval(() => {
+    if (!gone.signal.aborted) res.write(": keep-alive\n\n");
+  }, opts.keepAliveMs ?? KEEP_ALIVE_MS);
+
+  const stream: SseStream = {
+    signal: gone.signal,
+    send(event, data) {
+      if (!gone.signal.aborted) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    async wait(ms) {
+      if (woken) {
+        woken = false;
+        return;
+      }
+      waking = new AbortController();
+      await opts.clock.sleep(ms, AbortSignal.any([gone.signal, waking.signal]));
+      waking = undefined;
+      woken = false;
+    },
+    wake() {
+      if (waking) waking.abort();
+      else woken = true;
+    },
+  };
+  try {
+    await produce(stream);
+    stream.send("end", {});
+  } catch (err) {
+    req.log.error({ err }, "event stream failed");
+  } finally {
+    keepAlive.cancel();
+    res.end();
+  }
+  return reply;
+}

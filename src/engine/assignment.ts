@@ -1,0 +1,51 @@
+// What a runner gets for a job it claimed: the job's steps from the run's frozen definition, the
+// environment (run variables and the system values), the secrets to mask and the limits.
+
+import type { JobAssignment } from "../runner/job.js";
+import type { JobRunRecord, RunGraph } from "../store/run-records.js";
+
+export interface AssignmentLimits {
+  readonly defaultJobTimeoutSeconds: number;
+  readonly maxLogBytes: number;
+}
+
+export function buildAssignment(g: RunGraph, job: JobRunRecord, limits: AssignmentLimits): JobAssignment {
+  const run = g.run;
+  const def = run.context.definition;
+  const jd = def.stages[job.stage_idx]!.jobs[job.idx]!;
+  const steps = g.steps.filter((s) => s.job_id === job.id).sort((a, b) => a.idx - b.idx);
+  const env: Record<string, string> = {};
+  for (const v of run.context.variables) env[v.name] = v.value;
+  Object.assign(env, {
+    CI: "true",
+    PIPEWRIGHT: "true",
+    PROJECT_ID: run.project_id,
+    PIPELINE_ID: run.pipeline_id,
+    PIPELINE_NAME: run.pipeline_name,
+    PIPELINE_RUN_ID: run.id,
+    PIPELINE_RUN_NUMBER: String(run.run_number),
+    BUILDNUMBER: String(run.run_number),
+    PIPELINE_TRIGGER_TYPE: run.trigger_type,
+    STAGE_ID: def.stages[job.stage_idx]!.identifier,
+    JOB_ID: jd.identifier,
+    JOB_RUN_ID: job.id,
+  });
+  return {
+    jobRunId: job.id,
+    runId: run.id,
+    attempt: job.attempt,
+    steps: steps.map((s, i) => ({
+      id: s.id,
+      identifier: s.identifier,
+      name: s.name,
+      task: s.task,
+      inputs: jd.steps[i]?.inputs ?? [],
+    })),
+    startStep: job.next_step,
+    env,
+    secrets: run.context.variables.filter((v) => v.is_secret && v.value !== "").map((v) => v.value),
+    sources: run.context.sources,
+    timeoutMs: (jd.timeoutSeconds ?? limits.defaultJobTimeoutSeconds) * 1000,
+    maxLogBytes: limits.maxLogBytes,
+  };
+}

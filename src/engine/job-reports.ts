@@ -1,0 +1,80 @@
+// What a runner tells the engine about a job it holds (the embedded runner and remote agents
+// alike): a step started, a step ended, the job ended. Every report is fenced by the job's
+// attempt, so a runner that lost the job cannot change what its successor does.
+
+import type { StepResult } from "../pipeline/vocabulary.js";
+import type { JobOutcome } from "../runner/job.js";
+import type { JobRunRecord, RunChanges, RunGraph } from "../store/run-records.js";
+import type { RunStore } from "../store/store.js";
+import { enterNextStep } from "./plan.js";
+import type { RunEvents, RunWriter } from "./run-writer.js";
+
+export type JobKey = Pick<JobRunRecord, "id" | "run_id" | "attempt">;
+
+/** The job's end as its runner reports it; null when that attempt no longer holds the job. */
+export function jobFinishedChanges(
+  g: RunGraph,
+  job: Pick<JobRunRecord, "id" | "attempt">,
+  outcome: JobOutcome,
+  now: number,
+  nextSeq: () => number,
+): RunChanges | null {
+  const j = g.jobs.find((x) => x.id === job.id);
+  // Fencing: a job that was stopped or handed to another attempt keeps its newer state.
+  if (!j || j.status !== "RUNNING" || j.attempt !== job.attempt) return null;
+  if (outcome.status === "COMPLETED") {
+    // The runner stops short of a step it does not execute (a manual review): go on from there.
+    const jd = g.run.context.definition.stages[j.stage_idx]!.jobs[j.idx]!;
+    const steps = g.steps.filter((s) => s.job_id === j.id).sort((a, b) => a.idx - b.idx);
+    return enterNextStep({ ...j, next_step: outcome.nextStep }, jd, steps, now, nextSeq);
+  }
+  return {
+    jobs: [
+      {
+        id: j.id,
+        status: outcome.status,
+        message: outcome.message,
+        next_step: outcome.nextStep,
+        end_time: now,
+      },
+    ],
+  };
+}
+
+export interface JobReports {
+  stepStarted(job: JobKey, stepId: string): Promise<boolean>;
+  stepFinished(job: JobKey, stepId: string, status: StepResult, message: string | null): Promise<boolean>;
+  /** Answers whether the attempt still held the job (its report counted). */
+  jobFinished(job: JobKey, outcome: JobOutcome): Promise<boolean>;
+}
+
+export function createJobReports(deps: {
+  readonly store: RunStore;
+  readonly writer: RunWriter;
+  readonly events: RunEvents;
+  readonly now: () => number;
+}): JobReports {
+  const { store, writer, events, now } = deps;
+
+  async function stepChange(job: JobKey, changes: RunChanges): Promise<boolean> {
+    const ok = await store.applyRunChanges(changes, { jobId: job.id, attempt: job.attempt });
+    events.changed(job.run_id);
+    return ok;
+  }
+
+  return {
+    stepStarted: (job, stepId) =>
+      stepChange(job, { steps: [{ id: stepId, status: "RUNNING", start_time: now() }] }),
+    stepFinished: (job, stepId, status, message) =>
+      stepChange(job, { steps: [{ id: stepId, status, message, end_time: now() }] }),
+    async jobFinished(job, outcome) {
+      let held = false;
+      await writer.mutate(job.run_id, (g) => {
+        const c = jobFinishedChanges(g, job, outcome, now(), writer.nextSeq);
+        held = c !== null;
+        return c;
+      });
+      return held;
+    },
+  };
+}

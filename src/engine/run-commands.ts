@@ -1,0 +1,132 @@
+// What a user does to a run once it exists: stop it, retry it, or delete its pipeline with it.
+// The changes themselves are pure functions of the run's records (unit-tested); the use cases
+// apply them through the run writer and tell the runners whose jobs were cut short.
+
+import { PipewrightError } from "../errors.js";
+import type { NodeStatus } from "../pipeline/vocabulary.js";
+import { TERMINAL_NODE_STATUSES, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
+import type { RunChanges, RunGraph } from "../store/run-records.js";
+import type { PipelineStore, RunStore } from "../store/store.js";
+import type { RunWriter, Wakeups } from "./run-writer.js";
+
+/** Cancels the run and every node of it that has not ended. Throws when the run has ended. */
+export function stopChanges(g: RunGraph, who: string, now: number): RunChanges {
+  if (TERMINAL_RUN_STATUSES.has(g.run.status)) {
+    throw new PipewrightError("RUN_NOT_STOPPABLE", `Run ${g.run.id} has already ended (${g.run.status}).`);
+  }
+  const message = `stopped by ${who}`;
+  const cancel = <T extends { id: string; status: NodeStatus }>(xs: readonly T[]) =>
+    xs
+      .filter((x) => !TERMINAL_NODE_STATUSES.has(x.status))
+      .map((x) => ({ id: x.id, status: "CANCELED" as const, end_time: now }));
+  return {
+    run: { id: g.run.id, status: "CANCELED", stop_requested: true, end_time: now, message, update_time: now },
+    stages: cancel(g.stages),
+    jobs: cancel(g.jobs).map((j) => ({ ...j, message })),
+    steps: cancel(g.steps).map((s) => ({ ...s, message, deadline: null })),
+  };
+}
+
+/**
+ * Puts a FAILED or CANCELED run back in the queue: the stages that did not complete, their jobs
+ * that did not complete, and all steps of those jobs start again; completed work is kept.
+ * Throws when the run is not retryable.
+ */
+export function retryChanges(g: RunGraph, now: number, nextSeq: () => number): RunChanges {
+  const runId = g.run.id;
+  if (g.run.status !== "FAILED" && g.run.status !== "CANCELED") {
+    throw new PipewrightError(
+      "RUN_NOT_RETRYABLE",
+      `Run ${runId} is ${g.run.status}; only FAILED or CANCELED runs can be retried.`,
+    );
+  }
+  if (g.run.start_status === "START_FAILED") {
+    throw new PipewrightError(
+      "RUN_NOT_RETRYABLE",
+      `Run ${runId} never started (${g.run.start_reason}); start a new run instead.`,
+    );
+  }
+  const resetStages = g.stages.filter((s) => s.status !== "COMPLETED" && s.status !== "UNSELECTED");
+  const stageIdx = new Set(resetStages.map((s) => s.idx));
+  const resetJobs = g.jobs.filter(
+    (j) => stageIdx.has(j.stage_idx) && j.status !== "COMPLETED" && j.status !== "UNSELECTED",
+  );
+  const jobIds = new Set(resetJobs.map((j) => j.id));
+  const resetSteps = g.steps.filter((s) => jobIds.has(s.job_id));
+  const init = { status: "INIT" as const, start_time: 0, end_time: 0 };
+  return {
+    run: {
+      id: runId,
+      status: "QUEUED",
+      admitted: false,
+      queue_seq: nextSeq(),
+      end_time: 0,
+      stop_requested: false,
+      message: null,
+      update_time: now,
+    },
+    stages: resetStages.map((s) => ({ id: s.id, ...init })),
+    jobs: resetJobs.map((j) => ({
+      id: j.id,
+      ...init,
+      message: null,
+      next_step: 0,
+      runner_id: null,
+      lease_expires: null,
+    })),
+    steps: resetSteps.map((s) => ({ id: s.id, ...init, message: null, deadline: null })),
+    clearLogsOf: resetSteps.map((s) => s.id),
+  };
+}
+
+/** The jobs this process executes, as far as stop and retry need to know. */
+export interface LocalJobs {
+  /** Cuts the run's local jobs short (their processes are killed). */
+  abortRun(runId: string): void;
+  /** Resolves once the runner is through with the run's local jobs (processes gone, logs closed). */
+  settled(runId: string): Promise<void>;
+}
+
+export interface RunCommands {
+  stopRun(runId: string, who: string): Promise<void>;
+  retryRun(runId: string, who: string): Promise<void>;
+  /** Stops the pipeline's unfinished runs (none of their processes outlives it), then deletes it. */
+  deletePipeline(pipelineId: string, who: string): Promise<void>;
+}
+
+export function createRunCommands(deps: {
+  readonly store: RunStore & PipelineStore;
+  readonly writer: RunWriter;
+  readonly wake: Wakeups;
+  readonly local: LocalJobs;
+  readonly now: () => number;
+}): RunCommands {
+  const { store, writer, wake, local, now } = deps;
+
+  async function stopRun(runId: string, who: string): Promise<void> {
+    const g = await writer.mutate(runId, (graph) => stopChanges(graph, who, now()));
+    if (g) local.abortRun(runId);
+  }
+
+  return {
+    stopRun,
+
+    async retryRun(runId) {
+      // A stopped job's runner may still be winding down (killing its processes, removing its
+      // workspace, closing its step logs): the new attempt uses the same workspace and step ids.
+      const current = await store.getRun(runId);
+      if (current && TERMINAL_RUN_STATUSES.has(current.status)) await local.settled(runId);
+      await writer.mutate(runId, (g) => retryChanges(g, now(), writer.nextSeq));
+      wake.admission();
+    },
+
+    async deletePipeline(pipelineId, who) {
+      for (const runId of await store.listActiveRunIds(pipelineId)) {
+        await stopRun(runId, who).catch((err: unknown) => {
+          if (!(err instanceof PipewrightError && err.key === "RUN_NOT_STOPPABLE")) throw err;
+        });
+      }
+      await store.deletePipeline(pipelineId);
+    },
+  };
+}

@@ -1,0 +1,195 @@
+// Starting runs, the heart of the product: a batch of pipelines (DESIGN "Batch runs: the
+// contract") or one pipeline with options. Every run of a call is created in one transaction,
+// planned before it is inserted, and answered in request order; a batch with an Idempotency-Key
+// stores the runs it created with the hash of its ids, so a repeat answers them again.
+
+import crypto from "node:crypto";
+import { PipewrightError } from "../errors.js";
+import type { RunGraph, RunRecord } from "../store/run-records.js";
+import type { Store } from "../store/store.js";
+import { checkBatchIds, describeBatchIdProblems, wellFormedIds } from "./batch-ids.js";
+import {
+  buildRunGraph,
+  decideStart,
+  type Executor,
+  type RunOptions,
+  resolveVariables,
+  validateRunOptions,
+} from "./create-runs.js";
+import { applyChanges } from "./graph.js";
+import type { RunEvents, RunWriter, Wakeups } from "./run-writer.js";
+
+export interface BatchRunRequest {
+  readonly projectId: string;
+  readonly pipelineIds: readonly string[];
+  readonly executor: Executor;
+  /** Makes a retried request safe: the same key with the same ids answers the first runs. */
+  readonly idempotencyKey?: string | undefined;
+}
+
+export interface StartedRun {
+  readonly pipelineId: string;
+  readonly runId: string;
+}
+
+export interface BatchRunResult {
+  /** In request order. */
+  readonly runs: readonly StartedRun[];
+  /** True when an earlier request with the same Idempotency-Key created these runs. */
+  readonly replayed: boolean;
+}
+
+export interface RunOneRequest {
+  readonly pipelineId: string;
+  readonly options: RunOptions;
+  readonly executor: Executor;
+}
+
+export interface StartRuns {
+  batchRun(req: BatchRunRequest): Promise<BatchRunResult>;
+  /** The run's record as created: START_FAILED when the pipeline is disabled or at an ABORT limit. */
+  runOne(req: RunOneRequest): Promise<RunRecord>;
+}
+
+interface StartItem {
+  readonly pipelineId: string;
+  readonly options: RunOptions;
+}
+
+export function createStartRuns(deps: {
+  readonly store: Store;
+  readonly writer: RunWriter;
+  readonly events: RunEvents;
+  readonly wake: Wakeups;
+  readonly now: () => number;
+  readonly newId: () => string;
+  readonly maxBatchSize: number;
+}): StartRuns {
+  const { store, writer, events, wake, now, newId } = deps;
+
+  /** Creates the runs in `tx` (ids distinct): ban state, variables and limits as of now. */
+  async function createRuns(
+    tx: Store,
+    items: readonly StartItem[],
+    executor: Executor,
+  ): Promise<RunRecord[]> {
+    const fresh = new Map(
+      (await tx.allocateRunNumbers(items.map((it) => it.pipelineId))).map((p) => [p.id, p]),
+    );
+    const defs = items.map((it) => {
+      const p = fresh.get(it.pipelineId);
+      if (!p) throw new PipewrightError("PIPELINE_NOT_FOUND", `Pipeline ${it.pipelineId} does not exist.`);
+      const def = writer.definitionOf(p);
+      validateRunOptions(p, def, it.options);
+      return def;
+    });
+    const limited = [...fresh.values()].filter((p) => p.spec.concurrency_control?.enable).map((p) => p.id);
+    const counts = await tx.countActiveRuns(limited);
+    const t = now();
+    const graphs: RunGraph[] = [];
+    for (const [i, it] of items.entries()) {
+      const p = fresh.get(it.pipelineId)!;
+      const start = decideStart(p, counts.get(p.id));
+      if (start.kind !== "refused") {
+        const c = counts.get(p.id) ?? { admitted: 0, waiting: 0 };
+        if (start.kind === "admitted") c.admitted++;
+        else c.waiting++;
+        counts.set(p.id, c);
+      }
+      const { values, advanced } = resolveVariables(p.spec.variables, it.options.variables);
+      if (advanced && start.kind !== "refused") {
+        await tx.updatePipelineSpec(p.id, { ...p.spec, variables: advanced });
+        fresh.set(p.id, { ...p, spec: { ...p.spec, variables: advanced } });
+      }
+      const g = buildRunGraph({
+        pipeline: p,
+        definition: defs[i]!,
+        runId: newId(),
+        runNumber: p.run_counter,
+        options: it.options,
+        variables: values,
+        executor,
+        now: t,
+        queueSeq: writer.nextSeq(),
+        start,
+        newId,
+      });
+      // Plan before inserting: the first stage and its jobs are written ready to go.
+      graphs.push(applyChanges(g, writer.plan(g, t)));
+    }
+    await tx.insertRunGraphs(graphs);
+    return graphs.map((g) => g.run);
+  }
+
+  function started(runs: readonly RunRecord[]): void {
+    for (const r of runs) events.changed(r.id);
+    if (runs.some((r) => !r.admitted && r.status === "QUEUED")) wake.admission();
+    wake.dispatch();
+  }
+
+  return {
+    async batchRun(req) {
+      const ids = req.pipelineIds;
+      if (ids.length === 0 || ids.length > deps.maxBatchSize) {
+        throw new PipewrightError(
+          "BATCH_TOO_LARGE",
+          `pipeline_ids: must hold 1 to ${deps.maxBatchSize} ids, got ${ids.length}.`,
+        );
+      }
+      const problems = checkBatchIds(ids, req.projectId, await store.getPipelineProjects(wellFormedIds(ids)));
+      if (problems) {
+        throw new PipewrightError("BATCH_INVALID_IDS", describeBatchIdProblems(problems), {
+          extra: { invalid_pipeline_ids: problems },
+        });
+      }
+      const key = req.idempotencyKey;
+      const bodyHash = crypto.createHash("sha256").update(JSON.stringify(ids)).digest("hex");
+      // A bad request throws inside the transaction, which then writes nothing.
+      const result = await store.transaction(
+        async (tx): Promise<BatchRunResult & { created: RunRecord[] }> => {
+          if (key !== undefined) {
+            const prior = await tx.findBatch(req.projectId, key);
+            if (prior) {
+              if (prior.body_hash !== bodyHash) {
+                throw new PipewrightError(
+                  "IDEMPOTENCY_KEY_REUSED",
+                  `Idempotency-Key "${key}" was used with another body.`,
+                );
+              }
+              // The same hash means the same ids in the same order as the runs stored.
+              const runs = ids.map((pipelineId, i) => ({ pipelineId, runId: prior.run_ids[i]! }));
+              return { runs, replayed: true, created: [] };
+            }
+          }
+          const created = await createRuns(
+            tx,
+            ids.map((pipelineId) => ({ pipelineId, options: {} })),
+            req.executor,
+          );
+          if (key !== undefined) {
+            await tx.insertBatch({
+              project_id: req.projectId,
+              idempotency_key: key,
+              body_hash: bodyHash,
+              run_ids: created.map((r) => r.id),
+              create_time: now(),
+            });
+          }
+          return {
+            runs: created.map((r) => ({ pipelineId: r.pipeline_id, runId: r.id })),
+            replayed: false,
+            created,
+          };
+        },
+      );
+      started(result.created);
+      return { runs: result.runs, replayed: result.replayed };
+    },
+
+    async runOne(req) {
+      const [run] = await store.transaction((tx) => createRuns(tx, [req], req.executor));
+      started([run!]);
+      return run!;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// What every query module of the SQL store shares: the connection (or the transaction it runs
+// in), the backend's capabilities, its bulk writer, the definition cache, and the two helpers
+// every writer needs: one transaction at a time, and the fence that keeps a late runner out.
+
+import crypto from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Definition } from "../../pipeline/types.js";
+import type { JobFence } from "../run-records.js";
+import type { Database } from "../schema.js";
+import type { StoreCapabilities } from "../store.js";
+
+/** Rows per multi-row INSERT/IN list: well below SQLite's 32766 bound variables. */
+export const CHUNK = 500;
+
+/**
+ * Writes many rows of one table. The default builds multi-row INSERTs with Kysely; a backend may
+ * bring a faster path (SQLite reuses one prepared statement per table, PostgreSQL sends arrays).
+ */
+export interface BulkWriter {
+  insert(db: Kysely<Database>, table: BulkTable, rows: readonly object[]): Promise<void>;
+}
+export type BulkTable = "pipeline_runs" | "stage_runs" | "job_runs" | "step_runs";
+
+export const kyselyBulkWriter: BulkWriter = {
+  async insert(db, table, rows) {
+    if (rows.length === 0) return;
+    const cols = Object.keys(rows[0]!).length;
+    const per = Math.max(1, Math.floor(30000 / cols));
+    for (let i = 0; i < rows.length; i += per) {
+      await db
+        .insertInto(table)
+        // biome-ignore lint/suspicious/noExplicitAny: rows are built by the typed *Row functions of rows.ts
+        .values(rows.slice(i, i + per) as any)
+        .execute();
+    }
+  },
+};
+
+/**
+ * Definition snapshots of runs are stored once per distinct definition (runs of one pipeline
+ * share theirs), keyed by a hash of their JSON; this cache spares re-reading and re-hashing them.
+ */
+export class DefinitionCache {
+  private readonly byHash = new Map<string, Definition>();
+  private readonly hashOf = new WeakMap<Definition, string>();
+  /** Hashes known to be stored already. */
+  readonly stored = new Set<string>();
+
+  hash(def: Definition): { hash: string; json: string | undefined } {
+    const known = this.hashOf.get(def);
+    if (known) return { hash: known, json: undefined };
+    const json = JSON.stringify(def);
+    const hash = crypto.createHash("sha256").update(json).digest("hex");
+    this.hashOf.set(def, hash);
+    this.put(hash, def);
+    return { hash, json };
+  }
+
+  get(hash: string): Definition | undefined {
+    return this.byHash.get(hash);
+  }
+
+  put(hash: string, def: Definition): void {
+    if (this.byHash.size >= 5000) {
+      this.byHash.clear();
+      this.stored.clear();
+    }
+    this.byHash.set(hash, def);
+  }
+}
+
+export interface SqlContext {
+  readonly db: Kysely<Database>;
+  readonly capabilities: StoreCapabilities;
+  readonly bulk: BulkWriter;
+  readonly definitions: DefinitionCache;
+}
+
+/** Runs fn in one transaction, or inside the one already open. */
+export async function inTransaction<T>(ctx: SqlContext, fn: (tx: SqlContext) => Promise<T>): Promise<T> {
+  if (ctx.db.isTransaction) return fn(ctx);
+  try {
+    return await ctx.db.transaction().execute((trx) => fn({ ...ctx, db: trx }));
+  } catch (err) {
+    // Definitions marked stored inside the failed transaction were rolled back with it.
+    ctx.definitions.stored.clear();
+    throw err;
+  }
+}
+
+/**
+ * Whether the fenced attempt still holds its job (its attempt, still running). Writers check it
+ * in the transaction of their write, so a runner that lost its job cannot overwrite its successor.
+ */
+export async function holdsJob(db: Kysely<Database>, fence: JobFence): Promise<boolean> {
+  const job = await db
+    .selectFrom("job_runs")
+    .select(["attempt", "status"])
+    .where("id", "=", fence.jobId)
+    .executeTakeFirst();
+  return job !== undefined && Number(job.attempt) === fence.attempt && job.status === "RUNNING";
+}

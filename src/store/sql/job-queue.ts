@@ -1,0 +1,163 @@
+// The queue of ready jobs and the runners that take them: fair claims across projects, leases
+// renewed by heartbeat, and the registry of runner agents.
+
+import { sql } from "kysely";
+import type { JobQueueStore } from "../store.js";
+import { inTransaction, type SqlContext } from "./context.js";
+import { toJob } from "./rows.js";
+
+export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
+  const { db } = ctx;
+  return {
+    /**
+     * Claims up to `limit` queued jobs for a runner, round-robin across projects: the n-th queued
+     * job of every project comes before the (n+1)-th of any, and among projects the one served
+     * least recently goes first (so a project's thousand-job batch cannot starve another's single
+     * job even when one slot frees at a time); FIFO within a project. PostgreSQL skips rows other
+     * replicas are claiming; SQLite has a single writer and needs no skipping.
+     */
+    claimJobs: (req) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        const lockClause = ctx.capabilities.supportsSkipLocked ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+        const candidates = await sql<{ id: string; labels: string }>`
+          SELECT q.id, q.labels FROM (
+            SELECT id, labels, project_id, ready_seq,
+                   ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY ready_seq) AS turn
+            FROM job_runs WHERE status IN ('QUEUED', 'REDISPATCH')
+          ) q LEFT JOIN project_dispatch d ON d.project_id = q.project_id
+          ORDER BY q.turn, COALESCE(d.last_claim, 0), q.ready_seq LIMIT ${req.limit * 4 + 16}`.execute(tx);
+        const have = new Set(req.labels);
+        const ids = candidates.rows
+          .filter((c) => (JSON.parse(c.labels) as string[]).every((l) => have.has(l)))
+          .slice(0, req.limit)
+          .map((c) => c.id);
+        if (ids.length === 0) return [];
+        // Re-check the status under the lock (PostgreSQL) so two replicas never take the same job.
+        const locked = await sql<{ id: string }>`
+          SELECT id FROM job_runs WHERE id IN (${sql.join(ids)}) AND status IN ('QUEUED', 'REDISPATCH') ${lockClause}`.execute(
+          tx,
+        );
+        const lockedIds = locked.rows.map((r) => r.id);
+        if (lockedIds.length === 0) return [];
+        const rows = await tx
+          .updateTable("job_runs")
+          .set((eb) => ({
+            status: "RUNNING",
+            attempt: eb("attempt", "+", 1),
+            runner_id: req.runnerId,
+            lease_expires: req.now + req.leaseMs,
+            heartbeat_time: null,
+            start_time: eb.case().when("start_time", "=", 0).then(req.now).else(eb.ref("start_time")).end(),
+            message: null,
+          }))
+          .where("id", "in", lockedIds)
+          .returningAll()
+          .execute();
+        const claimed = rows.map(toJob).sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
+        for (const [i, job] of claimed.entries()) {
+          const last = req.now * 1000 + i;
+          await tx
+            .insertInto("project_dispatch")
+            .values({ project_id: job.project_id, last_claim: last })
+            .onConflict((oc) => oc.column("project_id").doUpdateSet({ last_claim: last }))
+            .execute();
+        }
+        return claimed;
+      }),
+
+    async renewLease(jobId, attempt, until) {
+      const res = await db
+        .updateTable("job_runs")
+        .set({ lease_expires: until, heartbeat_time: until })
+        .where("id", "=", jobId)
+        .where("attempt", "=", attempt)
+        .where("status", "=", "RUNNING")
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+
+    async releaseJobs(jobs) {
+      for (const j of jobs) {
+        await db
+          .updateTable("job_runs")
+          .set((eb) => ({
+            status: eb.case().when("lost", ">", 0).then("REDISPATCH").else("QUEUED").end(),
+            runner_id: null,
+            lease_expires: null,
+          }))
+          .where("id", "=", j.id)
+          .where("attempt", "=", j.attempt)
+          .where("status", "=", "RUNNING")
+          .execute();
+      }
+    },
+
+    async graceLeases(until) {
+      await db
+        .updateTable("job_runs")
+        .set({ lease_expires: until })
+        .where("status", "=", "RUNNING")
+        .where("lease_expires", "<", until)
+        .execute();
+    },
+
+    async listExpiredLeases(now) {
+      const rows = await db
+        .selectFrom("job_runs")
+        .selectAll()
+        .where("status", "=", "RUNNING")
+        .where("lease_expires", "<", now)
+        .limit(1000)
+        .execute();
+      return rows.map(toJob);
+    },
+
+    /** Jobs RUNNING on the given runner (used at restart to find the work that died with us). */
+    async listRunningJobsOf(runnerId) {
+      const rows = await db
+        .selectFrom("job_runs")
+        .selectAll()
+        .where("status", "=", "RUNNING")
+        .where("runner_id", "=", runnerId)
+        .execute();
+      return rows.map(toJob);
+    },
+
+    async upsertRunner(r) {
+      const row = { ...r, labels: JSON.stringify(r.labels) };
+      await db
+        .insertInto("runners")
+        .values(row)
+        .onConflict((oc) =>
+          oc.column("id").doUpdateSet({
+            name: r.name,
+            labels: row.labels,
+            slots: r.slots,
+            version: r.version,
+            last_seen: r.last_seen,
+          }),
+        )
+        .execute();
+    },
+
+    async touchRunner(id, now) {
+      const res = await db
+        .updateTable("runners")
+        .set({ last_seen: now })
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+
+    async listRunners() {
+      const rows = await db.selectFrom("runners").selectAll().orderBy("create_time").execute();
+      return rows.map((r) => ({
+        ...r,
+        labels: JSON.parse(r.labels),
+        slots: Number(r.slots),
+        create_time: Number(r.create_time),
+        last_seen: Number(r.last_seen),
+      }));
+    },
+  };
+}

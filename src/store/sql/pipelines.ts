@@ -1,0 +1,146 @@
+// Pipeline definitions: create, read, replace, ban, list, delete (with everything of their runs),
+// and the run counter each run number is taken from.
+
+import { sql } from "kysely";
+import type { PipelineRecord, PipelineStore } from "../store.js";
+import { CHUNK, inTransaction, type SqlContext } from "./context.js";
+import { bool, toPipeline } from "./rows.js";
+
+/** Escapes LIKE wildcards so a name filter matches literally. */
+function likePattern(s: string): string {
+  return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export function pipelineQueries(ctx: SqlContext): PipelineStore {
+  const { db } = ctx;
+  return {
+    async createPipeline(p) {
+      await db
+        .insertInto("pipelines")
+        .values({
+          ...p,
+          is_publish: bool(p.is_publish),
+          banned: 0,
+          spec: JSON.stringify(p.spec),
+          run_counter: 0,
+        })
+        .execute();
+    },
+
+    async getPipeline(id) {
+      const row = await db.selectFrom("pipelines").selectAll().where("id", "=", id).executeTakeFirst();
+      return row && toPipeline(row);
+    },
+
+    async getPipelines(ids) {
+      const out: PipelineRecord[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const rows = await db
+          .selectFrom("pipelines")
+          .selectAll()
+          .where("id", "in", ids.slice(i, i + CHUNK))
+          .execute();
+        out.push(...rows.map(toPipeline));
+      }
+      return out;
+    },
+
+    async getPipelineProjects(ids) {
+      const out = new Map<string, string>();
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const rows = await db
+          .selectFrom("pipelines")
+          .select(["id", "project_id"])
+          .where("id", "in", ids.slice(i, i + CHUNK))
+          .execute();
+        for (const r of rows) out.set(r.id, r.project_id);
+      }
+      return out;
+    },
+
+    async findPipelineByName(projectId, name) {
+      const row = await db
+        .selectFrom("pipelines")
+        .selectAll()
+        .where("project_id", "=", projectId)
+        .where("name", "=", name)
+        .executeTakeFirst();
+      return row && toPipeline(row);
+    },
+
+    async updatePipeline(id, f) {
+      const res = await db
+        .updateTable("pipelines")
+        .set({ ...f, is_publish: bool(f.is_publish), spec: JSON.stringify(f.spec) })
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+
+    deletePipeline: (id) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        const runs = tx.selectFrom("pipeline_runs").select("id").where("pipeline_id", "=", id);
+        const steps = tx.selectFrom("step_runs").select("id").where("run_id", "in", runs);
+        await tx.deleteFrom("step_logs").where("step_id", "in", steps).execute();
+        // Stage, job and step runs go with their run (ON DELETE CASCADE).
+        await tx.deleteFrom("pipeline_runs").where("pipeline_id", "=", id).execute();
+        const res = await tx.deleteFrom("pipelines").where("id", "=", id).executeTakeFirst();
+        return Number(res.numDeletedRows) > 0;
+      }),
+
+    async setPipelineBanned(id, banned, now) {
+      const res = await db
+        .updateTable("pipelines")
+        .set({ banned: bool(banned), update_time: now })
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+
+    async listPipelines(q) {
+      let base = db.selectFrom("pipelines").where("project_id", "=", q.project_id);
+      // lower() on both sides: SQLite LIKE ignores ASCII case, PostgreSQL LIKE does not.
+      if (q.name) base = base.where(sql<boolean>`lower(name) like lower(${likePattern(q.name)}) escape '\\'`);
+      if (q.banned !== undefined) base = base.where("banned", "=", bool(q.banned));
+      if (q.is_publish !== undefined) base = base.where("is_publish", "=", bool(q.is_publish));
+      const [count, rows] = await Promise.all([
+        base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+        base
+          .selectAll()
+          .orderBy(q.sort_key, q.sort_dir)
+          .orderBy("id", q.sort_dir)
+          .limit(q.limit)
+          .offset(q.offset)
+          .execute(),
+      ]);
+      return { total: Number(count.n), items: rows.map(toPipeline) };
+    },
+
+    async updatePipelineSpec(id, spec) {
+      await db
+        .updateTable("pipelines")
+        .set({ spec: JSON.stringify(spec) })
+        .where("id", "=", id)
+        .execute();
+    },
+
+    /**
+     * Takes the next run number of each pipeline (ids must be distinct) in one statement, and
+     * answers the pipelines as they are now, `run_counter` being the new run's number. In
+     * PostgreSQL the row locks this takes also serialise concurrent starts of one pipeline.
+     */
+    async allocateRunNumbers(pipelineIds) {
+      const out: PipelineRecord[] = [];
+      for (let i = 0; i < pipelineIds.length; i += CHUNK) {
+        const rows = await db
+          .updateTable("pipelines")
+          .set((eb) => ({ run_counter: eb("run_counter", "+", 1) }))
+          .where("id", "in", pipelineIds.slice(i, i + CHUNK))
+          .returningAll()
+          .execute();
+        out.push(...rows.map(toPipeline));
+      }
+      return out;
+    },
+  };
+}

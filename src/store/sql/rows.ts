@@ -1,0 +1,164 @@
+// Rows ↔ records: both backends store booleans as 0/1 and structured values as JSON text, and
+// pg answers BIGINT columns as strings, so every number read back goes through Number().
+
+import type { Definition } from "../../pipeline/types.js";
+import type { JobRunRecord, RunRecord, StageRunRecord, StepRunRecord } from "../run-records.js";
+import type { JobRunTable, PipelineTable, RunTable, StageRunTable, StepRunTable } from "../schema.js";
+import type { CredentialRecord, PipelineRecord, ProjectRecord, Role } from "../store.js";
+
+export const bool = (b: boolean): number => (b ? 1 : 0);
+
+const num = (v: number | null): number | null => (v === null ? null : Number(v));
+
+export function toProject(row: ProjectRecord): ProjectRecord {
+  return { id: row.id, name: row.name, create_time: Number(row.create_time) };
+}
+
+export function toPipeline(row: PipelineTable): PipelineRecord {
+  return {
+    id: row.id,
+    project_id: row.project_id,
+    name: row.name,
+    description: row.description,
+    is_publish: row.is_publish === 1,
+    banned: row.banned === 1,
+    manifest_version: row.manifest_version,
+    definition: row.definition,
+    spec: JSON.parse(row.spec),
+    creator_id: row.creator_id,
+    creator_name: row.creator_name,
+    updater_id: row.updater_id,
+    create_time: Number(row.create_time),
+    update_time: Number(row.update_time),
+    run_counter: Number(row.run_counter),
+  };
+}
+
+/** The columns tokens and access keys share. */
+export interface CredentialRow {
+  name: string;
+  role: string;
+  project_ids: string;
+  create_time: number;
+  revoked_time: number | null;
+}
+
+export function toCredential(id: string, row: CredentialRow): CredentialRecord {
+  return {
+    id,
+    name: row.name,
+    role: row.role as Role,
+    project_ids: JSON.parse(row.project_ids),
+    create_time: Number(row.create_time),
+    revoked_time: num(row.revoked_time),
+  };
+}
+
+export function credentialRow(c: CredentialRecord): CredentialRow {
+  return {
+    name: c.name,
+    role: c.role,
+    project_ids: JSON.stringify(c.project_ids),
+    create_time: c.create_time,
+    revoked_time: c.revoked_time,
+  };
+}
+
+/** A patch with booleans as 0/1, ready for SET. */
+export function boolPatch<T extends object>(patch: T): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(patch)) out[k] = typeof v === "boolean" ? (v ? 1 : 0) : v;
+  return out;
+}
+
+export function runPatch(patch: Partial<RunRecord>): Record<string, unknown> {
+  // A run's context (definition, variables, sources) is fixed at creation.
+  const { context: _context, ...rest } = patch;
+  return boolPatch(rest);
+}
+
+export function runRow(r: RunRecord, definitionHash: string): RunTable {
+  const { definition: _definition, ...context } = r.context;
+  return {
+    ...r,
+    admitted: bool(r.admitted),
+    stop_requested: bool(r.stop_requested),
+    context: JSON.stringify(context),
+    definition_hash: definitionHash,
+  };
+}
+
+export function stageRow(s: StageRunRecord): StageRunTable {
+  return { ...s, is_select: bool(s.is_select) };
+}
+
+export function jobRow(j: JobRunRecord): JobRunTable {
+  return { ...j, is_select: bool(j.is_select), labels: JSON.stringify(j.labels) };
+}
+
+export function stepRow(s: StepRunRecord): StepRunTable {
+  return { ...s };
+}
+
+export function toRun(row: RunTable, definition: Definition): RunRecord {
+  const { definition_hash: _hash, ...r } = row;
+  return {
+    ...r,
+    run_number: Number(r.run_number),
+    status: r.status as RunRecord["status"],
+    start_time: Number(r.start_time),
+    end_time: Number(r.end_time),
+    pause_time: Number(r.pause_time),
+    paused_since: num(r.paused_since),
+    admitted: Number(r.admitted) === 1,
+    queue_seq: Number(r.queue_seq),
+    stop_requested: Number(r.stop_requested) === 1,
+    start_status: r.start_status as RunRecord["start_status"],
+    context: { ...JSON.parse(r.context), definition },
+    create_time: Number(r.create_time),
+    update_time: Number(r.update_time),
+  };
+}
+
+export function toStage(r: StageRunTable): StageRunRecord {
+  return {
+    ...r,
+    idx: Number(r.idx),
+    status: r.status as StageRunRecord["status"],
+    is_select: Number(r.is_select) === 1,
+    start_time: Number(r.start_time),
+    end_time: Number(r.end_time),
+  };
+}
+
+export function toJob(r: JobRunTable): JobRunRecord {
+  return {
+    ...r,
+    stage_idx: Number(r.stage_idx),
+    idx: Number(r.idx),
+    status: r.status as JobRunRecord["status"],
+    is_select: Number(r.is_select) === 1,
+    next_step: Number(r.next_step),
+    ready_seq: Number(r.ready_seq),
+    attempt: Number(r.attempt),
+    lease_expires: num(r.lease_expires),
+    pgid: num(r.pgid),
+    lost: Number(r.lost),
+    heartbeat_time: num(r.heartbeat_time),
+    labels: JSON.parse(r.labels),
+    start_time: Number(r.start_time),
+    end_time: Number(r.end_time),
+  };
+}
+
+export function toStep(r: StepRunTable): StepRunRecord {
+  return {
+    ...r,
+    idx: Number(r.idx),
+    status: r.status as StepRunRecord["status"],
+    deadline: num(r.deadline),
+    log_bytes: Number(r.log_bytes),
+    start_time: Number(r.start_time),
+    end_time: Number(r.end_time),
+  };
+}

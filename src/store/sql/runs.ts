@@ -1,0 +1,315 @@
+// Runs and their stage, job and step records: written as whole graphs at creation, changed as
+// patch sets in one transaction (fenced when a runner writes), read back as graphs and pages.
+
+import { sql } from "kysely";
+import { ACTIVE_RUN_STATUSES } from "../../pipeline/vocabulary.js";
+import type { RunRecord } from "../run-records.js";
+import type { RunTable } from "../schema.js";
+import type { RunStore } from "../store.js";
+import { CHUNK, holdsJob, inTransaction, type SqlContext } from "./context.js";
+import {
+  boolPatch,
+  jobRow,
+  runPatch,
+  runRow,
+  stageRow,
+  stepRow,
+  toJob,
+  toRun,
+  toStage,
+  toStep,
+} from "./rows.js";
+
+export function runQueries(ctx: SqlContext): RunStore {
+  const { db, definitions, bulk } = ctx;
+
+  /** Turns run rows into records, loading the definitions they refer to. */
+  async function toRuns(rows: readonly RunTable[]): Promise<RunRecord[]> {
+    const missing = [...new Set(rows.map((r) => r.definition_hash))].filter((h) => !definitions.get(h));
+    if (missing.length > 0) {
+      const defs = await db.selectFrom("definitions").selectAll().where("hash", "in", missing).execute();
+      for (const d of defs) definitions.put(d.hash, JSON.parse(d.body));
+    }
+    return rows.map((r) => {
+      const def = definitions.get(r.definition_hash);
+      if (!def) throw new Error(`run ${r.id}: definition ${r.definition_hash} is missing`);
+      return toRun(r, def);
+    });
+  }
+
+  async function getRun(id: string): Promise<RunRecord | undefined> {
+    const row = await db.selectFrom("pipeline_runs").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && (await toRuns([row]))[0];
+  }
+
+  const store: RunStore = {
+    /** Active (admitted, unfinished) and waiting runs per pipeline, for concurrency control. */
+    async countActiveRuns(pipelineIds) {
+      const out = new Map<string, { admitted: number; waiting: number }>();
+      for (let i = 0; i < pipelineIds.length; i += CHUNK) {
+        const rows = await db
+          .selectFrom("pipeline_runs")
+          .select(["pipeline_id", "admitted", (eb) => eb.fn.countAll<number>().as("n")])
+          .where("pipeline_id", "in", pipelineIds.slice(i, i + CHUNK))
+          .where("status", "in", ACTIVE_RUN_STATUSES)
+          .groupBy(["pipeline_id", "admitted"])
+          .execute();
+        for (const r of rows) {
+          const e = out.get(r.pipeline_id) ?? { admitted: 0, waiting: 0 };
+          if (Number(r.admitted) === 1) e.admitted += Number(r.n);
+          else e.waiting += Number(r.n);
+          out.set(r.pipeline_id, e);
+        }
+      }
+      return out;
+    },
+
+    async insertRunGraphs(graphs) {
+      const newDefs = new Map<string, string>();
+      const runs = graphs.map((g) => {
+        const { hash, json } = definitions.hash(g.run.context.definition);
+        if (!definitions.stored.has(hash))
+          newDefs.set(hash, json ?? JSON.stringify(g.run.context.definition));
+        return runRow(g.run, hash);
+      });
+      if (newDefs.size > 0) {
+        const rows = [...newDefs].map(([hash, body]) => ({ hash, body }));
+        for (let i = 0; i < rows.length; i += CHUNK) {
+          await db
+            .insertInto("definitions")
+            .values(rows.slice(i, i + CHUNK))
+            .onConflict((oc) => oc.column("hash").doNothing())
+            .execute();
+        }
+        // Marked before the commit: were the transaction rolled back, the next insert of such a
+        // run would miss its definition, so a failed transaction clears the marks (inTransaction).
+        for (const h of newDefs.keys()) definitions.stored.add(h);
+      }
+      await bulk.insert(db, "pipeline_runs", runs);
+      await bulk.insert(
+        db,
+        "stage_runs",
+        graphs.flatMap((g) => g.stages.map(stageRow)),
+      );
+      await bulk.insert(
+        db,
+        "job_runs",
+        graphs.flatMap((g) => g.jobs.map(jobRow)),
+      );
+      await bulk.insert(
+        db,
+        "step_runs",
+        graphs.flatMap((g) => g.steps.map(stepRow)),
+      );
+    },
+
+    getRun,
+
+    async getRuns(ids) {
+      const out: RunRecord[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const rows = await db
+          .selectFrom("pipeline_runs")
+          .selectAll()
+          .where("id", "in", ids.slice(i, i + CHUNK))
+          .execute();
+        out.push(...(await toRuns(rows)));
+      }
+      return out;
+    },
+
+    async getLatestRun(pipelineId) {
+      const row = await db
+        .selectFrom("pipeline_runs")
+        .selectAll()
+        .where("pipeline_id", "=", pipelineId)
+        .orderBy("run_number", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      return row && (await toRuns([row]))[0];
+    },
+
+    async getRunGraph(id) {
+      const run = await getRun(id);
+      if (!run) return undefined;
+      const [stages, jobs, steps] = await Promise.all([
+        db.selectFrom("stage_runs").selectAll().where("run_id", "=", id).orderBy("idx").execute(),
+        db
+          .selectFrom("job_runs")
+          .selectAll()
+          .where("run_id", "=", id)
+          .orderBy("stage_idx")
+          .orderBy("idx")
+          .execute(),
+        db
+          .selectFrom("step_runs")
+          .selectAll()
+          .where("run_id", "=", id)
+          .orderBy("job_id")
+          .orderBy("idx")
+          .execute(),
+      ]);
+      return { run, stages: stages.map(toStage), jobs: jobs.map(toJob), steps: steps.map(toStep) };
+    },
+
+    /**
+     * Reads a run inside a transaction, locking it against concurrent changes until the
+     * transaction ends (PostgreSQL: FOR UPDATE on the run row; SQLite's single writer serialises).
+     */
+    async getRunGraphForUpdate(id) {
+      if (ctx.capabilities.supportsSkipLocked) {
+        await sql`SELECT id FROM pipeline_runs WHERE id = ${id} FOR UPDATE`.execute(db);
+      }
+      return store.getRunGraph(id);
+    },
+
+    async getStagesOfRuns(runIds) {
+      if (runIds.length === 0) return [];
+      const rows = await db
+        .selectFrom("stage_runs")
+        .selectAll()
+        .where("run_id", "in", runIds)
+        .orderBy("idx")
+        .execute();
+      return rows.map(toStage);
+    },
+
+    async getJob(id) {
+      const row = await db.selectFrom("job_runs").selectAll().where("id", "=", id).executeTakeFirst();
+      return row && toJob(row);
+    },
+
+    async getStep(id) {
+      const row = await db.selectFrom("step_runs").selectAll().where("id", "=", id).executeTakeFirst();
+      return row && toStep(row);
+    },
+
+    applyRunChanges: (changes, fence) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        if (fence && !(await holdsJob(tx, fence))) return false;
+        const { run, stages = [], jobs = [], steps = [], clearLogsOf = [] } = changes;
+        if (run) {
+          const { id, ...patch } = run;
+          if (Object.keys(patch).length > 0)
+            await tx.updateTable("pipeline_runs").set(runPatch(patch)).where("id", "=", id).execute();
+        }
+        for (const { id, ...patch } of stages) {
+          await tx.updateTable("stage_runs").set(boolPatch(patch)).where("id", "=", id).execute();
+        }
+        for (const { id, ...patch } of jobs) {
+          const p = boolPatch(patch);
+          if (patch.labels) p.labels = JSON.stringify(patch.labels);
+          await tx.updateTable("job_runs").set(p).where("id", "=", id).execute();
+        }
+        for (const { id, ...patch } of steps) {
+          await tx.updateTable("step_runs").set(boolPatch(patch)).where("id", "=", id).execute();
+        }
+        if (clearLogsOf.length > 0) {
+          await tx.deleteFrom("step_logs").where("step_id", "in", clearLogsOf).execute();
+          await tx.updateTable("step_runs").set({ log_bytes: 0 }).where("id", "in", clearLogsOf).execute();
+        }
+        return true;
+      }),
+
+    async listActiveRunIds(pipelineId) {
+      let q = db.selectFrom("pipeline_runs").select("id").where("status", "in", ACTIVE_RUN_STATUSES);
+      if (pipelineId !== undefined) q = q.where("pipeline_id", "=", pipelineId);
+      const rows = await q.orderBy("queue_seq").execute();
+      return rows.map((r) => r.id);
+    },
+
+    /** Runs waiting for admission, oldest first. */
+    async listWaitingRuns(limit) {
+      const rows = await db
+        .selectFrom("pipeline_runs")
+        .selectAll()
+        .where("status", "in", ACTIVE_RUN_STATUSES)
+        .where("admitted", "=", 0)
+        .orderBy("queue_seq")
+        .limit(limit)
+        .execute();
+      return toRuns(rows);
+    },
+
+    /** How many runs of the pipeline wait for admission ahead of queue_seq. */
+    async countWaitingBefore(pipelineId, queueSeq) {
+      const row = await db
+        .selectFrom("pipeline_runs")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("pipeline_id", "=", pipelineId)
+        .where("status", "in", ACTIVE_RUN_STATUSES)
+        .where("admitted", "=", 0)
+        .where("queue_seq", "<", queueSeq)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    /** The earliest manual-review deadline among waiting steps, if any. */
+    async nextReviewDeadline() {
+      const row = await db
+        .selectFrom("step_runs")
+        .select(["id", "run_id", "deadline"])
+        .where("status", "=", "PAUSED")
+        .where("deadline", "is not", null)
+        .orderBy("deadline")
+        .limit(1)
+        .executeTakeFirst();
+      return row && { step_id: row.id, run_id: row.run_id, deadline: Number(row.deadline) };
+    },
+
+    async listRuns(q) {
+      let base = db.selectFrom("pipeline_runs").where("pipeline_id", "=", q.pipeline_id);
+      const filtered =
+        (q.statuses?.length ?? 0) > 0 ||
+        q.start_time !== undefined ||
+        q.end_time !== undefined ||
+        q.update_time !== undefined;
+      if (q.statuses && q.statuses.length > 0) base = base.where("status", "in", q.statuses);
+      if (q.start_time !== undefined) base = base.where("start_time", ">=", q.start_time);
+      if (q.end_time !== undefined) base = base.where("start_time", "<=", q.end_time);
+      if (q.update_time !== undefined) base = base.where("update_time", ">=", q.update_time);
+      // Sorting by run_number stands in for start_time: both grow together and run_number is indexed.
+      const order = q.sort_key === "start_time" ? "run_number" : "update_time";
+      const rows = await base
+        .selectAll()
+        .orderBy(order, q.sort_dir)
+        .orderBy("run_number", q.sort_dir)
+        .limit(q.limit)
+        .offset(q.offset)
+        .execute();
+      let total: number;
+      if (filtered) {
+        const c = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+        total = Number(c.n);
+      } else {
+        // Runs are only ever deleted with their pipeline, so the counter is the count: O(1) at any size.
+        const p = await db
+          .selectFrom("pipelines")
+          .select("run_counter")
+          .where("id", "=", q.pipeline_id)
+          .executeTakeFirst();
+        total = Number(p?.run_counter ?? 0);
+      }
+      return { total, items: await toRuns(rows) };
+    },
+
+    /** The latest run of each pipeline that has one. */
+    async latestRuns(pipelineIds) {
+      if (pipelineIds.length === 0) return [];
+      const rows = await db
+        .selectFrom("pipeline_runs as r")
+        .selectAll("r")
+        .where("r.pipeline_id", "in", pipelineIds)
+        .where((eb) =>
+          eb(
+            "r.run_number",
+            "=",
+            eb.selectFrom("pipelines as p").select("p.run_counter").whereRef("p.id", "=", "r.pipeline_id"),
+          ),
+        )
+        .execute();
+      return toRuns(rows);
+    },
+  };
+  return store;
+}

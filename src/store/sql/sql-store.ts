@@ -1,0 +1,62 @@
+// The Store implemented once over Kysely for both backends: each role's queries live in their own
+// module and are composed here into one object per connection (or per open transaction). A
+// backend folder only opens the connection, owns its migrations and may bring a faster bulk writer.
+
+import type { Kysely } from "kysely";
+import type { Database } from "../schema.js";
+import type { Store, StoreCapabilities } from "../store.js";
+import { credentialQueries, metaQueries, projectQueries } from "./accounts.js";
+import { batchQueries } from "./batches.js";
+import {
+  type BulkWriter,
+  DefinitionCache,
+  inTransaction,
+  kyselyBulkWriter,
+  type SqlContext,
+} from "./context.js";
+import { jobQueueQueries } from "./job-queue.js";
+import { logQueries } from "./logs.js";
+import { pipelineQueries } from "./pipelines.js";
+import { runQueries } from "./runs.js";
+
+/** A Store over SQL; `db` is there for tests that look at rows directly. */
+export interface SqlStore extends Store {
+  readonly db: Kysely<Database>;
+  transaction<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T>;
+}
+
+export interface SqlStoreOptions {
+  readonly db: Kysely<Database>;
+  readonly capabilities: StoreCapabilities;
+  readonly bulk?: BulkWriter;
+  /** Closes the connection and whatever the backend keeps beside it. */
+  readonly onClose?: () => Promise<void>;
+}
+
+export function createSqlStore(opts: SqlStoreOptions): SqlStore {
+  const onClose = opts.onClose ?? (() => opts.db.destroy());
+  const build = (ctx: SqlContext): SqlStore => {
+    const store: SqlStore = {
+      db: ctx.db,
+      capabilities: ctx.capabilities,
+      ...metaQueries(ctx),
+      ...projectQueries(ctx),
+      ...credentialQueries(ctx),
+      ...pipelineQueries(ctx),
+      ...runQueries(ctx),
+      ...jobQueueQueries(ctx),
+      ...logQueries(ctx),
+      ...batchQueries(ctx),
+      transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
+      // A transaction's store closes nothing: the connection belongs to the store that opened it.
+      close: ctx.db.isTransaction ? async () => {} : onClose,
+    };
+    return store;
+  };
+  return build({
+    db: opts.db,
+    capabilities: opts.capabilities,
+    bulk: opts.bulk ?? kyselyBulkWriter,
+    definitions: new DefinitionCache(),
+  });
+}

@@ -1,0 +1,366 @@
+// The answer shapes of the API as JSON Schemas: the server validates its routes' answers against
+// them (a view that drifts fails the type check, and fast-json-stringify writes what they list),
+// the OpenAPI document shows them, and `types.ts` derives the types the CLI and the UI read.
+// Field names and meanings are CodeArts's (spec §4), plus ours where marked.
+
+import { NODE_STATUSES, RUN_STATUSES } from "../pipeline/vocabulary.js";
+
+const str = { type: "string" } as const;
+const int = { type: "integer" } as const;
+const bool = { type: "boolean" } as const;
+const nul = { type: "null" } as const;
+const strOrNull = { type: ["string", "null"] } as const;
+const intOrNull = { type: ["integer", "null"] } as const;
+const strings = { type: "array", items: str } as const;
+/** Values the client chose (sources, step input values): passed through as they were stored. */
+const anything = {} as const;
+const nodeStatus = { type: "string", enum: NODE_STATUSES } as const;
+const runStatus = { type: "string", enum: RUN_STATUSES } as const;
+
+/** An object whose every listed property is always present. */
+function record<const P extends Record<string, object>>(properties: P) {
+  return {
+    type: "object",
+    additionalProperties: false,
+    required: Object.keys(properties) as (keyof P & string)[],
+    properties,
+  } as const;
+}
+
+export const errorBodySchema = {
+  type: "object",
+  required: ["error_code", "error_msg"],
+  properties: { error_code: str, error_msg: str },
+} as const;
+
+export const successSchema = record({ success: bool });
+
+// ---- runs --------------------------------------------------------------------------------------
+
+export const stepRunSchema = record({
+  id: str,
+  name: str,
+  task: str,
+  business_type: str,
+  inputs: { type: "array", items: record({ key: str, value: anything }) },
+  sequence: int,
+  official_task_version: strOrNull,
+  identifier: str,
+  multi_step_editable: int,
+  endpoint_ids: strings,
+  last_dispatch_id: nul,
+  status: nodeStatus,
+  message: strOrNull,
+  start_time: int,
+  end_time: int,
+  daily_build_number: nul,
+  /** Ours: bytes of log stored so far. */
+  log_size: int,
+  /** Ours: when a waiting manual review times out (epoch ms). */
+  review_deadline: intOrNull,
+});
+
+export const jobRunSchema = record({
+  id: str,
+  category: nul,
+  sequence: int,
+  async: str,
+  name: str,
+  identifier: str,
+  depends_on: strings,
+  condition: strOrNull,
+  resource: str,
+  is_select: bool,
+  timeout: str,
+  last_dispatch_id: strOrNull,
+  status: nodeStatus,
+  message: strOrNull,
+  start_time: int,
+  end_time: int,
+  steps: { type: "array", items: stepRunSchema },
+  exec_id: nul,
+});
+
+export const stageRunSchema = record({
+  id: str,
+  category: nul,
+  name: str,
+  identifier: str,
+  run_always: bool,
+  parallel: nul,
+  is_select: bool,
+  sequence: int,
+  depends_on: strings,
+  condition: nul,
+  status: nodeStatus,
+  start_time: int,
+  end_time: int,
+  pause_time: int,
+  pre: { type: "array", items: anything },
+  post: { type: "array", items: anything },
+  jobs: { type: "array", items: jobRunSchema },
+});
+
+/** ShowPipelineRunDetail (§4.8), and the data of the live run stream's `run` events. */
+export const runDetailSchema = record({
+  id: str,
+  pipeline_id: str,
+  manifest_version: str,
+  name: str,
+  description: str,
+  is_publish: bool,
+  executor_id: str,
+  executor_name: str,
+  status: runStatus,
+  trigger_type: str,
+  run_number: int,
+  start_time: int,
+  end_time: int,
+  pause_time: int,
+  stages: { type: "array", items: stageRunSchema },
+  domain_id: str,
+  project_id: str,
+  region: str,
+  component_id: str,
+  language: str,
+  sources: { type: "array", items: anything },
+  artifacts: { type: "array", items: anything },
+  subject_id: str,
+  group_id: nul,
+  group_name: nul,
+  detail_url: nul,
+  current_system_time: int,
+  // Ours, beyond CodeArts's fields.
+  message: strOrNull,
+  start_status: { type: "string", enum: ["START_SUCCESS", "START_FAILED"] },
+  /** A run waiting under concurrency control: its queue (the run id) and place in it. */
+  queue_id: strOrNull,
+  queue_position: intOrNull,
+  variables: { type: "array", items: record({ name: str, value: str, is_secret: bool }) },
+});
+
+export const stageStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "sequence", "status", "start_time", "end_time"],
+  properties: {
+    name: str,
+    sequence: int,
+    status: nodeStatus,
+    start_time: str,
+    end_time: str,
+    /** In run lists only. */
+    id: str,
+  },
+} as const;
+
+const buildParamNames = [
+  "action",
+  "build_type",
+  "commit_id",
+  "event_type",
+  "merge_id",
+  "message",
+  "source_branch",
+  "tag",
+  "target_branch",
+  "codehub_id",
+  "git_url",
+  "source_codehub_id",
+  "source_codehub_url",
+  "source_codehub_http_url",
+] as const;
+
+/** An item of ListPipelineRuns (§4.9) and of BatchShowPipelinesLatestStatus (§4.10). */
+export const runSummarySchema = record({
+  pipeline_id: str,
+  pipeline_run_id: str,
+  executor_id: str,
+  executor_name: str,
+  stage_status_list: { type: "array", items: stageStatusSchema },
+  status: runStatus,
+  run_number: int,
+  trigger_type: str,
+  build_params: {
+    type: "object",
+    required: buildParamNames,
+    properties: Object.fromEntries(buildParamNames.map((n) => [n, strOrNull])) as Record<
+      (typeof buildParamNames)[number],
+      typeof strOrNull
+    >,
+    // A run's sources may carry more build parameters than CodeArts lists; they are shown too.
+    additionalProperties: strOrNull,
+  },
+  artifact_params: record({ version: nul, branch_filter: nul, package_name: nul, organization: nul }),
+  start_time: int,
+  end_time: int,
+  detail_url: str,
+  modify_url: str,
+});
+
+export const runListSchema = record({
+  offset: int,
+  limit: int,
+  total: int,
+  pipeline_runs: { type: "array", items: runSummarySchema },
+});
+
+export const latestStatusSchema = { type: "array", items: runSummarySchema } as const;
+
+export const runStartedSchema = record({ pipeline_run_id: str });
+
+export const batchRunSchema = record({
+  result: { type: "array", items: record({ pipeline_id: str, pipeline_run_id: str }) },
+});
+
+export const batchResultSchema = record({
+  result: {
+    type: "array",
+    items: record({
+      pipeline_id: str,
+      pipeline_run_id: str,
+      pipeline_name: strOrNull,
+      status: { type: "string", enum: ["START_SUCCESS", "START_FAILED"] },
+      reason: strOrNull,
+    }),
+  },
+});
+
+/** ShowPipelineLog (§4.11): offsets are byte offsets, as strings. */
+export const logPageSchema = record({
+  step_run_id: str,
+  start_offset: str,
+  end_offset: str,
+  has_more: bool,
+  log: str,
+});
+
+export const stepOutputsSchema = record({
+  step_outputs: {
+    type: "array",
+    items: record({ step_run_id: str, output_result: { type: "array", items: anything } }),
+  },
+  current_system_time: int,
+});
+
+export const artifactsSchema = record({ artifacts: { type: "array", items: anything } });
+
+// ---- pipelines ---------------------------------------------------------------------------------
+
+export const variableSchema = record({
+  name: str,
+  sequence: int,
+  type: { type: "string", enum: ["string", "enum", "autoIncrement"] },
+  value: str,
+  is_secret: bool,
+  description: str,
+  is_runtime: bool,
+  limits: strings,
+  is_reset: bool,
+  latest_value: str,
+  pipeline_id: str,
+});
+
+/** ShowPipelineDetail (§4.16). Secret values are masked. */
+export const pipelineDetailSchema = record({
+  id: str,
+  name: str,
+  description: str,
+  manifest_version: str,
+  region: str,
+  domain_id: str,
+  project_id: str,
+  component_id: str,
+  is_publish: bool,
+  creator_id: str,
+  creator_name: str,
+  updater_id: str,
+  create_time: int,
+  update_time: int,
+  is_collect: bool,
+  sources: { type: "array", items: anything },
+  variables: { type: "array", items: variableSchema },
+  schedules: { type: "array", items: anything },
+  triggers: { type: "array", items: anything },
+  group_id: strOrNull,
+  definition: str,
+  security_level: nul,
+  banned: bool,
+  concurrency_control: {
+    anyOf: [
+      record({
+        concurrency_number: int,
+        exceed_action: { type: "string", enum: ["ABORT", "QUEUE"] },
+        enable: bool,
+        pipeline_id: str,
+      }),
+      nul,
+    ],
+  },
+});
+
+export const pipelineListItemSchema = record({
+  pipeline_id: str,
+  name: str,
+  project_id: str,
+  project_name: str,
+  component_id: str,
+  is_publish: bool,
+  is_collect: bool,
+  manifest_version: str,
+  create_time: int,
+  update_time: int,
+  banned: bool,
+  latest_run: nul,
+  convert_sign: int,
+  security_level: nul,
+});
+
+/** ListPipelines (§4.14). */
+export const pipelineListSchema = record({
+  offset: int,
+  limit: int,
+  total: int,
+  pipelines: { type: "array", items: pipelineListItemSchema },
+});
+
+export const pipelineIdSchema = record({ pipeline_id: str });
+
+const sourceSchema = {
+  type: "object",
+  required: ["type"],
+  properties: {
+    type: { type: "string", enum: ["code", "artifact"] },
+    params: {
+      type: "object",
+      properties: {
+        git_type: { type: "string", enum: ["codehub", "gitee", "github", "gitcode", "gitlab"] },
+        git_url: { type: "string", maxLength: 2048 },
+        alias: { type: "string", pattern: "^[A-Za-z0-9_]{0,128}$" },
+        default_branch: { type: "string", maxLength: 256 },
+        codehub_id: { type: "string" },
+        endpoint_id: { type: "string" },
+      },
+    },
+  },
+} as const;
+
+/** CreatePipelineNew and UpdatePipelineInfo (§4.15, §4.17): the request, a full replace. */
+export const pipelineRequestSchema = {
+  type: "object",
+  required: ["name", "is_publish", "definition"],
+  properties: {
+    name: { type: "string", minLength: 1, maxLength: 128 },
+    is_publish: { type: "boolean" },
+    definition: { type: "string", minLength: 1 },
+    description: { type: "string", maxLength: 1024 },
+    manifest_version: { type: "string", maxLength: 16 },
+    sources: { type: "array", items: sourceSchema, maxItems: 100 },
+    variables: { type: "array", items: { type: "object" }, maxItems: 500 },
+    schedules: { type: "array", items: { type: "object" }, maxItems: 100 },
+    triggers: { type: "array", items: { type: "object" }, maxItems: 100 },
+    concurrency_control: { type: ["object", "null"] },
+    project_name: { type: "string" },
+    group_id: { type: ["string", "null"] },
+  },
+} as const;
