@@ -1,5 +1,6 @@
 // Run lifecycle over HTTP against a real server process running real shell processes: the
-// runner's workspace, environment, `bash -e` and job timeout; stop, retry and manual review.
+// runner's workspace, environment and `bash -e`; stop, retry and manual review. What happens as
+// time passes (job and review timeouts) is in timers.test.ts, driven by a test clock.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -198,34 +199,7 @@ describe("run lifecycle", () => {
       expect(fs.existsSync(path.join(dir, "bash-e.after"))).toBe(false);
       expect(fs.existsSync(path.join(dir, "bash-e.next-step"))).toBe(false);
     });
-
-    it("fails a job that exceeds its timeout and kills its whole process group", async () => {
-      const pl = await pipeline(
-        definition([
-          {
-            identifier: "build",
-            jobs: [
-              {
-                identifier: "slow",
-                timeout: "2",
-                steps: [{ script: `echo $$ > "$DIR/timeout.pgid"\nsleep 1000 &\nsleep 1000` }],
-              },
-            ],
-          },
-        ]),
-      );
-      const run = await start(pl);
-      const pgid = await readPgid(path.join(dir, "timeout.pgid"));
-      const d = await waitForRun(api, pid, pl, run);
-      expect(d.status).toBe("FAILED");
-      const j = jobOf(d, "slow");
-      expect(j.status).toBe("FAILED");
-      expect(j.message).toContain("timed out");
-      expect(j.steps[0]!.status).toBe("FAILED");
-      expect(j.steps[0]!.message).toContain("timed out");
-      expect(await logOf(pl, run, j)).toContain("timed out");
-      await waitGroupGone(pgid);
-    });
+    // Job timeouts: test/timers.test.ts (with a test clock).
   });
 
   describe("stop", () => {
@@ -514,27 +488,7 @@ describe("run lifecycle", () => {
       expect(fs.existsSync(path.join(dir, "review-refuse.ship"))).toBe(false);
     });
 
-    it("applies timeout_strategy reject when nobody decides in time", async () => {
-      const pl = await reviewPipeline(1, "reject", "review-timeout-reject");
-      const run = await start(pl);
-      const d = await waitForRun(api, pid, pl, run);
-      expect(d.status).toBe("FAILED");
-      const j = jobOf(d, "approve");
-      expect(j.steps[0]!.status).toBe("FAILED");
-      expect(j.steps[0]!.message).toContain("timed out");
-      expect(fs.existsSync(path.join(dir, "review-timeout-reject.after"))).toBe(false);
-    });
-
-    it("applies timeout_strategy pass when nobody decides in time", async () => {
-      const pl = await reviewPipeline(1, "pass", "review-timeout-pass");
-      const run = await start(pl);
-      const d = await waitForRun(api, pid, pl, run);
-      expect(d.status).toBe("COMPLETED");
-      const j = jobOf(d, "approve");
-      expect(j.steps[0]!.status).toBe("COMPLETED");
-      expect(j.steps[0]!.message).toContain("timed out");
-      expect(fs.existsSync(path.join(dir, "review-timeout-pass.ship"))).toBe(true);
-    });
+    // Review timeouts: test/timers.test.ts (with a test clock).
 
     it("stops a run that waits for review", async () => {
       const pl = await reviewPipeline(3600, "reject", "review-stop");

@@ -3,6 +3,7 @@
 
 import { RUN_STATUSES } from "../pipeline/vocabulary.js";
 import { RUN_SORT_KEYS } from "../store/run-records.js";
+import { sourceSchema } from "../wire/schemas.js";
 import { idSchema } from "./schemas.js";
 
 export const RUN_LIST_DEFAULT_LIMIT = 10;
@@ -31,34 +32,21 @@ export const runBody = {
     sources: {
       type: "array",
       maxItems: 100,
-      items: {
-        type: "object",
-        required: ["type"],
-        properties: {
-          type: { type: "string", enum: ["code", "artifact"] },
-          params: {
-            type: "object",
-            properties: {
-              git_type: { type: "string", enum: ["codehub", "gitee", "github", "gitcode", "gitlab"] },
-              git_url: { type: "string", maxLength: 2048 },
-              alias: { type: "string", maxLength: 128 },
-              default_branch: { type: "string", maxLength: 256 },
-              build_params: {
-                type: "object",
-                properties: {
-                  build_type: { type: "string", enum: ["branch", "tag"] },
-                  target_branch: { type: "string" },
-                  tag: { type: "string" },
-                  event_type: {
-                    type: "string",
-                    enum: ["Manual", "Scheduler", "MR", "Push", "CreateTag", "Issue", "Note"],
-                  },
-                },
-              },
+      items: sourceSchema({
+        alias: { type: "string", maxLength: 128 },
+        build_params: {
+          type: "object",
+          properties: {
+            build_type: { type: "string", enum: ["branch", "tag"] },
+            target_branch: { type: "string" },
+            tag: { type: "string" },
+            event_type: {
+              type: "string",
+              enum: ["Manual", "Scheduler", "MR", "Push", "CreateTag", "Issue", "Note"],
             },
           },
         },
-      },
+      }),
     },
   },
 } as const;

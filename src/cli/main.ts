@@ -15,6 +15,8 @@ import { type Command, createCtx, type Io, type Output } from "./command.js";
 import { colorWanted, createStyle } from "./format.js";
 import { pipelineCommands } from "./pipeline-commands.js";
 import { runCommands } from "./run-commands.js";
+import { runControlCommands } from "./run-control-commands.js";
+import { runInspectCommands } from "./run-inspect-commands.js";
 
 const SERVE_USAGE = `Usage: pipewright serve [options]
 
@@ -35,7 +37,13 @@ Options (flag > environment variable > default):
   --log-level LEVEL           PIPEWRIGHT_LOG_LEVEL           info
 `;
 
-const COMMANDS: readonly Command[] = [...pipelineCommands, ...runCommands, ...adminCommands];
+const COMMANDS: readonly Command[] = [
+  ...pipelineCommands,
+  ...runCommands,
+  ...runInspectCommands,
+  ...runControlCommands,
+  ...adminCommands,
+];
 
 const GROUPS: Readonly<Record<string, string>> = {
   pipeline: "Create or update, list, show and delete pipelines.",

@@ -4,6 +4,7 @@
 
 import { ERRORS } from "../errors.js";
 import type { PipelineListItem, ProjectApi, RunDetail } from "./api.js";
+import type { OptionSpec } from "./args.js";
 import { closest } from "./args.js";
 import { CliError, EXIT, usageError } from "./cli-error.js";
 import { ID_RE } from "./command.js";
@@ -167,3 +168,16 @@ export async function resolveRun(api: ProjectApi, text: string, pipelineFlag?: s
   }
   return pipelineOfRun(api, spec.id);
 }
+
+/** The option that names the pipeline of a RUN argument, and how RUN arguments read. */
+export const PIPELINE_OPTION: OptionSpec = {
+  name: "pipeline",
+  short: "p",
+  type: "string",
+  arg: "PIPELINE",
+  help: "the pipeline of RUN, so RUN may be a bare run id or run number",
+};
+
+export const RUN_HELP = `RUN is PIPELINE (its latest run), PIPELINE#N (run number N) or a run id; PIPELINE is a
+pipeline name or id. A bare run id is looked up among the project's pipelines unless
+--pipeline names its pipeline.`;

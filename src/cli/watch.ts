@@ -53,6 +53,20 @@ export function whyFailed(d: RunDetail): string | null {
   return null;
 }
 
+/** The row of a run not seen yet: QUEUED, with `message` when it will not start. */
+export function queuedRow(r: Pick<WatchedRun, "name" | "runId">, message?: string | null): RunRow {
+  const row: RunRow = {
+    name: r.name,
+    runId: r.runId,
+    runNumber: null,
+    status: "QUEUED",
+    stages: [],
+    startTime: 0,
+    endTime: 0,
+  };
+  return message === undefined ? row : { ...row, message };
+}
+
 /**
  * Calls `onUpdate` with every run's current row after each round, until all have ended or the
  * signal aborts; answers the last rows. `initial` rows (e.g. runs that failed to start) are kept
@@ -70,17 +84,7 @@ export async function watchRuns(
 ): Promise<RunRow[]> {
   const rows = new Map<string, RunRow>(opts.initial ?? []);
   for (const r of runs) {
-    if (!rows.has(r.runId)) {
-      rows.set(r.runId, {
-        name: r.name,
-        runId: r.runId,
-        runNumber: null,
-        status: "QUEUED",
-        stages: [],
-        startTime: 0,
-        endTime: 0,
-      });
-    }
+    if (!rows.has(r.runId)) rows.set(r.runId, queuedRow(r));
   }
   const current = (): RunRow[] => runs.map((r) => rows.get(r.runId)!);
   for (;;) {

@@ -1,86 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { parseDefinition } from "../pipeline/definition.js";
-import type { RunGraph } from "../store/run-records.js";
-import type { PipelineRecord } from "../store/store.js";
-import { buildRunGraph, decideStart } from "./create-runs.js";
+import { env, finish, job, newRun, pipeline, sh, stage, step } from "../../test/helpers/runs.js";
+import { decideStart } from "./create-runs.js";
 import { applyChanges } from "./graph.js";
 import { deriveRunStatus, planRun } from "./plan.js";
-
-let n = 0;
-const newId = (): string => (++n).toString(16).padStart(32, "0");
-
-function pipeline(definition: unknown, extra: Partial<PipelineRecord["spec"]> = {}): PipelineRecord {
-  return {
-    id: "p".repeat(32),
-    project_id: "q".repeat(32),
-    name: "demo",
-    description: "",
-    is_publish: false,
-    banned: false,
-    manifest_version: "3.0",
-    definition: JSON.stringify(definition),
-    spec: {
-      sources: [],
-      variables: [],
-      schedules: [],
-      triggers: [],
-      concurrency_control: null,
-      group_id: null,
-      component_id: "",
-      project_name: "",
-      ...extra,
-    },
-    creator_id: "u",
-    creator_name: "u",
-    updater_id: "u",
-    create_time: 0,
-    update_time: 0,
-    run_counter: 0,
-  };
-}
-
-const sh = (id: string, extra: Record<string, unknown> = {}) => ({
-  name: id,
-  identifier: id,
-  ...extra,
-  steps: [
-    {
-      name: "s",
-      task: "official_shell_plugin",
-      inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: "true" }],
-    },
-  ],
-});
-
-function newRun(
-  def: unknown,
-  options: { choose_stages?: string[]; choose_jobs?: string[] } = {},
-  vars: { name: string; value: string }[] = [],
-): RunGraph {
-  const p = pipeline(def);
-  return buildRunGraph({
-    pipeline: p,
-    definition: parseDefinition(p.definition),
-    runId: newId(),
-    runNumber: 1,
-    options,
-    variables: vars.map((v) => ({ ...v, is_secret: false })),
-    executor: { id: "u", name: "u" },
-    now: 1000,
-    queueSeq: 1,
-    start: { kind: "admitted" },
-    newId,
-  });
-}
-
-let seq = 0;
-const env = { now: 2000, nextSeq: () => ++seq };
-const step = (g: RunGraph): RunGraph => applyChanges(g, planRun(g, env));
-const job = (g: RunGraph, id: string) => g.jobs.find((j) => j.identifier === id)!;
-const stage = (g: RunGraph, id: string) => g.stages.find((s) => s.identifier === id)!;
-/** Finishes a job as a runner would, then lets the planner go on. */
-const finish = (g: RunGraph, id: string, status: "COMPLETED" | "FAILED" | "CANCELED"): RunGraph =>
-  step(applyChanges(g, { jobs: [{ id: job(g, id).id, status, end_time: 3000 }] }));
 
 describe("planRun", () => {
   it("starts the first stage and queues its jobs; later stages wait", () => {

@@ -3,7 +3,8 @@
 // The scheduler writes what this answers; nothing here does I/O.
 
 import { type ConditionAst, evaluateCondition, parseCondition } from "../pipeline/condition.js";
-import { checkpointSettings, DEFAULT_CONDITION, stageOrder } from "../pipeline/definition.js";
+import { DEFAULT_CONDITION, stageOrder } from "../pipeline/definition.js";
+import { checkpointSettings } from "../pipeline/task-inputs.js";
 import type { JobDef, StageDef } from "../pipeline/types.js";
 import {
   CHECKPOINT_TASK,

@@ -4,7 +4,7 @@
 
 import type { Clock, Timer } from "../clock.js";
 import { PipewrightError } from "../errors.js";
-import { checkpointSettings } from "../pipeline/definition.js";
+import { checkpointSettings } from "../pipeline/task-inputs.js";
 import { CHECKPOINT_TASK, type NodeStatus } from "../pipeline/vocabulary.js";
 import type { JobRunRecord, RunChanges, RunGraph } from "../store/run-records.js";
 import type { RunStore } from "../store/store.js";

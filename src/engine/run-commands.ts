@@ -103,9 +103,16 @@ export function createRunCommands(deps: {
 }): RunCommands {
   const { store, writer, wake, local, now } = deps;
 
+  /**
+   * Cancels the run, then cuts its local jobs short and waits until their processes are gone and
+   * their logs closed, so the answer means what it says. Remote runners learn of the stop from
+   * their next heartbeat or report (fenced out) and kill their processes then.
+   */
   async function stopRun(runId: string, who: string): Promise<void> {
     const g = await writer.mutate(runId, (graph) => stopChanges(graph, who, now()));
-    if (g) local.abortRun(runId);
+    if (!g) return;
+    local.abortRun(runId);
+    await local.settled(runId);
   }
 
   return {

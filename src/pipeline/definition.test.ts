@@ -2,15 +2,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseCondition } from "./condition.js";
-import {
-  checkpointSettings,
-  findCycle,
-  parseDefinition,
-  parseDurationSeconds,
-  stageOrder,
-  stepInput,
-} from "./definition.js";
+import { findCycle, parseDefinition, stageOrder } from "./definition.js";
 import { InvalidInput } from "./issues.js";
+import { checkpointSettings, parseDurationSeconds, stepInput } from "./task-inputs.js";
 
 type Json = Record<string, unknown>;
 

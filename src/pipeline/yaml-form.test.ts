@@ -3,7 +3,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseDefinition } from "./definition.js";
 import { InvalidInput } from "./issues.js";
-import { pipelineBodyFromText, slugOf, yamlFormFromDetail } from "./yaml-form.js";
+import { pipelineBodyFromText } from "./yaml-form.js";
+import { yamlFormFromDetail } from "./yaml-form-write.js";
+import { slugOf } from "./yaml-locator.js";
 
 const EXAMPLE = `
 name: build-and-test

@@ -1,12 +1,14 @@
 // The YAML form of a pipeline (docs/definition.md, "YAML form") and its conversion into the
-// create/update request body of the API, plus the way back for `pipewright pipeline show --yaml`.
-// Pure: text in, body out; every error names the file, line, column and YAML path.
+// create/update request body of the API (the way back: yaml-form-write.ts). Pure: text in, body
+// out; every error names the file, line, column and YAML path (yaml-locator.ts). One module:
+// it is one grammar (file shapes, stages, jobs, steps, variables) read by one recursive descent.
 
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, stringify } from "yaml";
+import { LineCounter, type Node, parseDocument } from "yaml";
 import { DEFAULT_CONDITION, parseDefinition } from "./definition.js";
-import { InvalidInput, type IssueKind } from "./issues.js";
+import { InvalidInput } from "./issues.js";
 import { parseConcurrencyControl, parseVariables } from "./variables.js";
-import { SHELL_SCRIPT_INPUT } from "./vocabulary.js";
+import { SHELL_SCRIPT_INPUT, SHELL_TASK } from "./vocabulary.js";
+import { formatPath, Locator, parsePath, type Segment, slugOf, withRequestErrors } from "./yaml-locator.js";
 
 /** The body of `POST /v5/{project_id}/api/pipelines` and `PUT …/pipelines/{pipeline_id}`. */
 export interface PipelineBody {
@@ -35,7 +37,6 @@ export interface ParseOptions {
   readonly name?: string;
 }
 
-type Segment = string | number;
 type Obj = Record<string, unknown>;
 
 const TOP_KEYS = ["name", "description", "variables", "concurrency_control", "sources", "stages"];
@@ -69,85 +70,9 @@ const BODY_KEYS = [
 ];
 /** `with: {script: …}` on a shell step stands for the CodeArts input key. */
 export const SCRIPT_ALIAS = "script";
-export const SHELL_TASK = "official_shell_plugin";
 
 function isObject(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-export function formatPath(path: readonly Segment[]): string {
-  let out = "";
-  for (const seg of path) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out === "" ? "(top level)" : out;
-}
-
-/** Splits `definition.stages[0].jobs[1].steps[2].inputs[0].value` into segments. */
-function parsePath(text: string): Segment[] {
-  const out: Segment[] = [];
-  for (const m of text.matchAll(/\[(\d+)\]|\.?([A-Za-z_][A-Za-z0-9_-]*)/g)) {
-    out.push(m[1] !== undefined ? Number(m[1]) : m[2]!);
-  }
-  return out;
-}
-
-/**
- * An identifier derived from a display name: lower case, every run of characters outside
- * `a-z 0-9 _ -` becomes `_`. "Unit tests" → `unit_tests`. Empty when nothing usable is left.
- */
-export function slugOf(name: string): string {
-  return name
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]+/g, "_")
-    .replace(/^_+|_+$/g, "")
-    .slice(0, 64);
-}
-
-/** Locates YAML paths in the source text so errors can say `file:line:col`. */
-class Locator {
-  constructor(
-    private readonly fileName: string,
-    private readonly root: Node | null,
-    private readonly lines: LineCounter | null,
-  ) {}
-
-  /** `file:line:col` of the deepest node along `path` that exists in the file. */
-  where(path: readonly Segment[]): string {
-    let node: unknown = this.root;
-    let found: Node | null = this.root;
-    for (const [i, seg] of path.entries()) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === seg);
-        if (!pair) break;
-        // The last segment points at its key: `timout: 30m` is reported where `timout` starts.
-        if (i === path.length - 1 && isScalar(pair.key)) {
-          found = pair.key;
-          break;
-        }
-        node = pair.value;
-      } else if (isSeq(node) && typeof seg === "number") {
-        node = node.get(seg, true);
-      } else {
-        break;
-      }
-      if (node === undefined || node === null) break;
-      found = node as Node;
-    }
-    const offset = found?.range?.[0];
-    if (this.lines === null || offset === undefined) return this.fileName;
-    const pos = this.lines.linePos(offset);
-    return `${this.fileName}:${pos.line}:${pos.col}`;
-  }
-
-  fail(path: readonly Segment[], problem: string, kind: IssueKind, cause?: unknown): never {
-    throw new InvalidInput(
-      { kind, location: this.where(path), path: formatPath(path), problem },
-      cause === undefined ? undefined : { cause },
-    );
-  }
 }
 
 /**
@@ -548,16 +473,6 @@ function withDefinitionErrors<T>(loc: Locator, prefix: Segment[], fn: () => T, m
   }
 }
 
-function withRequestErrors(loc: Locator, fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof InvalidInput)) throw err;
-    if (!/^[A-Za-z_]+(?:\.[A-Za-z_]+|\[\d+\])*$/.test(err.issue.path)) throw err;
-    loc.fail(parsePath(err.issue.path), err.issue.problem, err.issue.kind, err);
-  }
-}
-
 /** Definition path (without the leading `definition`) → the YAML form's path to the same thing. */
 function toYamlPath(segs: Segment[], map: PathMap): Segment[] {
   const out: Segment[] = [];
@@ -581,91 +496,4 @@ function toYamlPath(segs: Segment[], map: PathMap): Segment[] {
     }
   }
   return out;
-}
-
-// ---- the way back ---------------------------------------------------------------------------
-
-/** The fields of a pipeline detail (spec §4.15) that the YAML form carries. */
-export interface PipelineDetailLike {
-  readonly name: string;
-  readonly description?: string | null;
-  readonly definition: string;
-  readonly variables?: readonly Record<string, unknown>[] | null;
-  readonly concurrency_control?: Record<string, unknown> | null;
-  readonly sources?: readonly unknown[] | null;
-}
-
-const VARIABLE_DEFAULTS: Record<string, unknown> = {
-  type: "string",
-  is_secret: false,
-  description: "",
-  is_runtime: false,
-  is_reset: false,
-  latest_value: "",
-};
-
-/**
- * A stored pipeline as YAML-form text. Keys the YAML form has no place for (`pre`, `post`,
- * `strategy`, … of definitions made elsewhere) are left out; defaults are omitted, so applying
- * the text again gives the same pipeline.
- */
-export function yamlFormFromDetail(p: PipelineDetailLike): string {
-  const def = parseDefinition(p.definition);
-  const out: Obj = { name: p.name };
-  if (p.description) out.description = p.description;
-  const vars = (p.variables ?? []).map((v, i) => {
-    const kept: Obj = {};
-    for (const [k, val] of Object.entries(v)) {
-      if (k === "pipeline_id" || k === "runtime_value") continue;
-      if (k === "sequence" && val === i + 1) continue;
-      if (k === "limits" && Array.isArray(val) && val.length === 0) continue;
-      if (k in VARIABLE_DEFAULTS && VARIABLE_DEFAULTS[k] === val) continue;
-      kept[k] = val;
-    }
-    return kept;
-  });
-  if (vars.length > 0) out.variables = vars;
-  if (p.concurrency_control) {
-    const { pipeline_id: _p, create_time: _c, update_time: _u, ...cc } = p.concurrency_control;
-    out.concurrency_control = cc;
-  }
-  if (p.sources && p.sources.length > 0) out.sources = p.sources;
-  const stageIds = new Set<string>();
-  const jobIds = new Set<string>();
-  out.stages = def.stages.map((st, s) => {
-    const stage: Obj = { name: st.name };
-    if (st.identifier !== (slugOf(st.name) || `stage_${s}`) || stageIds.has(st.identifier)) {
-      stage.identifier = st.identifier;
-    }
-    stageIds.add(st.identifier);
-    if (st.depends_on.length > 0) stage.depends_on = [...st.depends_on];
-    if (st.run_always) stage.run_always = true;
-    stage.jobs = st.jobs.map((job, j) => {
-      const y: Obj = { name: job.name };
-      if (job.identifier !== (slugOf(job.name) || `job_${s}_${j}`) || jobIds.has(job.identifier)) {
-        y.identifier = job.identifier;
-      }
-      jobIds.add(job.identifier);
-      if (job.depends_on.length > 0) y.depends_on = [...job.depends_on];
-      if (job.condition !== DEFAULT_CONDITION) y.condition = job.condition;
-      if (job.timeout !== "") y.timeout = /^\d+$/.test(job.timeout) ? Number(job.timeout) : job.timeout;
-      if (job.resource !== "") {
-        try {
-          y.resource = JSON.parse(job.resource) as unknown;
-        } catch {
-          y.resource = job.resource;
-        }
-      }
-      y.steps = job.steps.map((step) => {
-        const ys: Obj = { name: step.name, uses: step.task };
-        // The server's default (step_<s>_<j>_<k>) is positional, so it is left to be generated again.
-        if (!/^step_\d+_\d+_\d+$/.test(step.identifier)) ys.identifier = step.identifier;
-        if (step.inputs.length > 0) ys.with = Object.fromEntries(step.inputs.map((i) => [i.key, i.value]));
-        return ys;
-      });
-      return y;
-    });
-    return stage;
-  });
-  return stringify(out, { lineWidth: 0, blockQuote: "literal" });
 }

@@ -1,24 +1,15 @@
 // Checks out a run's source: a shallow `git clone` of one branch or tag, on top of runProcess.
 
-import type { Clock } from "../clock.js";
-import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
+import type { HostEnv, ProcessResult, StepProcessOptions } from "./process.js";
 import { buildStepEnv, runProcess } from "./process.js";
 
-export interface GitCloneOptions {
+export interface GitCloneOptions extends StepProcessOptions {
   url: string;
   /** A branch or a tag (what `git clone --branch` accepts, so not a commit id); the remote's HEAD when absent or "". */
   ref?: string | undefined;
   /** Target directory, relative to cwd or absolute. */
   dir: string;
-  cwd: string;
-  env: Readonly<Record<string, string>>;
   hostEnv?: HostEnv | undefined;
-  signal?: AbortSignal | undefined;
-  timeoutMs?: number | undefined;
-  onOutput: (chunk: Buffer, stream: OutputStream) => void;
-  onSpawn?: ((pid: number) => void) | undefined;
-  killGraceMs?: number | undefined;
-  clock?: Clock | undefined;
 }
 
 /**
@@ -32,16 +23,11 @@ export function gitClone(opts: GitCloneOptions): Promise<ProcessResult> {
   const args = ["clone", "--depth", "1"];
   if (opts.ref !== undefined && opts.ref !== "") args.push(`--branch=${opts.ref}`);
   args.push("--", opts.url, opts.dir);
+  const { url: _url, ref: _ref, dir: _dir, hostEnv, ...common } = opts;
   return runProcess({
+    ...common,
     command: "git",
     args,
-    cwd: opts.cwd,
-    env: { ...buildStepEnv(opts.env, opts.hostEnv), GIT_TERMINAL_PROMPT: "0" },
-    signal: opts.signal,
-    timeoutMs: opts.timeoutMs,
-    onOutput: opts.onOutput,
-    onSpawn: opts.onSpawn,
-    killGraceMs: opts.killGraceMs,
-    clock: opts.clock,
+    env: { ...buildStepEnv(opts.env, hostEnv), GIT_TERMINAL_PROMPT: "0" },
   });
 }

@@ -22,9 +22,8 @@ export interface ProcessResult {
   spawnError?: string;
 }
 
-export interface RunProcessOptions {
-  command: string;
-  args: readonly string[];
+/** What every step process takes, whatever it runs (a script, a checkout). */
+export interface StepProcessOptions {
   cwd: string;
   /** The complete environment of the process: nothing is inherited from ours. */
   env: Readonly<Record<string, string>>;
@@ -39,6 +38,11 @@ export interface RunProcessOptions {
   killGraceMs?: number | undefined;
   /** Times the timeout and the kill grace (a test moves a test clock); the system clock by default. */
   clock?: Clock | undefined;
+}
+
+export interface RunProcessOptions extends StepProcessOptions {
+  command: string;
+  args: readonly string[];
 }
 
 export const DEFAULT_KILL_GRACE_MS = 2000;

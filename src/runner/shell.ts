@@ -3,26 +3,16 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { Clock } from "../clock.js";
-import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
+import type { HostEnv, ProcessResult, StepProcessOptions } from "./process.js";
 import { buildStepEnv, runProcess } from "./process.js";
 
 /** Runner-private directory inside a workspace (listed in .gitignore). */
 export const RUNNER_DIR = ".pipewright";
 
-export interface ShellScriptOptions {
+export interface ShellScriptOptions extends StepProcessOptions {
   script: string;
-  cwd: string;
-  /** The step's own variables; the process gets exactly these plus what buildStepEnv adds. */
-  env: Readonly<Record<string, string>>;
-  /** PATH/HOME/LANG of the runner host, used where `env` does not set them. */
+  /** PATH/HOME/LANG of the runner host, used where `env` (the step's own) does not set them. */
   hostEnv?: HostEnv | undefined;
-  signal?: AbortSignal | undefined;
-  timeoutMs?: number | undefined;
-  onOutput: (chunk: Buffer, stream: OutputStream) => void;
-  onSpawn?: ((pid: number) => void) | undefined;
-  killGraceMs?: number | undefined;
-  clock?: Clock | undefined;
 }
 
 /**
@@ -55,17 +45,12 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
     };
   }
   try {
+    const { script: _script, hostEnv, ...common } = opts;
     return await runProcess({
+      ...common,
       command: "bash",
       args: ["-e", file],
-      cwd: opts.cwd,
-      env: buildStepEnv(opts.env, opts.hostEnv),
-      signal: opts.signal,
-      timeoutMs: opts.timeoutMs,
-      onOutput: opts.onOutput,
-      onSpawn: opts.onSpawn,
-      killGraceMs: opts.killGraceMs,
-      clock: opts.clock,
+      env: buildStepEnv(opts.env, hostEnv),
     });
   } finally {
     // The script may have removed it itself (git clean -fdx) or made the directory read-only; a

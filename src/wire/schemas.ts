@@ -326,24 +326,25 @@ export const pipelineListSchema = record({
 
 export const pipelineIdSchema = record({ pipeline_id: str });
 
-const sourceSchema = {
-  type: "object",
-  required: ["type"],
-  properties: {
-    type: { type: "string", enum: ["code", "artifact"] },
-    params: {
-      type: "object",
-      properties: {
-        git_type: { type: "string", enum: ["codehub", "gitee", "github", "gitcode", "gitlab"] },
-        git_url: { type: "string", maxLength: 2048 },
-        alias: { type: "string", pattern: "^[A-Za-z0-9_]{0,128}$" },
-        default_branch: { type: "string", maxLength: 256 },
-        codehub_id: { type: "string" },
-        endpoint_id: { type: "string" },
+/** A code source (CodeArts `sources[]`, spec §5.3) as a pipeline or a run request names it. */
+export function sourceSchema<const P extends Record<string, object>>(params: P) {
+  return {
+    type: "object",
+    required: ["type"],
+    properties: {
+      type: { type: "string", enum: ["code", "artifact"] },
+      params: {
+        type: "object",
+        properties: {
+          git_type: { type: "string", enum: ["codehub", "gitee", "github", "gitcode", "gitlab"] },
+          git_url: { type: "string", maxLength: 2048 },
+          default_branch: { type: "string", maxLength: 256 },
+          ...params,
+        },
       },
     },
-  },
-} as const;
+  } as const;
+}
 
 /** CreatePipelineNew and UpdatePipelineInfo (§4.15, §4.17): the request, a full replace. */
 export const pipelineRequestSchema = {
@@ -355,7 +356,15 @@ export const pipelineRequestSchema = {
     definition: { type: "string", minLength: 1 },
     description: { type: "string", maxLength: 1024 },
     manifest_version: { type: "string", maxLength: 16 },
-    sources: { type: "array", items: sourceSchema, maxItems: 100 },
+    sources: {
+      type: "array",
+      maxItems: 100,
+      items: sourceSchema({
+        alias: { type: "string", pattern: "^[A-Za-z0-9_]{0,128}$" },
+        codehub_id: { type: "string" },
+        endpoint_id: { type: "string" },
+      }),
+    },
     variables: { type: "array", items: { type: "object" }, maxItems: 500 },
     schedules: { type: "array", items: { type: "object" }, maxItems: 100 },
     triggers: { type: "array", items: { type: "object" }, maxItems: 100 },

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
+import type { Clock } from "../../src/clock.js";
 import { loadConfig } from "../../src/config.js";
 import { type Server, startServer } from "../../src/main.js";
 import type { SqlStore } from "../../src/store/sql/sql-store.js";
@@ -28,6 +29,8 @@ export interface TestAppOptions {
   runnerSlots?: number;
   localRunner?: boolean;
   extraArgs?: string[];
+  /** Time for the whole server (a test clock moves only when the test says so). */
+  clock?: Clock;
 }
 
 /** The whole server (store, scheduler, local runner, app) on a temp dir, without a socket. */
@@ -52,6 +55,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const server = await startServer(config, {
     listen: false,
     logger: pino({ level: process.env.TEST_LOG ?? "silent" }),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   return {
     app: server.app,

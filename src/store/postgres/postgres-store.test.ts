@@ -7,11 +7,8 @@ import {
   type PostgresCluster,
   startPostgres,
 } from "../../../test/helpers/postgres.js";
-import {
-  describeMigrationContract,
-  describeRunStoreContract,
-  describeStoreContract,
-} from "../store-contract.js";
+import { describeRunStoreContract } from "../run-store-contract.js";
+import { describeMigrationContract, describeStoreContract } from "../store-contract.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { openPostgresStore } from "./open.js";
 

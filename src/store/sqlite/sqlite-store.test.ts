@@ -3,11 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
-import {
-  describeMigrationContract,
-  describeRunStoreContract,
-  describeStoreContract,
-} from "../store-contract.js";
+import { describeRunStoreContract } from "../run-store-contract.js";
+import { describeMigrationContract, describeStoreContract } from "../store-contract.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { openSqliteStore } from "./open.js";
 

@@ -2,7 +2,8 @@
 // the same module the CLI uses) or the JSON request body (sent as written, validated by the
 // server). Errors point at the line they are about.
 
-import { pipelineBodyFromText, yamlFormFromDetail } from "../../../src/pipeline/yaml-form.js";
+import { pipelineBodyFromText } from "../../../src/pipeline/yaml-form.js";
+import { yamlFormFromDetail } from "../../../src/pipeline/yaml-form-write.js";
 import { ApiError, paths } from "../api.js";
 import { errorText, routes, type View } from "../context.js";
 import { fill, h, setText } from "../dom.js";
