@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import { batchExecution } from "./batch-execution.js";
 import { batchVsSingle } from "./batch-vs-single.js";
 import { type BenchResult, cpuTimes, printResult, printTable, type Target, verdict } from "./harness.js";
+import { largeRun } from "./large-run.js";
 import { largeStore } from "./large-store.js";
 import { liveLog } from "./live-log.js";
 import { queueLatency } from "./queue-latency.js";
@@ -19,6 +20,7 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: "large-store", run: largeStore },
   { name: "live-log", run: liveLog },
   { name: "scale-out", run: scaleOut },
+  { name: "large-run", run: largeRun },
 ];
 
 const loadLine = (): string =>

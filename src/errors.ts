@@ -65,12 +65,27 @@ export const ERRORS = {
   BODY_TOO_LARGE: {
     code: "DEVPIPE.00020102",
     status: 413,
-    summary: "The request body is larger than the limit (1 MiB).",
+    summary: "The request body is larger than the limit (4 MiB, docs/limits.md).",
   },
   UNSUPPORTED_MEDIA_TYPE: {
     code: "DEVPIPE.00020103",
     status: 415,
     summary: "The request body must be application/json.",
+  },
+  URI_TOO_LONG: {
+    code: "DEVPIPE.00020104",
+    status: 414,
+    summary: "A segment of the request path is longer than 100 characters (no id is that long).",
+  },
+  HEADERS_TOO_LARGE: {
+    code: "DEVPIPE.00020105",
+    status: 431,
+    summary: "The request line and headers together are larger than the server accepts (16 KiB).",
+  },
+  BAD_HTTP_REQUEST: {
+    code: "DEVPIPE.00020106",
+    status: 400,
+    summary: "The request is not valid HTTP, or its path is not a valid URL.",
   },
   INVALID_DEFINITION: {
     code: "DEVPIPE.00020110",

@@ -14,4 +14,13 @@ describe("newId", () => {
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(new Set(ids).size).toBe(ids.length);
   });
+
+  it("makes strictly increasing ids, within a millisecond and when the clock steps back", () => {
+    const t = Date.now() + 1000;
+    const ids = [newId(t), newId(t), newId(t), newId(t - 5), newId(t + 1)];
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids[0]!.slice(0, 12)).toBe(t.toString(16).padStart(12, "0"));
+  });
 });

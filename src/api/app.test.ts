@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, createProject, createTestApp, type TestApp } from "../../test/helpers/app.js";
+import { LIMITS } from "../pipeline/limits.js";
 
 describe("HTTP basics", () => {
   let t: TestApp;
@@ -27,7 +28,7 @@ describe("HTTP basics", () => {
   it("answers an oversize body with 413 DEVPIPE.00020102", async () => {
     const res = await call(t.app, "POST", `/v5/${pid}/api/pipelines`, {
       token: ADMIN_TOKEN,
-      body: { name: "big", is_publish: false, definition: "x".repeat(1024 * 1024 + 10) },
+      body: { name: "big", is_publish: false, definition: "x".repeat(LIMITS.bodyBytes + 10) },
     });
     expect(res.status).toBe(413);
     expect(res.body.error_code).toBe("DEVPIPE.00020102");

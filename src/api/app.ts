@@ -1,11 +1,13 @@
 // Builds the HTTP application: JSON parsing that keeps the raw body (for AK/SK), request ids,
 // the one error funnel that turns every failure into {error_code, error_msg}, OpenAPI, routes.
 
+import type { Socket } from "node:net";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from "fastify";
@@ -14,10 +16,12 @@ import type { Clock } from "../clock.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import { PipewrightError, toPipewrightError } from "../errors.js";
+import { LIMITS } from "../pipeline/limits.js";
 import type { Store } from "../store/store.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { createAuthenticator } from "./auth.js";
 import { registerBatchRoutes } from "./batch-routes.js";
+import { parseJsonBody } from "./body.js";
 import type { RouteContext } from "./context.js";
 import { registerLogRoutes } from "./log-routes.js";
 import { registerPipelineRoutes } from "./pipeline-routes.js";
@@ -27,7 +31,7 @@ import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
 import { registerWebRoutes } from "./web-routes.js";
 
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+export const BODY_LIMIT_BYTES = LIMITS.bodyBytes;
 
 export interface RegisteredRoute {
   readonly method: string;
@@ -58,6 +62,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => deps.newId(),
     logController: new LogController({ disableRequestLogging: true }),
+    // Errors found before a route runs answer in the one error shape too.
+    frameworkErrors: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+      const e =
+        err.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? new PipewrightError(
+              "URI_TOO_LONG",
+              "A segment of the request path is longer than 100 characters.",
+            )
+          : new PipewrightError(
+              "BAD_HTTP_REQUEST",
+              `The request path is not a valid URL: ${req.url.slice(0, 200)}`,
+            );
+      reply.status(e.status).header("X-Request-Id", req.id).send(e.toBody());
+    },
+    clientErrorHandler: answerClientError,
     ajv: {
       // Wrong types are errors, never silently coerced; unknown fields are kept, as cloud
       // clients (Terraform) send read-only fields back.
@@ -92,15 +111,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // The SDKs send Content-Type: application/json with no body on stop/retry/pass/refuse.
       if (body.length === 0) return done(null, undefined);
       try {
-        done(null, JSON.parse(body.toString("utf8")));
+        done(null, parseJsonBody(body));
       } catch (err) {
-        done(
-          new PipewrightError(
-            "INVALID_JSON",
-            `The request body is not valid JSON: ${(err as Error).message}`,
-          ),
-          undefined,
-        );
+        done(err as PipewrightError, undefined);
       }
     },
   );
@@ -173,6 +186,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunnerRoutes(app, ctx);
   registerWebRoutes(app);
   return app;
+}
+
+/**
+ * Errors Node's HTTP parser finds before there is a request (headers too large, not HTTP at all):
+ * answered on the socket in the one error shape, then the connection is closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  if (err.code !== "ERR_HTTP_REQUEST_TIMEOUT" && socket.writable) {
+    const e =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? new PipewrightError("HEADERS_TOO_LARGE")
+        : new PipewrightError("BAD_HTTP_REQUEST", "The request is not valid HTTP.");
+    const body = JSON.stringify(e.toBody());
+    socket.write(
+      `HTTP/1.1 ${e.status} ${e.status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** The one funnel: every throwable a route or Fastify produces becomes a PipewrightError. */

@@ -1,6 +1,7 @@
 // How runs look on the wire: CodeArts's run detail (§4.8), run list items (§4.9) and latest-run
 // entries (§4.10), built from the stored records.
 
+import { indexRun, type RunIndex } from "../engine/graph.js";
 import type { JobDef, StageDef, StepDef } from "../pipeline/types.js";
 import { SECRET_MASK } from "../pipeline/vocabulary.js";
 import type { RunGraph, RunRecord, StageRunRecord } from "../store/run-records.js";
@@ -32,8 +33,8 @@ function stepView(def: StepDef | undefined, s: RunGraph["steps"][number]): StepR
   };
 }
 
-function jobView(def: JobDef | undefined, g: RunGraph, j: RunGraph["jobs"][number]): JobRun {
-  const steps = g.steps.filter((s) => s.job_id === j.id).sort((a, b) => a.idx - b.idx);
+function jobView(def: JobDef | undefined, index: RunIndex, j: RunGraph["jobs"][number]): JobRun {
+  const steps = index.stepsOfJob(j.id);
   return {
     id: j.id,
     category: null,
@@ -56,8 +57,8 @@ function jobView(def: JobDef | undefined, g: RunGraph, j: RunGraph["jobs"][numbe
   };
 }
 
-function stageView(def: StageDef | undefined, g: RunGraph, s: StageRunRecord): StageRun {
-  const jobs = g.jobs.filter((j) => j.stage_idx === s.idx).sort((a, b) => a.idx - b.idx);
+function stageView(def: StageDef | undefined, index: RunIndex, s: StageRunRecord): StageRun {
+  const jobs = index.jobsOfStage(s.idx);
   return {
     id: s.id,
     category: null,
@@ -75,7 +76,7 @@ function stageView(def: StageDef | undefined, g: RunGraph, s: StageRunRecord): S
     pause_time: 0,
     pre: [],
     post: [],
-    jobs: jobs.map((j) => jobView(def?.jobs[j.idx], g, j)),
+    jobs: jobs.map((j) => jobView(def?.jobs[j.idx], index, j)),
   };
 }
 
@@ -87,6 +88,7 @@ function pauseTime(r: RunRecord, now: number): number {
 export function runDetailView(g: RunGraph, now: number, queue: { position: number } | undefined): RunDetail {
   const r = g.run;
   const def = r.context.definition;
+  const index = indexRun(g);
   return {
     id: r.id,
     pipeline_id: r.pipeline_id,
@@ -102,7 +104,7 @@ export function runDetailView(g: RunGraph, now: number, queue: { position: numbe
     start_time: r.start_time,
     end_time: r.end_time,
     pause_time: pauseTime(r, now),
-    stages: g.stages.map((s) => stageView(def.stages[s.idx], g, s)),
+    stages: g.stages.map((s) => stageView(def.stages[s.idx], index, s)),
     domain_id: "",
     project_id: r.project_id,
     region: "local",

@@ -2,18 +2,22 @@
 // environment (run variables and the system values), the secrets to mask and the limits.
 
 import type { JobAssignment } from "../runner/job.js";
-import type { JobRunRecord, RunGraph } from "../store/run-records.js";
+import type { JobRunRecord, RunRecord, StepRunRecord } from "../store/run-records.js";
 
 export interface AssignmentLimits {
   readonly defaultJobTimeoutSeconds: number;
   readonly maxLogBytes: number;
 }
 
-export function buildAssignment(g: RunGraph, job: JobRunRecord, limits: AssignmentLimits): JobAssignment {
-  const run = g.run;
+/** `steps` are the job's, in order (reading only them keeps a claim cheap in a large run). */
+export function buildAssignment(
+  run: RunRecord,
+  job: JobRunRecord,
+  steps: readonly StepRunRecord[],
+  limits: AssignmentLimits,
+): JobAssignment {
   const def = run.context.definition;
   const jd = def.stages[job.stage_idx]!.jobs[job.idx]!;
-  const steps = g.steps.filter((s) => s.job_id === job.id).sort((a, b) => a.idx - b.idx);
   const env: Record<string, string> = {};
   for (const v of run.context.variables) env[v.name] = v.value;
   Object.assign(env, {

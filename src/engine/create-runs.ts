@@ -155,6 +155,7 @@ export function buildRunGraph(input: BuildRunInput): RunGraph {
     context: { definition: def, variables: input.variables, sources: o.sources ?? p.spec.sources },
     create_time: now,
     update_time: now,
+    version: 0,
   };
 
   const stages: RunGraph["stages"][number][] = [];

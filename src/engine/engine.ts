@@ -107,7 +107,7 @@ export function createEngine(deps: EngineDeps): Engine {
     { clock, logger },
   );
   const writer = createRunWriter({ store, clock, events, wake: pump });
-  const reports = createJobReports({ store, writer, events, now });
+  const reports = createJobReports({ writer, now });
   const reviews = createReviews({
     store,
     writer,
@@ -122,6 +122,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const runners = createRunnerProtocol({
     store,
     reports,
+    claimed: (jobs) => writer.claimed(jobs),
     logs,
     wake: pump,
     clock,
@@ -133,6 +134,7 @@ export function createEngine(deps: EngineDeps): Engine {
         store,
         runner,
         reports,
+        claimed: (jobs) => writer.claimed(jobs),
         logs,
         wake: pump,
         logger,

@@ -1,7 +1,42 @@
 // Pure helpers over a run's records: applying a change set in memory and merging change sets, so
 // the scheduler can plan on the state it is about to write and write it once.
 
-import type { RunChanges, RunGraph } from "../store/run-records.js";
+import type { JobRunRecord, RunChanges, RunGraph, StepRunRecord } from "../store/run-records.js";
+
+export interface RunIndex {
+  /** The jobs of a stage, in definition order. */
+  jobsOfStage(stageIdx: number): readonly JobRunRecord[];
+  /** The steps of a job, in definition order. */
+  stepsOfJob(jobId: string): readonly StepRunRecord[];
+}
+
+const indexes = new WeakMap<RunGraph, RunIndex>();
+
+/** Groups a run's records once (remembered for the graph), so readers never scan them per node. */
+export function indexRun(g: RunGraph): RunIndex {
+  let index = indexes.get(g);
+  if (index) return index;
+  const byStage = new Map<number, JobRunRecord[]>();
+  for (const j of g.jobs) {
+    const list = byStage.get(j.stage_idx);
+    if (list) list.push(j);
+    else byStage.set(j.stage_idx, [j]);
+  }
+  const byJob = new Map<string, StepRunRecord[]>();
+  for (const s of g.steps) {
+    const list = byJob.get(s.job_id);
+    if (list) list.push(s);
+    else byJob.set(s.job_id, [s]);
+  }
+  for (const list of byStage.values()) list.sort((a, b) => a.idx - b.idx);
+  for (const list of byJob.values()) list.sort((a, b) => a.idx - b.idx);
+  index = {
+    jobsOfStage: (idx) => byStage.get(idx) ?? [],
+    stepsOfJob: (id) => byJob.get(id) ?? [],
+  };
+  indexes.set(g, index);
+  return index;
+}
 
 type WithId = { readonly id: string };
 

@@ -5,9 +5,8 @@
 import type { StepResult } from "../pipeline/vocabulary.js";
 import type { JobOutcome } from "../runner/job.js";
 import type { JobRunRecord, RunChanges, RunGraph } from "../store/run-records.js";
-import type { RunStore } from "../store/store.js";
 import { enterNextStep } from "./plan.js";
-import type { RunEvents, RunWriter } from "./run-writer.js";
+import type { RunWriter } from "./run-writer.js";
 
 export type JobKey = Pick<JobRunRecord, "id" | "run_id" | "attempt">;
 
@@ -49,18 +48,13 @@ export interface JobReports {
 }
 
 export function createJobReports(deps: {
-  readonly store: RunStore;
   readonly writer: RunWriter;
-  readonly events: RunEvents;
   readonly now: () => number;
 }): JobReports {
-  const { store, writer, events, now } = deps;
+  const { writer, now } = deps;
 
-  async function stepChange(job: JobKey, changes: RunChanges): Promise<boolean> {
-    const ok = await store.applyRunChanges(changes, { jobId: job.id, attempt: job.attempt });
-    events.changed(job.run_id);
-    return ok;
-  }
+  const stepChange = (job: JobKey, changes: RunChanges): Promise<boolean> =>
+    writer.report(job.run_id, changes, { jobId: job.id, attempt: job.attempt });
 
   return {
     stepStarted: (job, stepId) =>

@@ -66,7 +66,10 @@ export async function expireLeases(deps: {
   const { store, writer, wake, now } = deps;
   const expired = await store.listExpiredLeases(now());
   for (const job of expired) {
-    await writer.mutate(job.run_id, (g) => leaseExpiryChanges(g, job, now(), writer.nextSeq));
+    // Heartbeats renew leases without a version bump: decide on the stored records.
+    await writer.mutate(job.run_id, (g) => leaseExpiryChanges(g, job, now(), writer.nextSeq), {
+      fresh: true,
+    });
   }
   if (expired.length > 0) wake.dispatch();
 }

@@ -4,7 +4,7 @@
 
 import type { Logger } from "pino";
 import type { JobOutcome, JobReporter, JobRunner } from "../runner/job.js";
-import type { JobRunRecord } from "../store/run-records.js";
+import type { ClaimedJob, JobRunRecord } from "../store/run-records.js";
 import type { JobQueueStore, RunStore } from "../store/store.js";
 import { type AssignmentLimits, buildAssignment } from "./assignment.js";
 import type { JobReports } from "./job-reports.js";
@@ -43,6 +43,8 @@ export function createLocalDispatch(deps: {
   readonly store: RunStore & JobQueueStore;
   readonly runner: JobRunner;
   readonly reports: JobReports;
+  /** Tells what remembers runs that a claim changed them. */
+  readonly claimed: (jobs: readonly ClaimedJob[]) => void;
   readonly logs: LogHub;
   readonly wake: Wakeups;
   readonly logger: Logger;
@@ -57,17 +59,19 @@ export function createLocalDispatch(deps: {
 
   async function execute(job: JobRunRecord, controller: AbortController): Promise<void> {
     // The claim stamped the job's start; only the run's own status may still need to follow.
-    const graph = await store.getRunGraph(job.run_id);
-    if (!graph) return;
-    if (graph.run.status === "QUEUED") wake.run(job.run_id);
-    const fence = { jobId: job.id, attempt: job.attempt };
+    const [run, steps] = await Promise.all([
+      store.getRun(job.run_id),
+      store.getStepsOfJob(job.run_id, job.id),
+    ]);
+    if (!run) return;
+    if (run.status === "QUEUED") wake.run(job.run_id);
     const reporter: JobReporter = {
       async stepStarted(stepId) {
         logs.open(stepId, 0);
         if (!(await reports.stepStarted(job, stepId))) controller.abort();
       },
       stepProcess(_stepId, pgid) {
-        void store.applyRunChanges({ jobs: [{ id: job.id, pgid }] }, fence).catch((err: unknown) => {
+        void store.setJobPgid(job.id, job.attempt, pgid).catch((err: unknown) => {
           logger.warn({ err, job: job.id }, "recording a step's process group failed");
         });
       },
@@ -81,7 +85,7 @@ export function createLocalDispatch(deps: {
       },
     };
     const outcome = await runner
-      .runJob(buildAssignment(graph, job, config), reporter, controller.signal)
+      .runJob(buildAssignment(run, job, steps, config), reporter, controller.signal)
       .catch((err: unknown): JobOutcome => {
         logger.error({ err, job: job.id }, "runner failed");
         return {
@@ -121,6 +125,7 @@ export function createLocalDispatch(deps: {
           leaseMs: config.leaseMs,
         });
         if (claimed.length === 0) return;
+        deps.claimed(claimed);
         for (const job of claimed) launch(job);
       }
     },

@@ -70,9 +70,57 @@ function sourcesContext(sources: readonly unknown[]): Record<string, Record<stri
   return out;
 }
 
+/** A min-heap of numbers: the planner takes ready stages and jobs in definition order. */
+class IndexQueue {
+  private readonly heap: number[] = [];
+  private readonly queued = new Set<number>();
+
+  push(n: number): void {
+    if (this.queued.has(n)) return;
+    this.queued.add(n);
+    const h = this.heap;
+    h.push(n);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]! <= h[i]!) break;
+      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      i = parent;
+    }
+  }
+
+  pop(): number | undefined {
+    const h = this.heap;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]! < h[m]!) m = l;
+        if (r < h.length && h[r]! < h[m]!) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    this.queued.delete(top);
+    return top;
+  }
+}
+
+/** Stages that did not run: a stage waiting for one looks through it to what it waited for. */
+const PASSED_OVER: ReadonlySet<string> = new Set(["SKIPPED", "UNSELECTED"]);
+
 /**
- * Decides the next transitions of a run. Runs to a fixed point, so one call takes a run as far
- * as it can go without executing anything (e.g. a whole chain of skipped stages).
+ * Decides the next transitions of a run, as far as it can go without executing anything (a
+ * whole chain of skipped stages, say). Linear in the size of the run: stages and jobs are taken
+ * from worklists in definition order as what they wait for ends, each decided once; nothing
+ * recurses, so a definition at the size limits plans in one pass on a bounded stack.
  */
 export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
   const run = g.run;
@@ -89,28 +137,66 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
   const changedJobs = new Set<Mutable<JobRunRecord>>();
   const changedSteps = new Set<Mutable<StepRunRecord>>();
 
-  const byIdentifier = new Map(stages.map((s) => [s.identifier, s]));
-  const jobsOfStage = (idx: number): Mutable<JobRunRecord>[] => jobs.filter((j) => j.stage_idx === idx);
+  // Indexes, built once: everything below looks things up instead of scanning.
+  const stageAt: Mutable<StageRunRecord>[] = [];
+  for (const st of stages) stageAt[st.idx] = st;
+  const stageIndex = new Map(order.map((o) => [o.identifier, o.index]));
+  const waitsFor = order.map((o) => o.waitsFor.map((id) => stageIndex.get(id)!));
+  const stageDependents: number[][] = order.map(() => []);
+  waitsFor.forEach((ws, si) => {
+    for (const w of ws) stageDependents[w]!.push(si);
+  });
+  const jobsOfStage: Mutable<JobRunRecord>[][] = order.map(() => []);
+  for (const j of jobs) jobsOfStage[j.stage_idx]?.push(j);
+  for (const list of jobsOfStage) list.sort((a, b) => a.idx - b.idx);
   const jobByIdentifier = new Map(jobs.map((j) => [j.identifier, j]));
-  const stepsOfJob = (jobId: string): Mutable<StepRunRecord>[] =>
-    steps.filter((s) => s.job_id === jobId).sort((a, b) => a.idx - b.idx);
+  const stepsByJob = new Map<string, Mutable<StepRunRecord>[]>();
+  for (const st of steps) {
+    const list = stepsByJob.get(st.job_id);
+    if (list) list.push(st);
+    else stepsByJob.set(st.job_id, [st]);
+  }
+  for (const list of stepsByJob.values()) list.sort((a, b) => a.idx - b.idx);
+  const stepsOfJob = (jobId: string): Mutable<StepRunRecord>[] => stepsByJob.get(jobId) ?? [];
 
   const vars: Record<string, string> = {};
   for (const v of run.context.variables) vars[v.name] = v.value;
+  // One context for every condition of this pass; job statuses in it follow as they change.
+  const jobStatuses: Record<string, { status: string }> = {};
+  for (const j of jobs) jobStatuses[j.identifier] = { status: j.status };
   const baseCtx = {
     pipeline: conditionPipelineContext(run),
     variables: vars,
     sources: sourcesContext(run.context.sources),
+    jobs: jobStatuses,
   };
+
+  let anyStageFailed = stages.some((s) => s.status === "FAILED");
+  const stageQueue = new IndexQueue();
 
   const setStage = (s: Mutable<StageRunRecord>, status: NodeStatus): void => {
     s.status = status;
     if (status === "RUNNING") s.start_time = now;
     else if (TERMINAL_NODE.has(status)) s.end_time = now;
     changedStages.add(s);
+    if (status === "FAILED") anyStageFailed = true;
+    if (TERMINAL_NODE.has(status)) wakeDependents(s.idx);
+  };
+  /** Queues the stages waiting for `si`, through those that did not run to what waits for them. */
+  const wakeDependents = (si: number): void => {
+    const todo = [...stageDependents[si]!];
+    const seen = new Set<number>();
+    while (todo.length > 0) {
+      const d = todo.pop()!;
+      if (seen.has(d)) continue;
+      seen.add(d);
+      if (PASSED_OVER.has(stageAt[d]!.status)) todo.push(...stageDependents[d]!);
+      else stageQueue.push(d);
+    }
   };
   const setJob = (j: Mutable<JobRunRecord>, status: NodeStatus, message?: string): void => {
     j.status = status;
+    jobStatuses[j.identifier]!.status = status;
     if (message !== undefined) j.message = message;
     if (status === "QUEUED") j.ready_seq = env.nextSeq();
     if (TERMINAL_NODE.has(status)) j.end_time = now;
@@ -126,130 +212,153 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
   };
 
   /**
-   * The jobs a stage's jobs look back at: those of the stages it waits for, looking through
-   * stages that did not run (skipped, unselected) to what those waited for.
+   * Whether everything a stage waits for has ended, looking through stages that did not run
+   * (an unselected one ends at once) to what they waited for. Walked with a stack, remembered
+   * once true (an ended stage never starts again within a pass).
    */
-  const predecessorStageJobs = (
-    waitsFor: readonly string[],
-    seen = new Set<string>(),
-  ): Mutable<JobRunRecord>[] =>
-    waitsFor.flatMap((id) => {
-      if (seen.has(id)) return [];
-      seen.add(id);
-      const st = byIdentifier.get(id)!;
-      if (st.status === "SKIPPED" || st.status === "UNSELECTED") {
-        return predecessorStageJobs(order[st.idx]!.waitsFor, seen);
-      }
-      return jobsOfStage(st.idx);
-    });
-
-  /** The stages a stage waits for, and, through skipped or unselected ones, what those wait for. */
-  const stagesWaitedFor = (
-    waitsFor: readonly string[],
-    seen = new Set<string>(),
-  ): Mutable<StageRunRecord>[] =>
-    waitsFor.flatMap((id) => {
-      if (seen.has(id)) return [];
-      seen.add(id);
-      const st = byIdentifier.get(id)!;
-      if (st.status === "SKIPPED" || st.status === "UNSELECTED") {
-        return [st, ...stagesWaitedFor(order[st.idx]!.waitsFor, seen)];
-      }
-      return [st];
-    });
-
-  let progressed = true;
-  while (progressed) {
-    progressed = false;
-    for (const entry of order) {
-      const stage = stages[entry.index]!;
-      const stageDef = def.stages[entry.index]!;
-      if (TERMINAL_NODE.has(stage.status)) continue;
-
-      if (stage.status === "INIT") {
-        // Look through stages that will not run (an unselected one ends at once) to what they wait for.
-        const waits = stagesWaitedFor(entry.waitsFor);
-        if (waits.some((w) => !TERMINAL_NODE.has(w.status))) continue;
-        if (stages.some((s) => s.status === "FAILED") && !stageDef.run_always) {
-          setStage(stage, "SKIPPED");
-          for (const j of jobsOfStage(stage.idx)) if (!TERMINAL_NODE.has(j.status)) setJob(j, "SKIPPED");
-          progressed = true;
-          continue;
-        }
-        setStage(stage, "RUNNING");
-        progressed = true;
-      }
-
-      if (stage.status === "RUNNING") {
-        const stageJobs = jobsOfStage(stage.idx);
-        const prevStageJobs = predecessorStageJobs(entry.waitsFor);
-        for (const job of stageJobs) {
-          if (job.status !== "INIT") continue;
-          const jd = jobDefOf(stageDef, job);
-          const deps = jd.depends_on.map((id) => jobByIdentifier.get(id)!);
-          if (deps.some((d) => !TERMINAL_NODE.has(d.status))) continue;
-          // In a run_always stage the default condition does not look back at the failed stages:
-          // that is what run_always asks for. An explicit condition (failure(), …) still can.
-          const lookBack = !(
-            stageDef.run_always &&
-            jd.depends_on.length === 0 &&
-            jd.condition === DEFAULT_CONDITION
-          );
-          const preds = (deps.length > 0 ? deps : lookBack ? prevStageJobs : [])
-            .map((d) => d.status)
-            .filter((s) => !NEUTRAL.has(s));
-          let ok: boolean;
-          let why: string | undefined;
-          try {
-            let ast = env.conditions?.get(jd.condition);
-            if (!ast) {
-              ast = parseCondition(jd.condition);
-              if (env.conditions && env.conditions.size < 10_000) env.conditions.set(jd.condition, ast);
-            }
-            ok = evaluateCondition(ast, {
-              ...baseCtx,
-              jobs: Object.fromEntries(jobs.map((x) => [x.identifier, { status: x.status }])),
-              predecessors: preds,
-            });
-          } catch (err) {
-            ok = false;
-            why = `condition error: ${(err as Error).message}`;
-          }
-          if (!ok) {
-            setJob(job, "SKIPPED", why ?? `condition ${jd.condition} is false`);
-          } else {
-            startJob(job, jd);
-          }
-          progressed = true;
-        }
-        if (stageJobs.every((j) => TERMINAL_NODE.has(j.status))) {
-          const st = stageJobs.map((j) => j.status);
-          setStage(
-            stage,
-            st.some((s) => s === "FAILED" || s === "ASYNC_FAILED")
-              ? "FAILED"
-              : st.some((s) => s === "CANCELED")
-                ? "CANCELED"
-                : "COMPLETED",
-          );
-          progressed = true;
-        }
-      }
+  const waitDoneMemo = new Set<number>();
+  const waitDone = (si: number): boolean => {
+    const todo = [...waitsFor[si]!];
+    const seen = new Set<number>();
+    while (todo.length > 0) {
+      const w = todo.pop()!;
+      if (seen.has(w)) continue;
+      seen.add(w);
+      const ws = stageAt[w]!;
+      if (!TERMINAL_NODE.has(ws.status)) return false;
+      if (PASSED_OVER.has(ws.status) && !waitDoneMemo.has(w)) todo.push(...waitsFor[w]!);
     }
-  }
+    waitDoneMemo.add(si);
+    return true;
+  };
+
+  /**
+   * The statuses of the jobs a stage's jobs look back at: those of the stages it waits for,
+   * looking through stages that did not run. Only whether all completed or any failed matters
+   * to a condition, so a set of statuses stands for the list.
+   */
+  const predMemo = new Map<number, Set<string>>();
+  const predecessorStatuses = (si: number): Set<string> => {
+    const memo = predMemo.get(si);
+    if (memo) return memo;
+    const out = new Set<string>();
+    const todo = [...waitsFor[si]!];
+    const seen = new Set<number>();
+    while (todo.length > 0) {
+      const w = todo.pop()!;
+      if (seen.has(w)) continue;
+      seen.add(w);
+      if (PASSED_OVER.has(stageAt[w]!.status)) todo.push(...waitsFor[w]!);
+      else for (const j of jobsOfStage[w]!) if (!NEUTRAL.has(j.status)) out.add(j.status);
+    }
+    predMemo.set(si, out);
+    return out;
+  };
 
   /** A ready job queues for a runner, or waits for review when its next step is a checkpoint. */
   function startJob(job: Mutable<JobRunRecord>, jd: JobDef): void {
     const c = enterNextStep(job, jd, stepsOfJob(job.id), now, env.nextSeq);
     for (const p of c.jobs ?? []) {
       Object.assign(job, p);
+      jobStatuses[job.identifier]!.status = job.status;
       changedJobs.add(job);
     }
     for (const p of c.steps ?? []) {
-      const st = steps.find((x) => x.id === p.id)!;
+      const st = stepsOfJob(job.id).find((x) => x.id === p.id)!;
       Object.assign(st, p);
       changedSteps.add(st);
     }
+  }
+
+  /** Decides the INIT jobs of a running stage whose dependencies have ended, in job order. */
+  function decideJobs(si: number): void {
+    const stageDef = def.stages[si]!;
+    const stageJobs = jobsOfStage[si]!;
+    const byIdx = new Map(stageJobs.map((j) => [j.idx, j]));
+    const dependents = new Map<number, number[]>();
+    const waiting = new Map<number, number>();
+    const ready = new IndexQueue();
+    for (const job of stageJobs) {
+      if (job.status !== "INIT") continue;
+      let open = 0;
+      for (const id of jobDefOf(stageDef, job).depends_on) {
+        const dep = jobByIdentifier.get(id)!;
+        if (TERMINAL_NODE.has(dep.status)) continue;
+        open++;
+        const list = dependents.get(dep.idx);
+        if (list) list.push(job.idx);
+        else dependents.set(dep.idx, [job.idx]);
+      }
+      if (open === 0) ready.push(job.idx);
+      else waiting.set(job.idx, open);
+    }
+    for (let idx = ready.pop(); idx !== undefined; idx = ready.pop()) {
+      const job = byIdx.get(idx)!;
+      const jd = jobDefOf(stageDef, job);
+      const deps = jd.depends_on.map((id) => jobByIdentifier.get(id)!);
+      // In a run_always stage the default condition does not look back at the failed stages:
+      // that is what run_always asks for. An explicit condition (failure(), …) still can.
+      const lookBack = !(
+        stageDef.run_always &&
+        jd.depends_on.length === 0 &&
+        jd.condition === DEFAULT_CONDITION
+      );
+      const predecessors =
+        deps.length > 0
+          ? deps.map((d) => d.status).filter((st) => !NEUTRAL.has(st))
+          : lookBack
+            ? [...predecessorStatuses(si)]
+            : [];
+      let ok: boolean;
+      let why: string | undefined;
+      try {
+        let ast = env.conditions?.get(jd.condition);
+        if (!ast) {
+          ast = parseCondition(jd.condition);
+          if (env.conditions && env.conditions.size < 10_000) env.conditions.set(jd.condition, ast);
+        }
+        ok = evaluateCondition(ast, { ...baseCtx, predecessors });
+      } catch (err) {
+        ok = false;
+        why = `condition error: ${(err as Error).message}`;
+      }
+      if (!ok) setJob(job, "SKIPPED", why ?? `condition ${jd.condition} is false`);
+      else startJob(job, jd);
+      // A job that ended here (skipped, or with no step left) may let its dependents go.
+      if (!TERMINAL_NODE.has(job.status)) continue;
+      for (const d of dependents.get(idx) ?? []) {
+        const left = waiting.get(d)! - 1;
+        waiting.set(d, left);
+        if (left === 0) ready.push(d);
+      }
+    }
+    if (stageJobs.every((j) => TERMINAL_NODE.has(j.status))) {
+      const st = stageJobs.map((j) => j.status);
+      setStage(
+        stageAt[si]!,
+        st.some((s) => s === "FAILED" || s === "ASYNC_FAILED")
+          ? "FAILED"
+          : st.some((s) => s === "CANCELED")
+            ? "CANCELED"
+            : "COMPLETED",
+      );
+    }
+  }
+
+  for (const st of stages) if (!TERMINAL_NODE.has(st.status)) stageQueue.push(st.idx);
+  for (let si = stageQueue.pop(); si !== undefined; si = stageQueue.pop()) {
+    const stage = stageAt[si]!;
+    if (TERMINAL_NODE.has(stage.status)) continue;
+    if (stage.status === "INIT") {
+      if (!waitDone(si)) continue; // looked at again when what it waits for ends
+      if (anyStageFailed && !def.stages[si]!.run_always) {
+        for (const j of jobsOfStage[si]!) if (!TERMINAL_NODE.has(j.status)) setJob(j, "SKIPPED");
+        setStage(stage, "SKIPPED");
+        continue;
+      }
+      setStage(stage, "RUNNING");
+    }
+    if (stage.status === "RUNNING") decideJobs(si);
   }
 
   // Steps after the one a job failed at never run: say so rather than leaving them INIT.

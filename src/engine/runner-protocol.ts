@@ -6,6 +6,7 @@ import type { Clock } from "../clock.js";
 import { PipewrightError } from "../errors.js";
 import type { StepResult } from "../pipeline/vocabulary.js";
 import type { JobAssignment, JobOutcome } from "../runner/job.js";
+import type { ClaimedJob } from "../store/run-records.js";
 import type { JobQueueStore, LogStore, RunStore } from "../store/store.js";
 import { type AssignmentLimits, buildAssignment } from "./assignment.js";
 import type { JobKey, JobReports } from "./job-reports.js";
@@ -58,6 +59,8 @@ const POLL_MS = 1000;
 export function createRunnerProtocol(deps: {
   readonly store: RunStore & JobQueueStore & LogStore;
   readonly reports: JobReports;
+  /** Tells what remembers runs that a claim changed them. */
+  readonly claimed: (jobs: readonly ClaimedJob[]) => void;
   readonly logs: LogHub;
   readonly wake: Wakeups;
   readonly clock: Clock;
@@ -86,12 +89,16 @@ export function createRunnerProtocol(deps: {
       now: clock.now(),
       leaseMs: config.leaseMs,
     });
+    if (claimed.length > 0) deps.claimed(claimed);
     const out: JobAssignment[] = [];
     for (const job of claimed) {
-      const graph = await store.getRunGraph(job.run_id);
-      if (!graph) continue;
-      if (graph.run.status === "QUEUED") wake.run(job.run_id);
-      out.push(buildAssignment(graph, job, config));
+      const [run, steps] = await Promise.all([
+        store.getRun(job.run_id),
+        store.getStepsOfJob(job.run_id, job.id),
+      ]);
+      if (!run) continue;
+      if (run.status === "QUEUED") wake.run(job.run_id);
+      out.push(buildAssignment(run, job, steps, config));
     }
     return out;
   }

@@ -510,7 +510,7 @@ describe("parseDefinition: tasks and their inputs", () => {
     [[{ key: "path", value: "C:\\x" }], "inputs[0].value: path must be relative to the workspace"],
     [[{ key: "path", value: "a/../../b" }], "inputs[0].value: path must not contain '..'"],
     [[{ key: "path", value: "..\\b" }], "inputs[0].value: path must not contain '..'"],
-    [[{ key: "path", value: "a\0b" }], "inputs[0].value: path must not contain NUL characters"],
+    [[{ key: "path", value: "a\0b" }], "inputs[0].value: contains a NUL character"],
   ])("git clone: rejects %j", (inputs, message) => {
     expect(rejects(clone(inputs))).toBe(`definition.stages[0].jobs[0].steps[0].${message}`);
   });

@@ -3,6 +3,7 @@
 
 import { parseCondition } from "./condition.js";
 import { InvalidInput, invalidDefinition, withPathPrefix } from "./issues.js";
+import { checkJsonValue, LIMITS, type LimitName, utf8Length } from "./limits.js";
 import { absent, checkTaskInputs, MAX_TIMEOUT_SECONDS, parseDurationSeconds } from "./task-inputs.js";
 import type { Definition, JobDef, StageDef, StepDef, StepInput } from "./types.js";
 import { SUPPORTED_TASKS, type TaskName } from "./vocabulary.js";
@@ -263,10 +264,54 @@ export function findCycle(
   return null;
 }
 
+/**
+ * The sizes of a definition before any of it is parsed: counts of stages, jobs, steps and
+ * dependency edges against LIMITS, so that nothing later (validation, planning, storing) handles
+ * more than the documented limits. Only arrays are counted; their contents are checked later.
+ */
+function checkSizes(raw: Obj): void {
+  const over = (path: string, what: string, n: number, limit: LimitName): InvalidInput =>
+    bad(path, `has ${n} ${what}, more than the limit of ${LIMITS[limit]} (limit ${limit})`);
+  const list = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
+  const deps = (v: unknown, path: string): number => {
+    const n = list((v as Obj | undefined)?.depends_on).length;
+    if (n > LIMITS.dependsOn) throw over(`${path}.depends_on`, "entries", n, "dependsOn");
+    return n;
+  };
+  const stages = list(raw.stages);
+  if (stages.length > LIMITS.stages) throw over("definition.stages", "stages", stages.length, "stages");
+  let jobs = 0;
+  let steps = 0;
+  let edges = 0;
+  stages.forEach((st, s) => {
+    const sp = `definition.stages[${s}]`;
+    edges += deps(st, sp);
+    const js = list((st as Obj | undefined)?.jobs);
+    jobs += js.length;
+    if (jobs > LIMITS.jobs) throw over("definition", "jobs or more", jobs, "jobs");
+    js.forEach((job, j) => {
+      const jp = `${sp}.jobs[${j}]`;
+      edges += deps(job, jp);
+      const n = list((job as Obj | undefined)?.steps).length;
+      if (n > LIMITS.stepsPerJob) throw over(`${jp}.steps`, "steps", n, "stepsPerJob");
+      steps += n;
+    });
+    if (steps > LIMITS.steps) throw over("definition", "steps or more", steps, "steps");
+    if (edges > LIMITS.edges) throw over("definition", "depends_on entries or more", edges, "edges");
+  });
+}
+
 /** Parse and validate a definition: a JSON string as the API sends it, or an already-parsed object. */
 export function parseDefinition(input: unknown): Definition {
   let raw = input;
   if (typeof input === "string") {
+    const bytes = utf8Length(input);
+    if (bytes > LIMITS.definitionBytes) {
+      throw bad(
+        "definition",
+        `is ${bytes} bytes, more than the limit of ${LIMITS.definitionBytes} (limit definitionBytes)`,
+      );
+    }
     try {
       raw = JSON.parse(input) as unknown;
     } catch (err) {
@@ -276,7 +321,10 @@ export function parseDefinition(input: unknown): Definition {
       );
     }
   }
+  const problem = checkJsonValue(raw);
+  if (problem) throw bad(problem.path === "" ? "definition" : `definition.${problem.path}`, problem.problem);
   if (!isObject(raw)) throw bad("definition", "must be a JSON object with a stages array");
+  checkSizes(raw);
   const stages = nonEmptyArray(raw.stages, "definition.stages", "stages").map((stage, s) =>
     parseStage(stage, `definition.stages[${s}]`, s),
   );

@@ -39,6 +39,11 @@ export interface RunRecord {
   readonly context: RunContext;
   readonly create_time: number;
   readonly update_time: number;
+  /**
+   * Bumped by every change of the run's records (the run, its stages, jobs and steps) in the same
+   * transaction, so a copy of them is current as long as the stored version is the same.
+   */
+  readonly version: number;
 }
 
 export interface StageRunRecord {
@@ -158,6 +163,11 @@ export interface RunnerRecord {
   readonly version: string;
   readonly create_time: number;
   readonly last_seen: number;
+}
+
+/** A job as a claim hands it out, with the version its run has after the claim. */
+export interface ClaimedJob extends JobRunRecord {
+  readonly run_version: number;
 }
 
 export interface ClaimRequest {

@@ -93,6 +93,7 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
             context: { definition, variables: [{ name: "A", value: "1", is_secret: false }], sources: [] },
             create_time: 10 + i,
             update_time: 10 + i,
+            version: 0,
           },
           stages: [
             {
@@ -228,17 +229,19 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
       const [job] = await store.claimJobs({ runnerId: "r", limit: 1, labels: [], now: 1, leaseMs: 10 });
       expect(
         await store.applyRunChanges(
+          g!.run.id,
           { steps: [{ id: g!.steps[0]!.id, status: "RUNNING" }] },
           { jobId: job!.id, attempt: 2 },
         ),
-      ).toBe(false);
+      ).toBeUndefined();
       expect((await store.getRunGraph(g!.run.id))!.steps[0]!.status).toBe("INIT");
       expect(
         await store.applyRunChanges(
+          g!.run.id,
           { steps: [{ id: g!.steps[0]!.id, status: "RUNNING" }] },
           { jobId: job!.id, attempt: 1 },
         ),
-      ).toBe(true);
+      ).toBe(2);
       expect((await store.getRunGraph(g!.run.id))!.steps[0]!.status).toBe("RUNNING");
     });
 
@@ -266,7 +269,7 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
       });
       expect(page.total).toBe(5);
       expect(page.items.map((r) => r.run_number)).toEqual([4, 3]);
-      await store.applyRunChanges({ run: { id: gs[0]!.run.id, status: "FAILED" } });
+      await store.applyRunChanges(gs[0]!.run.id, { run: { id: gs[0]!.run.id, status: "FAILED" } });
       const failed = await store.listRuns({
         pipeline_id: p,
         statuses: ["FAILED"],

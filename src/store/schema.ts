@@ -84,6 +84,8 @@ export interface RunTable {
   definition_hash: string;
   create_time: number;
   update_time: number;
+  /** Bumped by every change of the run's records (see RunRecord.version). */
+  version: number;
 }
 
 export interface StageRunTable {

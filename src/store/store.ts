@@ -5,6 +5,7 @@
 import type { ConcurrencyControl, Variable } from "../pipeline/types.js";
 import type {
   BatchRecord,
+  ClaimedJob,
   ClaimRequest,
   JobFence,
   JobRunRecord,
@@ -172,16 +173,22 @@ export interface RunStore {
   getRuns(ids: readonly string[]): Promise<RunRecord[]>;
   getLatestRun(pipelineId: string): Promise<RunRecord | undefined>;
   getRunGraph(id: string): Promise<RunGraph | undefined>;
-  /** getRunGraph that also locks the run until the surrounding transaction ends. */
-  getRunGraphForUpdate(id: string): Promise<RunGraph | undefined>;
   getStagesOfRuns(runIds: readonly string[]): Promise<StageRunRecord[]>;
   getJob(id: string): Promise<JobRunRecord | undefined>;
   getStep(id: string): Promise<StepRunRecord | undefined>;
+  /** A job's steps in order. */
+  getStepsOfJob(runId: string, jobId: string): Promise<StepRunRecord[]>;
   /**
-   * Applies changes to one run. With a fence, they apply only while that attempt still holds the
-   * job (answers false, nothing written, when it does not).
+   * Applies changes to one run and bumps its version; answers the new version. With a fence,
+   * they apply only while that attempt still holds the job (answers undefined, nothing written,
+   * when it does not, or when the run is gone).
    */
-  applyRunChanges(changes: RunChanges, fence?: JobFence): Promise<boolean>;
+  applyRunChanges(runId: string, changes: RunChanges, fence?: JobFence): Promise<number | undefined>;
+  /**
+   * The run's version, locking the run until the surrounding transaction ends (PostgreSQL: FOR
+   * UPDATE; SQLite's single writer serialises anyway); undefined when the run is gone.
+   */
+  lockRun(id: string): Promise<number | undefined>;
   /** Ids of unfinished runs (of one pipeline, or of all), oldest first. */
   listActiveRunIds(pipelineId?: string): Promise<string[]>;
   listWaitingRuns(limit: number): Promise<RunRecord[]>;
@@ -193,7 +200,10 @@ export interface RunStore {
 
 /** The queue of ready jobs, the runners that claim them, and their leases. */
 export interface JobQueueStore {
-  claimJobs(req: ClaimRequest): Promise<JobRunRecord[]>;
+  /** Claims ready jobs; each claimed job's run version is bumped (`run_version`: the new one). */
+  claimJobs(req: ClaimRequest): Promise<ClaimedJob[]>;
+  /** Records the process group of a job's step, while that attempt holds the job. */
+  setJobPgid(jobId: string, attempt: number, pgid: number): Promise<boolean>;
   /** Renews a job's lease while its attempt still holds it; answers false when it no longer does. */
   renewLease(jobId: string, attempt: number, until: number): Promise<boolean>;
   /** Running jobs whose lease ran out before `now`. */

@@ -32,6 +32,7 @@ const NUMERIC: Readonly<Record<BulkTable, ReadonlySet<string>>> = {
     "stop_requested",
     "create_time",
     "update_time",
+    "version",
   ]),
   stage_runs: new Set(["idx", "is_select", "start_time", "end_time"]),
   job_runs: new Set([

@@ -76,6 +76,16 @@ export interface SqlContext {
   readonly definitions: DefinitionCache;
 }
 
+/** Rows one synchronous stretch of work may handle before the event loop gets a turn. */
+export const ROWS_PER_TURN = 2000;
+
+/**
+ * Lets the event loop run what waits (other requests, timers) in the middle of long work on a
+ * large run: better-sqlite3 is synchronous, so reading or writing tens of thousands of rows
+ * would otherwise hold the whole server for as long.
+ */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Runs fn in one transaction, or inside the one already open. */
 export async function inTransaction<T>(ctx: SqlContext, fn: (tx: SqlContext) => Promise<T>): Promise<T> {
   if (ctx.db.isTransaction) return fn(ctx);

@@ -1,10 +1,22 @@
 // The queue of ready jobs and the runners that take them: fair claims across projects, leases
 // renewed by heartbeat, and the registry of runner agents.
 
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
+import type { Database } from "../schema.js";
 import type { JobQueueStore } from "../store.js";
 import { inTransaction, type SqlContext } from "./context.js";
 import { toJob } from "./rows.js";
+
+/** Bumps the version of each run (its records changed); answers the new versions. */
+async function bumpVersions(db: Kysely<Database>, runIds: readonly string[]) {
+  if (runIds.length === 0) return [];
+  return db
+    .updateTable("pipeline_runs")
+    .set((eb) => ({ version: eb("version", "+", 1) }))
+    .where("id", "in", runIds)
+    .returning(["id", "version"])
+    .execute();
+}
 
 export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
   const { db } = ctx;
@@ -53,7 +65,11 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
           .where("id", "in", lockedIds)
           .returningAll()
           .execute();
-        const claimed = rows.map(toJob).sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
+        const jobs = rows.map(toJob).sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
+        const versions = new Map<string, number>();
+        for (const v of await bumpVersions(tx, [...new Set(jobs.map((j) => j.run_id))]))
+          versions.set(v.id, Number(v.version));
+        const claimed = jobs.map((j) => ({ ...j, run_version: versions.get(j.run_id)! }));
         for (const [i, job] of claimed.entries()) {
           const last = req.now * 1000 + i;
           await tx
@@ -76,20 +92,36 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
       return Number(res.numUpdatedRows) > 0;
     },
 
-    async releaseJobs(jobs) {
-      for (const j of jobs) {
-        await db
-          .updateTable("job_runs")
-          .set((eb) => ({
-            status: eb.case().when("lost", ">", 0).then("REDISPATCH").else("QUEUED").end(),
-            runner_id: null,
-            lease_expires: null,
-          }))
-          .where("id", "=", j.id)
-          .where("attempt", "=", j.attempt)
-          .where("status", "=", "RUNNING")
-          .execute();
-      }
+    releaseJobs: (jobs) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        const runs = new Set<string>();
+        for (const j of jobs) {
+          const row = await tx
+            .updateTable("job_runs")
+            .set((eb) => ({
+              status: eb.case().when("lost", ">", 0).then("REDISPATCH").else("QUEUED").end(),
+              runner_id: null,
+              lease_expires: null,
+            }))
+            .where("id", "=", j.id)
+            .where("attempt", "=", j.attempt)
+            .where("status", "=", "RUNNING")
+            .returning("run_id")
+            .executeTakeFirst();
+          if (row) runs.add(row.run_id);
+        }
+        await bumpVersions(tx, [...runs]);
+      }),
+
+    async setJobPgid(jobId, attempt, pgid) {
+      const res = await db
+        .updateTable("job_runs")
+        .set({ pgid })
+        .where("id", "=", jobId)
+        .where("attempt", "=", attempt)
+        .where("status", "=", "RUNNING")
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
     },
 
     async graceLeases(until) {

@@ -117,6 +117,7 @@ export function toRun(row: RunTable, definition: Definition): RunRecord {
     context: { ...JSON.parse(r.context), definition },
     create_time: Number(r.create_time),
     update_time: Number(r.update_time),
+    version: Number(r.version),
   };
 }
 

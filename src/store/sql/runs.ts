@@ -6,7 +6,14 @@ import { ACTIVE_RUN_STATUSES } from "../../pipeline/vocabulary.js";
 import type { RunRecord } from "../run-records.js";
 import type { RunTable } from "../schema.js";
 import type { RunStore } from "../store.js";
-import { CHUNK, holdsJob, inTransaction, type SqlContext } from "./context.js";
+import {
+  CHUNK,
+  holdsJob,
+  inTransaction,
+  ROWS_PER_TURN,
+  type SqlContext,
+  yieldToEventLoop,
+} from "./context.js";
 import {
   boolPatch,
   jobRow,
@@ -132,35 +139,29 @@ export function runQueries(ctx: SqlContext): RunStore {
     async getRunGraph(id) {
       const run = await getRun(id);
       if (!run) return undefined;
-      const [stages, jobs, steps] = await Promise.all([
-        db.selectFrom("stage_runs").selectAll().where("run_id", "=", id).orderBy("idx").execute(),
-        db
-          .selectFrom("job_runs")
-          .selectAll()
-          .where("run_id", "=", id)
-          .orderBy("stage_idx")
-          .orderBy("idx")
-          .execute(),
-        db
-          .selectFrom("step_runs")
-          .selectAll()
-          .where("run_id", "=", id)
-          .orderBy("job_id")
-          .orderBy("idx")
-          .execute(),
-      ]);
+      const stages = await db
+        .selectFrom("stage_runs")
+        .selectAll()
+        .where("run_id", "=", id)
+        .orderBy("idx")
+        .execute();
+      const jobs = await db
+        .selectFrom("job_runs")
+        .selectAll()
+        .where("run_id", "=", id)
+        .orderBy("stage_idx")
+        .orderBy("idx")
+        .execute();
+      if (jobs.length > ROWS_PER_TURN / 2) await yieldToEventLoop();
+      const steps = await db
+        .selectFrom("step_runs")
+        .selectAll()
+        .where("run_id", "=", id)
+        .orderBy("job_id")
+        .orderBy("idx")
+        .execute();
+      if (steps.length > ROWS_PER_TURN / 2) await yieldToEventLoop();
       return { run, stages: stages.map(toStage), jobs: jobs.map(toJob), steps: steps.map(toStep) };
-    },
-
-    /**
-     * Reads a run inside a transaction, locking it against concurrent changes until the
-     * transaction ends (PostgreSQL: FOR UPDATE on the run row; SQLite's single writer serialises).
-     */
-    async getRunGraphForUpdate(id) {
-      if (ctx.capabilities.supportsSkipLocked) {
-        await sql`SELECT id FROM pipeline_runs WHERE id = ${id} FOR UPDATE`.execute(db);
-      }
-      return store.getRunGraph(id);
     },
 
     async getStagesOfRuns(runIds) {
@@ -179,20 +180,34 @@ export function runQueries(ctx: SqlContext): RunStore {
       return row && toJob(row);
     },
 
+    async getStepsOfJob(runId, jobId) {
+      const rows = await db
+        .selectFrom("step_runs")
+        .selectAll()
+        .where("run_id", "=", runId)
+        .where("job_id", "=", jobId)
+        .orderBy("idx")
+        .execute();
+      return rows.map(toStep);
+    },
+
     async getStep(id) {
       const row = await db.selectFrom("step_runs").selectAll().where("id", "=", id).executeTakeFirst();
       return row && toStep(row);
     },
 
-    applyRunChanges: (changes, fence) =>
+    applyRunChanges: (runId, changes, fence) =>
       inTransaction(ctx, async ({ db: tx }) => {
-        if (fence && !(await holdsJob(tx, fence))) return false;
+        if (fence && !(await holdsJob(tx, fence))) return undefined;
         const { run, stages = [], jobs = [], steps = [], clearLogsOf = [] } = changes;
-        if (run) {
-          const { id, ...patch } = run;
-          if (Object.keys(patch).length > 0)
-            await tx.updateTable("pipeline_runs").set(runPatch(patch)).where("id", "=", id).execute();
-        }
+        const { id: _id, ...patch } = run ?? { id: runId };
+        const bumped = await tx
+          .updateTable("pipeline_runs")
+          .set((eb) => ({ ...runPatch(patch), version: eb("version", "+", 1) }))
+          .where("id", "=", runId)
+          .returning("version")
+          .executeTakeFirst();
+        if (!bumped) return undefined;
         for (const { id, ...patch } of stages) {
           await tx.updateTable("stage_runs").set(boolPatch(patch)).where("id", "=", id).execute();
         }
@@ -208,8 +223,17 @@ export function runQueries(ctx: SqlContext): RunStore {
           await tx.deleteFrom("step_logs").where("step_id", "in", clearLogsOf).execute();
           await tx.updateTable("step_runs").set({ log_bytes: 0 }).where("id", "in", clearLogsOf).execute();
         }
-        return true;
+        return Number(bumped.version);
       }),
+
+    async lockRun(id) {
+      const lock = ctx.capabilities.supportsSkipLocked ? sql` FOR UPDATE` : sql``;
+      const row = await sql<{
+        version: number;
+      }>`SELECT version FROM pipeline_runs WHERE id = ${id}${lock}`.execute(db);
+      const r = row.rows[0];
+      return r === undefined ? undefined : Number(r.version);
+    },
 
     async listActiveRunIds(pipelineId) {
       let q = db.selectFrom("pipeline_runs").select("id").where("status", "in", ACTIVE_RUN_STATUSES);

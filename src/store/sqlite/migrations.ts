@@ -99,4 +99,19 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE batches DROP COLUMN response`.execute(db);
     },
   },
+  // Steps are read by run in job order (a run's graph) and by job (what a runner gets for a
+  // claimed job): one index serves both.
+  "004_step_runs_by_job": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`DROP INDEX step_runs_run`.execute(db);
+      await sql`CREATE INDEX step_runs_run ON step_runs (run_id, job_id, idx)`.execute(db);
+    },
+  },
+  // Every change of a run's records bumps its version, so a server that remembers a run's
+  // records (the run writer's cache) knows whether they are still current.
+  "005_run_version": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE pipeline_runs ADD COLUMN version INTEGER NOT NULL DEFAULT 0`.execute(db);
+    },
+  },
 };

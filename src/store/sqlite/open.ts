@@ -5,7 +5,7 @@ import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import type { Database } from "../schema.js";
-import type { BulkWriter } from "../sql/context.js";
+import { type BulkWriter, ROWS_PER_TURN, yieldToEventLoop } from "../sql/context.js";
 import { migrateToLatest } from "../sql/migrate.js";
 import { createSqlStore, type SqlStore } from "../sql/sql-store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
@@ -91,7 +91,10 @@ function sqliteBulkWriter(sqlite: SqliteDatabase.Database): BulkWriter {
         );
         statements.set(key, stmt);
       }
-      for (const row of rows) stmt.run(row);
+      for (let i = 0; i < rows.length; i++) {
+        if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToEventLoop();
+        stmt.run(rows[i]!);
+      }
     },
   };
 }
