@@ -4,6 +4,7 @@
 import type { FastifyInstance } from "fastify";
 import { PipewrightError } from "../errors.js";
 import { parseDefinition } from "../pipeline/definition.js";
+import { LIMITS } from "../pipeline/limits.js";
 import type { Variable } from "../pipeline/types.js";
 import { parseConcurrencyControl, parseVariables } from "../pipeline/variables.js";
 import { SECRET_MASK } from "../pipeline/vocabulary.js";
@@ -233,7 +234,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
             name: { type: "string", maxLength: 128 },
             is_banned: { type: "boolean" },
             is_publish: { type: "boolean" },
-            offset: { type: "integer", minimum: 0 },
+            offset: { type: "integer", minimum: 0, maximum: LIMITS.listOffset },
             limit: { type: "integer", minimum: 0, maximum: PIPELINE_LIST_MAX_LIMIT },
             sort_key: { type: "string", enum: PIPELINE_SORT_KEYS },
             sort_dir: { type: "string", enum: ["asc", "desc"] },

@@ -3,7 +3,8 @@
 
 import type { FastifyInstance } from "fastify";
 import { invalid, PipewrightError } from "../errors.js";
-import { TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
+import { LIMITS } from "../pipeline/limits.js";
+import { ID_PATTERN, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
 import type { RunGraph } from "../store/run-records.js";
 import {
   artifactsSchema,
@@ -22,21 +23,45 @@ import { streamSse } from "./sse.js";
 import { typed } from "./type-provider.js";
 
 const BASE = "/v5/:project_id/api/pipelines";
+const ID_RE = new RegExp(ID_PATTERN);
 /** The live run stream looks at the store this often for changes made on other replicas. */
 const RUN_POLL_MS = 1000;
 /** Changes come in bursts (a step ends, the job ends, the next starts): one event per burst. */
 const RUN_DEBOUNCE_MS = 50;
 
-/** `start_time`-style filters: epoch milliseconds or `yyyy-MM-dd HH:mm:ss` (UTC). */
+/**
+ * `start_time`-style filters: epoch milliseconds or `yyyy-MM-dd HH:mm:ss` (UTC). A date that
+ * does not exist (month 13, 30 February, hour 24) is refused rather than rolled over.
+ */
 export function parseTimeFilter(field: string, v: unknown): number | undefined {
   if (v === undefined || v === null || v === "") return undefined;
-  if (typeof v === "number" && Number.isFinite(v)) return v;
+  const ms = typeof v === "number" ? v : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : undefined;
+  if (ms !== undefined) {
+    if (Number.isSafeInteger(ms) && ms >= 0) return ms;
+    throw invalid(field, `must be epoch milliseconds from 0 to ${Number.MAX_SAFE_INTEGER}`);
+  }
   if (typeof v === "string") {
-    if (/^\d+$/.test(v)) return Number(v);
     const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(v);
     if (m) {
-      const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-      if (!Number.isNaN(t)) return t;
+      const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const t = Date.UTC(y, mo - 1, d, h, mi, sec);
+      const back = new Date(t);
+      const exists =
+        back.getUTCFullYear() === y &&
+        back.getUTCMonth() === mo - 1 &&
+        back.getUTCDate() === d &&
+        back.getUTCHours() === h &&
+        back.getUTCMinutes() === mi &&
+        back.getUTCSeconds() === sec;
+      if (exists) return t;
+      throw invalid(field, `"${v}" is not a date and time that exists`);
     }
   }
   throw invalid(field, "must be epoch milliseconds or 'yyyy-MM-dd HH:mm:ss'");
@@ -161,7 +186,7 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
         tags: ["runs"],
         summary: "Step outputs (ShowStepOutputs); empty until steps can declare outputs",
         params: runParams,
-        querystring: { type: "object", properties: { step_run_ids: { type: "string" } } },
+        querystring: { type: "object", properties: { step_run_ids: { type: "string", maxLength: 4000 } } },
         response: { 200: stepOutputsSchema },
       },
     },
@@ -169,6 +194,18 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
       await authorizeProject(ctx, req, req.params.project_id, "read");
       await loadRun(store, req.params);
       const ids = (req.query.step_run_ids ?? "").split(",").filter(Boolean);
+      if (ids.length > LIMITS.stepRunIds) {
+        throw invalid(
+          "step_run_ids",
+          `names ${ids.length} steps, more than the limit of ${LIMITS.stepRunIds}`,
+        );
+      }
+      for (const [i, id] of ids.entries()) {
+        if (!ID_RE.test(id)) throw invalid(`step_run_ids[${i}]`, "must be 32 letters or digits");
+        const step = await store.getStep(id);
+        if (step?.run_id !== req.params.pipeline_run_id)
+          throw invalid(`step_run_ids[${i}]`, `no step ${id} in run ${req.params.pipeline_run_id}`);
+      }
       return {
         step_outputs: ids.map((id) => ({ step_run_id: id, output_result: [] })),
         current_system_time: clock.now(),
@@ -215,7 +252,9 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
         });
         try {
           let last = "";
+          let built = 0;
           while (!stream.signal.aborted) {
+            const started = performance.now();
             const g = await store.getRunGraph(pipeline_run_id);
             if (!g) return;
             const detail = await detailOf(g);
@@ -226,10 +265,13 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
               last = body;
               stream.send("run", detail);
             }
+            built = performance.now() - started;
             if (TERMINAL_RUN_STATUSES.has(g.run.status)) return;
             // Woken by changes made in this process; the timeout catches those made elsewhere.
             await stream.wait(RUN_POLL_MS);
-            await clock.sleep(RUN_DEBOUNCE_MS, stream.signal);
+            // One event per burst of changes; a large run's detail costs more to build, so it is
+            // sent at most as often as it takes to build, several times over.
+            await clock.sleep(Math.max(RUN_DEBOUNCE_MS, 4 * built), stream.signal);
           }
         } finally {
           unsubscribe();

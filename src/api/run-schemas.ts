@@ -1,6 +1,7 @@
 // The request schemas of the run routes (spec §4.1–4.13). Their answers' schemas are the wire
 // contract's (src/wire/schemas.ts).
 
+import { LIMITS } from "../pipeline/limits.js";
 import { RUN_STATUSES } from "../pipeline/vocabulary.js";
 import { RUN_SORT_KEYS } from "../store/run-records.js";
 import { sourceSchema } from "../wire/schemas.js";
@@ -82,10 +83,10 @@ export const runListBody = {
   type: ["object", "null"],
   properties: {
     status: { type: "array", items: { type: "string", enum: RUN_STATUSES } },
-    start_time: { type: ["string", "integer"] },
-    end_time: { type: ["string", "integer"] },
-    update_time: { type: ["string", "integer"] },
-    offset: { type: "integer", minimum: 0 },
+    start_time: { type: ["string", "integer"], maxLength: 19, minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    end_time: { type: ["string", "integer"], maxLength: 19, minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    update_time: { type: ["string", "integer"], maxLength: 19, minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    offset: { type: "integer", minimum: 0, maximum: LIMITS.listOffset },
     limit: { type: "integer", minimum: 0, maximum: RUN_LIST_MAX_LIMIT },
     sort_key: { type: "string", enum: RUN_SORT_KEYS },
     sort_dir: { type: "string", enum: ["asc", "desc"] },
@@ -98,8 +99,13 @@ export const logBody = {
   type: "object",
   required: ["limit", "sort"],
   properties: {
-    start_offset: { type: ["integer", "string"] },
-    end_offset: { type: ["integer", "string"] },
+    start_offset: {
+      type: ["integer", "string"],
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      maxLength: 16,
+    },
+    end_offset: { type: ["integer", "string"], minimum: 0, maximum: Number.MAX_SAFE_INTEGER, maxLength: 16 },
     limit: { type: "integer", minimum: 1, maximum: LOG_MAX_LINES },
     sort: { type: "string", enum: ["asc", "desc"] },
   },
@@ -107,5 +113,6 @@ export const logBody = {
 
 export const logStreamQuery = {
   type: "object",
-  properties: { offset: { type: "string", pattern: "^\\d+$" } },
+  // A byte offset: at most 15 digits, so it stays an exact integer.
+  properties: { offset: { type: "string", pattern: "^\\d{1,15}$" } },
 } as const;

@@ -5,6 +5,7 @@
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { PipewrightError } from "../errors.js";
+import { LIMITS } from "../pipeline/limits.js";
 import { STEP_RESULTS } from "../pipeline/vocabulary.js";
 import type { Principal } from "./auth.js";
 import { principalOf, type RouteContext } from "./context.js";
@@ -25,7 +26,7 @@ const stepParams = {
 const attemptBody = {
   type: "object",
   required: ["attempt"],
-  properties: { attempt: { type: "integer", minimum: 1 } },
+  properties: { attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 } },
 } as const;
 
 export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -156,8 +157,8 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
           type: "object",
           required: ["attempt", "offset", "text"],
           properties: {
-            attempt: { type: "integer", minimum: 1 },
-            offset: { type: "integer", minimum: 0 },
+            attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
+            offset: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
             text: { type: "string" },
           },
         },
@@ -183,7 +184,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
           type: "object",
           required: ["attempt", "status"],
           properties: {
-            attempt: { type: "integer", minimum: 1 },
+            attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
             status: { type: "string", enum: STEP_RESULTS },
             message: { type: ["string", "null"], maxLength: 4096 },
           },
@@ -210,9 +211,9 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
           type: "object",
           required: ["attempt", "status", "next_step"],
           properties: {
-            attempt: { type: "integer", minimum: 1 },
+            attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
             status: { type: "string", enum: STEP_RESULTS },
-            next_step: { type: "integer", minimum: 0 },
+            next_step: { type: "integer", minimum: 0, maximum: LIMITS.stepsPerJob },
             message: { type: ["string", "null"], maxLength: 4096 },
           },
         },

@@ -2,10 +2,15 @@
 // stages start, which jobs become ready, are skipped or wait for review, and how the run ends.
 // The scheduler writes what this answers; nothing here does I/O.
 
-import { type ConditionAst, evaluateCondition, parseCondition } from "../pipeline/condition.js";
+import {
+  type ConditionAst,
+  type ConditionContext,
+  evaluateCondition,
+  parseCondition,
+} from "../pipeline/condition.js";
 import { DEFAULT_CONDITION, stageOrder } from "../pipeline/definition.js";
 import { checkpointSettings } from "../pipeline/task-inputs.js";
-import type { JobDef, StageDef } from "../pipeline/types.js";
+import type { Definition, JobDef, StageDef } from "../pipeline/types.js";
 import {
   CHECKPOINT_TASK,
   type NodeStatus,
@@ -21,6 +26,7 @@ import type {
   StageRunRecord,
   StepRunRecord,
 } from "../store/run-records.js";
+import { indexRun } from "./graph.js";
 
 /** Predecessors in these states neither satisfy nor fail a `default()` condition: they did not run. */
 const NEUTRAL: ReadonlySet<string> = new Set(["SKIPPED", "UNSELECTED", "IGNORED"]);
@@ -113,6 +119,24 @@ class IndexQueue {
   }
 }
 
+/** How a definition's stages wait for one another, by index; made once per definition. */
+const stageGraphs = new WeakMap<Definition, { waitsFor: number[][]; stageDependents: number[][] }>();
+function stageGraphOf(def: Definition) {
+  let sg = stageGraphs.get(def);
+  if (!sg) {
+    const order = stageOrder(def);
+    const stageIndex = new Map(order.map((o) => [o.identifier, o.index]));
+    const waitsFor = order.map((o) => o.waitsFor.map((id) => stageIndex.get(id)!));
+    const stageDependents: number[][] = order.map(() => []);
+    waitsFor.forEach((ws, si) => {
+      for (const w of ws) stageDependents[w]!.push(si);
+    });
+    sg = { waitsFor, stageDependents };
+    stageGraphs.set(def, sg);
+  }
+  return sg;
+}
+
 /** Stages that did not run: a stage waiting for one looks through it to what it waited for. */
 const PASSED_OVER: ReadonlySet<string> = new Set(["SKIPPED", "UNSELECTED"]);
 
@@ -128,59 +152,82 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
   if (!run.admitted) return {};
   const { now } = env;
   const def = run.context.definition;
-  const order = stageOrder(def);
 
-  const stages = g.stages.map((s) => ({ ...s })) as Mutable<StageRunRecord>[];
-  const jobs = g.jobs.map((j) => ({ ...j })) as Mutable<JobRunRecord>[];
-  const steps = g.steps.map((s) => ({ ...s })) as Mutable<StepRunRecord>[];
-  const changedStages = new Set<Mutable<StageRunRecord>>();
-  const changedJobs = new Set<Mutable<JobRunRecord>>();
-  const changedSteps = new Set<Mutable<StepRunRecord>>();
-
-  // Indexes, built once: everything below looks things up instead of scanning.
-  const stageAt: Mutable<StageRunRecord>[] = [];
-  for (const st of stages) stageAt[st.idx] = st;
-  const stageIndex = new Map(order.map((o) => [o.identifier, o.index]));
-  const waitsFor = order.map((o) => o.waitsFor.map((id) => stageIndex.get(id)!));
-  const stageDependents: number[][] = order.map(() => []);
-  waitsFor.forEach((ws, si) => {
-    for (const w of ws) stageDependents[w]!.push(si);
-  });
-  const jobsOfStage: Mutable<JobRunRecord>[][] = order.map(() => []);
-  for (const j of jobs) jobsOfStage[j.stage_idx]?.push(j);
-  for (const list of jobsOfStage) list.sort((a, b) => a.idx - b.idx);
-  const jobByIdentifier = new Map(jobs.map((j) => [j.identifier, j]));
-  const stepsByJob = new Map<string, Mutable<StepRunRecord>[]>();
-  for (const st of steps) {
-    const list = stepsByJob.get(st.job_id);
-    if (list) list.push(st);
-    else stepsByJob.set(st.job_id, [st]);
-  }
-  for (const list of stepsByJob.values()) list.sort((a, b) => a.idx - b.idx);
-  const stepsOfJob = (jobId: string): Mutable<StepRunRecord>[] => stepsByJob.get(jobId) ?? [];
-
-  const vars: Record<string, string> = {};
-  for (const v of run.context.variables) vars[v.name] = v.value;
-  // One context for every condition of this pass; job statuses in it follow as they change.
-  const jobStatuses: Record<string, { status: string }> = {};
-  for (const j of jobs) jobStatuses[j.identifier] = { status: j.status };
-  const baseCtx = {
-    pipeline: conditionPipelineContext(run),
-    variables: vars,
-    sources: sourcesContext(run.context.sources),
-    jobs: jobStatuses,
+  // Records are copied only when they change (a large run changes a few per pass): the working
+  // copies below are found through these "current" tables, which start as the graph's own.
+  const changedStages = new Map<string, Mutable<StageRunRecord>>();
+  const changedJobs = new Map<string, Mutable<JobRunRecord>>();
+  const changedSteps = new Map<string, Mutable<StepRunRecord>>();
+  const stageAt: StageRunRecord[] = [];
+  for (const st of g.stages) stageAt[st.idx] = st;
+  const jobAt = (j: JobRunRecord): JobRunRecord => changedJobs.get(j.id) ?? j;
+  const stepAt = (st: StepRunRecord): StepRunRecord => changedSteps.get(st.id) ?? st;
+  const writeStage = (si: number): Mutable<StageRunRecord> => {
+    const cur = stageAt[si]!;
+    let w = changedStages.get(cur.id);
+    if (!w) {
+      w = { ...cur };
+      changedStages.set(cur.id, w);
+      stageAt[si] = w;
+    }
+    return w;
+  };
+  const writeJob = (j: JobRunRecord): Mutable<JobRunRecord> => {
+    let w = changedJobs.get(j.id);
+    if (!w) {
+      w = { ...j };
+      changedJobs.set(j.id, w);
+    }
+    return w;
+  };
+  const writeStep = (st: StepRunRecord): Mutable<StepRunRecord> => {
+    let w = changedSteps.get(st.id);
+    if (!w) {
+      w = { ...st };
+      changedSteps.set(st.id, w);
+    }
+    return w;
   };
 
-  let anyStageFailed = stages.some((s) => s.status === "FAILED");
+  // Indexes, built once: everything below looks things up instead of scanning.
+  const { waitsFor, stageDependents } = stageGraphOf(def);
+  const index = indexRun(g);
+  const jobsOfStage = (si: number): readonly JobRunRecord[] => index.jobsOfStage(si);
+  const stepsOfJob = (jobId: string): readonly StepRunRecord[] => index.stepsOfJob(jobId);
+
+  // One context for every condition of this pass, made when the first condition needs it; job
+  // statuses in it follow as they change.
+  let ctx:
+    | (Omit<ConditionContext, "predecessors"> & { jobs: Record<string, { status: string }> })
+    | undefined;
+  const conditionContext = () => {
+    if (ctx) return ctx;
+    const vars: Record<string, string> = {};
+    for (const v of run.context.variables) vars[v.name] = v.value;
+    const jobs: Record<string, { status: string }> = {};
+    for (const j of g.jobs) jobs[j.identifier] = { status: jobAt(j).status };
+    ctx = {
+      pipeline: conditionPipelineContext(run),
+      variables: vars,
+      sources: sourcesContext(run.context.sources),
+      jobs,
+    };
+    return ctx;
+  };
+  const noteJobStatus = (j: JobRunRecord): void => {
+    if (ctx) ctx.jobs[j.identifier]!.status = j.status;
+  };
+
+  let anyStageFailed = g.stages.some((s) => s.status === "FAILED");
   const stageQueue = new IndexQueue();
 
-  const setStage = (s: Mutable<StageRunRecord>, status: NodeStatus): void => {
+  const setStage = (si: number, status: NodeStatus): void => {
+    const s = writeStage(si);
     s.status = status;
     if (status === "RUNNING") s.start_time = now;
     else if (TERMINAL_NODE.has(status)) s.end_time = now;
-    changedStages.add(s);
     if (status === "FAILED") anyStageFailed = true;
-    if (TERMINAL_NODE.has(status)) wakeDependents(s.idx);
+    if (TERMINAL_NODE.has(status)) wakeDependents(si);
   };
   /** Queues the stages waiting for `si`, through those that did not run to what waits for them. */
   const wakeDependents = (si: number): void => {
@@ -194,19 +241,16 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
       else stageQueue.push(d);
     }
   };
-  const setJob = (j: Mutable<JobRunRecord>, status: NodeStatus, message?: string): void => {
+  const setJob = (job: JobRunRecord, status: NodeStatus, message?: string): void => {
+    const j = writeJob(job);
     j.status = status;
-    jobStatuses[j.identifier]!.status = status;
+    noteJobStatus(j);
     if (message !== undefined) j.message = message;
     if (status === "QUEUED") j.ready_seq = env.nextSeq();
     if (TERMINAL_NODE.has(status)) j.end_time = now;
-    changedJobs.add(j);
     if (status === "SKIPPED" || status === "UNSELECTED") {
       for (const st of stepsOfJob(j.id)) {
-        if (!TERMINAL_NODE.has(st.status)) {
-          st.status = status;
-          changedSteps.add(st);
-        }
+        if (!TERMINAL_NODE.has(stepAt(st).status)) writeStep(st).status = status;
       }
     }
   };
@@ -249,41 +293,42 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
       if (seen.has(w)) continue;
       seen.add(w);
       if (PASSED_OVER.has(stageAt[w]!.status)) todo.push(...waitsFor[w]!);
-      else for (const j of jobsOfStage[w]!) if (!NEUTRAL.has(j.status)) out.add(j.status);
+      else
+        for (const j of jobsOfStage(w)) {
+          const status = jobAt(j).status;
+          if (!NEUTRAL.has(status)) out.add(status);
+        }
     }
     predMemo.set(si, out);
     return out;
   };
 
   /** A ready job queues for a runner, or waits for review when its next step is a checkpoint. */
-  function startJob(job: Mutable<JobRunRecord>, jd: JobDef): void {
-    const c = enterNextStep(job, jd, stepsOfJob(job.id), now, env.nextSeq);
+  function startJob(job: JobRunRecord, jd: JobDef): void {
+    const steps = stepsOfJob(job.id);
+    const c = enterNextStep(jobAt(job), jd, steps.map(stepAt), now, env.nextSeq);
     for (const p of c.jobs ?? []) {
-      Object.assign(job, p);
-      jobStatuses[job.identifier]!.status = job.status;
-      changedJobs.add(job);
+      const w = writeJob(job);
+      Object.assign(w, p);
+      noteJobStatus(w);
     }
-    for (const p of c.steps ?? []) {
-      const st = stepsOfJob(job.id).find((x) => x.id === p.id)!;
-      Object.assign(st, p);
-      changedSteps.add(st);
-    }
+    for (const p of c.steps ?? []) Object.assign(writeStep(steps.find((x) => x.id === p.id)!), p);
   }
 
   /** Decides the INIT jobs of a running stage whose dependencies have ended, in job order. */
   function decideJobs(si: number): void {
     const stageDef = def.stages[si]!;
-    const stageJobs = jobsOfStage[si]!;
+    const stageJobs = jobsOfStage(si);
     const byIdx = new Map(stageJobs.map((j) => [j.idx, j]));
     const dependents = new Map<number, number[]>();
     const waiting = new Map<number, number>();
     const ready = new IndexQueue();
     for (const job of stageJobs) {
-      if (job.status !== "INIT") continue;
+      if (jobAt(job).status !== "INIT") continue;
       let open = 0;
       for (const id of jobDefOf(stageDef, job).depends_on) {
-        const dep = jobByIdentifier.get(id)!;
-        if (TERMINAL_NODE.has(dep.status)) continue;
+        const dep = index.jobByIdentifier(id)!;
+        if (TERMINAL_NODE.has(jobAt(dep).status)) continue;
         open++;
         const list = dependents.get(dep.idx);
         if (list) list.push(job.idx);
@@ -295,7 +340,7 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
     for (let idx = ready.pop(); idx !== undefined; idx = ready.pop()) {
       const job = byIdx.get(idx)!;
       const jd = jobDefOf(stageDef, job);
-      const deps = jd.depends_on.map((id) => jobByIdentifier.get(id)!);
+      const deps = jd.depends_on.map((id) => jobAt(index.jobByIdentifier(id)!));
       // In a run_always stage the default condition does not look back at the failed stages:
       // that is what run_always asks for. An explicit condition (failure(), …) still can.
       const lookBack = !(
@@ -317,7 +362,7 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
           ast = parseCondition(jd.condition);
           if (env.conditions && env.conditions.size < 10_000) env.conditions.set(jd.condition, ast);
         }
-        ok = evaluateCondition(ast, { ...baseCtx, predecessors });
+        ok = evaluateCondition(ast, { ...conditionContext(), predecessors });
       } catch (err) {
         ok = false;
         why = `condition error: ${(err as Error).message}`;
@@ -325,17 +370,17 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
       if (!ok) setJob(job, "SKIPPED", why ?? `condition ${jd.condition} is false`);
       else startJob(job, jd);
       // A job that ended here (skipped, or with no step left) may let its dependents go.
-      if (!TERMINAL_NODE.has(job.status)) continue;
+      if (!TERMINAL_NODE.has(jobAt(job).status)) continue;
       for (const d of dependents.get(idx) ?? []) {
         const left = waiting.get(d)! - 1;
         waiting.set(d, left);
         if (left === 0) ready.push(d);
       }
     }
-    if (stageJobs.every((j) => TERMINAL_NODE.has(j.status))) {
-      const st = stageJobs.map((j) => j.status);
+    if (stageJobs.every((j) => TERMINAL_NODE.has(jobAt(j).status))) {
+      const st = stageJobs.map((j) => jobAt(j).status);
       setStage(
-        stageAt[si]!,
+        si,
         st.some((s) => s === "FAILED" || s === "ASYNC_FAILED")
           ? "FAILED"
           : st.some((s) => s === "CANCELED")
@@ -345,35 +390,33 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
     }
   }
 
-  for (const st of stages) if (!TERMINAL_NODE.has(st.status)) stageQueue.push(st.idx);
+  for (const st of g.stages) if (!TERMINAL_NODE.has(st.status)) stageQueue.push(st.idx);
   for (let si = stageQueue.pop(); si !== undefined; si = stageQueue.pop()) {
-    const stage = stageAt[si]!;
-    if (TERMINAL_NODE.has(stage.status)) continue;
-    if (stage.status === "INIT") {
+    if (TERMINAL_NODE.has(stageAt[si]!.status)) continue;
+    if (stageAt[si]!.status === "INIT") {
       if (!waitDone(si)) continue; // looked at again when what it waits for ends
       if (anyStageFailed && !def.stages[si]!.run_always) {
-        for (const j of jobsOfStage[si]!) if (!TERMINAL_NODE.has(j.status)) setJob(j, "SKIPPED");
-        setStage(stage, "SKIPPED");
+        for (const j of jobsOfStage(si)) if (!TERMINAL_NODE.has(jobAt(j).status)) setJob(j, "SKIPPED");
+        setStage(si, "SKIPPED");
         continue;
       }
-      setStage(stage, "RUNNING");
+      setStage(si, "RUNNING");
     }
-    if (stage.status === "RUNNING") decideJobs(si);
+    if (stageAt[si]!.status === "RUNNING") decideJobs(si);
   }
 
   // Steps after the one a job failed at never run: say so rather than leaving them INIT.
-  for (const j of jobs) {
-    if (j.status !== "FAILED" && j.status !== "CANCELED") continue;
-    for (const st of stepsOfJob(j.id)) {
-      if (st.status === "INIT") {
-        st.status = "SKIPPED";
-        changedSteps.add(st);
-      }
-    }
+  for (const job of g.jobs) {
+    const status = jobAt(job).status;
+    if (status !== "FAILED" && status !== "CANCELED") continue;
+    for (const st of stepsOfJob(job.id)) if (stepAt(st).status === "INIT") writeStep(st).status = "SKIPPED";
   }
 
   const runPatch: Mutable<Partial<RunRecord>> & { id: string } = { id: run.id };
-  const status = deriveRunStatus(stages, jobs);
+  const status = deriveRunStatus(
+    g.stages.map((st) => stageAt[st.idx]!),
+    g.jobs.map(jobAt),
+  );
   if (status !== run.status) runPatch.status = status;
   if (status === "COMPLETED" || status === "FAILED" || status === "CANCELED") runPatch.end_time = now;
   if (status === "PAUSED" && run.paused_since === null) runPatch.paused_since = now;
@@ -387,13 +430,13 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
   runPatch.update_time = now;
   return {
     run: runPatch,
-    stages: [...changedStages].map((s) => ({
+    stages: [...changedStages.values()].map((s) => ({
       id: s.id,
       status: s.status,
       start_time: s.start_time,
       end_time: s.end_time,
     })),
-    jobs: [...changedJobs].map((j) => ({
+    jobs: [...changedJobs.values()].map((j) => ({
       id: j.id,
       status: j.status,
       message: j.message,
@@ -402,7 +445,7 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
       start_time: j.start_time,
       end_time: j.end_time,
     })),
-    steps: [...changedSteps].map((s) => ({
+    steps: [...changedSteps.values()].map((s) => ({
       id: s.id,
       status: s.status,
       start_time: s.start_time,

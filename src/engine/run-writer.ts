@@ -68,11 +68,13 @@ export interface RunWriter {
   report(runId: string, changes: RunChanges, fence: JobFence): Promise<boolean>;
   /** Jobs a claim just handed out: what this process remembers of their runs follows. */
   claimed(jobs: readonly ClaimedJob[]): void;
+  /** Runs just created (committed): remembered as written. */
+  created(graphs: readonly RunGraph[]): void;
   /** The scheduling rules applied to a graph about to be written (run creation plans before inserting). */
   plan(g: RunGraph, now: number): RunChanges;
   /** Strictly increasing, roughly wall-clock: orders ready jobs and waiting runs FIFO. */
   nextSeq(): number;
-  /** The parsed definition of a pipeline, cached by its text. */
+  /** The parsed definition of a pipeline (parsing remembers recent texts). */
   definitionOf(p: PipelineRecord): Definition;
 }
 
@@ -93,7 +95,8 @@ interface PendingChange {
   readonly reject: (err: unknown) => void;
 }
 
-const withVersion = (g: RunGraph, version: number): RunGraph => ({ ...g, run: { ...g.run, version } });
+const withVersion = (g: RunGraph, version: number): RunGraph =>
+  applyChanges(g, { run: { id: g.run.id, version } });
 const nodesOf = (g: RunGraph): number => g.stages.length + g.jobs.length + g.steps.length;
 
 /**
@@ -138,7 +141,6 @@ function createGraphCache(maxNodes: number) {
 export function createRunWriter(deps: RunWriterDeps): RunWriter {
   const { store, clock, events, wake } = deps;
   const conditions = new Map<string, ConditionAst>();
-  const definitions = new Map<string, Definition>();
   const cache = createGraphCache(deps.cacheNodes ?? 200_000);
   /** Per run: the changes waiting for the next transaction, while one is under way. */
   const waiting = new Map<string, PendingChange[]>();
@@ -235,15 +237,7 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
   return {
     plan,
     nextSeq,
-    definitionOf(p) {
-      let def = definitions.get(p.definition);
-      if (!def) {
-        def = parseDefinition(p.definition);
-        if (definitions.size >= 2000) definitions.clear();
-        definitions.set(p.definition, def);
-      }
-      return def;
-    },
+    definitionOf: (p) => parseDefinition(p.definition),
     mutate(runId, change, opts) {
       return new Promise((resolve, reject) => {
         const p = { change, fresh: opts?.fresh === true, resolve, reject };
@@ -264,6 +258,9 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
       events.changed(runId);
       return true;
     },
+    created(graphs) {
+      for (const g of graphs) cache.remember(g);
+    },
     claimed(jobs) {
       const byRun = new Map<string, ClaimedJob[]>();
       for (const j of jobs) {
@@ -278,14 +275,8 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
           cache.forget(runId);
           continue;
         }
-        const byId = new Map(claimed.map((j) => [j.id, j]));
-        const jobsNow = known.jobs.map((j) => {
-          const c = byId.get(j.id);
-          if (!c) return j;
-          const { run_version: _v, ...record } = c;
-          return record;
-        });
-        cache.remember(withVersion({ ...known, jobs: jobsNow }, version));
+        const jobs = claimed.map(({ run_version: _v, ...record }) => record);
+        cache.remember(applyChanges(known, { run: { id: runId, version }, jobs }));
       }
     },
   };

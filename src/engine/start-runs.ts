@@ -51,6 +51,11 @@ export interface StartRuns {
   runOne(req: RunOneRequest): Promise<RunRecord>;
 }
 
+/** Runs with more jobs and steps than this give the event loop a turn while they are made. */
+const LARGE_RUN_NODES = 2000;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 interface StartItem {
   readonly pipelineId: string;
   readonly options: RunOptions;
@@ -68,11 +73,7 @@ export function createStartRuns(deps: {
   const { store, writer, events, wake, now, newId } = deps;
 
   /** Creates the runs in `tx` (ids distinct): ban state, variables and limits as of now. */
-  async function createRuns(
-    tx: Store,
-    items: readonly StartItem[],
-    executor: Executor,
-  ): Promise<RunRecord[]> {
+  async function createRuns(tx: Store, items: readonly StartItem[], executor: Executor): Promise<RunGraph[]> {
     const fresh = new Map(
       (await tx.allocateRunNumbers(items.map((it) => it.pipelineId))).map((p) => [p.id, p]),
     );
@@ -114,14 +115,22 @@ export function createStartRuns(deps: {
         start,
         newId,
       });
+      // A run near the size limits takes tens of milliseconds to build and as many to plan:
+      // the event loop gets a turn in between, as the store gives it between bulk rows.
+      const large = g.jobs.length + g.steps.length > LARGE_RUN_NODES;
+      if (large) await yieldToEventLoop();
       // Plan before inserting: the first stage and its jobs are written ready to go.
       graphs.push(applyChanges(g, writer.plan(g, t)));
+      if (large) await yieldToEventLoop();
     }
     await tx.insertRunGraphs(graphs);
-    return graphs.map((g) => g.run);
+    return graphs;
   }
 
-  function started(runs: readonly RunRecord[]): void {
+  /** After the commit: the new runs are remembered as written, and whoever waits is told. */
+  function started(graphs: readonly RunGraph[]): void {
+    writer.created(graphs);
+    const runs = graphs.map((g) => g.run);
     for (const r of runs) events.changed(r.id);
     if (runs.some((r) => !r.admitted && r.status === "QUEUED")) wake.admission();
     wake.dispatch();
@@ -146,7 +155,7 @@ export function createStartRuns(deps: {
       const bodyHash = crypto.createHash("sha256").update(JSON.stringify(ids)).digest("hex");
       // A bad request throws inside the transaction, which then writes nothing.
       const result = await store.transaction(
-        async (tx): Promise<BatchRunResult & { created: RunRecord[] }> => {
+        async (tx): Promise<BatchRunResult & { created: RunGraph[] }> => {
           if (key !== undefined) {
             const prior = await tx.findBatch(req.projectId, key);
             if (prior) {
@@ -171,12 +180,12 @@ export function createStartRuns(deps: {
               project_id: req.projectId,
               idempotency_key: key,
               body_hash: bodyHash,
-              run_ids: created.map((r) => r.id),
+              run_ids: created.map((g) => g.run.id),
               create_time: now(),
             });
           }
           return {
-            runs: created.map((r) => ({ pipelineId: r.pipeline_id, runId: r.id })),
+            runs: created.map((g) => ({ pipelineId: g.run.pipeline_id, runId: g.run.id })),
             replayed: false,
             created,
           };
@@ -187,9 +196,9 @@ export function createStartRuns(deps: {
     },
 
     async runOne(req) {
-      const [run] = await store.transaction((tx) => createRuns(tx, [req], req.executor));
-      started([run!]);
-      return run!;
+      const [g] = await store.transaction((tx) => createRuns(tx, [req], req.executor));
+      started([g!]);
+      return g!.run;
     },
   };
 }

@@ -301,8 +301,26 @@ function checkSizes(raw: Obj): void {
   });
 }
 
+/**
+ * Definitions parsed from text lately, by their text: the same text is parsed when a pipeline is
+ * saved and again for its runs, and a large definition takes tens of milliseconds. A Definition
+ * is immutable, so one parse serves every caller.
+ */
+const parsed = new Map<string, Definition>();
+const PARSED_KEPT = 256;
+
 /** Parse and validate a definition: a JSON string as the API sends it, or an already-parsed object. */
 export function parseDefinition(input: unknown): Definition {
+  if (typeof input !== "string") return parseDefinitionValue(input);
+  const known = parsed.get(input);
+  if (known) return known;
+  const def = parseDefinitionValue(input);
+  if (parsed.size >= PARSED_KEPT) parsed.delete(parsed.keys().next().value!);
+  parsed.set(input, def);
+  return def;
+}
+
+function parseDefinitionValue(input: unknown): Definition {
   let raw = input;
   if (typeof input === "string") {
     const bytes = utf8Length(input);
