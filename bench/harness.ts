@@ -340,3 +340,93 @@ export function cpuTimes(): { busy: number; total: number } {
   const total = v.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
 }
+
+// ---- runner agents ------------------------------------------------------------------------------
+
+export interface Agent {
+  readonly name: string;
+  /** SIGTERM (the agent drains; it is idle by then), SIGKILL after 10 s; removes its work dir. */
+  stop(): Promise<void>;
+  /** For the exit hook: SIGKILL now, without waiting. */
+  kill(): void;
+}
+
+/** A `pipewright runner` from the same private copy of dist as the servers. */
+export function startAgent(server: string, token: string, name: string, slots: number): Agent {
+  const workDir = tempDir("pipewright-bench-runner-");
+  const proc: ChildProcess = spawn(
+    process.execPath,
+    [
+      serverCli(),
+      "runner",
+      "--server",
+      server,
+      "--token",
+      token,
+      "--slots",
+      String(slots),
+      "--work-dir",
+      workDir,
+      "--name",
+      name,
+    ],
+    {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let out = "";
+  proc.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const alive = (): boolean => proc.exitCode === null && proc.signalCode === null;
+  proc.once("exit", (code, signal) => {
+    if (code !== 0 && signal === null) progress(`runner ${name} exited with ${code}: ${out}`);
+  });
+  return {
+    name,
+    async stop() {
+      if (alive()) {
+        proc.kill("SIGTERM");
+        const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      removeDir(workDir);
+    },
+    kill() {
+      if (alive()) proc.kill("SIGKILL");
+      removeDir(workDir);
+    },
+  };
+}
+
+export async function runnerToken(url: string): Promise<string> {
+  const admin = client(url, ADMIN_TOKEN);
+  try {
+    const t = await admin.post("/admin/v1/tokens", {
+      name: "bench-runners",
+      role: "runner",
+      project_ids: [],
+    });
+    return t.body.token as string;
+  } finally {
+    admin.close();
+  }
+}
+
+/** Until every named agent has registered (GET /admin/v1/runners). */
+export async function waitForAgents(url: string, names: readonly string[]): Promise<void> {
+  const admin = client(url, ADMIN_TOKEN);
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const res = await admin.get("/admin/v1/runners");
+      const seen = new Set((res.body.runners as { name: string }[]).map((r) => r.name));
+      if (names.every((n) => seen.has(n))) return;
+      if (Date.now() > deadline) throw new Error(`runners did not register: ${names.join(", ")}`);
+      await sleep(100);
+    }
+  } finally {
+    admin.close();
+  }
+}

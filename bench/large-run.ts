@@ -1,8 +1,9 @@
 // (h) A run at the size limits must not stall the server: a 10,000-job pipeline (100 stages of
-// 100 one-step jobs) is created, started and run to its end on the embedded runner while another
-// client polls /healthz every 10 ms and a small pipeline of another project is started now and
-// then. Reported: the longest /healthz answer in each phase (a stalled event loop shows there),
-// the time each phase took, and how long the small runs waited for their job to start.
+// 100 one-step jobs) is created, started and run to its end by a runner agent (16 slots, its own
+// process, so the server does only the server's work) while another client polls /healthz every
+// 10 ms and a small pipeline of another project is started now and then. Reported: the longest
+// /healthz answer in each phase (a stalled event loop shows there), the time each phase took,
+// and how long the small runs waited for their job to start.
 
 import { performance } from "node:perf_hooks";
 import { DEFAULT_CONDITION } from "../src/pipeline/definition.js";
@@ -14,11 +15,14 @@ import {
   percentile,
   progress,
   removeDir,
+  runnerToken,
   setupProject,
   sleep,
+  startAgent,
   startServer,
   TERMINAL,
   tempDir,
+  waitForAgents,
 } from "./harness.js";
 
 const STAGES = 100;
@@ -75,7 +79,9 @@ function healthWatch(url: string) {
 
 export async function largeRun(): Promise<BenchResult> {
   const dir = tempDir("pipewright-bench-h-");
-  const server = await startServer(dir, ["--runner-slots", "16"]);
+  const server = await startServer(dir, ["--no-local-runner"]);
+  const agent = startAgent(server.url, await runnerToken(server.url), "large-run", 16);
+  await waitForAgents(server.url, ["large-run"]);
   const health = healthWatch(server.url);
   try {
     const big = await setupProject(server.url);
@@ -163,6 +169,7 @@ export async function largeRun(): Promise<BenchResult> {
     };
   } finally {
     await health.stop();
+    await agent.stop();
     await server.stop();
     removeDir(dir);
   }

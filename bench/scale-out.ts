@@ -2,11 +2,10 @@
 // runner` agents against one server on PostgreSQL, and the embedded server on SQLite with as many
 // runner slots; then batch-runs of 1000 on either store. Figures only: the issue sets no target.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { POSTGRES_BIN, type PostgresCluster, startPostgres } from "../test/helpers/postgres.js";
 import {
-  ADMIN_TOKEN,
+  type Agent,
   type BenchResult,
   type BenchServer,
   type Client,
@@ -17,12 +16,14 @@ import {
   progress,
   ratio,
   removeDir,
-  serverCli,
+  runnerToken,
   setupProject,
   sleep,
+  startAgent,
   startServer,
   TERMINAL,
   tempDir,
+  waitForAgents,
 } from "./harness.js";
 
 /** Pipelines per batch; each is one job of one `true` step. */
@@ -37,96 +38,6 @@ const BATCH = 1000;
 const BATCH_ROUNDS = 5;
 
 const jobsPerSec = (v: number): string => `${v.toFixed(1)} jobs/s`;
-
-// ---- runner agents ------------------------------------------------------------------------------
-
-interface Agent {
-  readonly name: string;
-  /** SIGTERM (the agent drains; it is idle by then), SIGKILL after 10 s; removes its work dir. */
-  stop(): Promise<void>;
-  /** For the exit hook: SIGKILL now, without waiting. */
-  kill(): void;
-}
-
-/** A `pipewright runner` from the same private copy of dist as the servers. */
-function startAgent(server: string, token: string, name: string): Agent {
-  const workDir = tempDir("pipewright-bench-runner-");
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    [
-      serverCli(),
-      "runner",
-      "--server",
-      server,
-      "--token",
-      token,
-      "--slots",
-      String(AGENT_SLOTS),
-      "--work-dir",
-      workDir,
-      "--name",
-      name,
-    ],
-    {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let out = "";
-  proc.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  const alive = (): boolean => proc.exitCode === null && proc.signalCode === null;
-  proc.once("exit", (code, signal) => {
-    if (code !== 0 && signal === null) progress(`runner ${name} exited with ${code}: ${out}`);
-  });
-  return {
-    name,
-    async stop() {
-      if (alive()) {
-        proc.kill("SIGTERM");
-        const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      removeDir(workDir);
-    },
-    kill() {
-      if (alive()) proc.kill("SIGKILL");
-      removeDir(workDir);
-    },
-  };
-}
-
-async function runnerToken(url: string): Promise<string> {
-  const admin = client(url, ADMIN_TOKEN);
-  try {
-    const t = await admin.post("/admin/v1/tokens", {
-      name: "bench-runners",
-      role: "runner",
-      project_ids: [],
-    });
-    return t.body.token as string;
-  } finally {
-    admin.close();
-  }
-}
-
-/** Until every named agent has registered (GET /admin/v1/runners). */
-async function waitForAgents(url: string, names: readonly string[]): Promise<void> {
-  const admin = client(url, ADMIN_TOKEN);
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const res = await admin.get("/admin/v1/runners");
-      const seen = new Set((res.body.runners as { name: string }[]).map((r) => r.name));
-      if (names.every((n) => seen.has(n))) return;
-      if (Date.now() > deadline) throw new Error(`runners did not register: ${names.join(", ")}`);
-      await sleep(100);
-    }
-  } finally {
-    admin.close();
-  }
-}
 
 // ---- measuring ----------------------------------------------------------------------------------
 
@@ -223,7 +134,8 @@ async function agentThroughput(cluster: PostgresCluster, agents: Agent[]): Promi
     const ids = await createPipelines(api, setup.projectId, N, "true", "agents");
     const token = await runnerToken(server.url);
     for (const count of AGENT_COUNTS) {
-      while (agents.length < count) agents.push(startAgent(server.url, token, `bench-${agents.length + 1}`));
+      while (agents.length < count)
+        agents.push(startAgent(server.url, token, `bench-${agents.length + 1}`, AGENT_SLOTS));
       await waitForAgents(
         server.url,
         agents.map((a) => a.name),

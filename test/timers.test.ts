@@ -216,7 +216,7 @@ describe("with a test clock", () => {
         return jobs[0];
       };
       const heartbeat = (job: { jobRunId: string; attempt: number }) =>
-        post(`/runner/v1/jobs/${job.jobRunId}/heartbeat`, { attempt: job.attempt });
+        post(`/runner/v1/jobs/${job.jobRunId}/heartbeat`, { runner_id, attempt: job.attempt });
       const pl = await s.pipeline(
         definition([{ identifier: "s", jobs: [{ identifier: "j", steps: [shell("true")] }] }]),
       );

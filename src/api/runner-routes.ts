@@ -1,7 +1,8 @@
 // The runner agents' API (ours, not CodeArts's): register, long-poll for jobs, heartbeat, report
-// steps, logs and results. Every report names the job and its attempt; an answer `held: false`
-// tells the agent the job is no longer its own (stopped, or given to another runner), and the
-// agent stops working on it. Fenced-out reports still answer 200 so agents do not retry them.
+// steps, logs and results. Every report names the runner, the job and its attempt; an answer
+// `held: false` tells the agent the job is no longer its own (stopped, or given to another
+// runner), and the agent stops working on it. Fenced-out reports still answer 200 so agents do
+// not retry them; a report for a runner of another credential answers 403.
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { PipewrightError } from "../errors.js";
@@ -23,16 +24,23 @@ const stepParams = {
   required: ["job_id", "step_id"],
   properties: { job_id: idSchema, step_id: idSchema },
 } as const;
-const attemptBody = {
-  type: "object",
-  required: ["attempt"],
-  properties: { attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 } },
+/** What every report carries: whose runner, and which attempt of the job. */
+const reportFields = {
+  runner_id: idSchema,
+  attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
 } as const;
+const attemptBody = { type: "object", required: ["runner_id", "attempt"], properties: reportFields } as const;
 
 export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store } = ctx;
   const runners = ctx.engine.runners;
   const api = typed(app);
+
+  /** A report as the engine takes it: the caller's credential, its runner, the job and attempt. */
+  async function reportOf(req: FastifyRequest, jobId: string, b: { runner_id: string; attempt: number }) {
+    const p = await requireRunner(req);
+    return { credentialId: p.id, runnerId: b.runner_id, jobId, attempt: b.attempt };
+  }
 
   async function requireRunner(req: FastifyRequest): Promise<Principal> {
     const p = await principalOf(ctx, req);
@@ -62,15 +70,16 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       },
     },
     async (req) => {
-      await requireRunner(req);
+      const p = await requireRunner(req);
       const b = req.body;
-      const { runnerId } = await runners.register({
+      const registration = {
         runnerId: b.runner_id,
         name: b.name,
         labels: b.labels ?? [],
         slots: b.slots,
         version: b.version ?? "",
-      });
+      };
+      const { runnerId } = await runners.register(registration, p.id);
       return { runner_id: runnerId, heartbeat_ms: HEARTBEAT_MS };
     },
   );
@@ -94,13 +103,14 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       },
     },
     async (req, reply) => {
-      await requireRunner(req);
+      const p = await requireRunner(req);
       const b = req.body;
       // The response's close before it was sent means the agent went away.
       const gone = new AbortController();
       reply.raw.once("close", () => gone.abort());
       if (reply.raw.destroyed) gone.abort();
       const jobs = await runners.claim({
+        credentialId: p.id,
         runnerId: b.runner_id,
         limit: b.limit,
         labels: b.labels ?? [],
@@ -123,8 +133,8 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       },
     },
     async (req) => {
-      await requireRunner(req);
-      return { held: await runners.heartbeat(req.params.job_id, req.body.attempt) };
+      const report = await reportOf(req, req.params.job_id, req.body);
+      return { held: await runners.heartbeat(report) };
     },
   );
 
@@ -140,9 +150,8 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       },
     },
     async (req) => {
-      await requireRunner(req);
-      const { job_id, step_id } = req.params;
-      return { held: await runners.stepStarted(job_id, req.body.attempt, step_id) };
+      const report = await reportOf(req, req.params.job_id, req.body);
+      return { held: await runners.stepStarted(report, req.params.step_id) };
     },
   );
 
@@ -155,9 +164,9 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
         params: stepParams,
         body: {
           type: "object",
-          required: ["attempt", "offset", "text"],
+          required: ["runner_id", "attempt", "offset", "text"],
           properties: {
-            attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
+            ...reportFields,
             offset: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
             text: { type: "string" },
           },
@@ -166,10 +175,9 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       },
     },
     async (req) => {
-      await requireRunner(req);
-      const { job_id, step_id } = req.params;
       const b = req.body;
-      return { held: await runners.stepLog(job_id, b.attempt, step_id, b.offset, b.text) };
+      const report = await reportOf(req, req.params.job_id, b);
+      return { held: await runners.stepLog(report, req.params.step_id, b.offset, b.text) };
     },
   );
 
@@ -182,9 +190,9 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
         params: stepParams,
         body: {
           type: "object",
-          required: ["attempt", "status"],
+          required: ["runner_id", "attempt", "status"],
           properties: {
-            attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
+            ...reportFields,
             status: { type: "string", enum: STEP_RESULTS },
             message: { type: ["string", "null"], maxLength: 4096 },
           },
@@ -193,10 +201,9 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       },
     },
     async (req) => {
-      await requireRunner(req);
-      const { job_id, step_id } = req.params;
       const b = req.body;
-      return { held: await runners.stepFinished(job_id, b.attempt, step_id, b.status, b.message ?? null) };
+      const report = await reportOf(req, req.params.job_id, b);
+      return { held: await runners.stepFinished(report, req.params.step_id, b.status, b.message ?? null) };
     },
   );
 
@@ -209,9 +216,9 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
         params: jobParams,
         body: {
           type: "object",
-          required: ["attempt", "status", "next_step"],
+          required: ["runner_id", "attempt", "status", "next_step"],
           properties: {
-            attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
+            ...reportFields,
             status: { type: "string", enum: STEP_RESULTS },
             next_step: { type: "integer", minimum: 0, maximum: LIMITS.stepsPerJob },
             message: { type: ["string", "null"], maxLength: 4096 },
@@ -221,10 +228,10 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       },
     },
     async (req) => {
-      await requireRunner(req);
       const b = req.body;
+      const report = await reportOf(req, req.params.job_id, b);
       const outcome = { status: b.status, nextStep: b.next_step, message: b.message ?? null };
-      return { held: await runners.jobFinished(req.params.job_id, b.attempt, outcome) };
+      return { held: await runners.jobFinished(report, outcome) };
     },
   );
 

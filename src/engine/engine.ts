@@ -95,7 +95,19 @@ export function createEngine(deps: EngineDeps): Engine {
   const pump = createPump(
     {
       advance: async (runId) => {
-        await writer.mutate(runId, () => ({}));
+        try {
+          await writer.mutate(runId, () => ({}));
+        } catch (err) {
+          // A run whose records cannot be planned (a definition stored before a check existed,
+          // records damaged by hand) ends with a message rather than stopping the loop for all.
+          logger.error({ err, run: runId }, "a run could not be planned; it is failed");
+          const message = `the run could not be planned: ${(err as Error).message}`.slice(0, 1000);
+          if (await store.failRun(runId, message, now())) {
+            writer.forget(runId);
+            events.changed(runId);
+            pump.admission();
+          }
+        }
       },
       admit: () => admitWaitingRuns({ store, writer, now }),
       dispatch: async () => {

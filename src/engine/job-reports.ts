@@ -8,19 +8,19 @@ import type { JobRunRecord, RunChanges, RunGraph } from "../store/run-records.js
 import { enterNextStep } from "./plan.js";
 import type { RunWriter } from "./run-writer.js";
 
-export type JobKey = Pick<JobRunRecord, "id" | "run_id" | "attempt">;
+export type JobKey = Pick<JobRunRecord, "id" | "run_id" | "attempt" | "runner_id">;
 
 /** The job's end as its runner reports it; null when that attempt no longer holds the job. */
 export function jobFinishedChanges(
   g: RunGraph,
-  job: Pick<JobRunRecord, "id" | "attempt">,
+  job: Pick<JobRunRecord, "id" | "attempt" | "runner_id">,
   outcome: JobOutcome,
   now: number,
   nextSeq: () => number,
 ): RunChanges | null {
   const j = g.jobs.find((x) => x.id === job.id);
   // Fencing: a job that was stopped or handed to another attempt keeps its newer state.
-  if (!j || j.status !== "RUNNING" || j.attempt !== job.attempt) return null;
+  if (!j || j.status !== "RUNNING" || j.attempt !== job.attempt || j.runner_id !== job.runner_id) return null;
   if (outcome.status === "COMPLETED") {
     // The runner stops short of a step it does not execute (a manual review): go on from there.
     const jd = g.run.context.definition.stages[j.stage_idx]!.jobs[j.idx]!;
@@ -54,7 +54,11 @@ export function createJobReports(deps: {
   const { writer, now } = deps;
 
   const stepChange = (job: JobKey, changes: RunChanges): Promise<boolean> =>
-    writer.report(job.run_id, changes, { jobId: job.id, attempt: job.attempt });
+    writer.report(job.run_id, changes, {
+      jobId: job.id,
+      attempt: job.attempt,
+      runnerId: job.runner_id ?? undefined,
+    });
 
   return {
     stepStarted: (job, stepId) =>

@@ -263,12 +263,14 @@ describe("jobFinishedChanges", () => {
     expect(job(after, "j1")).toMatchObject({ status: "FAILED", message: "exit code 3", end_time: 4000 });
   });
 
-  it("fences out a report from an attempt that no longer holds the job", () => {
+  it("fences out a report from an attempt that no longer holds the job, or from another runner", () => {
     const g = claim(twoStages(), "j1");
-    const old = { id: job(g, "j1").id, attempt: 0 };
-    expect(
-      jobFinishedChanges(g, old, { status: "COMPLETED", nextStep: 1, message: null }, 4000, nextSeq),
-    ).toBeNull();
+    const done = { status: "COMPLETED" as const, nextStep: 1, message: null };
+    const old = { id: job(g, "j1").id, attempt: 0, runner_id: "r1" };
+    expect(jobFinishedChanges(g, old, done, 4000, nextSeq)).toBeNull();
+    const other = { id: job(g, "j1").id, attempt: job(g, "j1").attempt, runner_id: "r2" };
+    expect(jobFinishedChanges(g, other, done, 4000, nextSeq)).toBeNull();
+    expect(jobFinishedChanges(g, job(g, "j1"), done, 4000, nextSeq)).not.toBeNull();
     const stopped = applyChanges(g, stopChanges(g, "alice", 3500));
     expect(
       jobFinishedChanges(

@@ -70,6 +70,8 @@ export interface RunWriter {
   claimed(jobs: readonly ClaimedJob[]): void;
   /** Runs just created (committed): remembered as written. */
   created(graphs: readonly RunGraph[]): void;
+  /** Drops what is remembered of a run (it was changed past the writer). */
+  forget(runId: string): void;
   /** The scheduling rules applied to a graph about to be written (run creation plans before inserting). */
   plan(g: RunGraph, now: number): RunChanges;
   /** Strictly increasing, roughly wall-clock: orders ready jobs and waiting runs FIFO. */
@@ -258,6 +260,7 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
       events.changed(runId);
       return true;
     },
+    forget: (runId) => cache.forget(runId),
     created(graphs) {
       for (const g of graphs) cache.remember(g);
     },

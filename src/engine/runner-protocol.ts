@@ -1,5 +1,7 @@
 // The runner agents' side of the engine (`pipewright runner` over HTTP): register, long-poll for
-// jobs, renew leases, report steps, logs and results. Every report names the job and its attempt;
+// jobs, renew leases, report steps, logs and results. A runner belongs to the credential that
+// registered it, and only that credential may act as it (else 403). Every report names the runner,
+// the job and its attempt, and counts only while that attempt on that runner holds the job:
 // `false` tells the agent the job is no longer its own (stopped, or given to another runner).
 
 import type { Clock } from "../clock.js";
@@ -13,6 +15,12 @@ import type { JobKey, JobReports } from "./job-reports.js";
 import type { LogHub } from "./log-hub.js";
 import type { Wakeups } from "./run-writer.js";
 
+/** Who reports: the runner, and the credential the request was authenticated with. */
+export interface RunnerCaller {
+  readonly runnerId: string;
+  readonly credentialId: string;
+}
+
 export interface RunnerRegistration {
   /** Sent again after a reconnect, so the runner keeps its identity. */
   readonly runnerId?: string | undefined;
@@ -22,8 +30,7 @@ export interface RunnerRegistration {
   readonly version: string;
 }
 
-export interface ClaimRequest {
-  readonly runnerId: string;
+export interface ClaimRequest extends RunnerCaller {
   readonly limit: number;
   readonly labels: readonly string[];
   /** How long to wait for work when none is ready (a long poll); 0 answers at once. */
@@ -32,21 +39,25 @@ export interface ClaimRequest {
   readonly signal: AbortSignal;
 }
 
+/** A report on a job: by whom, on which job and attempt. */
+export interface JobReport extends RunnerCaller {
+  readonly jobId: string;
+  readonly attempt: number;
+}
+
 export interface RunnerProtocol {
-  register(r: RunnerRegistration): Promise<{ runnerId: string }>;
-  /** Up to `limit` ready jobs whose labels the runner has; throws when the runner is not registered. */
+  /** Registers (or, with `runnerId`, re-registers) a runner of the calling credential. */
+  register(r: RunnerRegistration, credentialId: string): Promise<{ runnerId: string }>;
+  /**
+   * Up to `limit` ready jobs whose labels the runner has; throws when the runner is not
+   * registered (400) or not the caller's (403).
+   */
   claim(req: ClaimRequest): Promise<JobAssignment[]>;
-  heartbeat(jobId: string, attempt: number): Promise<boolean>;
-  stepStarted(jobId: string, attempt: number, stepId: string): Promise<boolean>;
-  stepLog(jobId: string, attempt: number, stepId: string, offset: number, text: string): Promise<boolean>;
-  stepFinished(
-    jobId: string,
-    attempt: number,
-    stepId: string,
-    status: StepResult,
-    message: string | null,
-  ): Promise<boolean>;
-  jobFinished(jobId: string, attempt: number, outcome: JobOutcome): Promise<boolean>;
+  heartbeat(r: JobReport): Promise<boolean>;
+  stepStarted(r: JobReport, stepId: string): Promise<boolean>;
+  stepLog(r: JobReport, stepId: string, offset: number, text: string): Promise<boolean>;
+  stepFinished(r: JobReport, stepId: string, status: StepResult, message: string | null): Promise<boolean>;
+  jobFinished(r: JobReport, outcome: JobOutcome): Promise<boolean>;
   /** Wakes every waiting long poll: work may be ready. */
   notifyWork(): void;
   /** Long polls end and no job is handed out any more. */
@@ -115,10 +126,35 @@ export function createRunnerProtocol(deps: {
     }
   }
 
-  /** The job as a remote runner names it, if that attempt still holds it. */
-  async function jobKey(jobId: string, attempt: number): Promise<JobKey | undefined> {
-    const job = await store.getJob(jobId);
-    return job && job.attempt === attempt && job.status === "RUNNING" ? job : undefined;
+  /** Which credential each runner belongs to (runners are few and never change hands). */
+  const owners = new Map<string, string>();
+
+  /** Throws unless the runner exists and belongs to the caller's credential. */
+  async function checkOwner(caller: RunnerCaller): Promise<void> {
+    let owner = owners.get(caller.runnerId);
+    if (owner === undefined) {
+      const runner = await store.getRunner(caller.runnerId);
+      if (!runner) {
+        throw new PipewrightError(
+          "INVALID_REQUEST",
+          `runner_id: runner ${caller.runnerId} is not registered; register again`,
+        );
+      }
+      owner = runner.credential_id;
+      owners.set(caller.runnerId, owner);
+    }
+    if (owner !== caller.credentialId) {
+      throw new PipewrightError("NO_PERMISSION", `Runner ${caller.runnerId} belongs to another credential.`);
+    }
+  }
+
+  /** The job as a remote runner names it, if that attempt on that runner still holds it. */
+  async function jobKey(r: JobReport): Promise<JobKey | undefined> {
+    await checkOwner(r);
+    const job = await store.getJob(r.jobId);
+    return job && job.attempt === r.attempt && job.status === "RUNNING" && job.runner_id === r.runnerId
+      ? job
+      : undefined;
   }
 
   return {
@@ -129,11 +165,18 @@ export function createRunnerProtocol(deps: {
       notifyWork();
     },
 
-    async register(r) {
+    async register(r, credentialId) {
+      if (r.runnerId !== undefined) {
+        const known = await store.getRunner(r.runnerId);
+        if (known && known.credential_id !== credentialId) {
+          throw new PipewrightError("NO_PERMISSION", `Runner ${r.runnerId} belongs to another credential.`);
+        }
+      }
       const runnerId = r.runnerId ?? deps.newId();
       const t = clock.now();
       await store.upsertRunner({
         id: runnerId,
+        credential_id: credentialId,
         name: r.name,
         labels: r.labels,
         slots: r.slots,
@@ -141,10 +184,12 @@ export function createRunnerProtocol(deps: {
         create_time: t,
         last_seen: t,
       });
+      owners.set(runnerId, credentialId);
       return { runnerId };
     },
 
     async claim(req) {
+      await checkOwner(req);
       if (!(await store.touchRunner(req.runnerId, clock.now()))) {
         throw new PipewrightError(
           "INVALID_REQUEST",
@@ -166,29 +211,37 @@ export function createRunnerProtocol(deps: {
       }
     },
 
-    heartbeat: (jobId, attempt) => store.renewLease(jobId, attempt, clock.now() + config.leaseMs),
+    async heartbeat(r) {
+      await checkOwner(r);
+      return store.renewLease(r.jobId, r.attempt, clock.now() + config.leaseMs, r.runnerId);
+    },
 
-    async stepStarted(jobId, attempt, stepId) {
-      const job = await jobKey(jobId, attempt);
+    async stepStarted(r, stepId) {
+      const job = await jobKey(r);
       return job ? reports.stepStarted(job, stepId) : false;
     },
 
-    async stepLog(jobId, attempt, stepId, offset, text) {
-      const ok = await store.appendLog(stepId, offset, text, { jobId, attempt });
+    async stepLog(r, stepId, offset, text) {
+      await checkOwner(r);
+      const ok = await store.appendLog(stepId, offset, text, {
+        jobId: r.jobId,
+        attempt: r.attempt,
+        runnerId: r.runnerId,
+      });
       if (ok) logs.publish(stepId, offset, text);
       return ok;
     },
 
-    async stepFinished(jobId, attempt, stepId, status, message) {
-      const job = await jobKey(jobId, attempt);
+    async stepFinished(r, stepId, status, message) {
+      const job = await jobKey(r);
       if (!job) return false;
       const ok = await reports.stepFinished(job, stepId, status, message);
       logs.ended(stepId);
       return ok;
     },
 
-    async jobFinished(jobId, attempt, outcome) {
-      const job = await jobKey(jobId, attempt);
+    async jobFinished(r, outcome) {
+      const job = await jobKey(r);
       return job ? reports.jobFinished(job, outcome) : false;
     },
   };

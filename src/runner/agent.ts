@@ -147,13 +147,15 @@ export function createAgent(opts: AgentOptions): Agent {
     stopping.signal.addEventListener("abort", onStop, { once: true });
     const ref = `/runner/v1/jobs/${job.jobRunId}`;
     const attempt = job.attempt;
+    // Every report says which runner sends it: only this runner's attempt holds the job.
+    const me = { runner_id: runnerId, attempt };
     /** Fenced out: the server gave the job to someone else or it was stopped. */
     const lost = (r: { held: boolean } | undefined): void => {
       if (r && !r.held) controller.abort();
     };
 
     const heartbeat = clock.setInterval(() => {
-      post<{ held: boolean }>(`${ref}/heartbeat`, { attempt }).then(lost, () => {
+      post<{ held: boolean }>(`${ref}/heartbeat`, me).then(lost, () => {
         // The server may be restarting: the job goes on, the next beat tries again.
       });
     }, heartbeatMs);
@@ -174,7 +176,7 @@ export function createAgent(opts: AgentOptions): Agent {
         b.bytes = 0;
         b.sending = b.sending.then(async () => {
           lost(
-            await deliver<{ held: boolean }>("log", `${ref}/steps/${stepId}/log`, { attempt, offset, text }),
+            await deliver<{ held: boolean }>("log", `${ref}/steps/${stepId}/log`, { ...me, offset, text }),
           );
         });
       }
@@ -187,7 +189,7 @@ export function createAgent(opts: AgentOptions): Agent {
     const reporter: JobReporter = {
       async stepStarted(stepId) {
         buffers.set(stepId, { offset: 0, parts: [], bytes: 0, sending: Promise.resolve() });
-        lost(await deliver<{ held: boolean }>("step start", `${ref}/steps/${stepId}/start`, { attempt }));
+        lost(await deliver<{ held: boolean }>("step start", `${ref}/steps/${stepId}/start`, me));
       },
       stepProcess() {
         // Process groups matter to the embedded server's restart clean-up only; an agent's
@@ -206,7 +208,7 @@ export function createAgent(opts: AgentOptions): Agent {
         if (stopping.signal.aborted) return;
         lost(
           await deliver<{ held: boolean }>("step result", `${ref}/steps/${stepId}/finish`, {
-            attempt,
+            ...me,
             status,
             message,
           }),
@@ -229,7 +231,7 @@ export function createAgent(opts: AgentOptions): Agent {
         if (stopping.signal.aborted) return;
         // The final status is retried until a server acknowledges it.
         await deliver("job result", `${ref}/finish`, {
-          attempt,
+          ...me,
           status: outcome.status,
           next_step: outcome.nextStep,
           message: outcome.message,

@@ -121,6 +121,8 @@ export interface RunChanges {
 export interface JobFence {
   readonly jobId: string;
   readonly attempt: number;
+  /** The runner the attempt was dispatched to; a report from any other runner is fenced out. */
+  readonly runnerId?: string | undefined;
 }
 
 export interface LogChunk {
@@ -157,6 +159,8 @@ export interface BatchRecord {
 
 export interface RunnerRecord {
   readonly id: string;
+  /** The token (or access key) that registered it: only that credential may act as it. */
+  readonly credential_id: string;
   readonly name: string;
   readonly labels: readonly string[];
   readonly slots: number;

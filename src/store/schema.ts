@@ -162,6 +162,7 @@ export interface ProjectDispatchTable {
 
 export interface RunnerTable {
   id: string;
+  credential_id: string;
   name: string;
   /** JSON array. */
   labels: string;

@@ -185,6 +185,12 @@ export interface RunStore {
    */
   applyRunChanges(runId: string, changes: RunChanges, fence?: JobFence): Promise<number | undefined>;
   /**
+   * Ends an unfinished run as FAILED with `message`, and every unfinished stage, job and step of
+   * it, without reading its records (for a run that cannot be planned). Answers false when the run
+   * had already ended.
+   */
+  failRun(runId: string, message: string, now: number): Promise<boolean>;
+  /**
    * The run's version, locking the run until the surrounding transaction ends (PostgreSQL: FOR
    * UPDATE; SQLite's single writer serialises anyway); undefined when the run is gone.
    */
@@ -204,8 +210,11 @@ export interface JobQueueStore {
   claimJobs(req: ClaimRequest): Promise<ClaimedJob[]>;
   /** Records the process group of a job's step, while that attempt holds the job. */
   setJobPgid(jobId: string, attempt: number, pgid: number): Promise<boolean>;
-  /** Renews a job's lease while its attempt still holds it; answers false when it no longer does. */
-  renewLease(jobId: string, attempt: number, until: number): Promise<boolean>;
+  /**
+   * Renews a job's lease while its attempt (on that runner, when named) still holds it; answers
+   * false when it no longer does.
+   */
+  renewLease(jobId: string, attempt: number, until: number, runnerId?: string): Promise<boolean>;
   /** Running jobs whose lease ran out before `now`. */
   listExpiredLeases(now: number): Promise<JobRunRecord[]>;
   /** Extends every running job's lease to at least `until`. */
@@ -214,6 +223,7 @@ export interface JobQueueStore {
   releaseJobs(jobs: readonly { id: string; attempt: number }[]): Promise<void>;
   listRunningJobsOf(runnerId: string): Promise<JobRunRecord[]>;
   upsertRunner(r: RunnerRecord): Promise<void>;
+  getRunner(id: string): Promise<RunnerRecord | undefined>;
   touchRunner(id: string, now: number): Promise<boolean>;
   listRunners(): Promise<RunnerRecord[]>;
 }

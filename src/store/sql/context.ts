@@ -105,8 +105,13 @@ export async function inTransaction<T>(ctx: SqlContext, fn: (tx: SqlContext) => 
 export async function holdsJob(db: Kysely<Database>, fence: JobFence): Promise<boolean> {
   const job = await db
     .selectFrom("job_runs")
-    .select(["attempt", "status"])
+    .select(["attempt", "status", "runner_id"])
     .where("id", "=", fence.jobId)
     .executeTakeFirst();
-  return job !== undefined && Number(job.attempt) === fence.attempt && job.status === "RUNNING";
+  return (
+    job !== undefined &&
+    Number(job.attempt) === fence.attempt &&
+    job.status === "RUNNING" &&
+    (fence.runnerId === undefined || job.runner_id === fence.runnerId)
+  );
 }

@@ -2,10 +2,21 @@
 // renewed by heartbeat, and the registry of runner agents.
 
 import { type Kysely, sql } from "kysely";
+import type { RunnerRecord } from "../run-records.js";
 import type { Database } from "../schema.js";
 import type { JobQueueStore } from "../store.js";
 import { inTransaction, type SqlContext } from "./context.js";
 import { toJob } from "./rows.js";
+
+function toRunner(r: Database["runners"]): RunnerRecord {
+  return {
+    ...r,
+    labels: JSON.parse(r.labels),
+    slots: Number(r.slots),
+    create_time: Number(r.create_time),
+    last_seen: Number(r.last_seen),
+  };
+}
 
 /** Bumps the version of each run (its records changed); answers the new versions. */
 async function bumpVersions(db: Kysely<Database>, runIds: readonly string[]) {
@@ -81,14 +92,15 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
         return claimed;
       }),
 
-    async renewLease(jobId, attempt, until) {
-      const res = await db
+    async renewLease(jobId, attempt, until, runnerId) {
+      let q = db
         .updateTable("job_runs")
         .set({ lease_expires: until, heartbeat_time: until })
         .where("id", "=", jobId)
         .where("attempt", "=", attempt)
-        .where("status", "=", "RUNNING")
-        .executeTakeFirst();
+        .where("status", "=", "RUNNING");
+      if (runnerId !== undefined) q = q.where("runner_id", "=", runnerId);
+      const res = await q.executeTakeFirst();
       return Number(res.numUpdatedRows) > 0;
     },
 
@@ -162,6 +174,7 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
         .values(row)
         .onConflict((oc) =>
           oc.column("id").doUpdateSet({
+            credential_id: r.credential_id,
             name: r.name,
             labels: row.labels,
             slots: r.slots,
@@ -181,15 +194,14 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
       return Number(res.numUpdatedRows) > 0;
     },
 
+    async getRunner(id) {
+      const row = await db.selectFrom("runners").selectAll().where("id", "=", id).executeTakeFirst();
+      return row && toRunner(row);
+    },
+
     async listRunners() {
       const rows = await db.selectFrom("runners").selectAll().orderBy("create_time").execute();
-      return rows.map((r) => ({
-        ...r,
-        labels: JSON.parse(r.labels),
-        slots: Number(r.slots),
-        create_time: Number(r.create_time),
-        last_seen: Number(r.last_seen),
-      }));
+      return rows.map(toRunner);
     },
   };
 }

@@ -2,7 +2,7 @@
 // patch sets in one transaction (fenced when a runner writes), read back as graphs and pages.
 
 import { sql } from "kysely";
-import { ACTIVE_RUN_STATUSES } from "../../pipeline/vocabulary.js";
+import { ACTIVE_RUN_STATUSES, TERMINAL_NODE_STATUSES } from "../../pipeline/vocabulary.js";
 import type { RunRecord } from "../run-records.js";
 import type { RunTable } from "../schema.js";
 import type { RunStore } from "../store.js";
@@ -145,23 +145,30 @@ export function runQueries(ctx: SqlContext): RunStore {
         .where("run_id", "=", id)
         .orderBy("idx")
         .execute();
-      const jobs = await db
-        .selectFrom("job_runs")
-        .selectAll()
-        .where("run_id", "=", id)
-        .orderBy("stage_idx")
-        .orderBy("idx")
-        .execute();
-      if (jobs.length > ROWS_PER_TURN / 2) await yieldToEventLoop();
-      const steps = await db
-        .selectFrom("step_runs")
-        .selectAll()
-        .where("run_id", "=", id)
-        .orderBy("job_id")
-        .orderBy("idx")
-        .execute();
-      if (steps.length > ROWS_PER_TURN / 2) await yieldToEventLoop();
-      return { run, stages: stages.map(toStage), jobs: jobs.map(toJob), steps: steps.map(toStep) };
+      // A large run is read in slices, with the event loop getting a turn between them.
+      const jobs = [];
+      for (let after: readonly [number, number] | undefined; ; ) {
+        let q = db.selectFrom("job_runs").selectAll().where("run_id", "=", id);
+        if (after) q = q.where(sql<boolean>`(stage_idx, idx) > (${after[0]}, ${after[1]})`);
+        const rows = await q.orderBy("stage_idx").orderBy("idx").limit(ROWS_PER_TURN).execute();
+        jobs.push(...rows.map(toJob));
+        if (rows.length < ROWS_PER_TURN) break;
+        const last = rows[rows.length - 1]!;
+        after = [Number(last.stage_idx), Number(last.idx)];
+        await yieldToEventLoop();
+      }
+      const steps = [];
+      for (let after: readonly [string, number] | undefined; ; ) {
+        let q = db.selectFrom("step_runs").selectAll().where("run_id", "=", id);
+        if (after) q = q.where(sql<boolean>`(job_id, idx) > (${after[0]}, ${after[1]})`);
+        const rows = await q.orderBy("job_id").orderBy("idx").limit(ROWS_PER_TURN).execute();
+        steps.push(...rows.map(toStep));
+        if (rows.length < ROWS_PER_TURN) break;
+        const last = rows[rows.length - 1]!;
+        after = [last.job_id, Number(last.idx)];
+        await yieldToEventLoop();
+      }
+      return { run, stages: stages.map(toStage), jobs, steps };
     },
 
     async getStagesOfRuns(runIds) {
@@ -224,6 +231,43 @@ export function runQueries(ctx: SqlContext): RunStore {
           await tx.updateTable("step_runs").set({ log_bytes: 0 }).where("id", "in", clearLogsOf).execute();
         }
         return Number(bumped.version);
+      }),
+
+    failRun: (runId, message, now) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        const res = await tx
+          .updateTable("pipeline_runs")
+          .set((eb) => ({
+            status: "FAILED",
+            message,
+            end_time: now,
+            update_time: now,
+            version: eb("version", "+", 1),
+          }))
+          .where("id", "=", runId)
+          .where("status", "in", ACTIVE_RUN_STATUSES)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) return false;
+        const open = [...TERMINAL_NODE_STATUSES];
+        await tx
+          .updateTable("stage_runs")
+          .set({ status: "FAILED", end_time: now })
+          .where("run_id", "=", runId)
+          .where("status", "not in", open)
+          .execute();
+        await tx
+          .updateTable("job_runs")
+          .set({ status: "FAILED", message, end_time: now, lease_expires: null })
+          .where("run_id", "=", runId)
+          .where("status", "not in", open)
+          .execute();
+        await tx
+          .updateTable("step_runs")
+          .set({ status: "FAILED", message, end_time: now, deadline: null })
+          .where("run_id", "=", runId)
+          .where("status", "not in", open)
+          .execute();
+        return true;
       }),
 
     async lockRun(id) {

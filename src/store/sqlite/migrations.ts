@@ -114,4 +114,10 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE pipeline_runs ADD COLUMN version INTEGER NOT NULL DEFAULT 0`.execute(db);
     },
   },
+  // A runner belongs to the credential that registered it: its reports are taken from that one.
+  "006_runner_credential": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE runners ADD COLUMN credential_id TEXT NOT NULL DEFAULT ''`.execute(db);
+    },
+  },
 };

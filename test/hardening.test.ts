@@ -1,0 +1,431 @@
+// The classes of defects an adversarial probe found (issue "hold the core's promises"), each held
+// in general: sizes at and past the limits, deeply nested JSON, unbounded numbers and unchecked
+// text, and runner credentials that report on jobs that are not theirs. Every rejection asserts
+// the status, the DEVPIPE code, the field or limit named, and that nothing changed.
+
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LIMITS } from "../src/pipeline/limits.js";
+import {
+  ADMIN_TOKEN,
+  call,
+  createPipeline,
+  createProject,
+  createTestApp,
+  issueToken,
+  type TestApp,
+} from "./helpers/app.js";
+import { waitFor } from "./helpers/server.js";
+
+let t: TestApp;
+let pid: string;
+const base = (): string => `/v5/${pid}/api/pipelines`;
+
+beforeAll(async () => {
+  t = await createTestApp({ runnerSlots: 4 });
+  pid = await createProject(t.app);
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const step = (script = "true") => ({
+  name: "s",
+  task: "official_shell_plugin",
+  inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: script }],
+});
+const job = (id: string, extra: Record<string, unknown> = {}) => ({
+  name: id,
+  identifier: id,
+  ...extra,
+  steps: [step()],
+});
+const stage = (id: string, jobs: unknown[], extra: Record<string, unknown> = {}) => ({
+  name: id,
+  identifier: id,
+  ...extra,
+  jobs,
+});
+
+const countRows = async (table: "pipelines" | "pipeline_runs"): Promise<number> =>
+  Number(
+    (
+      await t.store.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+
+/**
+ * A create that must be refused: 400 with the code and the words expected, nothing stored. The
+ * body's fields are JSON texts (so a test can send what JSON.stringify could not write).
+ */
+async function refusedCreate(body: Record<string, unknown>, code: string, ...words: string[]) {
+  const before = await countRows("pipelines");
+  const fields: Record<string, unknown> = {
+    name: `p${Math.random().toString(36).slice(2, 9)}`,
+    is_publish: false,
+    ...body,
+  };
+  const text = `{${Object.entries(fields)
+    .map(([k, v]) => `${JSON.stringify(k)}:${v instanceof RawJson ? v.text : JSON.stringify(v)}`)
+    .join(",")}}`;
+  const res = await call(t.app, "POST", base(), { token: ADMIN_TOKEN, rawBody: text });
+  expect(res.status, JSON.stringify(res.body)).toBe(400);
+  expect(res.body.error_code).toBe(code);
+  for (const w of words) expect(res.body.error_msg).toContain(w);
+  expect(await countRows("pipelines")).toBe(before);
+  return res.body.error_msg as string;
+}
+
+async function detail(pl: string, run: string) {
+  return (
+    await call(t.app, "GET", `${base()}/${pl}/pipeline-runs/detail?pipeline_run_id=${run}`, {
+      token: ADMIN_TOKEN,
+    })
+  ).body;
+}
+
+async function start(pl: string, body: Record<string, unknown> = {}): Promise<string> {
+  const res = await call(t.app, "POST", `${base()}/${pl}/run`, { token: ADMIN_TOKEN, body });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.pipeline_run_id as string;
+}
+
+const ended = (pl: string, run: string) =>
+  waitFor(async () => {
+    const d = await detail(pl, run);
+    return ["COMPLETED", "FAILED", "CANCELED"].includes(d.status) ? d : undefined;
+  }, 60_000);
+
+describe("sizes", () => {
+  it("refuses definitions past each documented limit, naming it", async () => {
+    const def = (stages: unknown[]) => JSON.stringify({ stages });
+    await refusedCreate(
+      {
+        definition: def(Array.from({ length: LIMITS.stages + 1 }, (_, s) => stage(`s${s}`, [job(`j${s}`)]))),
+      },
+      "DEVPIPE.00020110",
+      "definition.stages",
+      "(limit stages)",
+    );
+    await refusedCreate(
+      {
+        definition: def([
+          stage(
+            "s",
+            Array.from({ length: LIMITS.jobs + 1 }, (_, j) => ({
+              name: "j",
+              identifier: `j${j}`,
+              steps: [],
+            })),
+          ),
+        ]),
+      },
+      "DEVPIPE.00020110",
+      "(limit jobs)",
+    );
+    await refusedCreate(
+      {
+        definition: def([
+          stage("s", [
+            {
+              name: "j",
+              identifier: "j",
+              steps: Array.from({ length: LIMITS.stepsPerJob + 1 }, () => step()),
+            },
+          ]),
+        ]),
+      },
+      "DEVPIPE.00020110",
+      "definition.stages[0].jobs[0].steps",
+      "(limit stepsPerJob)",
+    );
+    await refusedCreate(
+      {
+        definition: def([
+          stage("s", [
+            job("j", { depends_on: Array.from({ length: LIMITS.dependsOn + 1 }, (_, i) => `x${i}`) }),
+          ]),
+        ]),
+      },
+      "DEVPIPE.00020110",
+      "definition.stages[0].jobs[0].depends_on",
+      "(limit dependsOn)",
+    );
+    await refusedCreate(
+      { definition: `{"stages":[],"pad":"${"x".repeat(LIMITS.definitionBytes)}"}` },
+      "DEVPIPE.00020110",
+      "(limit definitionBytes)",
+    );
+  });
+
+  it("runs the last of 3,000 stages chosen alone, looking through the unselected ones", async () => {
+    const stages = Array.from({ length: 3000 }, (_, s) => stage(`s${s}`, [job(`j${s}`)]));
+    const pl = await createPipeline(t.app, pid, { definition: JSON.stringify({ stages }) });
+    const run = await start(pl, { choose_stages: ["s2999"] });
+    const d = await ended(pl, run);
+    expect(d.status).toBe("COMPLETED");
+    expect(d.stages[2999].status).toBe("COMPLETED");
+    expect(d.stages[0].status).toBe("UNSELECTED");
+  });
+
+  it("ends a run of 3,000 stages whose first fails, and a long chain of jobs whose first fails", async () => {
+    const stages = Array.from({ length: 3000 }, (_, s) =>
+      stage(`s${s}`, [s === 0 ? { name: "f", identifier: "f", steps: [step("exit 1")] } : job(`j${s}`)]),
+    );
+    const pl = await createPipeline(t.app, pid, { definition: JSON.stringify({ stages }) });
+    const d = await ended(pl, await start(pl));
+    expect(d.status).toBe("FAILED");
+    expect(d.stages[2999].status).toBe("SKIPPED");
+
+    // Each job waits for the one before and runs only if the first completed: when it fails, the
+    // whole chain is decided in the one planning pass that follows.
+    const chain = Array.from({ length: 2000 }, (_, j) =>
+      j === 0
+        ? { name: "c0", identifier: "c0", steps: [step("exit 1")] }
+        : job(`c${j}`, { depends_on: [`c${j - 1}`], condition: "${{ jobs.c0.status == 'COMPLETED' }}" }),
+    );
+    const p2 = await createPipeline(t.app, pid, {
+      definition: JSON.stringify({ stages: [stage("s", chain)] }),
+    });
+    const d2 = await ended(p2, await start(p2));
+    expect(d2.status).toBe("FAILED");
+    expect(d2.stages[0].jobs[1999].status).toBe("SKIPPED");
+  });
+});
+
+/** JSON text sent as it is. */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
+describe("deeply nested JSON", () => {
+  const deep = (levels: number): string => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
+  const definition = JSON.stringify({ stages: [stage("s", [job("j")])] });
+
+  it("refuses it anywhere in a body, and in the definition text, naming where", async () => {
+    for (const [field, value] of [
+      ["schedules", `[${deep(20_000)}]`],
+      ["triggers", `[${deep(100)}]`],
+      ["sources", `[{"type":"code","params":{"git_url":"https://x/y.git","extra":${deep(40)}}}]`],
+    ] as const) {
+      const msg = await refusedCreate(
+        { definition, [field]: new RawJson(value) },
+        "DEVPIPE.00020100",
+        field,
+        "(limit jsonDepth)",
+      );
+      expect(msg).toMatch(/nests deeper than 32 levels/);
+    }
+    // In the definition text, under a key the definition format does not know.
+    await refusedCreate(
+      { definition: `${definition.slice(0, -1)},"unknown_key":${deep(20_000)}}` },
+      "DEVPIPE.00020110",
+      "definition.unknown_key",
+      "(limit jsonDepth)",
+    );
+  });
+
+  it("takes nesting up to the limit", async () => {
+    const ok = await call(t.app, "POST", base(), {
+      token: ADMIN_TOKEN,
+      rawBody: `{"name":"nested_ok","is_publish":false,"definition":${JSON.stringify(definition)},"schedules":[${deep(LIMITS.jsonDepth - 3)}]}`,
+    });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+  });
+});
+
+describe("numbers and text", () => {
+  let pl: string;
+  beforeAll(async () => {
+    pl = await createPipeline(t.app, pid, {
+      variables: [{ name: "V", value: "x", is_runtime: true }],
+    });
+  });
+
+  it("refuses list offsets past the limit", async () => {
+    for (const path of [`${base()}/list`, `${base()}/${pl}/pipeline-runs/list`]) {
+      const res = await call(t.app, "POST", path, { token: ADMIN_TOKEN, body: { offset: 1e20 } });
+      expect(res.status).toBe(400);
+      expect(res.body.error_code).toBe("DEVPIPE.00020100");
+      expect(res.body.error_msg).toMatch(/^offset: must be <= 1000000000/);
+    }
+  });
+
+  it("refuses dates that do not exist instead of rolling them over", async () => {
+    for (const v of [
+      "2024-13-45 99:99:99",
+      "2023-02-29 00:00:00",
+      "2024-04-31 12:00:00",
+      "2024-01-01 24:00:00",
+    ]) {
+      const res = await call(t.app, "POST", `${base()}/${pl}/pipeline-runs/list`, {
+        token: ADMIN_TOKEN,
+        body: { start_time: v },
+      });
+      expect(res.status, v).toBe(400);
+      expect(res.body.error_msg).toBe(`start_time: "${v}" is not a date and time that exists`);
+    }
+    const leap = await call(t.app, "POST", `${base()}/${pl}/pipeline-runs/list`, {
+      token: ADMIN_TOKEN,
+      body: { start_time: "2024-02-29 23:59:59" },
+    });
+    expect(leap.status).toBe(200);
+  });
+
+  it("refuses a body that is not UTF-8, and text with NUL or lone surrogates, storing nothing", async () => {
+    const before = await countRows("pipeline_runs");
+    const prefix = Buffer.from('{"variables":[{"name":"V","value":"a');
+    const raw = Buffer.concat([prefix, Buffer.from([0xff, 0xfe]), Buffer.from('"}]}')]);
+    const res = await t.app.inject({
+      method: "POST",
+      url: `${base()}/${pl}/run`,
+      headers: { "x-auth-token": ADMIN_TOKEN, "content-type": "application/json" },
+      payload: raw,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({
+      error_code: "DEVPIPE.00020101",
+      error_msg: `The request body is not valid UTF-8 (at byte ${prefix.length}).`,
+    });
+    for (const [value, problem] of [
+      ["a\u0000b", "contains a NUL character"],
+      ["a\ud800b", "contains a lone UTF-16 surrogate"],
+    ]) {
+      const bad = await call(t.app, "POST", `${base()}/${pl}/run`, {
+        token: ADMIN_TOKEN,
+        body: { variables: [{ name: "V", value }] },
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error_code).toBe("DEVPIPE.00020100");
+      expect(bad.body.error_msg).toContain(`variables[0].value: ${problem}`);
+    }
+    expect(await countRows("pipeline_runs")).toBe(before);
+  });
+
+  it("checks step_run_ids and stream offsets instead of echoing them", async () => {
+    const run = await start(pl);
+    const d = await ended(pl, run);
+    const stepId = d.stages[0].jobs[0].steps[0].id as string;
+    const outputs = (q: string) =>
+      call(t.app, "GET", `${base()}/${pl}/pipeline-runs/${run}/steps/outputs?step_run_ids=${q}`, {
+        token: ADMIN_TOKEN,
+      });
+    expect((await outputs(stepId)).status).toBe(200);
+    const bad = await outputs(`${stepId},<script>`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error_msg).toBe("step_run_ids[1]: must be 32 letters or digits");
+    const foreign = await outputs("f".repeat(32));
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error_msg).toBe(`step_run_ids[0]: no step ${"f".repeat(32)} in run ${run}`);
+
+    const jobId = d.stages[0].jobs[0].id as string;
+    const stream = await call(
+      t.app,
+      "GET",
+      `${base()}/${pl}/pipeline-runs/${run}/jobs/${jobId}/steps/${stepId}/logs/stream?offset=${"9".repeat(400)}`,
+      { token: ADMIN_TOKEN },
+    );
+    expect(stream.status).toBe(400);
+    expect(stream.body.error_code).toBe("DEVPIPE.00020100");
+    expect(stream.body.error_msg).toContain("offset");
+  });
+
+  it("answers parser-level refusals in the DEVPIPE shape with a real status", async () => {
+    const long = await call(t.app, "POST", `/v5/${"a".repeat(150)}/api/pipelines/list`, {
+      token: ADMIN_TOKEN,
+      body: {},
+    });
+    expect(long.status).toBe(414);
+    expect(long.body.error_code).toBe("DEVPIPE.00020104");
+    const badUrl = await t.app.inject({ method: "GET", url: "/v5/%zz/api" });
+    expect(badUrl.statusCode).toBe(400);
+    expect(JSON.parse(badUrl.body).error_code).toBe("DEVPIPE.00020106");
+    const media = await call(t.app, "POST", `${base()}/list`, {
+      token: ADMIN_TOKEN,
+      rawBody: "x",
+      headers: { "content-type": "text/plain" },
+    });
+    expect(media.status).toBe(415);
+    expect(media.body.error_code).toBe("DEVPIPE.00020103");
+
+    // Headers too large are refused by Node's parser before there is a request: a real socket.
+    const listening = await createTestApp();
+    await listening.app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const { port } = listening.app.server.address() as net.AddressInfo;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const sock = net.connect(port, "127.0.0.1", () => {
+          sock.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+        });
+        let data = "";
+        sock.on("data", (d) => (data += d.toString()));
+        sock.on("close", () => resolve(data));
+        sock.on("error", reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+      expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toEqual({
+        error_code: "DEVPIPE.00020105",
+        error_msg: expect.stringContaining("headers"),
+      });
+    } finally {
+      await listening.close();
+    }
+  });
+});
+
+describe("runner credentials", () => {
+  it("takes a report on a job only from the runner it was dispatched to, through its own credential", async () => {
+    // The embedded runner holds this job; an agent with a runner token tries to finish it.
+    const pl = await createPipeline(t.app, pid, {
+      definition: JSON.stringify({
+        stages: [stage("s", [{ name: "j", identifier: "j", steps: [step("sleep 30")] }])],
+      }),
+    });
+    const run = await start(pl);
+    const running = await waitFor(async () => {
+      const d = await detail(pl, run);
+      return d.stages[0].jobs[0].steps[0].status === "RUNNING" ? d : undefined;
+    });
+    const job = running.stages[0].jobs[0];
+    const attempt = Number(/-(\d+)$/.exec(job.last_dispatch_id)![1]);
+
+    const mallory = await issueToken(t.app, "runner", []);
+    const alice = await issueToken(t.app, "runner", []);
+    const register = async (token: string, body: Record<string, unknown> = {}) =>
+      call(t.app, "POST", "/runner/v1/register", { token, body: { name: "r", slots: 1, ...body } });
+    const malloryRunner = (await register(mallory)).body.runner_id as string;
+    const aliceRunner = (await register(alice)).body.runner_id as string;
+    const finish = (token: string, runnerId: string) =>
+      call(t.app, "POST", `/runner/v1/jobs/${job.id}/finish`, {
+        token,
+        body: { runner_id: runnerId, attempt, status: "COMPLETED", next_step: 1 },
+      });
+
+    // Its own runner: not the one the job was dispatched to, so it holds nothing.
+    const own = await finish(mallory, malloryRunner);
+    expect(own.status).toBe(200);
+    expect(own.body).toEqual({ held: false });
+    // Someone else's runner: not its credential's.
+    const stolen = await finish(mallory, aliceRunner);
+    expect(stolen.status).toBe(403);
+    expect(stolen.body.error_code).toBe("DEVPIPE.30011011");
+    // Nor may it take that runner's identity by registering again under its id.
+    const hijack = await register(mallory, { runner_id: aliceRunner });
+    expect(hijack.status).toBe(403);
+    for (const path of ["heartbeat", `steps/${job.steps[0].id}/finish`]) {
+      const res = await call(t.app, "POST", `/runner/v1/jobs/${job.id}/${path}`, {
+        token: mallory,
+        body: { runner_id: malloryRunner, attempt, status: "COMPLETED" },
+      });
+      expect(res.body).toEqual({ held: false });
+    }
+    const after = await detail(pl, run);
+    expect(after.status).toBe("RUNNING");
+    expect(after.stages[0].jobs[0].status).toBe("RUNNING");
+    expect(after.stages[0].jobs[0].steps[0].status).toBe("RUNNING");
+    await call(t.app, "POST", `${base()}/${pl}/pipeline-runs/${run}/stop`, { token: ADMIN_TOKEN });
+  });
+});
