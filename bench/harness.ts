@@ -51,6 +51,8 @@ export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+const BENCH_SECRET_KEY = Buffer.alloc(32, 0xbe).toString("base64");
+
 /**
  * Starts `pipewright serve` on a random port over `dataDir` with warn-level logs; `env` adds to
  * the bare PATH and HOME the server gets (DATABASE_URL for PostgreSQL).
@@ -78,7 +80,13 @@ export async function startServer(
       ...args,
     ],
     {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        // Replicas over one PostgreSQL database share their secret key.
+        ...(env.DATABASE_URL ? { PIPEWRIGHT_SECRET_KEY: BENCH_SECRET_KEY } : {}),
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
       cwd: dataDir,
     },

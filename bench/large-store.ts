@@ -10,6 +10,7 @@ import { buildRunGraph } from "../src/engine/create-runs.js";
 import { newId } from "../src/ids.js";
 import { parseDefinition } from "../src/pipeline/definition.js";
 import type { RunGraph } from "../src/store/run-records.js";
+import { createSealer, parseKeyring } from "../src/store/sealer.js";
 import { openSqliteStore } from "../src/store/sqlite/open.js";
 import {
   type BenchResult,
@@ -57,7 +58,9 @@ const STEP_MS = 60_000;
  */
 async function seedRuns(dbFile: string, pipelineIds: readonly string[], count: number): Promise<RunRef[]> {
   const refs: RunRef[] = [];
-  const store = await openSqliteStore(dbFile);
+  // The data dir's own key (the server generated it at its first start), so the server reads these.
+  const keys = fs.readFileSync(path.join(path.dirname(dbFile), "secret.key"), "utf8");
+  const store = await openSqliteStore(dbFile, { sealer: createSealer(parseKeyring(keys, "secret.key")) });
   try {
     await store.transaction(async (tx) => {
       const pipelines = await tx.allocateRunNumbers(pipelineIds);

@@ -22,6 +22,14 @@ export interface Config {
   /** A job's lease: a runner that does not renew it within this time has lost the job. */
   readonly leaseSeconds: number;
   readonly logLevel: string;
+  /**
+   * Where the keyring that seals secrets at rest comes from: a file (`--secret-key-file`), the
+   * keys themselves (`PIPEWRIGHT_SECRET_KEY`, environment only: a flag would show in `ps`), or, in
+   * the embedded shape, `<dataDir>/secret.key`, generated at first start.
+   */
+  readonly secretKey:
+    | { readonly from: "file"; readonly file: string; readonly generate: boolean }
+    | { readonly from: "env"; readonly keys: string };
 }
 
 interface Option {
@@ -44,6 +52,8 @@ const OPTIONS: readonly Option[] = [
   { flag: "lease-seconds", env: "PIPEWRIGHT_LEASE_SECONDS", key: "leaseSeconds" },
 ];
 
+const SECRET_KEY_FILE = { flag: "secret-key-file", env: "PIPEWRIGHT_SECRET_KEY_FILE" } as const;
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -51,7 +61,7 @@ export class ConfigError extends Error {
 /** Parses `--name value`, `--name=value` and `--no-name` flags. Unknown flags are an error. */
 export function parseFlags(argv: readonly string[]): Map<string, string> {
   const flags = new Map<string, string>();
-  const known = new Set([...OPTIONS.map((o) => o.flag), "local-runner"]);
+  const known = new Set([...OPTIONS.map((o) => o.flag), "local-runner", SECRET_KEY_FILE.flag]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
@@ -123,6 +133,27 @@ export function loadConfig(
     throw new ConfigError(`${nameOf("logLevel")} must be one of fatal,error,warn,info,debug,trace,silent`);
   }
 
+  const keyFile = flags.get(SECRET_KEY_FILE.flag) ?? (env[SECRET_KEY_FILE.env] || undefined);
+  const keyText = env.PIPEWRIGHT_SECRET_KEY || undefined;
+  if (keyFile !== undefined && keyText !== undefined) {
+    throw new ConfigError(
+      `give the secret key once: --secret-key-file / ${SECRET_KEY_FILE.env} or PIPEWRIGHT_SECRET_KEY, not both`,
+    );
+  }
+  const embedded = databaseUrl.startsWith("sqlite:");
+  if (!embedded && keyFile === undefined && keyText === undefined) {
+    throw new ConfigError(
+      "with PostgreSQL every replica needs the same secret key: give it with --secret-key-file / " +
+        `${SECRET_KEY_FILE.env} or PIPEWRIGHT_SECRET_KEY (make one with: openssl rand -base64 32)`,
+    );
+  }
+  const secretKey: Config["secretKey"] =
+    keyText !== undefined
+      ? { from: "env", keys: keyText }
+      : keyFile !== undefined
+        ? { from: "file", file: path.resolve(cwd, keyFile), generate: false }
+        : { from: "file", file: path.join(dataDir, "secret.key"), generate: true };
+
   return Object.freeze({
     host: get("host") ?? "127.0.0.1",
     port: (() => {
@@ -143,5 +174,6 @@ export function loadConfig(
     localRunner: localRunnerFlag === undefined ? true : localRunnerFlag === "true" || localRunnerFlag === "1",
     leaseSeconds: positiveInt(nameOf("leaseSeconds"), get("leaseSeconds") ?? "30", 3600),
     logLevel,
+    secretKey,
   });
 }

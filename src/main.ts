@@ -16,6 +16,7 @@ import { createLogHub, type LogHub } from "./engine/log-hub.js";
 import { newId } from "./ids.js";
 import { createLocalRunner } from "./runner/local-runner.js";
 import { openPostgresStore } from "./store/postgres/open.js";
+import { createSealer, KeyringError, newSecretKey, parseKeyring, type Sealer } from "./store/sealer.js";
 import { openSqliteStore } from "./store/sqlite/open.js";
 import type { Store } from "./store/store.js";
 
@@ -27,15 +28,82 @@ export interface Server {
   readonly logs: LogHub;
   /** The admin token when this start generated it (printed once), else undefined. */
   readonly generatedAdminToken: string | undefined;
+  /** Settles when the start-up reseal of stored secrets has ended (see checkSecrets). */
+  readonly resealed: Promise<void>;
   /** Drains: finishes running jobs, then closes. With force, cuts jobs short. */
   stop(opts?: { force?: boolean }): Promise<void>;
 }
 
-async function openStore(config: Config): Promise<Store> {
+async function openStore(config: Config, sealer: Sealer): Promise<Store> {
   if (config.databaseUrl.startsWith("sqlite:")) {
-    return openSqliteStore(config.databaseUrl.slice("sqlite:".length));
+    return openSqliteStore(config.databaseUrl.slice("sqlite:".length), { sealer });
   }
-  return openPostgresStore(config.databaseUrl);
+  return openPostgresStore(config.databaseUrl, { sealer });
+}
+
+/** The data dir readable by the server's user only (it holds the database, keys and tokens). */
+function privateDataDir(dir: string, logger: Logger): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    fs.chmodSync(dir, 0o700);
+  } catch (err) {
+    logger.warn({ dir, err: String(err) }, "cannot make the data dir private (mode 0700)");
+  }
+}
+
+/**
+ * The keyring that seals secrets at rest. In the embedded shape a missing key file is generated
+ * (0600); a given file must exist. A key file others can read is used, with a warning.
+ */
+function loadSealer(config: Config, logger: Logger): Sealer {
+  const source = config.secretKey;
+  if (source.from === "env") return createSealer(parseKeyring(source.keys, "PIPEWRIGHT_SECRET_KEY"));
+  let text: string;
+  try {
+    text = fs.readFileSync(source.file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !source.generate) {
+      throw new KeyringError(`cannot read the secret key file ${source.file}: ${(err as Error).message}`);
+    }
+    text = `# Pipewright's key for secrets at rest. Keep it with (but not in) your backups: without it\n# the stored secrets cannot be read. Rotation: see docs/operations.md.\n${newSecretKey()}\n`;
+    try {
+      fs.writeFileSync(source.file, text, { mode: 0o600, flag: "wx" });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      text = fs.readFileSync(source.file, "utf8"); // another process generated it first
+    }
+  }
+  const mode = fs.statSync(source.file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    logger.warn(
+      { file: source.file, mode: mode.toString(8) },
+      "the secret key file is readable by other users; chmod 600 it",
+    );
+  }
+  return createSealer(parseKeyring(text, source.file));
+}
+
+/** Meta key: the kid every stored secret was sealed with at the end of the last reseal pass. */
+const SEALED_WITH_META_KEY = "secrets_sealed_with";
+
+/**
+ * Refuses a keyring that cannot open what is stored; brings every stored secret under the active
+ * key in the background (legacy plaintext after an upgrade, or values of a key being rotated out).
+ */
+async function checkSecrets(store: Store, sealer: Sealer, logger: Logger): Promise<() => Promise<void>> {
+  const sealedWith = await store.getMeta(SEALED_WITH_META_KEY);
+  if (sealedWith !== undefined && !sealer.kids.includes(sealedWith)) {
+    throw new KeyringError(
+      `the secrets in this database are sealed with key ${sealedWith}, which the given keyring ` +
+        `(${sealer.kids.join(", ")}) does not hold: give this server the same secret key as the others`,
+    );
+  }
+  if (sealedWith === sealer.activeKid) return async () => {};
+  return async () => {
+    const counts = await store.resealSecrets();
+    await store.setMeta(SEALED_WITH_META_KEY, sealer.activeKid);
+    logger.info({ kid: sealer.activeKid, ...counts }, "stored secrets are sealed with the active key");
+  };
 }
 
 /**
@@ -68,7 +136,16 @@ export interface ServerOptions {
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
   const clock = opts.clock ?? systemClock;
-  const store = await openStore(config);
+  privateDataDir(config.dataDir, logger);
+  const sealer = loadSealer(config, logger);
+  const store = await openStore(config, sealer);
+  let reseal: () => Promise<void>;
+  try {
+    reseal = await checkSecrets(store, sealer, logger);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const generatedAdminToken = await ensureAdminToken(store, config);
   const logs = createLogHub({ store, logger, clock });
   const runner = config.localRunner
@@ -108,8 +185,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   } else {
     await app.ready();
   }
+  // A failed pass is tried again at the next start; the values it did not reach still open.
+  const resealed = reseal().catch((err: unknown) =>
+    logger.error({ err: String(err) }, "resealing stored secrets failed; the next start tries again"),
+  );
   let stopped: Promise<void> | undefined;
   return {
+    resealed,
     url,
     app,
     store,
@@ -123,6 +205,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         // HTTP server closes, then local jobs drain.
         await Promise.all([app.close(), engine.stop(stopOpts)]);
         await logs.stop();
+        await resealed;
         await store.close();
       })();
       return stopped;

@@ -3,9 +3,15 @@
 // text, and runner credentials that report on jobs that are not theirs. Every rejection asserts
 // the status, the DEVPIPE code, the field or limit named, and that nothing changed.
 
+import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.js";
+import { startServer } from "../src/main.js";
 import { LIMITS } from "../src/pipeline/limits.js";
+import { createSealer, newSecretKey, parseKeyring } from "../src/store/sealer.js";
 import {
   ADMIN_TOKEN,
   call,
@@ -14,6 +20,7 @@ import {
   createTestApp,
   issueToken,
   type TestApp,
+  tempDir,
 } from "./helpers/app.js";
 import { waitFor } from "./helpers/server.js";
 
@@ -427,5 +434,167 @@ describe("runner credentials", () => {
     expect(after.stages[0].jobs[0].status).toBe("RUNNING");
     expect(after.stages[0].jobs[0].steps[0].status).toBe("RUNNING");
     await call(t.app, "POST", `${base()}/${pl}/pipeline-runs/${run}/stop`, { token: ADMIN_TOKEN });
+  });
+});
+
+describe("secrets at rest", () => {
+  const SECRETS = {
+    token: "tok-9f3a-never-shown",
+    color: "indigo-never-shown",
+    other: "violet-never-shown",
+    build: "rel-0041",
+    sk: "",
+  };
+  const variables = [
+    { name: "TOKEN", type: "string", value: SECRETS.token, is_secret: true, is_runtime: true },
+    {
+      name: "COLOR",
+      type: "enum",
+      value: SECRETS.color,
+      limits: [SECRETS.color, SECRETS.other],
+      is_secret: true,
+      is_runtime: true,
+    },
+    { name: "BUILD", type: "autoIncrement", value: SECRETS.build, is_secret: true },
+    { name: "PLAIN", type: "string", value: "plain-visible" },
+  ];
+  const clear = (): string[] => [SECRETS.token, SECRETS.color, SECRETS.other, SECRETS.sk].filter(Boolean);
+
+  /** Every byte the SQLite file and its WAL hold. */
+  const fileBytes = (): string =>
+    ["pipewright.db", "pipewright.db-wal"]
+      .map((f) => path.join(t.dir, f))
+      .filter((f) => fs.existsSync(f))
+      .map((f) => fs.readFileSync(f).toString("latin1"))
+      .join("");
+
+  it("keeps the data dir 0700 and its files 0600", () => {
+    expect(fs.statSync(t.dir).mode & 0o777).toBe(0o700);
+    for (const f of fs.readdirSync(t.dir)) {
+      const st = fs.statSync(path.join(t.dir, f));
+      if (st.isFile()) expect(st.mode & 0o777, f).toBe(0o600);
+    }
+    expect(fs.existsSync(path.join(t.dir, "secret.key"))).toBe(true);
+  });
+
+  it("stores secret variable values and access-key SKs sealed, and quotes none of them", async () => {
+    const ak = await call(t.app, "POST", "/admin/v1/access-keys", {
+      token: ADMIN_TOKEN,
+      body: { name: "sdk", role: "viewer", project_ids: [pid] },
+    });
+    expect(ak.status, JSON.stringify(ak.body)).toBe(200);
+    SECRETS.sk = ak.body.sk;
+    const pl = await createPipeline(t.app, pid, { variables });
+    const run = await start(pl, { variables: [{ name: "TOKEN", value: `${SECRETS.token}-run` }] });
+    await ended(pl, run);
+    // The SDK signs with the SK: it still verifies (it is opened to check the signature).
+    expect((await t.store.findAccessKey(ak.body.ak))?.sk).toBe(SECRETS.sk);
+
+    const bytes = fileBytes();
+    for (const secret of [...clear(), `${SECRETS.token}-run`]) expect(bytes).not.toContain(secret);
+    expect(bytes).toContain("plain-visible");
+
+    // No answer shows them: detail (values, latest value and an enum's limits), run detail, lists.
+    const answers = [
+      await call(t.app, "GET", `${base()}/${pl}`, { token: ADMIN_TOKEN }),
+      await call(t.app, "GET", `${base()}/${pl}/pipeline-runs/detail?pipeline_run_id=${run}`, {
+        token: ADMIN_TOKEN,
+      }),
+      await call(t.app, "POST", `${base()}/${pl}/pipeline-runs/list`, { token: ADMIN_TOKEN, body: {} }),
+      await call(t.app, "GET", "/admin/v1/access-keys", { token: ADMIN_TOKEN }),
+    ];
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      for (const secret of [...clear(), SECRETS.build]) expect(JSON.stringify(a.body)).not.toContain(secret);
+    }
+    const color = answers[0]!.body.variables.find((v: { name: string }) => v.name === "COLOR");
+    expect(color).toMatchObject({ value: "******", limits: ["******", "******"] });
+
+    // Nor does an error: a wrong choice for a secret enum, at run time and at create time.
+    const wrongRun = await call(t.app, "POST", `${base()}/${pl}/run`, {
+      token: ADMIN_TOKEN,
+      body: { variables: [{ name: "COLOR", value: "nope" }] },
+    });
+    expect(wrongRun.status).toBe(400);
+    expect(wrongRun.body.error_msg).toContain("variables[0].value");
+    const wrongCreate = await refusedCreate(
+      { definition: answers[0]!.body.definition, variables: [{ ...variables[1], value: "nope" }] },
+      "DEVPIPE.00020100",
+      "variables[0].value",
+    );
+    for (const msg of [wrongRun.body.error_msg, wrongCreate]) {
+      for (const secret of clear()) expect(msg).not.toContain(secret);
+    }
+  });
+
+  it("round-trips a masked detail through PUT for every variable type, keeping every secret", async () => {
+    const pl = await createPipeline(t.app, pid, { variables });
+    await ended(pl, await start(pl)); // gives BUILD a latest value
+    const before = (await t.store.getPipeline(pl))!.spec.variables;
+    const d = await call(t.app, "GET", `${base()}/${pl}`, { token: ADMIN_TOKEN });
+    const put = await call(t.app, "PUT", `${base()}/${pl}`, { token: ADMIN_TOKEN, body: d.body });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect((await t.store.getPipeline(pl))!.spec.variables).toEqual(before);
+    // A new secret sent as the mask has nothing to keep: refused, naming the field.
+    const masked = await call(t.app, "PUT", `${base()}/${pl}`, {
+      token: ADMIN_TOKEN,
+      body: {
+        ...d.body,
+        variables: [...d.body.variables, { name: "NEW", value: "******", is_secret: true }],
+      },
+    });
+    expect(masked.status).toBe(400);
+    expect(masked.body.error_msg).toContain("variables[4].value");
+    expect((await t.store.getPipeline(pl))!.spec.variables).toEqual(before);
+  });
+});
+
+describe("the server's secret key", () => {
+  const open = (dir: string, env: Record<string, string> = {}, args: string[] = []) =>
+    startServer(loadConfig(["--data-dir", dir, "--admin-token", ADMIN_TOKEN, ...args], env, dir), {
+      listen: false,
+      logger: pino({ level: "silent" }),
+    });
+
+  it("is generated into the data dir once; another key is refused, naming the one the data needs", async () => {
+    const dir = tempDir();
+    try {
+      const first = await open(dir);
+      await first.resealed;
+      const project = await createProject(first.app);
+      const pl = await createPipeline(first.app, project, {
+        variables: [{ name: "T", value: "kept-secret", is_secret: true }],
+      });
+      await first.stop({ force: true });
+      const keyFile = path.join(dir, "secret.key");
+      const key = fs.readFileSync(keyFile, "utf8");
+      expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+      const kid = createSealer(parseKeyring(key, "k")).activeKid;
+
+      await expect(open(dir, { PIPEWRIGHT_SECRET_KEY: newSecretKey() })).rejects.toThrow(
+        `sealed with key ${kid}, which the given keyring`,
+      );
+      // The same key from elsewhere (as a scale-out replica gets it) opens everything.
+      const copy = path.join(tempDir(), "key");
+      fs.writeFileSync(copy, key, { mode: 0o600 });
+      const again = await open(dir, {}, ["--secret-key-file", copy]);
+      expect((await again.store.getPipeline(pl))?.spec.variables[0]?.value).toBe("kept-secret");
+      expect(fs.readFileSync(keyFile, "utf8")).toBe(key); // never regenerated
+      await again.stop({ force: true });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is required with PostgreSQL, where every replica must share it", () => {
+    expect(() => loadConfig(["--database-url", "postgres://db/x"], {}, "/tmp")).toThrow(
+      "every replica needs the same secret key",
+    );
+    expect(
+      loadConfig(["--database-url", "postgres://db/x"], { PIPEWRIGHT_SECRET_KEY: "k" }, "/tmp").secretKey,
+    ).toEqual({
+      from: "env",
+      keys: "k",
+    });
   });
 });

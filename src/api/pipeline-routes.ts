@@ -6,8 +6,7 @@ import { PipewrightError } from "../errors.js";
 import { parseDefinition } from "../pipeline/definition.js";
 import { LIMITS } from "../pipeline/limits.js";
 import type { Variable } from "../pipeline/types.js";
-import { parseConcurrencyControl, parseVariables } from "../pipeline/variables.js";
-import { SECRET_MASK } from "../pipeline/vocabulary.js";
+import { parseConcurrencyControl, parseVariables, restoreMaskedSecrets } from "../pipeline/variables.js";
 import { PIPELINE_SORT_KEYS, type PipelineSpec } from "../store/store.js";
 import {
   pipelineRequestSchema as pipelineBody,
@@ -33,8 +32,8 @@ const componentQuery = {
 } as const;
 
 /**
- * Validates a create/update body into the stored shape. A secret variable whose value comes back
- * as the mask keeps its stored value, so clients that round-trip the detail (Terraform) work.
+ * Validates a create/update body into the stored shape. A secret variable's values sent back as
+ * the mask keep their stored values (restoreMaskedSecrets), so the detail round-trips through PUT.
  */
 function buildSpec(
   body: PipelineRequest,
@@ -48,14 +47,7 @@ function buildSpec(
     );
   }
   parseDefinition(body.definition);
-  const parsed = parseVariables(body.variables ?? []);
-  const variables: Variable[] = parsed.map((v) => {
-    if (v.is_secret && v.value === SECRET_MASK) {
-      const old = previous?.variables.find((o) => o.name === v.name);
-      return { ...v, value: old?.value ?? "" };
-    }
-    return v;
-  });
+  const variables = parseVariables(restoreMaskedSecrets(body.variables ?? [], previous?.variables ?? []));
   return {
     sources: body.sources ?? [],
     variables,

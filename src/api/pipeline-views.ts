@@ -8,7 +8,14 @@ import type { PipelineDetail, PipelineListItem } from "../wire/types.js";
 
 export function maskVariables(vars: readonly Variable[]): Variable[] {
   return vars.map((v) =>
-    v.is_secret ? { ...v, value: SECRET_MASK, latest_value: v.latest_value ? SECRET_MASK : "" } : v,
+    v.is_secret
+      ? {
+          ...v,
+          value: SECRET_MASK,
+          latest_value: v.latest_value ? SECRET_MASK : "",
+          limits: v.limits.map(() => SECRET_MASK),
+        }
+      : v,
   );
 }
 

@@ -46,7 +46,8 @@ export function validateRunOptions(p: PipelineRecord, def: Definition, o: RunOpt
     if (decl.type === "enum" && !decl.limits.includes(v.value)) {
       throw new PipewrightError(
         "INVALID_VARIABLE",
-        `variables[${i}].value: must be one of ${decl.limits.join(", ")}`,
+        // A secret enum's choices are secret too.
+        `variables[${i}].value: must be one of ${decl.is_secret ? "the variable's limits" : decl.limits.join(", ")}`,
       );
     }
   });

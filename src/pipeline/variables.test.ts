@@ -238,7 +238,7 @@ describe("nextAutoIncrement", () => {
     } catch (err) {
       expect(err).toBeInstanceOf(InvalidInput);
       expect((err as InvalidInput).issue.kind).toBe("variable");
-      expect((err as InvalidInput).message).toBe('autoIncrement value "build" does not end in digits');
+      expect((err as InvalidInput).message).toBe("an autoIncrement value does not end in digits");
     }
   });
 });

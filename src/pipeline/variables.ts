@@ -4,6 +4,7 @@
 import { invalidField as invalid, invalidVariable } from "./issues.js";
 import type { ConcurrencyControl, ExceedAction, Variable, VariableType } from "./types.js";
 import { EXCEED_ACTIONS, VARIABLE_TYPES } from "./types.js";
+import { SECRET_MASK } from "./vocabulary.js";
 
 const VARIABLE_NAME = /^[A-Za-z0-9_]{1,128}$/;
 export const MAX_VARIABLE_VALUE = 8192;
@@ -75,8 +76,11 @@ function parseVariable(raw: unknown, i: number, seen: Set<string>): Variable {
   }
   if (type === "enum") {
     if (limits.length === 0) throw invalid(`${path}.limits`, "an enum variable needs at least one choice");
-    if (!limits.includes(value))
-      throw invalid(`${path}.value`, `must be one of the limits (${limits.join(", ")})`);
+    if (!limits.includes(value)) {
+      // A secret enum's choices are secret too: the message does not list them.
+      const choices = raw.is_secret === true ? "" : ` (${limits.join(", ")})`;
+      throw invalid(`${path}.value`, `must be one of the limits${choices}`);
+    }
   }
   if (type === "autoIncrement" && !TRAILING_DIGITS.test(value)) {
     throw invalid(`${path}.value`, 'an autoIncrement value must end in digits (e.g. "1", "build-7")');
@@ -94,6 +98,35 @@ function parseVariable(raw: unknown, i: number, seen: Set<string>): Variable {
     is_reset: bool(raw.is_reset, `${path}.is_reset`),
     latest_value: text(raw.latest_value, `${path}.latest_value`, MAX_VARIABLE_VALUE),
   };
+}
+
+/**
+ * Puts the stored values back where an update sends a secret variable's values as the mask, as
+ * the pipeline detail shows them (`value`, `latest_value`, each of an enum's `limits`), so a
+ * client that round-trips the detail (Terraform) keeps every secret. Applies only to variables
+ * that are secret both in the request and in what is stored, matched by name; a masked limit takes
+ * the stored limit at its position. Runs on the raw input, before validation.
+ */
+export function restoreMaskedSecrets(input: unknown, stored: readonly Variable[]): unknown {
+  if (!Array.isArray(input)) return input;
+  return input.map((raw: unknown, i) => {
+    if (!isObject(raw) || raw.is_secret !== true) return raw;
+    const old = stored.find((v) => v.is_secret && v.name === raw.name);
+    const masked = (path: string): never => {
+      throw invalid(path, `is the mask ${SECRET_MASK}, and there is no stored value to keep: send the value`);
+    };
+    const keep = (sent: unknown, value: string | undefined, path: string): unknown =>
+      sent !== SECRET_MASK ? sent : (value ?? masked(path));
+    return {
+      ...raw,
+      value: keep(raw.value, old?.value, `variables[${i}].value`),
+      // Written by the server (autoIncrement), so a masked one without a stored one is just empty.
+      latest_value: keep(raw.latest_value, old?.latest_value ?? "", `variables[${i}].latest_value`),
+      limits: Array.isArray(raw.limits)
+        ? raw.limits.map((l: unknown, k) => keep(l, old?.limits[k], `variables[${i}].limits[${k}]`))
+        : raw.limits,
+    };
+  });
 }
 
 /** Validate `variables` of a create/update body; absent or null means none. Keeps the client's order. */
@@ -142,7 +175,8 @@ export function parseConcurrencyControl(input: unknown): ConcurrencyControl | nu
 export function nextAutoIncrement(value: string): string {
   const m = TRAILING_DIGITS.exec(value);
   if (!m) {
-    throw invalidVariable("", `autoIncrement value "${value}" does not end in digits`);
+    // Not quoted: the variable may be secret.
+    throw invalidVariable("", "an autoIncrement value does not end in digits");
   }
   const digits = m[0];
   // BigInt: a long run of digits must not lose precision or turn into exponent notation.

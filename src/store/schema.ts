@@ -25,7 +25,7 @@ export interface TokenTable {
 
 export interface AccessKeyTable {
   ak: string;
-  /** Needed in clear to verify HMAC signatures (the SK never leaves the server again). */
+  /** Sealed (sealer.ts); opened to verify HMAC signatures, it never leaves the server again. */
   sk: string;
   name: string;
   role: string;

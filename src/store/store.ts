@@ -244,6 +244,18 @@ export interface BatchStore {
   insertBatch(b: BatchRecord): Promise<void>;
 }
 
+export interface ResealCounts {
+  readonly pipelines: number;
+  readonly runs: number;
+  readonly access_keys: number;
+}
+
+/** Secrets at rest (sealer.ts): bringing every stored secret under the active key. */
+export interface SecretStore {
+  /** Reseals what is not sealed with the active key; safe beside live traffic. Answers rows changed. */
+  resealSecrets(): Promise<ResealCounts>;
+}
+
 /** Every role, on one database, with transactions over all of them. */
 export interface Store
   extends MetaStore,
@@ -253,7 +265,8 @@ export interface Store
     RunStore,
     JobQueueStore,
     LogStore,
-    BatchStore {
+    BatchStore,
+    SecretStore {
   readonly capabilities: StoreCapabilities;
   close(): Promise<void>;
   /** Runs fn in one transaction; the store it gets writes inside that transaction. */

@@ -9,6 +9,8 @@ import { inject } from "vitest";
 import { tempDir } from "./app.js";
 
 export const E2E_ADMIN_TOKEN = "pw_admin_e2e_token_0123456789abcdef";
+/** The secret key every replica of a PostgreSQL test cluster is given (they must share one). */
+export const E2E_SECRET_KEY = Buffer.alloc(32, 0x5e).toString("base64");
 const CLI = path.resolve(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
 
 export interface ServerProcess {
@@ -55,7 +57,9 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
   if (!fs.existsSync(CLI))
     throw new Error(`${CLI} is missing: run "npx tsc -p ." (npm test does) before the e2e tests`);
   const dataDir = opts.dataDir ?? tempDir("pipewright-e2e-");
-  const dbEnv = opts.env?.DATABASE_URL ? {} : await databaseFor(dataDir);
+  const dbEnv: Record<string, string> = opts.env?.DATABASE_URL ? {} : await databaseFor(dataDir);
+  if ((dbEnv.DATABASE_URL ?? opts.env?.DATABASE_URL) && !opts.env?.PIPEWRIGHT_SECRET_KEY_FILE)
+    dbEnv.PIPEWRIGHT_SECRET_KEY = E2E_SECRET_KEY;
   const proc = spawn(
     process.execPath,
     [

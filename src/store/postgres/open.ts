@@ -3,12 +3,18 @@
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Database } from "../schema.js";
+import type { Sealer } from "../sealer.js";
 import type { BulkTable, BulkWriter } from "../sql/context.js";
 import { migrateToLatest } from "../sql/migrate.js";
 import { createSqlStore, type SqlStore } from "../sql/sql-store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
-export async function openPostgresStore(url: string, opts: { poolSize?: number } = {}): Promise<SqlStore> {
+export interface PostgresStoreOptions {
+  readonly sealer: Sealer;
+  readonly poolSize?: number;
+}
+
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<SqlStore> {
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await migrateToLatest(db, POSTGRES_MIGRATIONS);
@@ -16,6 +22,7 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     db,
     capabilities: { supportsSkipLocked: true, dialect: "postgres" },
     bulk: unnestBulkWriter,
+    sealer: opts.sealer,
   });
 }
 

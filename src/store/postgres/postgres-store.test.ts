@@ -7,7 +7,9 @@ import {
   type PostgresCluster,
   startPostgres,
 } from "../../../test/helpers/postgres.js";
+import { TEST_SEALER } from "../../../test/helpers/sealer.js";
 import { describeRunStoreContract } from "../run-store-contract.js";
+import { describeSecretContract } from "../secret-store-contract.js";
 import { describeMigrationContract, describeStoreContract } from "../store-contract.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { openPostgresStore } from "./open.js";
@@ -22,7 +24,8 @@ if (!POSTGRES_BIN) {
     cluster = await startPostgres();
   }, 60_000);
   afterAll(() => cluster?.stop());
-  const open = async () => openPostgresStore(await cluster.createDatabase(), { poolSize: 4 });
+  const open = async () =>
+    openPostgresStore(await cluster.createDatabase(), { poolSize: 4, sealer: TEST_SEALER });
   describeStoreContract("postgres", open);
   describeRunStoreContract("postgres", open);
   describeMigrationContract("postgres", async (migration) => {
@@ -35,6 +38,10 @@ if (!POSTGRES_BIN) {
       provider: { getMigrations: async () => POSTGRES_MIGRATIONS },
     }).migrateTo(migration);
     if (error) throw error;
-    return { db, open: () => openPostgresStore(url, { poolSize: 2 }) };
+    return { db, open: () => openPostgresStore(url, { poolSize: 2, sealer: TEST_SEALER }) };
+  });
+  describeSecretContract("postgres", async () => {
+    const url = await cluster.createDatabase();
+    return { open: (sealer) => openPostgresStore(url, { poolSize: 2, sealer }) };
   });
 }

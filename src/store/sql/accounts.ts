@@ -64,7 +64,7 @@ function credentialTable(db: Kysely<Database>, table: "tokens" | "access_keys", 
   };
 }
 
-export function credentialQueries({ db }: SqlContext): CredentialStore {
+export function credentialQueries({ db, sealer }: SqlContext): CredentialStore {
   const tokens = credentialTable(db, "tokens", "id");
   const keys = credentialTable(db, "access_keys", "ak");
   return {
@@ -90,17 +90,17 @@ export function credentialQueries({ db }: SqlContext): CredentialStore {
     async createAccessKey(k) {
       await db
         .insertInto("access_keys")
-        .values({ ak: k.id, sk: k.sk, ...credentialRow(k) })
+        .values({ ak: k.id, sk: sealer.seal(k.sk), ...credentialRow(k) })
         .execute();
     },
     async findAccessKey(ak) {
       const row = await db.selectFrom("access_keys").selectAll().where("ak", "=", ak).executeTakeFirst();
-      return row && { ...toCredential(row.ak, row), sk: row.sk };
+      return row && { ...toCredential(row.ak, row), sk: sealer.open(row.sk) };
     },
     async listAccessKeys() {
       return (await keys.list<Database["access_keys"]>()).map((r) => ({
         ...toCredential(r.ak, r),
-        sk: r.sk,
+        sk: sealer.open(r.sk),
       }));
     },
     revokeAccessKey: (ak, now) => keys.revoke(ak, now),

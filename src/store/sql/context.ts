@@ -7,6 +7,7 @@ import type { Kysely } from "kysely";
 import type { Definition } from "../../pipeline/types.js";
 import type { JobFence } from "../run-records.js";
 import type { Database } from "../schema.js";
+import type { Sealer } from "../sealer.js";
 import type { StoreCapabilities } from "../store.js";
 
 /** Rows per multi-row INSERT/IN list: well below SQLite's 32766 bound variables. */
@@ -74,6 +75,8 @@ export interface SqlContext {
   readonly capabilities: StoreCapabilities;
   readonly bulk: BulkWriter;
   readonly definitions: DefinitionCache;
+  /** Seals secrets on their way in and opens them on their way out. */
+  readonly sealer: Sealer;
 }
 
 /** Rows one synchronous stretch of work may handle before the event loop gets a turn. */

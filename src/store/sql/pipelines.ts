@@ -2,9 +2,10 @@
 // and the run counter each run number is taken from.
 
 import { sql } from "kysely";
+import type { PipelineTable } from "../schema.js";
 import type { PipelineRecord, PipelineStore } from "../store.js";
 import { CHUNK, inTransaction, type SqlContext } from "./context.js";
-import { bool, toPipeline } from "./rows.js";
+import { bool, specText, toPipeline } from "./rows.js";
 
 /** Escapes LIKE wildcards so a name filter matches literally. */
 function likePattern(s: string): string {
@@ -12,7 +13,8 @@ function likePattern(s: string): string {
 }
 
 export function pipelineQueries(ctx: SqlContext): PipelineStore {
-  const { db } = ctx;
+  const { db, sealer } = ctx;
+  const toRecord = (row: PipelineTable): PipelineRecord => toPipeline(row, sealer);
   return {
     async createPipeline(p) {
       await db
@@ -21,7 +23,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
           ...p,
           is_publish: bool(p.is_publish),
           banned: 0,
-          spec: JSON.stringify(p.spec),
+          spec: specText(p.spec, sealer),
           run_counter: 0,
         })
         .execute();
@@ -29,7 +31,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
 
     async getPipeline(id) {
       const row = await db.selectFrom("pipelines").selectAll().where("id", "=", id).executeTakeFirst();
-      return row && toPipeline(row);
+      return row && toRecord(row);
     },
 
     async getPipelines(ids) {
@@ -40,7 +42,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
           .selectAll()
           .where("id", "in", ids.slice(i, i + CHUNK))
           .execute();
-        out.push(...rows.map(toPipeline));
+        out.push(...rows.map(toRecord));
       }
       return out;
     },
@@ -65,13 +67,13 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
         .where("project_id", "=", projectId)
         .where("name", "=", name)
         .executeTakeFirst();
-      return row && toPipeline(row);
+      return row && toRecord(row);
     },
 
     async updatePipeline(id, f) {
       const res = await db
         .updateTable("pipelines")
-        .set({ ...f, is_publish: bool(f.is_publish), spec: JSON.stringify(f.spec) })
+        .set({ ...f, is_publish: bool(f.is_publish), spec: specText(f.spec, sealer) })
         .where("id", "=", id)
         .executeTakeFirst();
       return Number(res.numUpdatedRows) > 0;
@@ -113,13 +115,13 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
           .offset(q.offset)
           .execute(),
       ]);
-      return { total: Number(count.n), items: rows.map(toPipeline) };
+      return { total: Number(count.n), items: rows.map(toRecord) };
     },
 
     async updatePipelineSpec(id, spec) {
       await db
         .updateTable("pipelines")
-        .set({ spec: JSON.stringify(spec) })
+        .set({ spec: specText(spec, sealer) })
         .where("id", "=", id)
         .execute();
     },
@@ -138,7 +140,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
           .where("id", "in", pipelineIds.slice(i, i + CHUNK))
           .returningAll()
           .execute();
-        out.push(...rows.map(toPipeline));
+        out.push(...rows.map(toRecord));
       }
       return out;
     },

@@ -4,7 +4,8 @@
 import type { Definition } from "../../pipeline/types.js";
 import type { JobRunRecord, RunRecord, StageRunRecord, StepRunRecord } from "../run-records.js";
 import type { JobRunTable, PipelineTable, RunTable, StageRunTable, StepRunTable } from "../schema.js";
-import type { CredentialRecord, PipelineRecord, ProjectRecord, Role } from "../store.js";
+import { mapSecretValues, mapSecretVariables, type Sealer } from "../sealer.js";
+import type { CredentialRecord, PipelineRecord, PipelineSpec, ProjectRecord, Role } from "../store.js";
 
 export const bool = (b: boolean): number => (b ? 1 : 0);
 
@@ -14,7 +15,17 @@ export function toProject(row: ProjectRecord): ProjectRecord {
   return { id: row.id, name: row.name, create_time: Number(row.create_time) };
 }
 
-export function toPipeline(row: PipelineTable): PipelineRecord {
+/** A pipeline's spec as stored: its secret variables' values sealed. */
+export function specText(spec: PipelineSpec, sealer: Sealer): string {
+  return JSON.stringify({ ...spec, variables: mapSecretVariables(spec.variables, sealer.seal) });
+}
+
+export function openSpec(text: string, sealer: Sealer): PipelineSpec {
+  const spec: PipelineSpec = JSON.parse(text);
+  return { ...spec, variables: mapSecretVariables(spec.variables, sealer.open) };
+}
+
+export function toPipeline(row: PipelineTable, sealer: Sealer): PipelineRecord {
   return {
     id: row.id,
     project_id: row.project_id,
@@ -24,7 +35,7 @@ export function toPipeline(row: PipelineTable): PipelineRecord {
     banned: row.banned === 1,
     manifest_version: row.manifest_version,
     definition: row.definition,
-    spec: JSON.parse(row.spec),
+    spec: openSpec(row.spec, sealer),
     creator_id: row.creator_id,
     creator_name: row.creator_name,
     updater_id: row.updater_id,
@@ -77,13 +88,13 @@ export function runPatch(patch: Partial<RunRecord>): Record<string, unknown> {
   return boolPatch(rest);
 }
 
-export function runRow(r: RunRecord, definitionHash: string): RunTable {
+export function runRow(r: RunRecord, definitionHash: string, sealer: Sealer): RunTable {
   const { definition: _definition, ...context } = r.context;
   return {
     ...r,
     admitted: bool(r.admitted),
     stop_requested: bool(r.stop_requested),
-    context: JSON.stringify(context),
+    context: JSON.stringify({ ...context, variables: mapSecretValues(context.variables, sealer.seal) }),
     definition_hash: definitionHash,
   };
 }
@@ -100,7 +111,12 @@ export function stepRow(s: StepRunRecord): StepRunTable {
   return { ...s };
 }
 
-export function toRun(row: RunTable, definition: Definition): RunRecord {
+export function openContext(text: string, sealer: Sealer): Omit<RunRecord["context"], "definition"> {
+  const context: Omit<RunRecord["context"], "definition"> = JSON.parse(text);
+  return { ...context, variables: mapSecretValues(context.variables, sealer.open) };
+}
+
+export function toRun(row: RunTable, definition: Definition, sealer: Sealer): RunRecord {
   const { definition_hash: _hash, ...r } = row;
   return {
     ...r,
@@ -114,7 +130,7 @@ export function toRun(row: RunTable, definition: Definition): RunRecord {
     queue_seq: Number(r.queue_seq),
     stop_requested: Number(r.stop_requested) === 1,
     start_status: r.start_status as RunRecord["start_status"],
-    context: { ...JSON.parse(r.context), definition },
+    context: { ...openContext(r.context, sealer), definition },
     create_time: Number(r.create_time),
     update_time: Number(r.update_time),
     version: Number(r.version),

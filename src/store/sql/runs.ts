@@ -28,7 +28,7 @@ import {
 } from "./rows.js";
 
 export function runQueries(ctx: SqlContext): RunStore {
-  const { db, definitions, bulk } = ctx;
+  const { db, definitions, bulk, sealer } = ctx;
 
   /** Turns run rows into records, loading the definitions they refer to. */
   async function toRuns(rows: readonly RunTable[]): Promise<RunRecord[]> {
@@ -40,7 +40,7 @@ export function runQueries(ctx: SqlContext): RunStore {
     return rows.map((r) => {
       const def = definitions.get(r.definition_hash);
       if (!def) throw new Error(`run ${r.id}: definition ${r.definition_hash} is missing`);
-      return toRun(r, def);
+      return toRun(r, def, sealer);
     });
   }
 
@@ -77,7 +77,7 @@ export function runQueries(ctx: SqlContext): RunStore {
         const { hash, json } = definitions.hash(g.run.context.definition);
         if (!definitions.stored.has(hash))
           newDefs.set(hash, json ?? JSON.stringify(g.run.context.definition));
-        return runRow(g.run, hash);
+        return runRow(g.run, hash, sealer);
       });
       if (newDefs.size > 0) {
         const rows = [...newDefs].map(([hash, body]) => ({ hash, body }));

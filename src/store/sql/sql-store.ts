@@ -4,6 +4,7 @@
 
 import type { Kysely } from "kysely";
 import type { Database } from "../schema.js";
+import type { Sealer } from "../sealer.js";
 import type { Store, StoreCapabilities } from "../store.js";
 import { credentialQueries, metaQueries, projectQueries } from "./accounts.js";
 import { batchQueries } from "./batches.js";
@@ -18,6 +19,7 @@ import { jobQueueQueries } from "./job-queue.js";
 import { logQueries } from "./logs.js";
 import { pipelineQueries } from "./pipelines.js";
 import { runQueries } from "./runs.js";
+import { secretQueries } from "./secrets.js";
 
 /** A Store over SQL; `db` is there for tests that look at rows directly. */
 export interface SqlStore extends Store {
@@ -29,6 +31,7 @@ export interface SqlStoreOptions {
   readonly db: Kysely<Database>;
   readonly capabilities: StoreCapabilities;
   readonly bulk?: BulkWriter;
+  readonly sealer: Sealer;
   /** Closes the connection and whatever the backend keeps beside it. */
   readonly onClose?: () => Promise<void>;
 }
@@ -47,6 +50,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...jobQueueQueries(ctx),
       ...logQueries(ctx),
       ...batchQueries(ctx),
+      ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
       // A transaction's store closes nothing: the connection belongs to the store that opened it.
       close: ctx.db.isTransaction ? async () => {} : onClose,
@@ -58,5 +62,6 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
     capabilities: opts.capabilities,
     bulk: opts.bulk ?? kyselyBulkWriter,
     definitions: new DefinitionCache(),
+    sealer: opts.sealer,
   });
 }

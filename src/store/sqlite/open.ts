@@ -5,13 +5,18 @@ import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import type { Database } from "../schema.js";
+import type { Sealer } from "../sealer.js";
 import { type BulkWriter, ROWS_PER_TURN, yieldToEventLoop } from "../sql/context.js";
 import { migrateToLatest } from "../sql/migrate.js";
 import { createSqlStore, type SqlStore } from "../sql/sql-store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
-export async function openSqliteStore(file: string): Promise<SqlStore> {
-  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
+export interface SqliteStoreOptions {
+  readonly sealer: Sealer;
+}
+
+export async function openSqliteStore(file: string, opts: SqliteStoreOptions): Promise<SqlStore> {
+  if (file !== ":memory:") privateFiles(file);
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma("journal_mode = WAL");
   // NORMAL in WAL mode is durable against process crashes (kill -9); only an OS crash may lose
@@ -40,11 +45,29 @@ export async function openSqliteStore(file: string): Promise<SqlStore> {
     db,
     capabilities: { supportsSkipLocked: false, dialect: "sqlite" },
     bulk: sqliteBulkWriter(sqlite),
+    sealer: opts.sealer,
     async onClose() {
       clearInterval(checkpoints);
       await db.destroy();
     },
   });
+}
+
+/**
+ * The database and its journal files readable by the server's user only. SQLite creates the -wal
+ * and -shm files with the mode of the database file, so creating that one 0600 covers them; files
+ * left by an older version are tightened too.
+ */
+function privateFiles(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.closeSync(fs.openSync(file, "a", 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      fs.chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
 }
 
 /**
