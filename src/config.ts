@@ -22,6 +22,8 @@ export interface Config {
   /** A job's lease: a runner that does not renew it within this time has lost the job. */
   readonly leaseSeconds: number;
   readonly logLevel: string;
+  /** Clones of local paths and file:// URLs; off by default (a run could read the server's disk). */
+  readonly allowLocalClone: boolean;
   /**
    * Where the keyring that seals secrets at rest comes from: a file (`--secret-key-file`), the
    * keys themselves (`PIPEWRIGHT_SECRET_KEY`, environment only: a flag would show in `ps`), or, in
@@ -52,6 +54,9 @@ const OPTIONS: readonly Option[] = [
   { flag: "lease-seconds", env: "PIPEWRIGHT_LEASE_SECONDS", key: "leaseSeconds" },
 ];
 
+/** Flags that take no value (`--x` is true, `--no-x` false). */
+const BOOLEAN_FLAGS: readonly string[] = ["local-runner", "allow-local-clone"];
+
 const SECRET_KEY_FILE = { flag: "secret-key-file", env: "PIPEWRIGHT_SECRET_KEY_FILE" } as const;
 
 export class ConfigError extends Error {
@@ -61,7 +66,7 @@ export class ConfigError extends Error {
 /** Parses `--name value`, `--name=value` and `--no-name` flags. Unknown flags are an error. */
 export function parseFlags(argv: readonly string[]): Map<string, string> {
   const flags = new Map<string, string>();
-  const known = new Set([...OPTIONS.map((o) => o.flag), "local-runner", SECRET_KEY_FILE.flag]);
+  const known = new Set([...OPTIONS.map((o) => o.flag), ...BOOLEAN_FLAGS, SECRET_KEY_FILE.flag]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
@@ -78,7 +83,7 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
     }
     if (!known.has(name)) throw new ConfigError(`unknown option --${name}`);
     if (value === undefined) {
-      if (name === "local-runner") {
+      if (BOOLEAN_FLAGS.includes(name)) {
         value = "true";
       } else {
         value = argv[++i];
@@ -128,6 +133,10 @@ export function loadConfig(
   if (localRunnerFlag !== undefined && !["true", "false", "1", "0"].includes(localRunnerFlag)) {
     throw new ConfigError(`--local-runner / PIPEWRIGHT_LOCAL_RUNNER must be true or false`);
   }
+  const allowLocalFlag = flags.get("allow-local-clone") ?? env.PIPEWRIGHT_ALLOW_LOCAL_CLONE;
+  if (allowLocalFlag !== undefined && !["true", "false", "1", "0"].includes(allowLocalFlag)) {
+    throw new ConfigError(`--allow-local-clone / PIPEWRIGHT_ALLOW_LOCAL_CLONE must be true or false`);
+  }
   const logLevel = get("logLevel") ?? "info";
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     throw new ConfigError(`${nameOf("logLevel")} must be one of fatal,error,warn,info,debug,trace,silent`);
@@ -174,6 +183,7 @@ export function loadConfig(
     localRunner: localRunnerFlag === undefined ? true : localRunnerFlag === "true" || localRunnerFlag === "1",
     leaseSeconds: positiveInt(nameOf("leaseSeconds"), get("leaseSeconds") ?? "30", 3600),
     logLevel,
+    allowLocalClone: allowLocalFlag === "true" || allowLocalFlag === "1",
     secretKey,
   });
 }

@@ -148,11 +148,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }
   const generatedAdminToken = await ensureAdminToken(store, config);
   const logs = createLogHub({ store, logger, clock });
+  const policy = { allowLocalClone: config.allowLocalClone };
   const runner = config.localRunner
     ? createLocalRunner({
         workRoot: path.join(config.dataDir, "workspaces"),
         hostEnv: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG },
         killGraceMs: 1000,
+        allowLocalClone: config.allowLocalClone,
         clock,
       })
     : undefined;
@@ -171,9 +173,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       leaseMs: config.leaseSeconds * 1000,
       sweepMs: 1000,
       maxBatchSize: config.maxBatchSize,
+      policy,
     },
   });
-  const app = await buildApp({ store, logger, clock, newId: () => newId(clock.now()), engine, logs });
+  const app = await buildApp({ store, logger, clock, newId: () => newId(clock.now()), engine, logs, policy });
   await engine.start();
   let url = "";
   if (opts.listen !== false) {

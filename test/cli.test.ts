@@ -112,7 +112,7 @@ async function applyYaml(file: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  server = await startServerProcess();
+  server = await startServerProcess({ args: ["--allow-local-clone"] });
   work = tempDir("pipewright-cli-");
   const home = path.join(work, "home");
   fs.mkdirSync(home);

@@ -19,6 +19,7 @@ import {
   createProject,
   createTestApp,
   issueToken,
+  shellDefinition,
   type TestApp,
   tempDir,
 } from "./helpers/app.js";
@@ -596,5 +597,125 @@ describe("the server's secret key", () => {
       from: "env",
       keys: "k",
     });
+  });
+});
+
+describe("the step environment", () => {
+  /** The whole log of the run's first step. */
+  async function firstStepLog(pl: string, run: string): Promise<string> {
+    const d = await ended(pl, run);
+    const stepId = d.stages[0].jobs[0].steps[0].id;
+    return (await t.store.readLog(stepId, 0)).map((c) => c.text).join("");
+  }
+
+  it("refuses shell, loader and git start-up variables as variable names", async () => {
+    for (const name of [
+      "BASH_ENV",
+      "ENV",
+      "SHELLOPTS",
+      "PS4",
+      "IFS",
+      "LD_PRELOAD",
+      "LD_LIBRARY_PATH",
+      "GIT_SSH_COMMAND",
+      "GIT_CONFIG_COUNT",
+      "GLIBC_TUNABLES",
+    ]) {
+      const msg = await refusedCreate(
+        {
+          definition: shellDefinition(),
+          variables: [
+            { name: "OK", value: "1" },
+            { name, value: "/tmp/x" },
+          ],
+        },
+        "DEVPIPE.00020100",
+        "variables[1].name",
+      );
+      expect(msg).toContain(name);
+    }
+    // The commit identity is not one of them.
+    await createPipeline(t.app, pid, { variables: [{ name: "GIT_AUTHOR_NAME", value: "ci" }] });
+  });
+
+  it("keeps them out of a step even when a stored pipeline has one (the runner's own check)", async () => {
+    const pl = await createPipeline(t.app, pid, {
+      definition: JSON.stringify({
+        stages: [stage("s", [{ ...job("j"), steps: [step('echo "[$BASH_ENV][$LD_PRELOAD][$KEPT]"')] }])],
+      }),
+    });
+    const p = (await t.store.getPipeline(pl))!;
+    const v = {
+      sequence: 1,
+      type: "string" as const,
+      is_secret: false,
+      description: "",
+      is_runtime: false,
+      limits: [],
+      is_reset: false,
+      latest_value: "",
+    };
+    // As a version before the rule would have stored them:
+    await t.store.updatePipelineSpec(pl, {
+      ...p.spec,
+      variables: [
+        { ...v, name: "BASH_ENV", value: "/etc/hostname" },
+        { ...v, name: "LD_PRELOAD", value: "/nonexistent.so" },
+        { ...v, name: "KEPT", value: "kept" },
+      ],
+    });
+    expect(await firstStepLog(pl, await start(pl))).toContain("[][][kept]");
+  });
+
+  it("clones network URLs only, unless the admin allows local paths", async () => {
+    const sources = (git_url: string) => [
+      { type: "code", params: { git_type: "gitlab", git_url, alias: "app" } },
+    ];
+    for (const url of ["file:///etc", "/srv/repos/app.git", "./x", "ext::sh -c id", "-u", "nonsense"]) {
+      await refusedCreate(
+        { definition: shellDefinition(), sources: sources(url) },
+        "DEVPIPE.00020100",
+        "sources[0].params.git_url",
+      );
+    }
+    for (const url of [
+      "https://git.example/a.git",
+      "ssh://git@git.example/a.git",
+      "git@git.example:a/b.git",
+      "git://git.example/a",
+    ]) {
+      await createPipeline(t.app, pid, { sources: sources(url) });
+    }
+    // A run request naming a local source is refused, creating no run.
+    const checkout = JSON.stringify({
+      stages: [
+        stage("s", [
+          {
+            ...job("j"),
+            steps: [{ name: "c", task: "official_git_clone", inputs: [{ key: "repository", value: "app" }] }],
+          },
+        ]),
+      ],
+    });
+    const pl = await createPipeline(t.app, pid, {
+      definition: checkout,
+      sources: sources("https://git.invalid/a.git"),
+    });
+    const before = await countRows("pipeline_runs");
+    const res = await call(t.app, "POST", `${base()}/${pl}/run`, {
+      token: ADMIN_TOKEN,
+      body: {
+        sources: [{ type: "code", params: { git_type: "gitlab", git_url: "file:///etc", alias: "app" } }],
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error_msg).toContain("sources[0].params.git_url");
+    expect(await countRows("pipeline_runs")).toBe(before);
+    // A local source stored before the rule: the checkout refuses it, saying why.
+    const p = (await t.store.getPipeline(pl))!;
+    await t.store.updatePipelineSpec(pl, { ...p.spec, sources: sources("/etc") });
+    const run = await start(pl);
+    expect(await firstStepLog(pl, run)).toContain("not cloning /etc: it is a local path");
+    expect((await detail(pl, run)).status).toBe("FAILED");
   });
 });

@@ -39,7 +39,7 @@ describe("single runs", () => {
   let pid: string;
   let tmp: string;
   beforeAll(async () => {
-    server = await startServerProcess();
+    server = await startServerProcess({ args: ["--allow-local-clone"] });
     ({ projectId: pid, api } = await setupProject(server.url));
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pw-runs-"));
   });

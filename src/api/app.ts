@@ -16,6 +16,7 @@ import type { Clock } from "../clock.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
 import { PipewrightError, toPipewrightError } from "../errors.js";
+import type { RunPolicy } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import type { Store } from "../store/store.js";
 import { registerAdminRoutes } from "./admin-routes.js";
@@ -53,6 +54,7 @@ export interface AppDeps {
   readonly newId: () => string;
   readonly engine: Engine;
   readonly logs: LogHub;
+  readonly policy: RunPolicy;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -181,6 +183,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     auth: createAuthenticator({ store: deps.store, now: () => deps.clock.now() }),
     engine: deps.engine,
     logs: deps.logs,
+    policy: deps.policy,
   };
   registerAdminRoutes(app, ctx);
   registerPipelineRoutes(app, ctx);

@@ -4,6 +4,7 @@ import type { FastifyRequest } from "fastify";
 import type { Clock } from "../clock.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
+import type { RunPolicy } from "../pipeline/environment.js";
 import type { Store } from "../store/store.js";
 import { type Authenticator, authorize, type Permission, type Principal } from "./auth.js";
 
@@ -15,6 +16,8 @@ export interface RouteContext {
   readonly engine: Engine;
   readonly logs: LogHub;
   readonly newId: () => string;
+  /** What runs may do beyond the defaults (local clones). */
+  readonly policy: RunPolicy;
 }
 
 declare module "fastify" {

@@ -37,11 +37,14 @@ describe("pipeline endpoints", () => {
         definition: shellDefinition(),
         variables: [
           { name: "TOKEN", value: "s3cret", is_secret: true, is_runtime: false },
-          { name: "ENV", type: "enum", value: "dev", limits: ["dev", "prod"], is_runtime: true },
+          { name: "DEPLOY_ENV", type: "enum", value: "dev", limits: ["dev", "prod"], is_runtime: true },
         ],
         concurrency_control: { concurrency_number: 2, exceed_action: "QUEUE", enable: true },
         sources: [
-          { type: "code", params: { git_type: "gitlab", git_url: "file:///tmp/x.git", alias: "app" } },
+          {
+            type: "code",
+            params: { git_type: "gitlab", git_url: "https://git.example/x.git", alias: "app" },
+          },
         ],
       },
     });
@@ -63,7 +66,7 @@ describe("pipeline endpoints", () => {
       concurrency_control: { concurrency_number: 2, exceed_action: "QUEUE", enable: true },
     });
     expect(d.body.variables[0]).toMatchObject({ name: "TOKEN", value: "******", is_secret: true });
-    expect(d.body.variables[1]).toMatchObject({ name: "ENV", value: "dev", type: "enum", is_runtime: true });
+    expect(d.body.variables[1]).toMatchObject({ name: "DEPLOY_ENV", value: "dev", type: "enum", is_runtime: true });
     expect(JSON.stringify(d.body)).not.toContain("s3cret");
     expect(typeof d.body.create_time).toBe("number");
   });

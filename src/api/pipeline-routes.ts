@@ -2,8 +2,9 @@
 // ban/unban. Validation of the definition itself lives in the pure pipeline/ layer.
 
 import type { FastifyInstance } from "fastify";
-import { PipewrightError } from "../errors.js";
+import { invalid, PipewrightError } from "../errors.js";
 import { parseDefinition } from "../pipeline/definition.js";
+import { type RunPolicy, sourcesProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import type { Variable } from "../pipeline/types.js";
 import { parseConcurrencyControl, parseVariables, restoreMaskedSecrets } from "../pipeline/variables.js";
@@ -39,6 +40,7 @@ function buildSpec(
   body: PipelineRequest,
   componentId: string,
   previous: PipelineSpec | undefined,
+  policy: RunPolicy,
 ): PipelineSpec {
   if (!new RegExp(NAME_PATTERN, "u").test(body.name)) {
     throw new PipewrightError(
@@ -47,6 +49,8 @@ function buildSpec(
     );
   }
   parseDefinition(body.definition);
+  const source = sourcesProblem(body.sources ?? [], policy.allowLocalClone);
+  if (source) throw invalid(source.path, source.problem);
   const variables = parseVariables(restoreMaskedSecrets(body.variables ?? [], previous?.variables ?? []));
   return {
     sources: body.sources ?? [],
@@ -90,7 +94,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       const who = await authorizeProject(ctx, req, project_id, "manage");
       await requireProjectExists(store, project_id);
       const body = req.body;
-      const spec = buildSpec(body, componentOf(req.query) ?? "", undefined);
+      const spec = buildSpec(body, componentOf(req.query) ?? "", undefined, ctx.policy);
       if (await store.findPipelineByName(project_id, body.name)) throw nameTaken(body.name);
       const t = now();
       const id = ctx.newId();
@@ -153,7 +157,12 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
         );
       }
       const body = req.body;
-      const spec = buildSpec(body, componentOf(req.query) ?? current.spec.component_id, current.spec);
+      const spec = buildSpec(
+        body,
+        componentOf(req.query) ?? current.spec.component_id,
+        current.spec,
+        ctx.policy,
+      );
       const other = await store.findPipelineByName(project_id, body.name);
       if (other && other.id !== pipeline_id) throw nameTaken(body.name);
       await store.updatePipeline(pipeline_id, {

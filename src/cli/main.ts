@@ -35,6 +35,7 @@ Options (flag > environment variable > default):
   --no-local-runner           PIPEWRIGHT_LOCAL_RUNNER=false  run no jobs in this process
   --lease-seconds N           PIPEWRIGHT_LEASE_SECONDS       30 (a remote runner's hold on a job)
   --log-level LEVEL           PIPEWRIGHT_LOG_LEVEL           info
+  --allow-local-clone         PIPEWRIGHT_ALLOW_LOCAL_CLONE   off: checkouts clone network URLs only
   --secret-key-file FILE      PIPEWRIGHT_SECRET_KEY_FILE     <data dir>/secret.key (generated; embedded only)
                               PIPEWRIGHT_SECRET_KEY          the keys themselves (base64, first one seals)
 `;

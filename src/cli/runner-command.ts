@@ -16,6 +16,8 @@ Options (flag > environment variable > default):
                                                (resource {"labels": [...]}) go only to runners with all of them
   --name NAME        PIPEWRIGHT_RUNNER_NAME    shown in GET /admin/v1/runners (default host-pid)
   --work-dir DIR     PIPEWRIGHT_RUNNER_WORK_DIR  job workspaces (default ./.pipewright-runner)
+  --allow-local-clone PIPEWRIGHT_ALLOW_LOCAL_CLONE=true  let checkouts clone local paths of this
+                                               machine (off: https, http, ssh and git URLs only)
 
 SIGTERM or Ctrl-C drains: no new jobs, running ones finish and are reported. A second one stops at once.
 `;
@@ -33,6 +35,7 @@ export async function runnerCommand(
       labels: { type: "string" },
       name: { type: "string" },
       "work-dir": { type: "string" },
+      "allow-local-clone": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -64,6 +67,8 @@ export async function runnerCommand(
     name: values.name ?? env.PIPEWRIGHT_RUNNER_NAME ?? defaultRunnerName(),
     workRoot: path.resolve(values["work-dir"] ?? env.PIPEWRIGHT_RUNNER_WORK_DIR ?? ".pipewright-runner"),
     hostEnv: { PATH: env.PATH, HOME: env.HOME, LANG: env.LANG },
+    allowLocalClone:
+      values["allow-local-clone"] ?? ["true", "1"].includes(env.PIPEWRIGHT_ALLOW_LOCAL_CLONE ?? ""),
     version: "0.1.0",
     log: (msg) => process.stderr.write(`[runner] ${msg}\n`),
   });

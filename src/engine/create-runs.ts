@@ -3,6 +3,7 @@
 // Pure apart from the id generator passed in.
 
 import { invalid, PipewrightError } from "../errors.js";
+import { type RunPolicy, sourcesProblem } from "../pipeline/environment.js";
 import type { Definition, Variable } from "../pipeline/types.js";
 import { nextAutoIncrement } from "../pipeline/variables.js";
 import type { NodeStatus } from "../pipeline/vocabulary.js";
@@ -29,7 +30,14 @@ export const BANNED_REASON = "Current pipeline is banned.";
  * Checks a run request against the pipeline before anything is written: runtime-variable
  * overrides and stage/job selection. Throws a 400 naming the field.
  */
-export function validateRunOptions(p: PipelineRecord, def: Definition, o: RunOptions): void {
+export function validateRunOptions(
+  p: PipelineRecord,
+  def: Definition,
+  o: RunOptions,
+  policy: RunPolicy,
+): void {
+  const source = o.sources && sourcesProblem(o.sources, policy.allowLocalClone);
+  if (source) throw invalid(source.path, source.problem);
   o.variables?.forEach((v, i) => {
     const decl = p.spec.variables.find((d) => d.name === v.name);
     if (!decl)

@@ -5,6 +5,7 @@
 
 import type { Logger } from "pino";
 import type { Clock, Timer } from "../clock.js";
+import type { RunPolicy } from "../pipeline/environment.js";
 import type { JobRunner } from "../runner/job.js";
 import type { RunRecord } from "../store/run-records.js";
 import type { Store } from "../store/store.js";
@@ -39,6 +40,8 @@ export interface EngineConfig {
   /** How often every replica looks for expired leases, waiting runs and work queued elsewhere. */
   readonly sweepMs: number;
   readonly maxBatchSize: number;
+  /** What runs may do beyond the defaults (local clones). */
+  readonly policy: RunPolicy;
 }
 
 export interface EngineDeps {
@@ -163,6 +166,7 @@ export function createEngine(deps: EngineDeps): Engine {
     now,
     newId,
     maxBatchSize: config.maxBatchSize,
+    policy: config.policy,
   });
 
   let started = false;

@@ -5,6 +5,7 @@
 
 import crypto from "node:crypto";
 import { PipewrightError } from "../errors.js";
+import type { RunPolicy } from "../pipeline/environment.js";
 import type { RunGraph, RunRecord } from "../store/run-records.js";
 import type { Store } from "../store/store.js";
 import { checkBatchIds, describeBatchIdProblems, wellFormedIds } from "./batch-ids.js";
@@ -69,6 +70,7 @@ export function createStartRuns(deps: {
   readonly now: () => number;
   readonly newId: () => string;
   readonly maxBatchSize: number;
+  readonly policy: RunPolicy;
 }): StartRuns {
   const { store, writer, events, wake, now, newId } = deps;
 
@@ -81,7 +83,7 @@ export function createStartRuns(deps: {
       const p = fresh.get(it.pipelineId);
       if (!p) throw new PipewrightError("PIPELINE_NOT_FOUND", `Pipeline ${it.pipelineId} does not exist.`);
       const def = writer.definitionOf(p);
-      validateRunOptions(p, def, it.options);
+      validateRunOptions(p, def, it.options, deps.policy);
       return def;
     });
     const limited = [...fresh.values()].filter((p) => p.spec.concurrency_control?.enable).map((p) => p.id);

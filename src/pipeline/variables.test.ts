@@ -242,3 +242,22 @@ describe("nextAutoIncrement", () => {
     }
   });
 });
+
+describe("reserved variable names", () => {
+  it("are all listed in docs/definition.md", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { RESERVED_VARIABLE_NAMES } = await import("./environment.js");
+    const doc = readFileSync(new URL("../../docs/definition.md", import.meta.url), "utf8");
+    const { names, prefixes, allowed } = RESERVED_VARIABLE_NAMES;
+    for (const n of [...names, ...prefixes, ...allowed]) expect(doc).toContain(`\`${n}\``);
+  });
+
+  it("are refused as spelled; other spellings and the commit identity are not", () => {
+    for (const name of ["BASH_ENV", "LD_AUDIT", "GIT_EXEC_PATH", "SSH_ASKPASS"]) {
+      expect(() => parseVariables([{ name, value: "x" }])).toThrow(`variables[0].name: "${name}"`);
+    }
+    for (const name of ["GIT_COMMITTER_EMAIL", "env", "bash_env", "Ld_PRELOAD"]) {
+      expect(parseVariables([{ name, value: "x" }])[0]?.name).toBe(name);
+    }
+  });
+});

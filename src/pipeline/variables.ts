@@ -1,6 +1,7 @@
 // Validation of a pipeline's custom variables (spec §5.2) and concurrency control (§5.4), and the
 // autoIncrement step. Errors are request issues naming the field (`variables[2].type`).
 
+import { reservedVariableProblem } from "./environment.js";
 import { invalidField as invalid, invalidVariable } from "./issues.js";
 import type { ConcurrencyControl, ExceedAction, Variable, VariableType } from "./types.js";
 import { EXCEED_ACTIONS, VARIABLE_TYPES } from "./types.js";
@@ -46,6 +47,8 @@ function parseVariable(raw: unknown, i: number, seen: Set<string>): Variable {
   if (typeof raw.name !== "string" || !VARIABLE_NAME.test(raw.name)) {
     throw invalid(`${path}.name`, "must be 1 to 128 letters, digits or '_'");
   }
+  const reserved = reservedVariableProblem(raw.name);
+  if (reserved) throw invalid(`${path}.name`, reserved);
   if (seen.has(raw.name)) throw invalid(`${path}.name`, `duplicate variable name "${raw.name}"`);
   seen.add(raw.name);
 

@@ -18,6 +18,8 @@ export interface AgentOptions {
   readonly name: string;
   readonly workRoot: string;
   readonly hostEnv: HostEnv;
+  /** Clones of local paths and file:// URLs on this machine (`--allow-local-clone`). */
+  readonly allowLocalClone?: boolean;
   readonly version: string;
   /** Diagnostics; the agent never throws out of its loop. */
   readonly log: (msg: string) => void;
@@ -60,6 +62,7 @@ export function createAgent(opts: AgentOptions): Agent {
     workRoot: opts.workRoot,
     hostEnv: opts.hostEnv,
     killGraceMs: 1000,
+    allowLocalClone: opts.allowLocalClone ?? false,
     clock,
   });
   const maxBackoff = opts.maxBackoffMs ?? 5000;

@@ -59,6 +59,7 @@ function clone(extra: Partial<GitCloneOptions> & { dir: string }) {
     cwd: root,
     env: { HOME: root, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
     hostEnv: { PATH: gitEnv.PATH },
+    allowLocal: true,
     onOutput: (chunk, stream) => {
       chunks[stream].push(chunk);
     },
@@ -112,6 +113,30 @@ describe("gitClone", () => {
     expect(url.exitCode).not.toBe(0);
     const ref = await clone({ dir: "inject-ref", ref: `--upload-pack=touch ${marker}` }).result;
     expect(ref.exitCode).not.toBe(0);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("lets git use only network transports unless local clones are allowed", async () => {
+    const { result, stderr } = clone({ dir: "refused", allowLocal: false });
+    expect((await result).exitCode).not.toBe(0);
+    expect(stderr()).toMatch(/transport 'file' not allowed/);
+    expect(existsSync(join(root, "refused", "README"))).toBe(false);
+    // ext:: runs a command; git refuses it even when local paths are allowed.
+    const marker = join(root, "ext-ran");
+    const ext = await clone({ dir: "ext", url: `ext::sh -c touch% ${marker}` }).result;
+    expect(ext.exitCode).not.toBe(0);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("does not hand git the variables that change how it starts", async () => {
+    const marker = join(root, "ssh-ran");
+    const r = await clone({
+      dir: "no-ssh-command",
+      url: "ssh://example.invalid/x.git",
+      env: { HOME: root, GIT_SSH_COMMAND: `touch ${marker}` },
+      timeoutMs: 20_000,
+    }).result;
+    expect(r.exitCode).not.toBe(0);
     expect(existsSync(marker)).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 // Checks out a run's source: a shallow `git clone` of one branch or tag, on top of runProcess.
 
+import { allowedGitProtocols } from "../pipeline/environment.js";
 import type { HostEnv, ProcessResult, StepProcessOptions } from "./process.js";
 import { buildStepEnv, runProcess } from "./process.js";
 
@@ -10,6 +11,8 @@ export interface GitCloneOptions extends StepProcessOptions {
   /** Target directory, relative to cwd or absolute. */
   dir: string;
   hostEnv?: HostEnv | undefined;
+  /** Lets git use the file transport (local paths); otherwise only network transports. */
+  allowLocal: boolean;
 }
 
 /**
@@ -23,11 +26,16 @@ export function gitClone(opts: GitCloneOptions): Promise<ProcessResult> {
   const args = ["clone", "--depth", "1"];
   if (opts.ref !== undefined && opts.ref !== "") args.push(`--branch=${opts.ref}`);
   args.push("--", opts.url, opts.dir);
-  const { url: _url, ref: _ref, dir: _dir, hostEnv, ...common } = opts;
+  const { url: _url, ref: _ref, dir: _dir, hostEnv, allowLocal, ...common } = opts;
   return runProcess({
     ...common,
     command: "git",
     args,
-    env: { ...buildStepEnv(opts.env, hostEnv), GIT_TERMINAL_PROMPT: "0" },
+    // GIT_ALLOW_PROTOCOL holds for everything git fetches here (submodules and redirects too).
+    env: {
+      ...buildStepEnv(opts.env, hostEnv),
+      GIT_TERMINAL_PROMPT: "0",
+      GIT_ALLOW_PROTOCOL: allowedGitProtocols(allowLocal),
+    },
   });
 }

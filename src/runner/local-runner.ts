@@ -6,6 +6,7 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
+import { cloneUrlProblem } from "../pipeline/environment.js";
 import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
 import { gitClone } from "./git-clone.js";
 import type {
@@ -27,6 +28,8 @@ export interface LocalRunnerOptions {
   readonly hostEnv: HostEnv;
   /** Grace between SIGTERM and SIGKILL when a job is stopped or times out. */
   readonly killGraceMs: number;
+  /** Clones of local paths and file:// URLs (off: only network URLs). */
+  readonly allowLocalClone: boolean;
   /** Times job timeouts; the system clock by default. */
   readonly clock?: Clock;
 }
@@ -149,7 +152,12 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       const ref = src.build_params?.tag || src.build_params?.target_branch || src.default_branch || undefined;
       const dir = String(input(step, "path") ?? "") || ".";
       emit(`[pipewright] git clone ${src.git_url}${ref ? ` (${ref})` : ""} into ${dir}\n`);
-      result = await gitClone({ ...common, url: src.git_url, ref, dir });
+      const refused = cloneUrlProblem(src.git_url, opts.allowLocalClone);
+      if (refused) {
+        emit(`[pipewright] not cloning ${src.git_url}: it ${refused}\n`);
+        return { status: "FAILED", message: `git_url ${refused}` };
+      }
+      result = await gitClone({ ...common, url: src.git_url, ref, dir, allowLocal: opts.allowLocalClone });
     } else {
       emit(`[pipewright] task ${step.task} cannot run on this runner\n`);
       return { status: "FAILED", message: `unsupported task ${step.task}` };

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type Clock, systemClock, type Timer } from "../clock.js";
+import { withoutReservedVariables } from "../pipeline/environment.js";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -77,7 +78,7 @@ export function buildStepEnv(
   env: Readonly<Record<string, string>>,
   hostEnv?: HostEnv,
 ): Record<string, string> {
-  const out: Record<string, string> = { ...env };
+  const out = withoutReservedVariables(env);
   for (const key of ["PATH", "HOME", "LANG"] as const) {
     const value = hostEnv?.[key];
     if (out[key] === undefined && value !== undefined) out[key] = value;
