@@ -24,6 +24,8 @@ export interface Config {
   readonly logLevel: string;
   /** Clones of local paths and file:// URLs; off by default (a run could read the server's disk). */
   readonly allowLocalClone: boolean;
+  /** How long SIGTERM waits for running jobs before it stops them (seconds). */
+  readonly drainTimeoutSeconds: number;
   /**
    * Where the keyring that seals secrets at rest comes from: a file (`--secret-key-file`), the
    * keys themselves (`PIPEWRIGHT_SECRET_KEY`, environment only: a flag would show in `ps`), or, in
@@ -52,6 +54,7 @@ const OPTIONS: readonly Option[] = [
   { flag: "default-job-timeout", env: "PIPEWRIGHT_DEFAULT_JOB_TIMEOUT", key: "defaultJobTimeoutSeconds" },
   { flag: "log-level", env: "PIPEWRIGHT_LOG_LEVEL", key: "logLevel" },
   { flag: "lease-seconds", env: "PIPEWRIGHT_LEASE_SECONDS", key: "leaseSeconds" },
+  { flag: "drain-timeout", env: "PIPEWRIGHT_DRAIN_TIMEOUT", key: "drainTimeoutSeconds" },
 ];
 
 /** Flags that take no value (`--x` is true, `--no-x` false). */
@@ -184,6 +187,11 @@ export function loadConfig(
     leaseSeconds: positiveInt(nameOf("leaseSeconds"), get("leaseSeconds") ?? "30", 3600),
     logLevel,
     allowLocalClone: allowLocalFlag === "true" || allowLocalFlag === "1",
+    drainTimeoutSeconds: positiveInt(
+      nameOf("drainTimeoutSeconds"),
+      get("drainTimeoutSeconds") ?? "600",
+      86_400,
+    ),
     secretKey,
   });
 }

@@ -57,3 +57,14 @@ describe("error catalogue", () => {
     }
   });
 });
+
+describe("storage full", () => {
+  it("is recognised from SQLite, PostgreSQL and the file system, also when wrapped", () => {
+    for (const code of ["SQLITE_FULL", "53100", "ENOSPC"]) {
+      const err = Object.assign(new Error("full"), { code });
+      expect(toPipewrightError(err).key).toBe("STORAGE_FULL");
+      expect(toPipewrightError(new Error("wrapped", { cause: err })).status).toBe(503);
+    }
+    expect(toPipewrightError(Object.assign(new Error("x"), { code: "SQLITE_BUSY" })).key).toBe("INTERNAL");
+  });
+});

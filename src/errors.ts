@@ -165,6 +165,12 @@ export const ERRORS = {
     status: 503,
     summary: "The server is shutting down or not ready.",
   },
+  STORAGE_FULL: {
+    code: "DEVPIPE.00020507",
+    status: 503,
+    summary:
+      "The server's storage is full, so nothing was changed. Free space on the disk of the data dir or the database; the server goes on by itself once there is room.",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorKey = keyof typeof ERRORS;
@@ -210,7 +216,21 @@ export function toPipewrightError(err: unknown): PipewrightError {
   if (err instanceof InvalidInput) {
     return new PipewrightError(ISSUE_ERRORS[err.issue.kind], err.message, { cause: err });
   }
+  if (isStorageFull(err)) return new PipewrightError("STORAGE_FULL", undefined, { cause: err });
   return new PipewrightError("INTERNAL", undefined, { cause: err });
+}
+
+/**
+ * Whether err (or an error it wraps) says the disk is full: SQLite's SQLITE_FULL, PostgreSQL's
+ * disk_full (53100), or ENOSPC from the file system.
+ */
+export function isStorageFull(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "SQLITE_FULL" || code === "53100" || code === "ENOSPC") return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Shorthand for the most common case: a request field is wrong. */

@@ -11,8 +11,10 @@ import { buildApp } from "./api/app.js";
 import { ADMIN_TOKEN_META_KEY, hashToken, newSecret } from "./api/auth.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
+import { type DataDirLock, lockDataDir, privateDataDir } from "./data-dir.js";
 import { createEngine, type Engine } from "./engine/engine.js";
 import { createLogHub, type LogHub } from "./engine/log-hub.js";
+import { throttleErrors } from "./engine/log-throttle.js";
 import { newId } from "./ids.js";
 import { createLocalRunner } from "./runner/local-runner.js";
 import { openPostgresStore } from "./store/postgres/open.js";
@@ -30,7 +32,13 @@ export interface Server {
   readonly generatedAdminToken: string | undefined;
   /** Settles when the start-up reseal of stored secrets has ended (see checkSecrets). */
   readonly resealed: Promise<void>;
-  /** Drains: finishes running jobs, then closes. With force, cuts jobs short. */
+  /**
+   * What SIGTERM does: the API keeps serving (reads, stop, review; new runs are accepted and
+   * queued) and /healthz says draining, while the local runner takes no new job and its running
+   * ones finish, for at most the drain timeout; then stop(), forced if jobs are still running.
+   */
+  shutdown(): Promise<{ readonly timedOut: boolean }>;
+  /** Finishes running jobs, then closes. With force, cuts jobs short. */
   stop(opts?: { force?: boolean }): Promise<void>;
 }
 
@@ -39,16 +47,6 @@ async function openStore(config: Config, sealer: Sealer): Promise<Store> {
     return openSqliteStore(config.databaseUrl.slice("sqlite:".length), { sealer });
   }
   return openPostgresStore(config.databaseUrl, { sealer });
-}
-
-/** The data dir readable by the server's user only (it holds the database, keys and tokens). */
-function privateDataDir(dir: string, logger: Logger): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  try {
-    fs.chmodSync(dir, 0o700);
-  } catch (err) {
-    logger.warn({ dir, err: String(err) }, "cannot make the data dir private (mode 0700)");
-  }
 }
 
 /**
@@ -136,18 +134,39 @@ export interface ServerOptions {
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
   const clock = opts.clock ?? systemClock;
-  privateDataDir(config.dataDir, logger);
-  const sealer = loadSealer(config, logger);
-  const store = await openStore(config, sealer);
-  let reseal: () => Promise<void>;
+  const warning = privateDataDir(config.dataDir);
+  if (warning) logger.warn({ dir: config.dataDir }, warning);
+  const lock = lockDataDir(config.dataDir, () => clock.now());
+  let store: Store | undefined;
   try {
-    reseal = await checkSecrets(store, sealer, logger);
+    const sealer = loadSealer(config, logger);
+    store = await openStore(config, sealer);
+    const reseal = await checkSecrets(store, sealer, logger);
+    return await assemble(config, opts, { logger, clock, store, reseal, lock });
   } catch (err) {
-    await store.close();
+    await store?.close();
+    lock.release();
     throw err;
   }
+}
+
+async function assemble(
+  config: Config,
+  opts: ServerOptions,
+  parts: {
+    logger: Logger;
+    clock: Clock;
+    store: Store;
+    reseal: () => Promise<void>;
+    lock: DataDirLock;
+  },
+): Promise<Server> {
+  const { logger, clock, store, reseal, lock } = parts;
   const generatedAdminToken = await ensureAdminToken(store, config);
-  const logs = createLogHub({ store, logger, clock });
+  // The background work (scheduler, sweeps, log writes) retries every second: a failure that
+  // lasts (a full disk) is logged once a minute, with a count.
+  const engineLogger = throttleErrors(logger, () => clock.now());
+  const logs = createLogHub({ store, logger: engineLogger, clock });
   const policy = { allowLocalClone: config.allowLocalClone };
   const runner = config.localRunner
     ? createLocalRunner({
@@ -162,7 +181,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     store,
     runner,
     logs,
-    logger,
+    logger: engineLogger,
     clock,
     newId: () => newId(clock.now()),
     config: {
@@ -176,7 +195,19 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       policy,
     },
   });
-  const app = await buildApp({ store, logger, clock, newId: () => newId(clock.now()), engine, logs, policy });
+  let draining = false;
+  const health = () =>
+    draining ? { status: "draining" as const, running_jobs: engine.localJobs } : { status: "ok" as const };
+  const app = await buildApp({
+    store,
+    logger,
+    clock,
+    newId: () => newId(clock.now()),
+    engine,
+    logs,
+    policy,
+    health,
+  });
   await engine.start();
   let url = "";
   if (opts.listen !== false) {
@@ -193,7 +224,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     logger.error({ err: String(err) }, "resealing stored secrets failed; the next start tries again"),
   );
   let stopped: Promise<void> | undefined;
-  return {
+  let shutdown: Promise<{ timedOut: boolean }> | undefined;
+  const server: Server = {
     resealed,
     url,
     app,
@@ -201,17 +233,49 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     engine,
     logs,
     generatedAdminToken,
+    shutdown() {
+      shutdown ??= (async () => {
+        draining = true;
+        const limit = config.drainTimeoutSeconds;
+        logger.info(
+          { running_jobs: engine.localJobs, drain_timeout_s: limit },
+          "draining: the API keeps serving while running jobs finish",
+        );
+        const timeout = new AbortController();
+        const timedOut = await Promise.race([
+          engine.drain().then(() => false),
+          clock.sleep(limit * 1000, timeout.signal).then(() => !timeout.signal.aborted),
+        ]);
+        timeout.abort();
+        if (timedOut) {
+          logger.warn(
+            { running_jobs: engine.localJobs },
+            "drain timeout passed: stopping the jobs still running (finished as interrupted at the next start)",
+          );
+        }
+        await server.stop({ force: timedOut });
+        logger.info("stopped");
+        return { timedOut };
+      })();
+      return shutdown;
+    },
     stop(stopOpts) {
+      draining = true;
       if (stopOpts?.force) void engine.stop({ force: true });
       stopped ??= (async () => {
-        // Together: the engine stops handing out jobs (ending agents' long polls) while the
-        // HTTP server closes, then local jobs drain.
-        await Promise.all([app.close(), engine.stop(stopOpts)]);
-        await logs.stop();
-        await resealed;
-        await store.close();
+        try {
+          // Together: the engine stops handing out jobs (ending agents' long polls) while the
+          // HTTP server closes, then local jobs drain.
+          await Promise.all([app.close(), engine.stop(stopOpts)]);
+          await logs.stop();
+          await resealed;
+          await store.close();
+        } finally {
+          lock.release();
+        }
       })();
       return stopped;
     },
   };
+  return server;
 }

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogHub } from "../engine/log-hub.js";
+import { createErrorThrottle } from "../engine/log-throttle.js";
 import { PipewrightError, toPipewrightError } from "../errors.js";
 import type { RunPolicy } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
@@ -55,6 +56,8 @@ export interface AppDeps {
   readonly engine: Engine;
   readonly logs: LogHub;
   readonly policy: RunPolicy;
+  /** Whether the server is draining (SIGTERM), for /healthz; always ok when absent. */
+  readonly health?: () => { status: "ok" } | { status: "draining"; running_jobs: number };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -140,9 +143,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // several times so on a large run's detail. The schemas still type the routes and the docs.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  // A failure that repeats for every request (a full disk) gets a line a minute, not one each.
+  const throttle = createErrorThrottle(() => deps.clock.now());
   app.setErrorHandler((err: FastifyError | PipewrightError, req, reply) => {
     const e = normaliseFastifyError(err);
-    if (e.status >= 500) req.log.error({ err }, "request failed");
+    if (e.status >= 500) {
+      const cause = (e.cause ?? err) as { code?: unknown; message?: unknown };
+      const { log, suppressed } = throttle.admit(`${e.code}:${String(cause.code)}:${String(cause.message)}`);
+      if (log) req.log.error({ err, ...(suppressed > 0 ? { suppressed } : {}) }, "request failed");
+    }
     reply.status(e.status).header("X-Request-Id", req.id).send(e.toBody());
   });
   app.setNotFoundHandler((req, reply) => {
@@ -174,7 +183,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: "/openapi" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-  app.get("/healthz", { schema: { hide: true } }, async () => ({ ok: true }));
+  // 503 while draining, so a load balancer sends new requests to the other replicas; the API
+  // itself keeps answering until the drain is over.
+  app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
+    const h = deps.health?.() ?? { status: "ok" as const };
+    if (h.status === "draining") return reply.status(503).send({ ok: false, ...h });
+    return { ok: true, status: "ok" };
+  });
 
   const ctx: RouteContext = {
     store: deps.store,

@@ -66,7 +66,12 @@ describe("pipeline endpoints", () => {
       concurrency_control: { concurrency_number: 2, exceed_action: "QUEUE", enable: true },
     });
     expect(d.body.variables[0]).toMatchObject({ name: "TOKEN", value: "******", is_secret: true });
-    expect(d.body.variables[1]).toMatchObject({ name: "DEPLOY_ENV", value: "dev", type: "enum", is_runtime: true });
+    expect(d.body.variables[1]).toMatchObject({
+      name: "DEPLOY_ENV",
+      value: "dev",
+      type: "enum",
+      is_runtime: true,
+    });
     expect(JSON.stringify(d.body)).not.toContain("s3cret");
     expect(typeof d.body.create_time).toBe("number");
   });

@@ -35,6 +35,7 @@ Options (flag > environment variable > default):
   --no-local-runner           PIPEWRIGHT_LOCAL_RUNNER=false  run no jobs in this process
   --lease-seconds N           PIPEWRIGHT_LEASE_SECONDS       30 (a remote runner's hold on a job)
   --log-level LEVEL           PIPEWRIGHT_LOG_LEVEL           info
+  --drain-timeout SECS        PIPEWRIGHT_DRAIN_TIMEOUT       600 (SIGTERM: how long running jobs may finish)
   --allow-local-clone         PIPEWRIGHT_ALLOW_LOCAL_CLONE   off: checkouts clone network URLs only
   --secret-key-file FILE      PIPEWRIGHT_SECRET_KEY_FILE     <data dir>/secret.key (generated; embedded only)
                               PIPEWRIGHT_SECRET_KEY          the keys themselves (base64, first one seals)
@@ -135,8 +136,10 @@ async function serve(argv: string[]): Promise<void> {
       setTimeout(() => process.exit(1), 5000).unref();
       return;
     }
-    process.stderr.write(`${sig}: draining (waiting for running jobs; send again to force)\n`);
-    server.stop().then(
+    process.stderr.write(
+      `${sig}: draining: the API keeps serving while running jobs finish (at most ${config.drainTimeoutSeconds} s; send again to stop them now)\n`,
+    );
+    server.shutdown().then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`shutdown failed: ${String(err)}\n`);
@@ -327,6 +330,11 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`pipewright: configuration error: ${err.message}\n`);
     process.exit(2);
+  }
+  // A server that refuses to start for a reason of its own says why, without a stack.
+  if (err instanceof Error && ["DataDirInUseError", "KeyringError"].includes(err.name)) {
+    process.stderr.write(`pipewright: ${err.message}\n`);
+    process.exit(1);
   }
   // Anything else is a server that failed to start (exit 1, as always) or a bug in a client
   // command: exit 70 (EX_SOFTWARE) keeps it apart from their documented statuses.

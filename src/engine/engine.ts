@@ -70,6 +70,13 @@ export interface Engine {
    * (their runs fail over to restart recovery, or are finished as interrupted at the next start).
    */
   stop(opts?: { force?: boolean }): Promise<void>;
+  /**
+   * The local runner takes no new job; resolves when its running jobs have finished. Everything
+   * else goes on (runs are accepted and queued, stops and reviews apply, agents take jobs).
+   */
+  drain(): Promise<void>;
+  /** Jobs the local runner executes now. */
+  readonly localJobs: number;
   /** True once stop() was called: no job is handed out any more. */
   readonly stopping: boolean;
   /** Which runs changed, as they change in this process. */
@@ -154,6 +161,7 @@ export function createEngine(deps: EngineDeps): Engine {
         wake: pump,
         logger,
         now,
+        clock,
         config: { ...limits, slots: config.slots, runnerId: config.runnerId, leaseMs: config.leaseMs },
       })
     : undefined;
@@ -209,6 +217,13 @@ export function createEngine(deps: EngineDeps): Engine {
       sweepTimer = clock.setInterval(() => {
         sweep().catch((err: unknown) => logger.error({ err }, "sweep failed"));
       }, config.sweepMs);
+    },
+
+    drain: async () => {
+      await local?.stop();
+    },
+    get localJobs() {
+      return local?.running ?? 0;
     },
 
     async stop(opts) {

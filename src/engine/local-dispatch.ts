@@ -3,6 +3,7 @@
 // Each job's `done` settles once the runner is through with it (processes gone, workspace handled).
 
 import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
 import type { JobOutcome, JobReporter, JobRunner } from "../runner/job.js";
 import type { ClaimedJob, JobRunRecord } from "../store/run-records.js";
 import type { JobQueueStore, RunStore } from "../store/store.js";
@@ -30,6 +31,8 @@ export interface LocalDispatch extends LocalJobs {
    * short first and leaves them RUNNING for restart recovery to finish.
    */
   stop(opts?: { force?: boolean }): Promise<void>;
+  /** Jobs executing now. */
+  readonly running: number;
 }
 
 interface ActiveJob {
@@ -49,9 +52,29 @@ export function createLocalDispatch(deps: {
   readonly wake: Wakeups;
   readonly logger: Logger;
   readonly now: () => number;
+  readonly clock: Clock;
   readonly config: LocalDispatchConfig;
 }): LocalDispatch {
   const { store, runner, reports, logs, wake, logger, now, config } = deps;
+  const forcedStop = new AbortController();
+
+  /**
+   * Writes a job's progress until it is stored: a step or a job that ended while the disk was
+   * full (or the database away) is recorded when it is back, not lost and run again later. The
+   * job stays in `active` meanwhile, so its lease goes on being renewed.
+   */
+  async function persist<T>(what: string, jobId: string, write: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (forced) return undefined;
+        logger.error({ err, job: jobId }, `${what} failed; trying again`);
+        await deps.clock.sleep(Math.min(5000, 250 * 2 ** attempt), forcedStop.signal);
+        if (forced) return undefined;
+      }
+    }
+  }
   const active = new Map<string, ActiveJob>();
   let stopped = false;
   /** Set by a forced stop: jobs cut short then are left RUNNING for restart recovery to finish. */
@@ -68,7 +91,10 @@ export function createLocalDispatch(deps: {
     const reporter: JobReporter = {
       async stepStarted(stepId) {
         logs.open(stepId, 0);
-        if (!(await reports.stepStarted(job, stepId))) controller.abort();
+        const held = await persist("recording a step's start", job.id, () =>
+          reports.stepStarted(job, stepId),
+        );
+        if (held === false) controller.abort();
       },
       stepProcess(_stepId, pgid) {
         void store.setJobPgid(job.id, job.attempt, pgid).catch((err: unknown) => {
@@ -81,7 +107,9 @@ export function createLocalDispatch(deps: {
       async stepFinished(stepId, status, message) {
         await logs.close(stepId);
         if (forced) return;
-        await reports.stepFinished(job, stepId, status, message);
+        await persist("recording a step's end", job.id, () =>
+          reports.stepFinished(job, stepId, status, message),
+        );
       },
     };
     const outcome = await runner
@@ -94,7 +122,7 @@ export function createLocalDispatch(deps: {
           message: `runner error: ${(err as Error).message}`,
         };
       });
-    if (!forced) await reports.jobFinished(job, outcome);
+    if (!forced) await persist("recording a job's end", job.id, () => reports.jobFinished(job, outcome));
   }
 
   function launch(job: JobRunRecord): void {
@@ -145,10 +173,15 @@ export function createLocalDispatch(deps: {
       await Promise.all([...active.values()].filter((a) => a.runId === runId).map((a) => a.done));
     },
 
+    get running() {
+      return active.size;
+    },
+
     async stop(opts) {
       stopped = true;
       if (opts?.force) {
         forced = true;
+        forcedStop.abort();
         for (const { controller } of active.values()) controller.abort();
       }
       await Promise.all([...active.values()].map((a) => a.done));

@@ -19,8 +19,24 @@ interface Pending {
   /** Offset where the unflushed text starts. */
   flushedTo: number;
   parts: string[];
+  /** Chunks taken from parts that are not stored yet, in offset order (a write failed: retried). */
+  unwritten: { offset: number; text: string }[];
   writing: Promise<void>;
+  /** The step ended; the entry stays only until its unwritten chunks are stored. */
+  closed: boolean;
 }
+
+/** Unwritten chunks are merged up to this size, so a long outage does not mean many rows later. */
+const MERGE_BYTES = 1024 * 1024;
+
+const fresh = (offset: number): Pending => ({
+  next: offset,
+  flushedTo: offset,
+  parts: [],
+  unwritten: [],
+  writing: Promise.resolve(),
+  closed: false,
+});
 
 export interface LogHub {
   /** Starts a step's log at `offset` (0 for a fresh step). */
@@ -53,35 +69,56 @@ export function createLogHub(deps: {
     for (const id of pending.keys()) void flush(id);
   }, flushMs);
 
+  /**
+   * Moves what was appended to the unwritten chunks and writes them, in offset order (the writes
+   * of a step are chained). A chunk whose write fails stays, and the next flush (every flushMs)
+   * tries again, so a full disk or a database outage delays a log instead of cutting a hole in it.
+   */
   function flush(stepId: string): Promise<void> {
     const p = pending.get(stepId);
     if (!p) return Promise.resolve();
     if (p.parts.length > 0) {
       const text = p.parts.join("");
-      const offset = p.flushedTo;
+      const last = p.unwritten.at(-1);
+      if (
+        last &&
+        last.offset + Buffer.byteLength(last.text) === p.flushedTo &&
+        last.text.length < MERGE_BYTES
+      ) {
+        last.text += text;
+      } else {
+        p.unwritten.push({ offset: p.flushedTo, text });
+      }
       p.parts = [];
       p.flushedTo = p.next;
-      // Chained, so chunks reach the store in offset order.
-      p.writing = p.writing.then(async () => {
-        try {
-          await store.appendLog(stepId, offset, text);
-        } catch (err) {
-          logger.error({ err, stepId }, "writing a log chunk failed");
-        }
-      });
     }
+    if (p.unwritten.length === 0) return p.writing;
+    p.writing = p.writing.then(async () => {
+      while (p.unwritten.length > 0) {
+        const chunk = p.unwritten[0]!;
+        try {
+          await store.appendLog(stepId, chunk.offset, chunk.text);
+        } catch (err) {
+          logger.error({ err, stepId }, "writing a log chunk failed; it is kept and tried again");
+          return;
+        }
+        if (p.unwritten[0] === chunk) p.unwritten.shift();
+      }
+      if (p.closed && pending.get(stepId) === p) pending.delete(stepId);
+    });
     return p.writing;
   }
 
   return {
     open(stepId, offset) {
-      if (!pending.has(stepId))
-        pending.set(stepId, { next: offset, flushedTo: offset, parts: [], writing: Promise.resolve() });
+      const p = pending.get(stepId);
+      if (!p) pending.set(stepId, fresh(offset));
+      else p.closed = false;
     },
     append(stepId, text) {
       let p = pending.get(stepId);
       if (!p) {
-        p = { next: 0, flushedTo: 0, parts: [], writing: Promise.resolve() };
+        p = fresh(0);
         pending.set(stepId, p);
       }
       const offset = p.next;
@@ -93,7 +130,10 @@ export function createLogHub(deps: {
     flush,
     async close(stepId) {
       await flush(stepId);
-      pending.delete(stepId);
+      const p = pending.get(stepId);
+      // What could not be stored yet stays for the timer to retry.
+      if (p && p.unwritten.length > 0) p.closed = true;
+      else pending.delete(stepId);
       const subs = subscribers.get(stepId);
       if (subs) for (const s of subs) s.onEnd();
       subscribers.delete(stepId);
@@ -121,7 +161,8 @@ export function createLogHub(deps: {
       subscribers.delete(stepId);
     },
     isOpen(stepId) {
-      return pending.has(stepId);
+      const p = pending.get(stepId);
+      return p !== undefined && !p.closed;
     },
     async stop() {
       timer.cancel();

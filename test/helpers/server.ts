@@ -155,6 +155,8 @@ export function client(url: string, token: string) {
     post: (p: string, body?: unknown, headers?: Record<string, string>) => send("POST", p, body, headers),
     put: (p: string, body?: unknown) => send("PUT", p, body),
     del: (p: string) => send("DELETE", p),
+    /** The same credentials against another server (a restarted one, another replica). */
+    at: (other: string) => client(other, token),
   };
 }
 export type Client = ReturnType<typeof client>;

@@ -76,7 +76,12 @@ function privateFiles(file: string): void {
  */
 function cachingStatements(sqlite: SqliteDatabase.Database): SqliteDatabase.Database {
   const cache = new Map<string, SqliteDatabase.Statement>();
+  // When a statement fails with SQLITE_FULL (or IOERR), SQLite may roll the whole transaction
+  // back by itself; Kysely's ROLLBACK after it would then fail ("cannot rollback - no transaction
+  // is active") and hide the real error. Without a transaction, a rollback has nothing to do.
+  const noop = sqlite.prepare("SELECT 1 WHERE 0");
   const prepare = (source: string): SqliteDatabase.Statement => {
+    if (source === "rollback" && !sqlite.inTransaction) return noop;
     let stmt = cache.get(source);
     if (!stmt) {
       stmt = sqlite.prepare(source);
