@@ -30,10 +30,14 @@ interface Node {
   id: string;
   status: string;
   message?: string | null;
+  start_time: number;
+  end_time: number;
 }
 interface JobNode extends Node {
   identifier: string;
   steps: (Node & { review_deadline: number | null })[];
+  attempt: number;
+  previous_attempts: unknown[];
 }
 interface StageNode extends Node {
   identifier: string;
@@ -354,6 +358,51 @@ describe("run lifecycle", () => {
       expect([count("retry.A"), count("retry.B"), count("retry.C")]).toEqual([1, 2, 1]);
       // The retried step's log is that of its second attempt.
       expect(await logOf(pl, run, jobOf(d, "B"))).toBe("second try passes\n");
+
+      // The first attempt stays readable: its result, times and log, under its number.
+      const b1 = jobOf(failed, "B");
+      const b2 = jobOf(d, "B");
+      expect(b2.attempt).toBe(2);
+      expect(b2.previous_attempts).toEqual([
+        {
+          attempt: 1,
+          status: "FAILED",
+          message: b1.message,
+          start_time: b1.start_time,
+          end_time: b1.end_time,
+          steps: [
+            {
+              id: expect.stringMatching(/^[0-9a-f]{32}$/),
+              step_id: b1.steps[0]!.id,
+              status: "FAILED",
+              message: b1.steps[0]!.message,
+              start_time: b1.steps[0]!.start_time,
+              end_time: b1.steps[0]!.end_time,
+              log_size: "first try fails\n".length,
+            },
+          ],
+        },
+      ]);
+      expect(b2.start_time).toBeGreaterThanOrEqual(b1.end_time);
+      const stepLogs = `${runsPath(pl, run)}/jobs/${b2.id}/steps/${b2.steps[0]!.id}/logs`;
+      const logAt = (attempt?: number) =>
+        api.post(stepLogs, { limit: 100, sort: "asc", ...(attempt ? { attempt } : {}) });
+      expect((await logAt(1)).body).toMatchObject({ log: "first try fails\n", has_more: false });
+      expect((await logAt(2)).body.log).toBe("second try passes\n");
+      const none = await logAt(3);
+      expect(none.status).toBe(404);
+      expect(none.body.error_msg).toContain("attempts 1 to 2");
+      const stream = await api.get(`${stepLogs}/stream?attempt=1`);
+      expect(stream.body).toContain("first try fails");
+      expect(stream.body).toContain("event: end");
+      // Jobs the retry did not rerun, or that never ran before it, are on their first attempt.
+      for (const id of ["A", "C"]) expect(jobOf(d, id)).toMatchObject({ attempt: 1, previous_attempts: [] });
+      // The run's time spans every attempt: its start is the first attempt's.
+      expect(d.start_time).toBe(failed.start_time);
+      for (const st of d.stages) {
+        expect(st.start_time).toBeGreaterThanOrEqual(d.start_time);
+        expect(st.end_time).toBeLessThanOrEqual(d.end_time);
+      }
       const list = await api.post(`/v5/${pid}/api/pipelines/${pl}/pipeline-runs/list`, {});
       expect(list.body.total).toBe(1);
 

@@ -7,7 +7,7 @@ import { logPageSchema } from "../wire/schemas.js";
 import type { LogPage } from "../wire/types.js";
 import { authorizeProject, type RouteContext } from "./context.js";
 import { joinFrom, offsetOf, pageBackward, pageForward } from "./log-paging.js";
-import { loadStep } from "./lookups.js";
+import { loadStepLog } from "./lookups.js";
 import { logBody, logStreamQuery } from "./run-schemas.js";
 import { stepParams } from "./schemas.js";
 import { type SseStream, streamSse } from "./sse.js";
@@ -39,18 +39,17 @@ export function registerLogRoutes(app: FastifyInstance, ctx: RouteContext): void
     },
     async (req): Promise<LogPage> => {
       await authorizeProject(ctx, req, req.params.project_id, "read");
-      const step = await loadStep(store, req.params);
       const b = req.body;
+      const { logId, running } = await loadStepLog(store, req.params, b.attempt);
       const start = offsetOf("start_offset", b.start_offset);
       const end = offsetOf("end_offset", b.end_offset);
-      await logs.flush(step.id);
-      const running = !TERMINAL_NODE_STATUSES.has(step.status);
+      await logs.flush(logId);
       const page =
         b.sort === "asc"
-          ? pageForward(await store.readLog(step.id, start), start, b.limit)
-          : pageBackward(await store.readLog(step.id, 0, end === 0 ? undefined : end), end, b.limit);
+          ? pageForward(await store.readLog(logId, start), start, b.limit)
+          : pageBackward(await store.readLog(logId, 0, end === 0 ? undefined : end), end, b.limit);
       return {
-        step_run_id: step.id,
+        step_run_id: req.params.step_run_id,
         start_offset: String(page.start),
         end_offset: String(page.end),
         has_more: page.more || (b.sort === "asc" && running),
@@ -74,9 +73,17 @@ export function registerLogRoutes(app: FastifyInstance, ctx: RouteContext): void
     },
     async (req, reply) => {
       await authorizeProject(ctx, req, req.params.project_id, "read");
-      const step = await loadStep(store, req.params);
+      const attempt = req.query.attempt === undefined ? undefined : Number(req.query.attempt);
+      const { logId, running } = await loadStepLog(store, req.params, attempt);
       const from = Number(req.query.offset ?? "0");
-      return streamSse(req, reply, { clock }, (stream) => followLog(stream, step.id, from));
+      if (logId !== req.params.step_run_id && !running) {
+        // An earlier attempt: all of it is stored; send it and end.
+        return streamSse(req, reply, { clock }, async (stream) => {
+          const chunks = await store.readLog(logId, from);
+          if (chunks.length > 0) stream.send("log", { offset: from, text: joinFrom(chunks, from) });
+        });
+      }
+      return streamSse(req, reply, { clock }, (stream) => followLog(stream, logId, from));
     },
   );
 

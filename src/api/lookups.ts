@@ -2,6 +2,7 @@
 // of another project is a mismatch (00011136), a run of another pipeline does not exist.
 
 import { PipewrightError } from "../errors.js";
+import { TERMINAL_NODE_STATUSES } from "../pipeline/vocabulary.js";
 import type { RunRecord, StepRunRecord } from "../store/run-records.js";
 import type { PipelineRecord, PipelineStore, ProjectStore, RunStore } from "../store/store.js";
 
@@ -63,4 +64,37 @@ export async function loadStep(store: PipelineStore & RunStore, path: StepPath):
     );
   }
   return step;
+}
+
+/** Where a step's log of one attempt is stored, and whether more of it may come. */
+export interface StepLogRef {
+  readonly logId: string;
+  readonly running: boolean;
+}
+
+/**
+ * The log of the step in `attempt` of its job: the step itself for the current attempt (or none
+ * named), the kept step of an earlier one (finished, so nothing more comes).
+ */
+export async function loadStepLog(
+  store: PipelineStore & RunStore,
+  path: StepPath,
+  attempt: number | undefined,
+): Promise<StepLogRef> {
+  const step = await loadStep(store, path);
+  const job = await store.getJob(step.job_id);
+  const current = job?.run_attempt ?? 1;
+  if (attempt === undefined || attempt === current) {
+    return { logId: step.id, running: !TERMINAL_NODE_STATUSES.has(step.status) };
+  }
+  const kept = (await store.getJobAttempts(step.run_id))
+    .find((a) => a.job_id === step.job_id && a.attempt === attempt)
+    ?.steps.find((s) => s.step_id === step.id);
+  if (!kept) {
+    throw new PipewrightError(
+      "JOB_NOT_FOUND",
+      `attempt: job ${step.job_id} has no attempt ${attempt} of step ${step.id} (attempts 1 to ${current}).`,
+    );
+  }
+  return { logId: kept.id, running: false };
 }

@@ -78,7 +78,9 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
   }
 
   async function detailOf(g: RunGraph): Promise<RunDetail> {
-    return runDetailView(g, clock.now(), await queueOf(g));
+    // Only a run that was retried has earlier attempts to read.
+    const attempts = g.jobs.some((j) => j.run_attempt > 1) ? await store.getJobAttempts(g.run.id) : [];
+    return runDetailView(g, clock.now(), await queueOf(g), attempts);
   }
 
   async function summariesOf(runs: Parameters<typeof runSummaryView>[0][], withStageIds: boolean) {

@@ -108,11 +108,17 @@ export const logBody = {
     end_offset: { type: ["integer", "string"], minimum: 0, maximum: Number.MAX_SAFE_INTEGER, maxLength: 16 },
     limit: { type: "integer", minimum: 1, maximum: LOG_MAX_LINES },
     sort: { type: "string", enum: ["asc", "desc"] },
+    /** Ours: the log of an earlier execution of the step (the job's `previous_attempts`). */
+    attempt: { type: "integer", minimum: 1, maximum: 1_000_000 },
   },
 } as const;
 
 export const logStreamQuery = {
   type: "object",
   // A byte offset: at most 15 digits, so it stays an exact integer.
-  properties: { offset: { type: "string", pattern: "^\\d{1,15}$" } },
+  properties: {
+    offset: { type: "string", pattern: "^\\d{1,15}$" },
+    /** Ours: the log of an earlier execution of the step. */
+    attempt: { type: "string", pattern: "^[1-9]\\d{0,6}$" },
+  },
 } as const;

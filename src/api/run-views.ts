@@ -4,8 +4,16 @@
 import { indexRun, type RunIndex } from "../engine/graph.js";
 import type { JobDef, StageDef, StepDef } from "../pipeline/types.js";
 import { SECRET_MASK } from "../pipeline/vocabulary.js";
-import type { RunGraph, RunRecord, StageRunRecord } from "../store/run-records.js";
-import type { JobRun, RunDetail, RunSummary, StageRun, StageStatus, StepRun } from "../wire/types.js";
+import type { JobAttemptRecord, RunGraph, RunRecord, StageRunRecord } from "../store/run-records.js";
+import type {
+  JobAttempt,
+  JobRun,
+  RunDetail,
+  RunSummary,
+  StageRun,
+  StageStatus,
+  StepRun,
+} from "../wire/types.js";
 
 const nullIfEmpty = (s: string | null): string | null => (s === "" ? null : s);
 
@@ -33,7 +41,31 @@ function stepView(def: StepDef | undefined, s: RunGraph["steps"][number]): StepR
   };
 }
 
-function jobView(def: JobDef | undefined, index: RunIndex, j: RunGraph["jobs"][number]): JobRun {
+function attemptView(a: JobAttemptRecord): JobAttempt {
+  return {
+    attempt: a.attempt,
+    status: a.status,
+    message: a.message,
+    start_time: a.start_time,
+    end_time: a.end_time,
+    steps: a.steps.map((s) => ({
+      id: s.id,
+      step_id: s.step_id,
+      status: s.status,
+      message: s.message,
+      start_time: s.start_time,
+      end_time: s.end_time,
+      log_size: s.log_bytes,
+    })),
+  };
+}
+
+function jobView(
+  def: JobDef | undefined,
+  index: RunIndex,
+  j: RunGraph["jobs"][number],
+  attempts: readonly JobAttemptRecord[],
+): JobRun {
   const steps = index.stepsOfJob(j.id);
   return {
     id: j.id,
@@ -54,10 +86,17 @@ function jobView(def: JobDef | undefined, index: RunIndex, j: RunGraph["jobs"][n
     end_time: j.end_time,
     steps: steps.map((s) => stepView(def?.steps[s.idx], s)),
     exec_id: null,
+    attempt: j.run_attempt,
+    previous_attempts: attempts.filter((a) => a.job_id === j.id).map(attemptView),
   };
 }
 
-function stageView(def: StageDef | undefined, index: RunIndex, s: StageRunRecord): StageRun {
+function stageView(
+  def: StageDef | undefined,
+  index: RunIndex,
+  s: StageRunRecord,
+  attempts: readonly JobAttemptRecord[],
+): StageRun {
   const jobs = index.jobsOfStage(s.idx);
   return {
     id: s.id,
@@ -76,7 +115,7 @@ function stageView(def: StageDef | undefined, index: RunIndex, s: StageRunRecord
     pause_time: 0,
     pre: [],
     post: [],
-    jobs: jobs.map((j) => jobView(def?.jobs[j.idx], index, j)),
+    jobs: jobs.map((j) => jobView(def?.jobs[j.idx], index, j, attempts)),
   };
 }
 
@@ -85,7 +124,12 @@ function pauseTime(r: RunRecord, now: number): number {
   return r.pause_time + (r.paused_since !== null ? now - r.paused_since : 0);
 }
 
-export function runDetailView(g: RunGraph, now: number, queue: { position: number } | undefined): RunDetail {
+export function runDetailView(
+  g: RunGraph,
+  now: number,
+  queue: { position: number } | undefined,
+  attempts: readonly JobAttemptRecord[] = [],
+): RunDetail {
   const r = g.run;
   const def = r.context.definition;
   const index = indexRun(g);
@@ -104,7 +148,7 @@ export function runDetailView(g: RunGraph, now: number, queue: { position: numbe
     start_time: r.start_time,
     end_time: r.end_time,
     pause_time: pauseTime(r, now),
-    stages: g.stages.map((s) => stageView(def.stages[s.idx], index, s)),
+    stages: g.stages.map((s) => stageView(def.stages[s.idx], index, s, attempts)),
     domain_id: "",
     project_id: r.project_id,
     region: "local",

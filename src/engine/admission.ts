@@ -30,7 +30,8 @@ export async function admitWaitingRuns(deps: {
     await writer.mutate(run.id, (g) =>
       g.run.admitted || TERMINAL_RUN_STATUSES.has(g.run.status)
         ? null
-        : { run: { id: g.run.id, admitted: true, start_time: now() } },
+        : // A retried run keeps the start of its first attempt, so its duration covers all of them.
+          { run: { id: g.run.id, admitted: true, start_time: g.run.start_time || now() } },
     );
   }
 }

@@ -196,6 +196,7 @@ export function buildRunGraph(input: BuildRunInput): RunGraph {
         project_id: p.project_id,
         stage_idx: si,
         idx: ji,
+        run_attempt: 1,
         identifier: j.identifier,
         name: j.name,
         status: jobStatus,

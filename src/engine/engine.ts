@@ -165,7 +165,14 @@ export function createEngine(deps: EngineDeps): Engine {
         config: { ...limits, slots: config.slots, runnerId: config.runnerId, leaseMs: config.leaseMs },
       })
     : undefined;
-  const commands = createRunCommands({ store, writer, wake: pump, local: local ?? NO_LOCAL_JOBS, now });
+  const commands = createRunCommands({
+    store,
+    writer,
+    wake: pump,
+    local: local ?? NO_LOCAL_JOBS,
+    now,
+    newId,
+  });
   const start = createStartRuns({
     store,
     writer,

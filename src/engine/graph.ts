@@ -145,6 +145,7 @@ export function mergeChanges(a: RunChanges, b: RunChanges): RunChanges {
     jobs: mergeList(a.jobs, b.jobs),
     steps: mergeList(a.steps, b.steps),
     clearLogsOf: [...(a.clearLogsOf ?? []), ...(b.clearLogsOf ?? [])],
+    keepAttempts: [...(a.keepAttempts ?? []), ...(b.keepAttempts ?? [])],
   };
 }
 
@@ -154,6 +155,7 @@ export function isEmptyChanges(c: RunChanges): boolean {
     !c.stages?.length &&
     !c.jobs?.length &&
     !c.steps?.length &&
-    !c.clearLogsOf?.length
+    !c.clearLogsOf?.length &&
+    !c.keepAttempts?.length
   );
 }

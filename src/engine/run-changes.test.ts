@@ -2,7 +2,7 @@
 // runner's job report and a restart change in a run's records. Like plan.test.ts, no store.
 
 import { describe, expect, it } from "vitest";
-import { claim, env, finish, job, newRun, nextSeq, sh, stage, step } from "../../test/helpers/runs.js";
+import { claim, env, finish, job, newId, newRun, nextSeq, sh, stage, step } from "../../test/helpers/runs.js";
 import { PipewrightError } from "../errors.js";
 import type { RunGraph } from "../store/run-records.js";
 import { applyChanges } from "./graph.js";
@@ -90,14 +90,32 @@ describe("stopChanges", () => {
 });
 
 describe("retryChanges", () => {
-  it("queues the run again, resetting what did not complete and dropping those steps' logs", () => {
+  it("queues the run again, keeping the attempt of each job it resets that ran", () => {
     let g = finish(finish(twoStages(), "j1", "COMPLETED"), "j2", "FAILED");
     expect(g.run.status).toBe("FAILED");
     expect(job(g, "j3").status).toBe("SKIPPED");
-    const c = retryChanges(g, 6000, nextSeq);
-    const failedSteps = g.steps.filter((s) => s.job_id === job(g, "j2").id || s.job_id === job(g, "j3").id);
-    expect([...(c.clearLogsOf ?? [])].sort()).toEqual(failedSteps.map((s) => s.id).sort());
+    const failed = job(g, "j2");
+    const c = retryChanges(g, 6000, nextSeq, newId);
+    // j2 ran: kept as attempt 1, with its steps; j3 never started: nothing to keep.
+    expect(c.keepAttempts).toEqual([
+      {
+        id: expect.any(String),
+        run_id: g.run.id,
+        job_id: failed.id,
+        attempt: 1,
+        status: "FAILED",
+        message: failed.message,
+        start_time: failed.start_time,
+        end_time: failed.end_time,
+        steps: g.steps
+          .filter((s) => s.job_id === failed.id)
+          .map((s) => expect.objectContaining({ step_id: s.id, status: s.status, start_time: s.start_time })),
+      },
+    ]);
+    expect(c.clearLogsOf ?? []).toEqual([]);
     g = applyChanges(g, c);
+    expect(job(g, "j2").run_attempt).toBe(2);
+    expect(job(g, "j3").run_attempt).toBe(1);
     expect(g.run).toMatchObject({
       status: "QUEUED",
       admitted: false,
@@ -117,12 +135,12 @@ describe("retryChanges", () => {
   });
 
   it("refuses a run that is not FAILED or CANCELED, and one that never started", () => {
-    expect(refusal(() => retryChanges(twoStages(), 6000, nextSeq)).key).toBe("RUN_NOT_RETRYABLE");
+    expect(refusal(() => retryChanges(twoStages(), 6000, nextSeq, newId)).key).toBe("RUN_NOT_RETRYABLE");
     const never = {
       ...twoStages(),
       run: { ...twoStages().run, status: "FAILED" as const, start_status: "START_FAILED" as const },
     };
-    expect(refusal(() => retryChanges(never, 6000, nextSeq)).message).toContain("never started");
+    expect(refusal(() => retryChanges(never, 6000, nextSeq, newId)).message).toContain("never started");
   });
 });
 

@@ -5,7 +5,7 @@
 import { PipewrightError } from "../errors.js";
 import type { NodeStatus } from "../pipeline/vocabulary.js";
 import { TERMINAL_NODE_STATUSES, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
-import type { RunChanges, RunGraph } from "../store/run-records.js";
+import type { JobAttemptRecord, RunChanges, RunGraph } from "../store/run-records.js";
 import type { PipelineStore, RunStore } from "../store/store.js";
 import type { RunWriter, Wakeups } from "./run-writer.js";
 
@@ -32,7 +32,12 @@ export function stopChanges(g: RunGraph, who: string, now: number): RunChanges {
  * that did not complete, and all steps of those jobs start again; completed work is kept.
  * Throws when the run is not retryable.
  */
-export function retryChanges(g: RunGraph, now: number, nextSeq: () => number): RunChanges {
+export function retryChanges(
+  g: RunGraph,
+  now: number,
+  nextSeq: () => number,
+  newId: () => string,
+): RunChanges {
   const runId = g.run.id;
   if (g.run.status !== "FAILED" && g.run.status !== "CANCELED") {
     throw new PipewrightError(
@@ -54,6 +59,32 @@ export function retryChanges(g: RunGraph, now: number, nextSeq: () => number): R
   const jobIds = new Set(resetJobs.map((j) => j.id));
   const resetSteps = g.steps.filter((s) => jobIds.has(s.job_id));
   const init = { status: "INIT" as const, start_time: 0, end_time: 0 };
+  // A job that ran is kept as it ended, with its steps and their logs; it runs again as its next
+  // attempt. One that never started (its stage did not get to it) keeps its attempt number.
+  const ran = resetJobs.filter((j) => j.start_time > 0);
+  const keepAttempts: JobAttemptRecord[] = ran.map((j) => ({
+    id: newId(),
+    run_id: runId,
+    job_id: j.id,
+    attempt: j.run_attempt,
+    status: j.status,
+    message: j.message,
+    start_time: j.start_time,
+    end_time: j.end_time,
+    steps: resetSteps
+      .filter((s) => s.job_id === j.id)
+      .map((s) => ({
+        id: newId(),
+        step_id: s.id,
+        idx: s.idx,
+        status: s.status,
+        message: s.message,
+        start_time: s.start_time,
+        end_time: s.end_time,
+        log_bytes: s.log_bytes,
+      })),
+  }));
+  const ranIds = new Set(ran.map((j) => j.id));
   return {
     run: {
       id: runId,
@@ -73,9 +104,11 @@ export function retryChanges(g: RunGraph, now: number, nextSeq: () => number): R
       next_step: 0,
       runner_id: null,
       lease_expires: null,
+      ...(ranIds.has(j.id) ? { run_attempt: j.run_attempt + 1 } : {}),
     })),
-    steps: resetSteps.map((s) => ({ id: s.id, ...init, message: null, deadline: null })),
-    clearLogsOf: resetSteps.map((s) => s.id),
+    steps: resetSteps.map((s) => ({ id: s.id, ...init, message: null, deadline: null, log_bytes: 0 })),
+    // Kept attempts take their logs along; a step of a job that never started has none.
+    keepAttempts,
   };
 }
 
@@ -100,6 +133,7 @@ export function createRunCommands(deps: {
   readonly wake: Wakeups;
   readonly local: LocalJobs;
   readonly now: () => number;
+  readonly newId: () => string;
 }): RunCommands {
   const { store, writer, wake, local, now } = deps;
 
@@ -123,7 +157,7 @@ export function createRunCommands(deps: {
       // workspace, closing its step logs): the new attempt uses the same workspace and step ids.
       const current = await store.getRun(runId);
       if (current && TERMINAL_RUN_STATUSES.has(current.status)) await local.settled(runId);
-      await writer.mutate(runId, (g) => retryChanges(g, now(), writer.nextSeq));
+      await writer.mutate(runId, (g) => retryChanges(g, now(), writer.nextSeq, deps.newId));
       wake.admission();
     },
 

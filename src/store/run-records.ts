@@ -72,6 +72,8 @@ export interface JobRunRecord {
   readonly next_step: number;
   readonly ready_seq: number;
   readonly attempt: number;
+  /** Which execution of the job this is: 1, and one more for each retry that reran it. */
+  readonly run_attempt: number;
   readonly runner_id: string | null;
   readonly lease_expires: number | null;
   readonly labels: readonly string[];
@@ -98,6 +100,32 @@ export interface StepRunRecord {
   readonly end_time: number;
 }
 
+/** An earlier execution of a job, kept when a retry reran it (its steps' logs with it). */
+export interface JobAttemptRecord {
+  readonly id: string;
+  readonly run_id: string;
+  readonly job_id: string;
+  readonly attempt: number;
+  readonly status: StepRunRecord["status"];
+  readonly message: string | null;
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly steps: readonly StepAttemptRecord[];
+}
+
+export interface StepAttemptRecord {
+  /** The kept step's own id: its log is stored under it. */
+  readonly id: string;
+  /** The step (of the run) it was an execution of. */
+  readonly step_id: string;
+  readonly idx: number;
+  readonly status: StepRunRecord["status"];
+  readonly message: string | null;
+  readonly start_time: number;
+  readonly end_time: number;
+  readonly log_bytes: number;
+}
+
 export interface RunGraph {
   readonly run: RunRecord;
   readonly stages: readonly StageRunRecord[];
@@ -113,8 +141,13 @@ export interface RunChanges {
   readonly stages?: readonly Patch<StageRunRecord>[];
   readonly jobs?: readonly Patch<JobRunRecord>[];
   readonly steps?: readonly Patch<StepRunRecord>[];
-  /** Steps whose stored logs are dropped (a retried step starts a fresh log). */
+  /** Steps whose stored logs are dropped (a redispatched step starts a fresh log). */
   readonly clearLogsOf?: readonly string[];
+  /**
+   * Job executions to keep before the jobs are reset (a retry): each is stored, and the logs of
+   * its steps move from the step's id to the kept step's id, so the step starts a fresh log.
+   */
+  readonly keepAttempts?: readonly JobAttemptRecord[];
 }
 
 /** Conditions a write must still meet, so a late writer cannot overwrite a newer state. */

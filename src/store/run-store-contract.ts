@@ -113,6 +113,7 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
               id: jobId,
               run_id: runId,
               project_id: projectId,
+              run_attempt: 1,
               stage_idx: 0,
               idx: 0,
               identifier: "j",

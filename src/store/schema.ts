@@ -117,6 +117,8 @@ export interface JobRunTable {
   ready_seq: number;
   /** Dispatch attempt, also the fencing token of the runner holding it. */
   attempt: number;
+  /** Which execution of the job this is: 1, and one more for each retry that reran it. */
+  run_attempt: number;
   runner_id: string | null;
   lease_expires: number | null;
   /** JSON array of runner labels the job asks for. */
@@ -146,6 +148,32 @@ export interface StepRunTable {
   log_bytes: number;
   start_time: number;
   end_time: number;
+}
+
+/** An earlier execution of a job, kept when a retry reran it. */
+export interface JobAttemptTable {
+  id: string;
+  run_id: string;
+  job_id: string;
+  attempt: number;
+  status: string;
+  message: string | null;
+  start_time: number;
+  end_time: number;
+}
+
+/** A step of a kept job attempt; its log is stored under this row's id. */
+export interface StepAttemptTable {
+  id: string;
+  run_id: string;
+  job_attempt_id: string;
+  step_id: string;
+  idx: number;
+  status: string;
+  message: string | null;
+  start_time: number;
+  end_time: number;
+  log_bytes: number;
 }
 
 export interface StepLogTable {
@@ -197,6 +225,8 @@ export interface Database {
   job_runs: JobRunTable;
   step_runs: StepRunTable;
   step_logs: StepLogTable;
+  job_attempts: JobAttemptTable;
+  step_attempts: StepAttemptTable;
   batches: BatchTable;
   definitions: DefinitionTable;
   runners: RunnerTable;

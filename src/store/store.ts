@@ -7,6 +7,7 @@ import type {
   BatchRecord,
   ClaimedJob,
   ClaimRequest,
+  JobAttemptRecord,
   JobFence,
   JobRunRecord,
   LogChunk,
@@ -173,6 +174,8 @@ export interface RunStore {
   getRuns(ids: readonly string[]): Promise<RunRecord[]>;
   getLatestRun(pipelineId: string): Promise<RunRecord | undefined>;
   getRunGraph(id: string): Promise<RunGraph | undefined>;
+  /** The kept earlier executions of the run's jobs (see RunChanges.keepAttempts), oldest first. */
+  getJobAttempts(runId: string): Promise<JobAttemptRecord[]>;
   getStagesOfRuns(runIds: readonly string[]): Promise<StageRunRecord[]>;
   getJob(id: string): Promise<JobRunRecord | undefined>;
   getStep(id: string): Promise<StepRunRecord | undefined>;

@@ -60,6 +60,29 @@ export const stepRunSchema = record({
   review_deadline: intOrNull,
 });
 
+/** Ours: an earlier execution of a job, kept when a retry reran it. */
+export const jobAttemptSchema = record({
+  attempt: int,
+  status: nodeStatus,
+  message: strOrNull,
+  start_time: int,
+  end_time: int,
+  steps: {
+    type: "array",
+    items: record({
+      /** The kept step's id. */
+      id: str,
+      /** The run's step it was an execution of; its log: the step's logs with `attempt`. */
+      step_id: str,
+      status: nodeStatus,
+      message: strOrNull,
+      start_time: int,
+      end_time: int,
+      log_size: int,
+    }),
+  },
+});
+
 export const jobRunSchema = record({
   id: str,
   category: nul,
@@ -79,6 +102,10 @@ export const jobRunSchema = record({
   end_time: int,
   steps: { type: "array", items: stepRunSchema },
   exec_id: nul,
+  /** Ours: which execution of the job this is (1, and one more for each retry that reran it). */
+  attempt: int,
+  /** Ours: the earlier executions, oldest first, with their results, times and (per step) logs. */
+  previous_attempts: { type: "array", items: jobAttemptSchema },
 });
 
 export const stageRunSchema = record({

@@ -8,6 +8,7 @@ import type {
   batchResultSchema,
   batchRunSchema,
   errorBodySchema,
+  jobAttemptSchema,
   jobRunSchema,
   logPageSchema,
   pipelineDetailSchema,
@@ -39,6 +40,7 @@ export type ErrorBody = Answer<typeof errorBodySchema>;
 
 export type StepRun = Answer<typeof stepRunSchema>;
 export type JobRun = Answer<typeof jobRunSchema>;
+export type JobAttempt = Answer<typeof jobAttemptSchema>;
 export type StageRun = Answer<typeof stageRunSchema>;
 export type RunDetail = Answer<typeof runDetailSchema>;
 export type StageStatus = Answer<typeof stageStatusSchema>;

@@ -84,9 +84,13 @@ export const env = { now: 2000, nextSeq };
 export const step = (g: RunGraph): RunGraph => applyChanges(g, planRun(g, env));
 export const job = (g: RunGraph, id: string) => g.jobs.find((j) => j.identifier === id)!;
 export const stage = (g: RunGraph, id: string) => g.stages.find((s) => s.identifier === id)!;
-/** Finishes a job as a runner would, then lets the planner go on. */
-export const finish = (g: RunGraph, id: string, status: "COMPLETED" | "FAILED" | "CANCELED"): RunGraph =>
-  step(applyChanges(g, { jobs: [{ id: job(g, id).id, status, end_time: 3000 }] }));
+/** Finishes a job as a runner would (it started when claimed), then lets the planner go on. */
+export const finish = (g: RunGraph, id: string, status: "COMPLETED" | "FAILED" | "CANCELED"): RunGraph => {
+  const j = job(g, id);
+  return step(
+    applyChanges(g, { jobs: [{ id: j.id, status, start_time: j.start_time || 2500, end_time: 3000 }] }),
+  );
+};
 /** A runner claims the job (as the store's claim does). */
 export const claim = (g: RunGraph, id: string, runnerId = "r1"): RunGraph => {
   const j = job(g, id);
@@ -99,6 +103,7 @@ export const claim = (g: RunGraph, id: string, runnerId = "r1"): RunGraph => {
         runner_id: runnerId,
         lease_expires: 9999,
         heartbeat_time: null,
+        start_time: j.start_time || 2500,
       },
     ],
   });

@@ -49,6 +49,7 @@ const NUMERIC: Readonly<Record<BulkTable, ReadonlySet<string>>> = {
     "next_step",
     "ready_seq",
     "attempt",
+    "run_attempt",
     "lease_expires",
     "pgid",
     "lost",

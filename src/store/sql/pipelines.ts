@@ -84,6 +84,9 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
         const runs = tx.selectFrom("pipeline_runs").select("id").where("pipeline_id", "=", id);
         const steps = tx.selectFrom("step_runs").select("id").where("run_id", "in", runs);
         await tx.deleteFrom("step_logs").where("step_id", "in", steps).execute();
+        // And the logs of kept attempts (their rows go with the run).
+        const kept = tx.selectFrom("step_attempts").select("id").where("run_id", "in", runs);
+        await tx.deleteFrom("step_logs").where("step_id", "in", kept).execute();
         // Stage, job and step runs go with their run (ON DELETE CASCADE).
         await tx.deleteFrom("pipeline_runs").where("pipeline_id", "=", id).execute();
         const res = await tx.deleteFrom("pipelines").where("id", "=", id).executeTakeFirst();

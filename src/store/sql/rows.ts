@@ -158,6 +158,7 @@ export function toJob(r: JobRunTable): JobRunRecord {
     next_step: Number(r.next_step),
     ready_seq: Number(r.ready_seq),
     attempt: Number(r.attempt),
+    run_attempt: Number(r.run_attempt),
     lease_expires: num(r.lease_expires),
     pgid: num(r.pgid),
     lost: Number(r.lost),

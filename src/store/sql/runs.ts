@@ -3,7 +3,7 @@
 
 import { sql } from "kysely";
 import { ACTIVE_RUN_STATUSES, TERMINAL_NODE_STATUSES } from "../../pipeline/vocabulary.js";
-import type { RunRecord } from "../run-records.js";
+import type { JobAttemptRecord, RunRecord } from "../run-records.js";
 import type { RunTable } from "../schema.js";
 import type { RunStore } from "../store.js";
 import {
@@ -49,7 +49,75 @@ export function runQueries(ctx: SqlContext): RunStore {
     return row && (await toRuns([row]))[0];
   }
 
+  /** Stores job attempts a retry keeps, moving their steps' logs to the kept steps' ids. */
+  async function keep(tx: typeof db, attempts: readonly JobAttemptRecord[]): Promise<void> {
+    const stepIds = attempts.flatMap((a) => a.steps.map((s) => s.step_id));
+    // What is stored, not what the caller saw: log text may have been appended since.
+    const bytes = new Map<string, number>();
+    for (let i = 0; i < stepIds.length; i += CHUNK) {
+      const rows = await tx
+        .selectFrom("step_runs")
+        .select(["id", "log_bytes"])
+        .where("id", "in", stepIds.slice(i, i + CHUNK))
+        .execute();
+      for (const r of rows) bytes.set(r.id, Number(r.log_bytes));
+    }
+    for (const a of attempts) {
+      const { steps, ...job } = a;
+      await tx.insertInto("job_attempts").values(job).execute();
+      for (const s of steps) {
+        await tx
+          .insertInto("step_attempts")
+          .values({ ...s, run_id: a.run_id, job_attempt_id: a.id, log_bytes: bytes.get(s.step_id) ?? 0 })
+          .execute();
+        await tx.updateTable("step_logs").set({ step_id: s.id }).where("step_id", "=", s.step_id).execute();
+      }
+    }
+    for (let i = 0; i < stepIds.length; i += CHUNK) {
+      await tx
+        .updateTable("step_runs")
+        .set({ log_bytes: 0 })
+        .where("id", "in", stepIds.slice(i, i + CHUNK))
+        .execute();
+    }
+  }
+
   const store: RunStore = {
+    async getJobAttempts(runId) {
+      const [jobs, steps] = await Promise.all([
+        db
+          .selectFrom("job_attempts")
+          .selectAll()
+          .where("run_id", "=", runId)
+          .orderBy("job_id")
+          .orderBy("attempt")
+          .execute(),
+        db.selectFrom("step_attempts").selectAll().where("run_id", "=", runId).orderBy("idx").execute(),
+      ]);
+      return jobs.map((j) => ({
+        id: j.id,
+        run_id: j.run_id,
+        job_id: j.job_id,
+        attempt: Number(j.attempt),
+        status: j.status as JobAttemptRecord["status"],
+        message: j.message,
+        start_time: Number(j.start_time),
+        end_time: Number(j.end_time),
+        steps: steps
+          .filter((s) => s.job_attempt_id === j.id)
+          .map((s) => ({
+            id: s.id,
+            step_id: s.step_id,
+            idx: Number(s.idx),
+            status: s.status as JobAttemptRecord["status"],
+            message: s.message,
+            start_time: Number(s.start_time),
+            end_time: Number(s.end_time),
+            log_bytes: Number(s.log_bytes),
+          })),
+      }));
+    },
+
     /** Active (admitted, unfinished) and waiting runs per pipeline, for concurrency control. */
     async countActiveRuns(pipelineIds) {
       const out = new Map<string, { admitted: number; waiting: number }>();
@@ -206,7 +274,7 @@ export function runQueries(ctx: SqlContext): RunStore {
     applyRunChanges: (runId, changes, fence) =>
       inTransaction(ctx, async ({ db: tx }) => {
         if (fence && !(await holdsJob(tx, fence))) return undefined;
-        const { run, stages = [], jobs = [], steps = [], clearLogsOf = [] } = changes;
+        const { run, stages = [], jobs = [], steps = [], clearLogsOf = [], keepAttempts = [] } = changes;
         const { id: _id, ...patch } = run ?? { id: runId };
         const bumped = await tx
           .updateTable("pipeline_runs")
@@ -215,6 +283,7 @@ export function runQueries(ctx: SqlContext): RunStore {
           .returning("version")
           .executeTakeFirst();
         if (!bumped) return undefined;
+        if (keepAttempts.length > 0) await keep(tx, keepAttempts);
         for (const { id, ...patch } of stages) {
           await tx.updateTable("stage_runs").set(boolPatch(patch)).where("id", "=", id).execute();
         }

@@ -120,4 +120,22 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE runners ADD COLUMN credential_id TEXT NOT NULL DEFAULT ''`.execute(db);
     },
   },
+  // A retry makes a new attempt of each job it reruns; the earlier ones are kept, with their
+  // steps (whose logs are re-keyed to the kept step's id).
+  "007_attempts": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE job_runs ADD COLUMN run_attempt INTEGER NOT NULL DEFAULT 1`.execute(db);
+      await sql`CREATE TABLE job_attempts (
+        id TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE,
+        job_id TEXT NOT NULL, attempt INTEGER NOT NULL, status TEXT NOT NULL, message TEXT,
+        start_time INTEGER NOT NULL, end_time INTEGER NOT NULL) WITHOUT ROWID`.execute(db);
+      await sql`CREATE INDEX job_attempts_run ON job_attempts (run_id, job_id, attempt)`.execute(db);
+      await sql`CREATE TABLE step_attempts (
+        id TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE,
+        job_attempt_id TEXT NOT NULL, step_id TEXT NOT NULL, idx INTEGER NOT NULL,
+        status TEXT NOT NULL, message TEXT, start_time INTEGER NOT NULL, end_time INTEGER NOT NULL,
+        log_bytes INTEGER NOT NULL) WITHOUT ROWID`.execute(db);
+      await sql`CREATE INDEX step_attempts_run ON step_attempts (run_id)`.execute(db);
+    },
+  },
 };
