@@ -5,6 +5,7 @@
 import crypto from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { invalid, PipewrightError } from "../errors.js";
+import { LIMITS } from "../pipeline/limits.js";
 import { ID_PATTERN } from "../pipeline/vocabulary.js";
 import { type CredentialRecord, ROLES, type Role } from "../store/store.js";
 import { authorize, hashToken, newSecret, type Principal } from "./auth.js";
@@ -14,9 +15,13 @@ const credentialBody = {
   type: "object",
   required: ["role", "project_ids"],
   properties: {
-    name: { type: "string", minLength: 1, maxLength: 128 },
+    name: { type: "string", minLength: 1, maxLength: LIMITS.nameLength },
     role: { type: "string", enum: ROLES },
-    project_ids: { type: "array", items: { type: "string", pattern: ID_PATTERN }, maxItems: 1000 },
+    project_ids: {
+      type: "array",
+      items: { type: "string", pattern: ID_PATTERN },
+      maxItems: LIMITS.projectsPerCredential,
+    },
   },
 } as const;
 
@@ -90,7 +95,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
         body: {
           type: "object",
           required: ["name"],
-          properties: { name: { type: "string", minLength: 1, maxLength: 128, pattern: "^[^\\s].*$" } },
+          properties: {
+            name: { type: "string", minLength: 1, maxLength: LIMITS.nameLength, pattern: "^[^\\s].*$" },
+          },
         },
         response: {
           200: { type: "object", properties: { project_id: { type: "string" }, name: { type: "string" } } },

@@ -23,7 +23,7 @@ import { pipelineParams, projectParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
 export const PIPELINE_LIST_DEFAULT_LIMIT = 10;
-export const PIPELINE_LIST_MAX_LIMIT = 100;
+export const PIPELINE_LIST_MAX_LIMIT = LIMITS.pageSize;
 
 const NAME_PATTERN = "^[\\p{Script=Han}A-Za-z0-9_-]{1,128}$";
 
@@ -232,7 +232,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
         body: {
           type: ["object", "null"],
           properties: {
-            name: { type: "string", maxLength: 128 },
+            name: { type: "string", maxLength: LIMITS.nameLength },
             is_banned: { type: "boolean" },
             is_publish: { type: "boolean" },
             offset: { type: "integer", minimum: 0, maximum: LIMITS.listOffset },

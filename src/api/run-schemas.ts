@@ -8,39 +8,39 @@ import { sourceSchema } from "../wire/schemas.js";
 import { idSchema } from "./schemas.js";
 
 export const RUN_LIST_DEFAULT_LIMIT = 10;
-export const RUN_LIST_MAX_LIMIT = 100;
-export const LOG_MAX_LINES = 10_000;
+export const RUN_LIST_MAX_LIMIT = LIMITS.pageSize;
+export const LOG_MAX_LINES = LIMITS.logLines;
 
 /** RunPipeline's body: runtime variables, stage/job selection and the code sources of the run. */
 export const runBody = {
   type: ["object", "null"],
   properties: {
-    description: { type: "string", maxLength: 1024 },
+    description: { type: "string", maxLength: LIMITS.descriptionLength },
     variables: {
       type: "array",
-      maxItems: 500,
+      maxItems: LIMITS.variables,
       items: {
         type: "object",
         required: ["name", "value"],
         properties: {
-          name: { type: "string", minLength: 1, maxLength: 128 },
-          value: { type: "string", maxLength: 8192 },
+          name: { type: "string", minLength: 1, maxLength: LIMITS.nameLength },
+          value: { type: "string", maxLength: LIMITS.variableValueLength },
         },
       },
     },
-    choose_jobs: { type: "array", items: { type: "string" }, maxItems: 1000 },
-    choose_stages: { type: "array", items: { type: "string" }, maxItems: 1000 },
+    choose_jobs: { type: "array", items: { type: "string" }, maxItems: LIMITS.chooseEntries },
+    choose_stages: { type: "array", items: { type: "string" }, maxItems: LIMITS.chooseEntries },
     sources: {
       type: "array",
-      maxItems: 100,
+      maxItems: LIMITS.sources,
       items: sourceSchema({
-        alias: { type: "string", maxLength: 128 },
+        alias: { type: "string", maxLength: LIMITS.nameLength },
         build_params: {
           type: "object",
           properties: {
             build_type: { type: "string", enum: ["branch", "tag"] },
-            target_branch: { type: "string" },
-            tag: { type: "string" },
+            target_branch: { type: "string", maxLength: LIMITS.refLength },
+            tag: { type: "string", maxLength: LIMITS.refLength },
             event_type: {
               type: "string",
               enum: ["Manual", "Scheduler", "MR", "Push", "CreateTag", "Issue", "Note"],
@@ -60,7 +60,7 @@ export const batchRunBody = {
 
 export const idempotencyHeaders = {
   type: "object",
-  properties: { "idempotency-key": { type: "string", minLength: 1, maxLength: 255 } },
+  properties: { "idempotency-key": { type: "string", minLength: 1, maxLength: LIMITS.idempotencyKeyLength } },
 } as const;
 
 export const batchResultBody = {
@@ -69,7 +69,7 @@ export const batchResultBody = {
   properties: {
     query: {
       type: "array",
-      maxItems: 1000,
+      maxItems: LIMITS.queryEntries,
       items: {
         type: "object",
         required: ["pipeline_id", "pipeline_run_id"],
@@ -93,7 +93,7 @@ export const runListBody = {
   },
 } as const;
 
-export const latestStatusBody = { type: "array", maxItems: 1000, items: idSchema } as const;
+export const latestStatusBody = { type: "array", maxItems: LIMITS.queryEntries, items: idSchema } as const;
 
 export const logBody = {
   type: "object",

@@ -3,6 +3,7 @@
 // Semantics follow GitHub Actions expressions, which CodeArts's language is modelled on.
 
 import { invalidDefinition } from "./issues.js";
+import { LIMITS } from "./limits.js";
 
 export const CONDITION_FUNCTIONS = [
   "default",
@@ -69,8 +70,8 @@ export type ConditionValue = string | number | boolean | null | readonly Conditi
 
 // Deep enough for any hand-written condition; the bound keeps a hostile definition from
 // overflowing the stack of the recursive-descent parser (a RangeError would surface as a 500).
-const MAX_DEPTH = 64;
-const MAX_LENGTH = 4096;
+const MAX_DEPTH = LIMITS.conditionDepth;
+const MAX_LENGTH = LIMITS.conditionLength;
 
 type Token =
   | { readonly type: "string"; readonly value: string; readonly pos: number }

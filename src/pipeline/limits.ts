@@ -29,8 +29,23 @@ export const LIMITS = {
   conditionDepth: 64,
   /** Variables of a pipeline, and of a run request. */
   variables: 500,
-  /** A variable's value (characters). */
+  /** A variable's value, and its latest value (characters). */
   variableValueLength: 8_192,
+  /** Choices (`limits`) of an enum variable, and the length of each (characters). */
+  enumChoices: 1_000,
+  enumChoiceLength: 1_024,
+  /** Descriptions: of a pipeline, a run, a variable (characters). */
+  descriptionLength: 1_024,
+  /** `concurrency_control.concurrency_number`. */
+  concurrency: 1_000,
+  /** A job's or a manual review's timeout, in seconds (7 days). */
+  timeoutSeconds: 7 * 24 * 3600,
+  /** A code source's `git_url` (characters). */
+  gitUrlLength: 2_048,
+  /** A branch or tag name: `default_branch`, `build_params.target_branch`, `build_params.tag`. */
+  refLength: 256,
+  /** `manifest_version`. */
+  manifestVersionLength: 16,
   /** `choose_stages` / `choose_jobs` entries of a run request. */
   chooseEntries: 1_000,
   /** Code sources of a pipeline or a run. */
@@ -38,14 +53,24 @@ export const LIMITS = {
   /** `schedules` and `triggers` entries of a pipeline. */
   schedules: 100,
   triggers: 100,
-  /** A row offset of a list call. */
+  /** A row offset of a list call, and the page size (`limit`) of one. */
   listOffset: 1_000_000_000,
+  pageSize: 100,
+  /** Entries of a batch-runs/result query, and of a latest-run-status query. */
+  queryEntries: 1_000,
+  /** Projects one token or access key may be bound to. */
+  projectsPerCredential: 1_000,
   /** Lines of one log page. */
   logLines: 10_000,
   /** Step run ids of one step-outputs call. */
   stepRunIds: 100,
   /** An Idempotency-Key header. */
   idempotencyKeyLength: 255,
+  /** What a runner agent registers (labels, and the length of each) and reports (message length). */
+  runnerLabels: 64,
+  runnerLabelLength: 64,
+  runnerSlots: 1_024,
+  reportMessageLength: 4_096,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

@@ -2,6 +2,7 @@
 // path of the offending input, and read back (typed) by the scheduler and the runner.
 
 import { invalidDefinition as bad } from "./issues.js";
+import { LIMITS } from "./limits.js";
 import type { StepDef, StepInput } from "./types.js";
 import {
   CHECKPOINT_TASK,
@@ -11,7 +12,7 @@ import {
   type TaskName,
 } from "./vocabulary.js";
 
-export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
+export const MAX_TIMEOUT_SECONDS = LIMITS.timeoutSeconds;
 export const CHECKPOINT_TIMEOUT_STRATEGIES = ["reject", "pass"] as const;
 export type CheckpointTimeoutStrategy = (typeof CHECKPOINT_TIMEOUT_STRATEGIES)[number];
 

@@ -261,3 +261,12 @@ describe("reserved variable names", () => {
     }
   });
 });
+
+describe("variable limits", () => {
+  it("refuses an enum with more choices than the limit, naming it", () => {
+    const limits = Array.from({ length: 1001 }, (_, i) => `c${i}`);
+    expect(() => parseVariables([{ name: "E", type: "enum", value: "c0", limits }])).toThrow(
+      "variables[0].limits: must hold at most 1000 choices (limit enumChoices)",
+    );
+  });
+});

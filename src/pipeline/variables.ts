@@ -3,15 +3,12 @@
 
 import { reservedVariableProblem } from "./environment.js";
 import { invalidField as invalid, invalidVariable } from "./issues.js";
+import { LIMITS } from "./limits.js";
 import type { ConcurrencyControl, ExceedAction, Variable, VariableType } from "./types.js";
 import { EXCEED_ACTIONS, VARIABLE_TYPES } from "./types.js";
 import { SECRET_MASK } from "./vocabulary.js";
 
 const VARIABLE_NAME = /^[A-Za-z0-9_]{1,128}$/;
-export const MAX_VARIABLE_VALUE = 8192;
-export const MAX_VARIABLE_DESCRIPTION = 1024;
-export const MAX_VARIABLE_LIMIT = 1024;
-export const MAX_CONCURRENCY = 1000;
 
 type Obj = Readonly<Record<string, unknown>>;
 
@@ -67,14 +64,17 @@ function parseVariable(raw: unknown, i: number, seen: Set<string>): Variable {
     type = found;
   }
 
-  const value = text(raw.value, `${path}.value`, MAX_VARIABLE_VALUE);
+  const value = text(raw.value, `${path}.value`, LIMITS.variableValueLength);
 
   let limits: string[] = [];
   if (!absent(raw.limits)) {
     if (!Array.isArray(raw.limits)) throw invalid(`${path}.limits`, "must be an array of strings");
+    if (raw.limits.length > LIMITS.enumChoices) {
+      throw invalid(`${path}.limits`, `must hold at most ${LIMITS.enumChoices} choices (limit enumChoices)`);
+    }
     limits = raw.limits.map((l: unknown, k) => {
       if (absent(l)) throw invalid(`${path}.limits[${k}]`, "must be a string");
-      return text(l, `${path}.limits[${k}]`, MAX_VARIABLE_LIMIT);
+      return text(l, `${path}.limits[${k}]`, LIMITS.enumChoiceLength);
     });
   }
   if (type === "enum") {
@@ -95,11 +95,11 @@ function parseVariable(raw: unknown, i: number, seen: Set<string>): Variable {
     type,
     value,
     is_secret: bool(raw.is_secret, `${path}.is_secret`),
-    description: text(raw.description, `${path}.description`, MAX_VARIABLE_DESCRIPTION),
+    description: text(raw.description, `${path}.description`, LIMITS.descriptionLength),
     is_runtime: bool(raw.is_runtime, `${path}.is_runtime`),
     limits,
     is_reset: bool(raw.is_reset, `${path}.is_reset`),
-    latest_value: text(raw.latest_value, `${path}.latest_value`, MAX_VARIABLE_VALUE),
+    latest_value: text(raw.latest_value, `${path}.latest_value`, LIMITS.variableValueLength),
   };
 }
 
@@ -151,10 +151,10 @@ export function parseConcurrencyControl(input: unknown): ConcurrencyControl | nu
   let concurrency_number = 1;
   if (!absent(input.concurrency_number)) {
     const n = input.concurrency_number;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) {
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > LIMITS.concurrency) {
       throw invalid(
         "concurrency_control.concurrency_number",
-        `must be an integer from 1 to ${MAX_CONCURRENCY}`,
+        `must be an integer from 1 to ${LIMITS.concurrency}`,
       );
     }
     concurrency_number = n;

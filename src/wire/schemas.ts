@@ -3,6 +3,7 @@
 // the OpenAPI document shows them, and `types.ts` derives the types the CLI and the UI read.
 // Field names and meanings are CodeArts's (spec §4), plus ours where marked.
 
+import { LIMITS } from "../pipeline/limits.js";
 import { NODE_STATUSES, RUN_STATUSES } from "../pipeline/vocabulary.js";
 
 const str = { type: "string" } as const;
@@ -364,8 +365,8 @@ export function sourceSchema<const P extends Record<string, object>>(params: P) 
         type: "object",
         properties: {
           git_type: { type: "string", enum: ["codehub", "gitee", "github", "gitcode", "gitlab"] },
-          git_url: { type: "string", maxLength: 2048 },
-          default_branch: { type: "string", maxLength: 256 },
+          git_url: { type: "string", maxLength: LIMITS.gitUrlLength },
+          default_branch: { type: "string", maxLength: LIMITS.refLength },
           ...params,
         },
       },
@@ -378,11 +379,11 @@ export const pipelineRequestSchema = {
   type: "object",
   required: ["name", "is_publish", "definition"],
   properties: {
-    name: { type: "string", minLength: 1, maxLength: 128 },
+    name: { type: "string", minLength: 1, maxLength: LIMITS.nameLength },
     is_publish: { type: "boolean" },
     definition: { type: "string", minLength: 1 },
-    description: { type: "string", maxLength: 1024 },
-    manifest_version: { type: "string", maxLength: 16 },
+    description: { type: "string", maxLength: LIMITS.descriptionLength },
+    manifest_version: { type: "string", maxLength: LIMITS.manifestVersionLength },
     sources: {
       type: "array",
       maxItems: 100,
@@ -392,9 +393,9 @@ export const pipelineRequestSchema = {
         endpoint_id: { type: "string" },
       }),
     },
-    variables: { type: "array", items: { type: "object" }, maxItems: 500 },
-    schedules: { type: "array", items: { type: "object" }, maxItems: 100 },
-    triggers: { type: "array", items: { type: "object" }, maxItems: 100 },
+    variables: { type: "array", items: { type: "object" }, maxItems: LIMITS.variables },
+    schedules: { type: "array", items: { type: "object" }, maxItems: LIMITS.schedules },
+    triggers: { type: "array", items: { type: "object" }, maxItems: LIMITS.triggers },
     concurrency_control: { type: ["object", "null"] },
     project_name: { type: "string" },
     group_id: { type: ["string", "null"] },
