@@ -114,3 +114,9 @@ export function createTestClock(start = Date.UTC(2026, 0, 1)): TestClock {
   };
   return clock;
 }
+
+/**
+ * Lets the event loop run what waits (other requests, timers) in the middle of long synchronous
+ * work, such as parsing or planning a run near the size limits.
+ */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

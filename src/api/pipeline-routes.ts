@@ -2,8 +2,9 @@
 // ban/unban. Validation of the definition itself lives in the pure pipeline/ layer.
 
 import type { FastifyInstance } from "fastify";
+import { yieldToEventLoop } from "../clock.js";
 import { invalid, PipewrightError } from "../errors.js";
-import { parseDefinition } from "../pipeline/definition.js";
+import { parseDefinitionAsync } from "../pipeline/definition.js";
 import { type RunPolicy, sourcesProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import type { Variable } from "../pipeline/types.js";
@@ -36,19 +37,19 @@ const componentQuery = {
  * Validates a create/update body into the stored shape. A secret variable's values sent back as
  * the mask keep their stored values (restoreMaskedSecrets), so the detail round-trips through PUT.
  */
-function buildSpec(
+async function buildSpec(
   body: PipelineRequest,
   componentId: string,
   previous: PipelineSpec | undefined,
   policy: RunPolicy,
-): PipelineSpec {
+): Promise<PipelineSpec> {
   if (!new RegExp(NAME_PATTERN, "u").test(body.name)) {
     throw new PipewrightError(
       "INVALID_REQUEST",
       "name: must be 1-128 characters of CJK, letters, digits, '-' or '_'",
     );
   }
-  parseDefinition(body.definition);
+  await parseDefinitionAsync(body.definition, yieldToEventLoop);
   const source = sourcesProblem(body.sources ?? [], policy.allowLocalClone);
   if (source) throw invalid(source.path, source.problem);
   const variables = parseVariables(restoreMaskedSecrets(body.variables ?? [], previous?.variables ?? []));
@@ -94,7 +95,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       const who = await authorizeProject(ctx, req, project_id, "manage");
       await requireProjectExists(store, project_id);
       const body = req.body;
-      const spec = buildSpec(body, componentOf(req.query) ?? "", undefined, ctx.policy);
+      const spec = await buildSpec(body, componentOf(req.query) ?? "", undefined, ctx.policy);
       if (await store.findPipelineByName(project_id, body.name)) throw nameTaken(body.name);
       const t = now();
       const id = ctx.newId();
@@ -157,7 +158,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
         );
       }
       const body = req.body;
-      const spec = buildSpec(
+      const spec = await buildSpec(
         body,
         componentOf(req.query) ?? current.spec.component_id,
         current.spec,

@@ -5,9 +5,9 @@
 // against the run's stored version) then stays current without reading a large run again.
 
 import { EventEmitter } from "node:events";
-import type { Clock } from "../clock.js";
+import { type Clock, yieldToEventLoop } from "../clock.js";
 import type { ConditionAst } from "../pipeline/condition.js";
-import { parseDefinition } from "../pipeline/definition.js";
+import { parseDefinitionAsync } from "../pipeline/definition.js";
 import type { Definition } from "../pipeline/types.js";
 import { TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
 import type { ClaimedJob, JobFence, RunChanges, RunGraph } from "../store/run-records.js";
@@ -77,7 +77,7 @@ export interface RunWriter {
   /** Strictly increasing, roughly wall-clock: orders ready jobs and waiting runs FIFO. */
   nextSeq(): number;
   /** The parsed definition of a pipeline (parsing remembers recent texts). */
-  definitionOf(p: PipelineRecord): Definition;
+  definitionOf(p: PipelineRecord): Promise<Definition>;
 }
 
 export interface RunWriterDeps {
@@ -239,7 +239,7 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
   return {
     plan,
     nextSeq,
-    definitionOf: (p) => parseDefinition(p.definition),
+    definitionOf: (p) => parseDefinitionAsync(p.definition, yieldToEventLoop),
     mutate(runId, change, opts) {
       return new Promise((resolve, reject) => {
         const p = { change, fresh: opts?.fresh === true, resolve, reject };

@@ -4,8 +4,10 @@
 // stores the runs it created with the hash of its ids, so a repeat answers them again.
 
 import crypto from "node:crypto";
+import { yieldToEventLoop } from "../clock.js";
 import { PipewrightError } from "../errors.js";
 import type { RunPolicy } from "../pipeline/environment.js";
+import type { Definition } from "../pipeline/types.js";
 import type { RunGraph, RunRecord } from "../store/run-records.js";
 import type { Store } from "../store/store.js";
 import { checkBatchIds, describeBatchIdProblems, wellFormedIds } from "./batch-ids.js";
@@ -55,8 +57,6 @@ export interface StartRuns {
 /** Runs with more jobs and steps than this give the event loop a turn while they are made. */
 const LARGE_RUN_NODES = 2000;
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 interface StartItem {
   readonly pipelineId: string;
   readonly options: RunOptions;
@@ -79,13 +79,14 @@ export function createStartRuns(deps: {
     const fresh = new Map(
       (await tx.allocateRunNumbers(items.map((it) => it.pipelineId))).map((p) => [p.id, p]),
     );
-    const defs = items.map((it) => {
+    const defs: Definition[] = [];
+    for (const it of items) {
       const p = fresh.get(it.pipelineId);
       if (!p) throw new PipewrightError("PIPELINE_NOT_FOUND", `Pipeline ${it.pipelineId} does not exist.`);
-      const def = writer.definitionOf(p);
+      const def = await writer.definitionOf(p);
       validateRunOptions(p, def, it.options, deps.policy);
-      return def;
-    });
+      defs.push(def);
+    }
     const limited = [...fresh.values()].filter((p) => p.spec.concurrency_control?.enable).map((p) => p.id);
     const counts = await tx.countActiveRuns(limited);
     const t = now();

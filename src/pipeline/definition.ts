@@ -311,18 +311,55 @@ const PARSED_KEPT = 256;
 
 /** Parse and validate a definition: a JSON string as the API sends it, or an already-parsed object. */
 export function parseDefinition(input: unknown): Definition {
-  if (typeof input !== "string") return parseDefinitionValue(input);
+  if (typeof input !== "string") return finish(parseSteps(input));
   const known = parsed.get(input);
   if (known) return known;
-  const def = parseDefinitionValue(input);
+  return remember(input, finish(parseSteps(input)));
+}
+
+/**
+ * parseDefinition for a server: the work is split into pieces of a few milliseconds with `pause`
+ * awaited between them, so a definition near the size limits (tens of milliseconds to parse)
+ * does not hold everything else up. Same result, same errors.
+ */
+export async function parseDefinitionAsync(input: string, pause: () => Promise<void>): Promise<Definition> {
+  const known = parsed.get(input);
+  if (known) return known;
+  const steps = parseSteps(input);
+  let since = Date.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return remember(input, r.value);
+    if (Date.now() - since >= SLICE_MS) {
+      await pause();
+      since = Date.now();
+    }
+  }
+}
+
+/** How long the parser runs before it offers a pause (parseDefinitionAsync). */
+const SLICE_MS = 8;
+/** Jobs parsed between two offers of a pause. */
+const JOBS_PER_PIECE = 200;
+
+function remember(text: string, def: Definition): Definition {
   if (parsed.size >= PARSED_KEPT) parsed.delete(parsed.keys().next().value!);
-  parsed.set(input, def);
+  parsed.set(text, def);
   return def;
 }
 
-function parseDefinitionValue(input: unknown): Definition {
+function finish<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** The parse in pieces: it yields where a pause may go (see parseDefinitionAsync). */
+function* parseSteps(input: unknown): Generator<void, Definition> {
   let raw = input;
   if (typeof input === "string") {
+    if (input.trim() === "") throw bad("definition", "must not be empty");
     const bytes = utf8Length(input);
     if (bytes > LIMITS.definitionBytes) {
       throw bad(
@@ -338,14 +375,24 @@ function parseDefinitionValue(input: unknown): Definition {
         { cause: err },
       );
     }
+    yield;
   }
   const problem = checkJsonValue(raw);
   if (problem) throw bad(problem.path === "" ? "definition" : `definition.${problem.path}`, problem.problem);
   if (!isObject(raw)) throw bad("definition", "must be a JSON object with a stages array");
   checkSizes(raw);
-  const stages = nonEmptyArray(raw.stages, "definition.stages", "stages").map((stage, s) =>
-    parseStage(stage, `definition.stages[${s}]`, s),
-  );
+  yield;
+  const stages: StageDef[] = [];
+  let jobs = 0;
+  for (const [s, stage] of nonEmptyArray(raw.stages, "definition.stages", "stages").entries()) {
+    const st = parseStage(stage, `definition.stages[${s}]`, s);
+    stages.push(st);
+    jobs += st.jobs.length;
+    if (jobs >= JOBS_PER_PIECE) {
+      jobs = 0;
+      yield;
+    }
+  }
 
   checkUnique(
     stages.map((st, s) => ({ value: st.identifier, path: `definition.stages[${s}].identifier` })),
@@ -360,6 +407,7 @@ function parseDefinitionValue(input: unknown): Definition {
     ),
     "job",
   );
+  yield;
   checkUnique(
     stages.flatMap((st, s) =>
       st.jobs.flatMap((job, j) =>
@@ -371,6 +419,7 @@ function parseDefinitionValue(input: unknown): Definition {
     ),
     "step",
   );
+  yield;
 
   const stageIds = new Set(stages.map((st) => st.identifier));
   const jobStage = new Map<string, string>();
@@ -398,6 +447,7 @@ function parseDefinitionValue(input: unknown): Definition {
     );
     if (jobCycle) throw bad(`definition.stages[${s}].jobs`, `dependency cycle ${jobCycle.join(" -> ")}`);
   });
+  yield;
 
   const def: Definition = {
     stages: sortBySequence(stages).map((st) => ({
@@ -406,6 +456,7 @@ function parseDefinitionValue(input: unknown): Definition {
     })),
   };
 
+  yield;
   // Checked on the effective graph: the implicit "wait for the previous stage" edges can close a
   // cycle with explicit ones (an early stage depending on a later one that has no depends_on).
   const order = stageOrder(def);

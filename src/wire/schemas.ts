@@ -381,7 +381,9 @@ export const pipelineRequestSchema = {
   properties: {
     name: { type: "string", minLength: 1, maxLength: LIMITS.nameLength },
     is_publish: { type: "boolean" },
-    definition: { type: "string", minLength: 1 },
+    // No minLength: a JSON Schema length counts code points over the whole text (tens of
+    // milliseconds for one near the size limit); parseDefinition refuses an empty one.
+    definition: { type: "string" },
     description: { type: "string", maxLength: LIMITS.descriptionLength },
     manifest_version: { type: "string", maxLength: LIMITS.manifestVersionLength },
     sources: {

@@ -159,6 +159,8 @@ export function runQueries(ctx: SqlContext): RunStore {
         // Marked before the commit: were the transaction rolled back, the next insert of such a
         // run would miss its definition, so a failed transaction clears the marks (inTransaction).
         for (const h of newDefs.keys()) definitions.stored.add(h);
+        // Hashing a large definition took its time: others get a turn before the rows.
+        await yieldToEventLoop();
       }
       await bulk.insert(db, "pipeline_runs", runs);
       await bulk.insert(
