@@ -2,6 +2,7 @@
 // of a pipeline, the latest run of several pipelines, step outputs and artifacts.
 
 import type { FastifyInstance } from "fastify";
+import { yieldToEventLoop } from "../clock.js";
 import { invalid, PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { ID_PATTERN, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
@@ -80,7 +81,11 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
   async function detailOf(g: RunGraph): Promise<RunDetail> {
     // Only a run that was retried has earlier attempts to read.
     const attempts = g.jobs.some((j) => j.run_attempt > 1) ? await store.getJobAttempts(g.run.id) : [];
-    return runDetailView(g, clock.now(), await queueOf(g), attempts);
+    const queue = await queueOf(g);
+    // The view and its JSON of a run near the size limits take tens of milliseconds: the reads
+    // before them are not added to that stretch.
+    if (g.jobs.length + g.steps.length > 2000) await yieldToEventLoop();
+    return runDetailView(g, clock.now(), queue, attempts);
   }
 
   async function summariesOf(runs: Parameters<typeof runSummaryView>[0][], withStageIds: boolean) {
