@@ -167,7 +167,15 @@ describe.skipIf(!disk)("a full disk", () => {
         ),
       });
       const during = await startRun(api, projectId, chatty);
-      await waitForRun(api, projectId, chatty, during, ["RUNNING"]);
+      // The step's script is written and running (its first lines are in) before the disk fills.
+      const running = await waitForRun(api, projectId, chatty, during, ["RUNNING"]);
+      const first = running.stages[0].jobs[0];
+      await waitFor(
+        async () =>
+          (await stepLog(api, projectId, chatty, during, first.id, first.steps[0].id)).includes("line 2"),
+        20_000,
+        "the chatty step's first lines",
+      );
 
       const filler = fill(d.dir);
       // Large enough that it cannot fit in what the WAL already holds.
@@ -197,8 +205,8 @@ describe.skipIf(!disk)("a full disk", () => {
       fs.rmSync(filler);
       // The job's end and every line of its log were kept and written once there was room.
       const ended = await waitForRun(api, projectId, chatty, during);
-      expect(ended.status).toBe("COMPLETED");
       const job = ended.stages[0].jobs[0];
+      expect(ended.status, JSON.stringify(job)).toBe("COMPLETED");
       const lines = (await stepLog(api, projectId, chatty, during, job.id, job.steps[0].id))
         .trim()
         .split("\n");
