@@ -20,7 +20,7 @@ module.exports = {
       name: "leaf-modules",
       comment: "clock, ids and config are leaves; errors knows only the domain's issues.",
       severity: "error",
-      from: { path: "^src/(clock|ids|config)\\.ts$" },
+      from: { path: "^src/(clock|ids|config|os-lock)\\.ts$" },
       to: { path: ours },
     },
     {
@@ -55,7 +55,10 @@ module.exports = {
       comment: "The runner executes jobs; it knows the domain's words and the clock, not the server.",
       severity: "error",
       from: { path: layer("runner/"), pathNot: "\\.test\\.ts$" },
-      to: { path: ours, pathNot: `${layer("runner/")}|${layer("pipeline/")}|^src/clock\\.ts$` },
+      to: {
+        path: ours,
+        pathNot: `${layer("runner/")}|${layer("pipeline/")}|${layer("wire/")}|^src/(clock|os-lock)\\.ts$`,
+      },
     },
     {
       name: "engine-sees-ports",
@@ -101,7 +104,7 @@ module.exports = {
           layer("cli/"),
           layer("pipeline/"),
           layer("wire/"),
-          "^src/runner/agent\\.ts$",
+          "^src/runner/(agent|runner-process)\\.ts$",
           "^src/(errors|clock|config|main)\\.ts$",
         ].join("|"),
       },

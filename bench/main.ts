@@ -6,6 +6,7 @@ import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { batchExecution } from "./batch-execution.js";
 import { batchVsSingle } from "./batch-vs-single.js";
+import { crashWave } from "./crash-wave.js";
 import { type BenchResult, cpuTimes, printResult, printTable, type Target, verdict } from "./harness.js";
 import { largeRun } from "./large-run.js";
 import { largeStore } from "./large-store.js";
@@ -21,6 +22,7 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: "live-log", run: liveLog },
   { name: "scale-out", run: scaleOut },
   { name: "large-run", run: largeRun },
+  { name: "crash-wave", run: crashWave },
 ];
 
 const loadLine = (): string =>

@@ -1,14 +1,12 @@
 // The server's data dir: private to its user, and held by one server at a time.
 //
-// The lock is an exclusive lock of the operating system, taken through SQLite on
-// `<dataDir>/server.lock` and held for the life of the process: it is released by the kernel
-// however the process ends (kill -9 included), so there is never a stale lock to clear by hand.
-// Who holds it is written beside it (`server.pid`), for the message a second server gives.
+// The lock is an exclusive lock of the operating system on `<dataDir>/server.lock` (os-lock.ts),
+// held for the life of the process. Who holds it is written beside it (`server.pid`).
 
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import SqliteDatabase from "better-sqlite3";
+import { tryLock } from "./os-lock.js";
 
 export class DataDirInUseError extends Error {
   override name = "DataDirInUseError";
@@ -46,30 +44,14 @@ function describe(holderFile: string): string {
 
 /** Takes the data dir's lock, or throws DataDirInUseError saying who holds it. */
 export function lockDataDir(dir: string, now: () => number): DataDirLock {
-  const file = path.join(dir, "server.lock");
   const holderFile = path.join(dir, "server.pid");
-  fs.closeSync(fs.openSync(file, "a", 0o600));
-  const db = new SqliteDatabase(file, { timeout: 0 });
-  try {
-    db.pragma("locking_mode = EXCLUSIVE");
-    db.exec("BEGIN EXCLUSIVE");
-  } catch (err) {
-    db.close();
-    if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
+  const holder: Holder = { pid: process.pid, host: os.hostname(), since: new Date(now()).toISOString() };
+  const lock = tryLock(path.join(dir, "server.lock"), holderFile, holder);
+  if (!lock) {
     throw new DataDirInUseError(
       `the data dir ${dir} is in use by another Pipewright server (${describe(holderFile)}): ` +
         "stop that one first, or give this one its own --data-dir",
     );
   }
-  const holder: Holder = { pid: process.pid, host: os.hostname(), since: new Date(now()).toISOString() };
-  fs.writeFileSync(holderFile, `${JSON.stringify(holder)}\n`, { mode: 0o600 });
-  let held = true;
-  return {
-    release() {
-      if (!held) return;
-      held = false;
-      fs.rmSync(holderFile, { force: true });
-      db.close();
-    },
-  };
+  return lock;
 }

@@ -15,8 +15,10 @@ import { type DataDirLock, lockDataDir, privateDataDir } from "./data-dir.js";
 import { createEngine, type Engine } from "./engine/engine.js";
 import { createLogHub, type LogHub } from "./engine/log-hub.js";
 import { throttleErrors } from "./engine/log-throttle.js";
+import { INTERRUPTED_MESSAGE } from "./engine/recovery.js";
 import { newId } from "./ids.js";
-import { createLocalRunner } from "./runner/local-runner.js";
+import { embeddedRunnerFiles, readHolder } from "./runner/embedded.js";
+import { createRunnerSupervisor, type RunnerSupervisor } from "./runner-supervisor.js";
 import { openPostgresStore } from "./store/postgres/open.js";
 import { createSealer, KeyringError, newSecretKey, parseKeyring, type Sealer } from "./store/sealer.js";
 import { openSqliteStore } from "./store/sqlite/open.js";
@@ -28,6 +30,8 @@ export interface Server {
   readonly store: Store;
   readonly engine: Engine;
   readonly logs: LogHub;
+  /** The embedded runner's supervisor; undefined with --no-local-runner. */
+  readonly runner: RunnerSupervisor | undefined;
   /** The admin token when this start generated it (printed once), else undefined. */
   readonly generatedAdminToken: string | undefined;
   /** Settles when the start-up reseal of stored secrets has ended (see checkSecrets). */
@@ -124,7 +128,10 @@ async function ensureAdminToken(store: Store, config: Config): Promise<string | 
 }
 
 export interface ServerOptions {
-  /** Listen on config.host:config.port; false builds everything without a socket (tests use inject). */
+  /**
+   * Listen on config.host:config.port; false builds everything without a socket (tests use
+   * inject), and then no embedded runner starts (it reaches its server over HTTP).
+   */
   readonly listen?: boolean;
   readonly logger?: Logger;
   /** Time for everything that waits; tests move a test clock instead of waiting. */
@@ -150,6 +157,25 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }
 }
 
+/**
+ * Kills what is left of a step group of the in-process runner of earlier versions: only while its
+ * leader's environment still names the job (a recycled process id must never be hit).
+ */
+function reapLegacyGroup(jobRunId: string, pgid: number): void {
+  let environ: string;
+  try {
+    environ = fs.readFileSync(`/proc/${pgid}/environ`, "utf8");
+  } catch {
+    return; // gone, or not readable: nothing we may touch
+  }
+  if (!environ.split("\0").includes(`JOB_RUN_ID=${jobRunId}`)) return;
+  try {
+    process.kill(-pgid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
 async function assemble(
   config: Config,
   opts: ServerOptions,
@@ -168,36 +194,48 @@ async function assemble(
   const engineLogger = throttleErrors(logger, () => clock.now());
   const logs = createLogHub({ store, logger: engineLogger, clock });
   const policy = { allowLocalClone: config.allowLocalClone };
-  const runner = config.localRunner
-    ? createLocalRunner({
-        workRoot: path.join(config.dataDir, "workspaces"),
-        hostEnv: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG },
-        killGraceMs: 1000,
-        allowLocalClone: config.allowLocalClone,
-        clock,
-      })
-    : undefined;
+  const legacyRunnerId = `local:${os.hostname()}:${config.dataDir}`;
   const engine = createEngine({
     store,
-    runner,
+    reapLegacyGroup,
     logs,
     logger: engineLogger,
     clock,
     newId: () => newId(clock.now()),
     config: {
-      slots: config.runnerSlots,
       maxLogBytes: config.maxLogBytes,
       defaultJobTimeoutSeconds: config.defaultJobTimeoutSeconds,
-      runnerId: `local:${os.hostname()}:${config.dataDir}`,
+      legacyRunnerId,
       leaseMs: config.leaseSeconds * 1000,
       sweepMs: 1000,
       maxBatchSize: config.maxBatchSize,
       policy,
     },
   });
+  const listening = opts.listen !== false;
+  const runner =
+    config.localRunner && listening
+      ? createRunnerSupervisor(
+          {
+            dataDir: config.dataDir,
+            slots: config.runnerSlots,
+            allowLocalClone: config.allowLocalClone,
+            runnerArgs: [],
+            env: process.env,
+          },
+          { store, engine, logger, clock, newId: () => newId(clock.now()) },
+        )
+      : undefined;
+  /** The embedded runner's jobs now (what a drain waits for). */
+  const embeddedRunnerId = (): string | undefined =>
+    readHolder(embeddedRunnerFiles(config.dataDir).holder)?.runner_id ?? undefined;
+  const runningJobs = async (): Promise<number> => {
+    const id = embeddedRunnerId();
+    return id ? (await store.listRunningJobsOf(id)).length : 0;
+  };
   let draining = false;
-  const health = () =>
-    draining ? { status: "draining" as const, running_jobs: engine.localJobs } : { status: "ok" as const };
+  const health = async (): Promise<{ status: "ok" } | { status: "draining"; running_jobs: number }> =>
+    draining ? { status: "draining", running_jobs: await runningJobs() } : { status: "ok" };
   const app = await buildApp({
     store,
     logger,
@@ -210,7 +248,7 @@ async function assemble(
   });
   await engine.start();
   let url = "";
-  if (opts.listen !== false) {
+  if (listening) {
     await app.listen({ host: config.host, port: config.port });
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : config.port;
@@ -218,6 +256,14 @@ async function assemble(
     url = `http://${host}:${port}`;
   } else {
     await app.ready();
+  }
+  if (runner) {
+    // The runner reaches the server over loopback whatever address it listens on.
+    const addr = app.server.address();
+    const port = typeof addr === "object" && addr ? addr.port : config.port;
+    const wildcard = ["0.0.0.0", "::", ""].includes(config.host);
+    const host = wildcard ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
+    await runner.start(`http://${host}:${port}`);
   }
   // A failed pass is tried again at the next start; the values it did not reach still open.
   const resealed = reseal().catch((err: unknown) =>
@@ -232,26 +278,27 @@ async function assemble(
     store,
     engine,
     logs,
+    runner,
     generatedAdminToken,
     shutdown() {
       shutdown ??= (async () => {
         draining = true;
         const limit = config.drainTimeoutSeconds;
         logger.info(
-          { running_jobs: engine.localJobs, drain_timeout_s: limit },
+          { running_jobs: await runningJobs(), drain_timeout_s: limit },
           "draining: the API keeps serving while running jobs finish",
         );
-        const timeout = new AbortController();
-        const timedOut = await Promise.race([
-          engine.drain().then(() => false),
-          clock.sleep(limit * 1000, timeout.signal).then(() => !timeout.signal.aborted),
-        ]);
-        timeout.abort();
+        const runnerId = embeddedRunnerId();
+        const timedOut = runner ? !(await runner.drain(limit * 1000)) : false;
         if (timedOut) {
           logger.warn(
-            { running_jobs: engine.localJobs },
-            "drain timeout passed: stopping the jobs still running (finished as interrupted at the next start)",
+            { running_jobs: await runningJobs() },
+            "drain timeout passed: stopping the jobs still running (they fail as interrupted)",
           );
+          await runner?.stop({ force: true });
+          if (runnerId) {
+            await engine.interruptJobsOf(runnerId, `${INTERRUPTED_MESSAGE} (the drain timeout passed)`);
+          }
         }
         await server.stop({ force: timedOut });
         logger.info("stopped");
@@ -261,12 +308,13 @@ async function assemble(
     },
     stop(stopOpts) {
       draining = true;
-      if (stopOpts?.force) void engine.stop({ force: true });
       stopped ??= (async () => {
         try {
-          // Together: the engine stops handing out jobs (ending agents' long polls) while the
-          // HTTP server closes, then local jobs drain.
-          await Promise.all([app.close(), engine.stop(stopOpts)]);
+          // The runner first (forced: at once, its jobs killed; else it is left running, and a
+          // next server adopts it); then the engine stops handing out jobs, ending the job
+          // streams, while the HTTP server closes.
+          await runner?.stop(stopOpts);
+          await Promise.all([app.close(), engine.stop()]);
           await logs.stop();
           await resealed;
           await store.close();

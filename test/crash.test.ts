@@ -1,6 +1,6 @@
 // Crash durability: a server killed with SIGKILL in the middle of its work, restarted on the same
-// data dir. Nothing acknowledged is lost, nothing stays RUNNING, and the processes of the dead
-// server's jobs do not live on.
+// data dir. Nothing acknowledged is lost, a running job goes on in the runner process (adopted by
+// the new server), and nothing stays RUNNING that should not.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -171,7 +171,7 @@ describe("a server killed with SIGKILL and restarted on the same data dir", () =
     expect(fs.existsSync(path.join(dir, "queued.ran"))).toBe(false);
 
     await crashed.kill9();
-    // The job's processes outlived their server: the restarted one has to end them.
+    // The job's processes outlive their server, in its runner process.
     expect(processGroupGone(long.pgid)).toBe(false);
 
     server = await startServerProcess({ dataDir, args });
@@ -183,15 +183,20 @@ describe("a server killed with SIGKILL and restarted on the same data dir", () =
     if (long && !processGroupGone(long.pgid)) process.kill(-long.pgid, "SIGKILL");
   });
 
-  it("fails the interrupted run, keeps what its step logged, and kills the orphaned processes", async () => {
-    const d = await waitForRun(api, pid, long.pl, long.run);
-    expect(d.status).toBe("FAILED");
+  it("keeps the running job running, its log kept, and a stop ends it and its processes", async () => {
+    const d = await runDetail(api, pid, long.pl, long.run);
+    expect(d.status).toBe("RUNNING");
     const job = jobsOf(d)[0]!;
-    expect(job.status).toBe("FAILED");
-    expect(job.message).toBe("interrupted by server restart");
-    expect(job.steps[0]!.status).toBe("FAILED");
+    expect(job.status).toBe("RUNNING");
     expect(await stepLog(api, pid, long.pl, long.run, job.id, job.steps[0]!.id)).toBe("long-started\n");
+    expect(processGroupGone(long.pgid)).toBe(false);
+    // The new server reaches the job's runner: the stop answers once its processes are gone.
+    const stop = await api.post(`/v5/${pid}/api/pipelines/${long.pl}/pipeline-runs/${long.run}/stop`);
+    expect(stop.body).toEqual({ success: true });
     await waitFor(async () => processGroupGone(long.pgid), 15_000, `process group ${long.pgid} to be gone`);
+    const after = await waitForRun(api, pid, long.pl, long.run);
+    expect(after.status).toBe("CANCELED");
+    expect(server.output()).not.toContain("interrupted");
   });
 
   it("keeps the completed runs and their logs as they were", async () => {

@@ -360,8 +360,7 @@ describe("numbers and text", () => {
     expect(media.body.error_code).toBe("DEVPIPE.00020103");
 
     // Headers too large are refused by Node's parser before there is a request: a real socket.
-    const listening = await createTestApp();
-    await listening.app.listen({ host: "127.0.0.1", port: 0 });
+    const listening = await createTestApp(); // it listens on a loopback port (its runner's way in)
     try {
       const { port } = listening.app.server.address() as net.AddressInfo;
       const answer = await new Promise<string>((resolve, reject) => {

@@ -11,7 +11,7 @@ import {
 describe("admin API", () => {
   let t: TestApp;
   beforeEach(async () => {
-    t = await createTestApp();
+    t = await createTestApp({ localRunner: false });
   });
   afterEach(async () => {
     await t.close();

@@ -57,7 +57,7 @@ export interface AppDeps {
   readonly logs: LogHub;
   readonly policy: RunPolicy;
   /** Whether the server is draining (SIGTERM), for /healthz; always ok when absent. */
-  readonly health?: () => { status: "ok" } | { status: "draining"; running_jobs: number };
+  readonly health?: () => Promise<{ status: "ok" } | { status: "draining"; running_jobs: number }>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -186,7 +186,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // 503 while draining, so a load balancer sends new requests to the other replicas; the API
   // itself keeps answering until the drain is over.
   app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
-    const h = deps.health?.() ?? { status: "ok" as const };
+    const h = (await deps.health?.()) ?? { status: "ok" as const };
     if (h.status === "draining") return reply.status(503).send({ ok: false, ...h });
     return { ok: true, status: "ok" };
   });

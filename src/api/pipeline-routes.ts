@@ -7,7 +7,6 @@ import { invalid, PipewrightError } from "../errors.js";
 import { parseDefinitionAsync } from "../pipeline/definition.js";
 import { type RunPolicy, sourcesProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
-import type { Variable } from "../pipeline/types.js";
 import { parseConcurrencyControl, parseVariables, restoreMaskedSecrets } from "../pipeline/variables.js";
 import { PIPELINE_SORT_KEYS, type PipelineSpec } from "../store/store.js";
 import {

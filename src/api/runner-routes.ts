@@ -5,13 +5,17 @@
 // not retry them; a report for a runner of another credential answers 403.
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { RunnerReport } from "../engine/runner-protocol.js";
 import { PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { STEP_RESULTS } from "../pipeline/vocabulary.js";
 import type { Principal } from "./auth.js";
 import { principalOf, type RouteContext } from "./context.js";
 import { idSchema } from "./schemas.js";
+import { streamSse } from "./sse.js";
 import { typed } from "./type-provider.js";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export const CLAIM_MAX_WAIT_MS = 30_000;
 /** How often agents renew their jobs' leases; the scheduler's lease is several times longer. */
@@ -31,6 +35,65 @@ const reportFields = {
 } as const;
 const attemptBody = { type: "object", required: ["runner_id", "attempt"], properties: reportFields } as const;
 
+/** Reports in one batch at most, and the batch's size (log text included). */
+export const REPORTS_PER_BATCH = 5000;
+const REPORTS_BODY_BYTES = 16 * 1024 * 1024;
+
+interface WireReport {
+  type: "heartbeat" | "step_started" | "step_log" | "step_finished" | "job_finished";
+  job_id: string;
+  attempt: number;
+  step_id?: string | undefined;
+  offset?: number | undefined;
+  text?: string | undefined;
+  status?: (typeof STEP_RESULTS)[number] | undefined;
+  next_step?: number | undefined;
+  message?: string | null | undefined;
+}
+
+/** A report as the engine takes it; a field its type needs but lacks is refused, named. */
+function toReport(r: WireReport, i: number): RunnerReport {
+  const need = <T>(v: T | undefined, field: string): T => {
+    if (v === undefined) {
+      throw new PipewrightError("INVALID_REQUEST", `reports[${i}].${field}: required for a ${r.type} report`);
+    }
+    return v;
+  };
+  const key = { jobId: r.job_id, attempt: r.attempt };
+  switch (r.type) {
+    case "heartbeat":
+      return { type: "heartbeat", ...key };
+    case "step_started":
+      return { type: "step_started", ...key, stepId: need(r.step_id, "step_id") };
+    case "step_log":
+      return {
+        type: "step_log",
+        ...key,
+        stepId: need(r.step_id, "step_id"),
+        offset: need(r.offset, "offset"),
+        text: need(r.text, "text"),
+      };
+    case "step_finished":
+      return {
+        type: "step_finished",
+        ...key,
+        stepId: need(r.step_id, "step_id"),
+        status: need(r.status, "status"),
+        message: r.message ?? null,
+      };
+    case "job_finished":
+      return {
+        type: "job_finished",
+        ...key,
+        outcome: {
+          status: need(r.status, "status"),
+          nextStep: need(r.next_step, "next_step"),
+          message: r.message ?? null,
+        },
+      };
+  }
+}
+
 export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store } = ctx;
   const runners = ctx.engine.runners;
@@ -40,6 +103,16 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
   async function reportOf(req: FastifyRequest, jobId: string, b: { runner_id: string; attempt: number }) {
     const p = await requireRunner(req);
     return { credentialId: p.id, runnerId: b.runner_id, jobId, attempt: b.attempt };
+  }
+
+  /** A single report (the one-report routes): a batch of one. */
+  async function one(
+    report: { credentialId: string; runnerId: string; jobId: string; attempt: number },
+    r: DistributiveOmit<RunnerReport, "jobId" | "attempt">,
+  ): Promise<boolean> {
+    const full = { ...r, jobId: report.jobId, attempt: report.attempt } as RunnerReport;
+    const [held] = await runners.report(report, [full]);
+    return held === true;
   }
 
   async function requireRunner(req: FastifyRequest): Promise<Principal> {
@@ -130,6 +203,101 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
   );
 
   api.post(
+    "/runner/v1/stream",
+    {
+      schema: {
+        tags: ["runners"],
+        summary:
+          "The runner's job stream (text/event-stream): `jobs` events push jobs as its slots are free, `cancel` events name jobs whose runs were stopped",
+        body: {
+          type: "object",
+          required: ["runner_id", "free"],
+          properties: {
+            runner_id: idSchema,
+            labels: {
+              type: "array",
+              items: { type: "string", maxLength: LIMITS.runnerLabelLength },
+              maxItems: LIMITS.runnerLabels,
+            },
+            free: { type: "integer", minimum: 0, maximum: LIMITS.runnerSlots },
+            received: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const p = await requireRunner(req);
+      const b = req.body;
+      const request = {
+        credentialId: p.id,
+        runnerId: b.runner_id,
+        labels: b.labels ?? [],
+        free: b.free,
+        received: b.received ?? 0,
+      };
+      // Refusals (not registered, another credential) answer before the stream opens.
+      await runners.checkRunner(request);
+      return streamSse(req, reply, { clock: ctx.clock }, (stream) => runners.stream(request, stream));
+    },
+  );
+
+  api.post(
+    "/runner/v1/reports",
+    {
+      bodyLimit: REPORTS_BODY_BYTES,
+      schema: {
+        tags: ["runners"],
+        summary:
+          "A batch of reports on the runner's jobs, in the order made: heartbeats, step starts and ends, log chunks, job ends; answers per report whether the job is still the runner's",
+        body: {
+          type: "object",
+          required: ["runner_id", "reports"],
+          properties: {
+            runner_id: idSchema,
+            free: { type: "integer", minimum: 0, maximum: LIMITS.runnerSlots },
+            received: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+            reports: {
+              type: "array",
+              maxItems: REPORTS_PER_BATCH,
+              items: {
+                type: "object",
+                required: ["type", "job_id", "attempt"],
+                properties: {
+                  type: {
+                    type: "string",
+                    enum: ["heartbeat", "step_started", "step_log", "step_finished", "job_finished"],
+                  },
+                  job_id: idSchema,
+                  attempt: reportFields.attempt,
+                  step_id: idSchema,
+                  offset: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+                  text: { type: "string" },
+                  status: { type: "string", enum: STEP_RESULTS },
+                  next_step: { type: "integer", minimum: 0, maximum: LIMITS.stepsPerJob },
+                  message: { type: ["string", "null"], maxLength: LIMITS.reportMessageLength },
+                },
+              },
+            },
+          },
+        },
+        response: {
+          200: { type: "object", properties: { held: { type: "array", items: { type: "boolean" } } } },
+        },
+      },
+    },
+    async (req) => {
+      const p = await requireRunner(req);
+      const b = req.body;
+      const reports = b.reports.map((r, i) => toReport(r, i));
+      const held = await runners.report({ credentialId: p.id, runnerId: b.runner_id }, reports, {
+        free: b.free,
+        received: b.received,
+      });
+      return { held };
+    },
+  );
+
+  api.post(
     "/runner/v1/jobs/:job_id/heartbeat",
     {
       schema: {
@@ -142,7 +310,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req) => {
       const report = await reportOf(req, req.params.job_id, req.body);
-      return { held: await runners.heartbeat(report) };
+      return { held: await one(report, { type: "heartbeat" }) };
     },
   );
 
@@ -159,7 +327,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     },
     async (req) => {
       const report = await reportOf(req, req.params.job_id, req.body);
-      return { held: await runners.stepStarted(report, req.params.step_id) };
+      return { held: await one(report, { type: "step_started", stepId: req.params.step_id }) };
     },
   );
 
@@ -185,7 +353,14 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     async (req) => {
       const b = req.body;
       const report = await reportOf(req, req.params.job_id, b);
-      return { held: await runners.stepLog(report, req.params.step_id, b.offset, b.text) };
+      return {
+        held: await one(report, {
+          type: "step_log",
+          stepId: req.params.step_id,
+          offset: b.offset,
+          text: b.text,
+        }),
+      };
     },
   );
 
@@ -211,7 +386,14 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     async (req) => {
       const b = req.body;
       const report = await reportOf(req, req.params.job_id, b);
-      return { held: await runners.stepFinished(report, req.params.step_id, b.status, b.message ?? null) };
+      return {
+        held: await one(report, {
+          type: "step_finished",
+          stepId: req.params.step_id,
+          status: b.status,
+          message: b.message ?? null,
+        }),
+      };
     },
   );
 
@@ -239,7 +421,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       const b = req.body;
       const report = await reportOf(req, req.params.job_id, b);
       const outcome = { status: b.status, nextStep: b.next_step, message: b.message ?? null };
-      return { held: await runners.jobFinished(report, outcome) };
+      return { held: await one(report, { type: "job_finished", outcome }) };
     },
   );
 

@@ -1,12 +1,19 @@
 // `pipewright runner`: a runner agent that takes jobs from a server (scale-out mode).
 
-import path from "node:path";
 import { parseArgs } from "node:util";
-import { createAgent, defaultRunnerName } from "../runner/agent.js";
+import {
+  defaultRunnerName,
+  EXIT_LOCKED,
+  RunnerLockedError,
+  type RunnerProcess,
+  startRunnerProcess,
+} from "../runner/runner-process.js";
 
 export const RUNNER_USAGE = `Usage: pipewright runner --server URL --token TOKEN [options]
+       pipewright runner --embedded DATA_DIR [options]   (started by pipewright serve itself)
 
-Takes jobs from a Pipewright server and runs them on this machine.
+Takes jobs from a Pipewright server and runs them on this machine, each in a bubblewrap sandbox
+where bwrap works (see docs/operations.md).
 
 Options (flag > environment variable > default):
   --server URL       PIPEWRIGHT_SERVER         the server (any replica)
@@ -15,7 +22,12 @@ Options (flag > environment variable > default):
   --labels a,b       PIPEWRIGHT_RUNNER_LABELS  labels this runner offers; jobs that ask for labels
                                                (resource {"labels": [...]}) go only to runners with all of them
   --name NAME        PIPEWRIGHT_RUNNER_NAME    shown in GET /admin/v1/runners (default host-pid)
-  --work-dir DIR     PIPEWRIGHT_RUNNER_WORK_DIR  job workspaces (default ./.pipewright-runner)
+  --work-dir DIR     PIPEWRIGHT_RUNNER_WORK_DIR  job workspaces and the runner's state (default ./.pipewright-runner);
+                                               one runner per work dir
+  --no-network       PIPEWRIGHT_RUNNER_NO_NETWORK=true  run every job without network (needs the sandbox);
+                                               with the sandbox, jobs asking for label no-network get none anyway
+  --no-sandbox       PIPEWRIGHT_RUNNER_SANDBOX=false  run steps as this user on this file system
+  --max-processes N  PIPEWRIGHT_RUNNER_MAX_PROCESSES  processes a job may have at once (default 1024)
   --allow-local-clone PIPEWRIGHT_ALLOW_LOCAL_CLONE=true  let checkouts clone local paths of this
                                                machine (off: https, http, ssh and git URLs only)
 
@@ -36,6 +48,10 @@ export async function runnerCommand(
       name: { type: "string" },
       "work-dir": { type: "string" },
       "allow-local-clone": { type: "boolean" },
+      embedded: { type: "string" },
+      "no-network": { type: "boolean" },
+      "no-sandbox": { type: "boolean" },
+      "max-processes": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -47,7 +63,7 @@ export async function runnerCommand(
   const server = values.server ?? env.PIPEWRIGHT_SERVER;
   const token = values.token ?? env.PIPEWRIGHT_RUNNER_TOKEN;
   const slotsRaw = values.slots ?? env.PIPEWRIGHT_RUNNER_SLOTS ?? "4";
-  if (!server || !token) {
+  if (!values.embedded && (!server || !token)) {
     process.stderr.write(`pipewright runner: --server and --token are required\n\n${RUNNER_USAGE}`);
     return 2;
   }
@@ -59,19 +75,42 @@ export async function runnerCommand(
     .split(",")
     .map((l) => l.trim())
     .filter(Boolean);
-  const agent = createAgent({
-    server,
-    token,
-    slots: Number(slotsRaw),
-    labels,
-    name: values.name ?? env.PIPEWRIGHT_RUNNER_NAME ?? defaultRunnerName(),
-    workRoot: path.resolve(values["work-dir"] ?? env.PIPEWRIGHT_RUNNER_WORK_DIR ?? ".pipewright-runner"),
-    hostEnv: { PATH: env.PATH, HOME: env.HOME, LANG: env.LANG },
-    allowLocalClone:
-      values["allow-local-clone"] ?? ["true", "1"].includes(env.PIPEWRIGHT_ALLOW_LOCAL_CLONE ?? ""),
-    version: "0.1.0",
-    log: (msg) => process.stderr.write(`[runner] ${msg}\n`),
-  });
+  const maxRaw = values["max-processes"] ?? env.PIPEWRIGHT_RUNNER_MAX_PROCESSES ?? "1024";
+  if (!/^\d+$/.test(maxRaw) || Number(maxRaw) < 8 || Number(maxRaw) > 1_000_000) {
+    process.stderr.write(
+      `pipewright runner: --max-processes must be an integer from 8 to 1000000, got "${maxRaw}"\n`,
+    );
+    return 2;
+  }
+  const isTrue = (v: string | undefined): boolean => ["true", "1"].includes(v ?? "");
+  const kind = values.embedded ? "embedded" : "remote";
+  let started: RunnerProcess;
+  try {
+    started = startRunnerProcess({
+      target: values.embedded
+        ? { kind: "embedded", dataDir: values.embedded }
+        : {
+            kind: "remote",
+            server: server!,
+            token: token!,
+            workDir: values["work-dir"] ?? env.PIPEWRIGHT_RUNNER_WORK_DIR ?? ".pipewright-runner",
+          },
+      slots: Number(slotsRaw),
+      labels,
+      name: values.name ?? env.PIPEWRIGHT_RUNNER_NAME ?? defaultRunnerName(kind),
+      hostEnv: { PATH: env.PATH, HOME: env.HOME, LANG: env.LANG },
+      allowLocalClone: values["allow-local-clone"] ?? isTrue(env.PIPEWRIGHT_ALLOW_LOCAL_CLONE),
+      sandbox: !(values["no-sandbox"] ?? env.PIPEWRIGHT_RUNNER_SANDBOX === "false"),
+      noNetwork: values["no-network"] ?? isTrue(env.PIPEWRIGHT_RUNNER_NO_NETWORK),
+      maxProcesses: Number(maxRaw),
+      version: "0.1.0",
+      log: (msg) => process.stderr.write(`[runner ${new Date().toISOString()}] ${msg}\n`),
+    });
+  } catch (err) {
+    process.stderr.write(`pipewright runner: ${(err as Error).message}\n`);
+    return err instanceof RunnerLockedError ? EXIT_LOCKED : 1;
+  }
+  const { agent } = started;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
@@ -89,7 +128,7 @@ export async function runnerCommand(
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   try {
-    await agent.run();
+    await started.run();
     return 0;
   } catch (err) {
     process.stderr.write(`pipewright runner: ${(err as Error).message}\n`);

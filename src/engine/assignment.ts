@@ -51,5 +51,6 @@ export function buildAssignment(
     sources: run.context.sources,
     timeoutMs: (jd.timeoutSeconds ?? limits.defaultJobTimeoutSeconds) * 1000,
     maxLogBytes: limits.maxLogBytes,
+    labels: job.labels,
   };
 }

@@ -6,19 +6,16 @@
 import type { Logger } from "pino";
 import type { Clock, Timer } from "../clock.js";
 import type { RunPolicy } from "../pipeline/environment.js";
-import type { JobRunner } from "../runner/job.js";
 import type { RunRecord } from "../store/run-records.js";
 import type { Store } from "../store/store.js";
 import { admitWaitingRuns } from "./admission.js";
 import type { Executor } from "./create-runs.js";
-import { createJobReports } from "./job-reports.js";
 import { expireLeases } from "./leases.js";
-import { createLocalDispatch, type LocalDispatch } from "./local-dispatch.js";
 import type { LogHub } from "./log-hub.js";
 import { createPump } from "./pump.js";
-import { recoverAfterRestart } from "./recovery.js";
+import { interruptedChanges, recoverAfterRestart } from "./recovery.js";
 import { createReviews, type ReviewDecision } from "./review.js";
-import { createRunCommands, type LocalJobs } from "./run-commands.js";
+import { createRunCommands } from "./run-commands.js";
 import { createRunEvents, createRunWriter, type RunEvents } from "./run-writer.js";
 import { createRunnerProtocol, type RunnerProtocol } from "./runner-protocol.js";
 import {
@@ -29,12 +26,13 @@ import {
 } from "./start-runs.js";
 
 export interface EngineConfig {
-  /** Jobs the local runner executes at once. */
-  readonly slots: number;
   readonly maxLogBytes: number;
   readonly defaultJobTimeoutSeconds: number;
-  /** Identifies this process's local runner in job rows (restart recovery finds its jobs by it). */
-  readonly runnerId: string;
+  /**
+   * The runner id of the in-process runner of earlier versions (`local:<host>:<data dir>`): jobs
+   * it held when that server stopped died with it, and are finished as interrupted at start.
+   */
+  readonly legacyRunnerId: string;
   /** A job's lease: a runner that does not renew it within this time has lost the job. */
   readonly leaseMs: number;
   /** How often every replica looks for expired leases, waiting runs and work queued elsewhere. */
@@ -46,8 +44,8 @@ export interface EngineConfig {
 
 export interface EngineDeps {
   readonly store: Store;
-  /** The in-process runner; undefined when jobs run only on remote agents. */
-  readonly runner: JobRunner | undefined;
+  /** Kills what is left of a legacy in-process runner's step group (see recovery.ts). */
+  readonly reapLegacyGroup: (jobRunId: string, pgid: number) => void;
   readonly logs: LogHub;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -65,18 +63,15 @@ export interface ReviewRequest {
 
 export interface Engine {
   start(): Promise<void>;
+  /** Stops dispatching: no job is handed out any more, job streams end. */
+  stop(): Promise<void>;
   /**
-   * Stops dispatching and waits for the running jobs to finish (drain); with force, stops them
-   * (their runs fail over to restart recovery, or are finished as interrupted at the next start).
+   * The runner is known to be gone (its process died): its jobs' leases end now, and the lease
+   * rules decide at once (dispatched again once, or failed).
    */
-  stop(opts?: { force?: boolean }): Promise<void>;
-  /**
-   * The local runner takes no new job; resolves when its running jobs have finished. Everything
-   * else goes on (runs are accepted and queued, stops and reviews apply, agents take jobs).
-   */
-  drain(): Promise<void>;
-  /** Jobs the local runner executes now. */
-  readonly localJobs: number;
+  runnerGone(runnerId: string): Promise<void>;
+  /** The runner's running jobs fail as interrupted with `message` (a stop that could not wait). */
+  interruptJobsOf(runnerId: string, message: string): Promise<number>;
   /** True once stop() was called: no job is handed out any more. */
   readonly stopping: boolean;
   /** Which runs changed, as they change in this process. */
@@ -88,20 +83,19 @@ export interface Engine {
   retryRun(runId: string, who: string): Promise<void>;
   review(req: ReviewRequest): Promise<void>;
   deletePipeline(pipelineId: string, who: string): Promise<void>;
-  /** For remote runner agents. */
+  /** For runner agents (the embedded one and remote ones alike). */
   readonly runners: RunnerProtocol;
 }
 
-/** Without a local runner there are no local jobs to stop or wait for. */
-const NO_LOCAL_JOBS: LocalJobs = { abortRun: () => {}, settled: async () => {} };
+/** How long stopping a run waits for its runners to report that its jobs' processes are gone. */
+const STOP_WAIT_MS = 10_000;
 
 export function createEngine(deps: EngineDeps): Engine {
-  const { store, runner, logs, logger, clock, newId, config } = deps;
+  const { store, logs, logger, clock, newId, config } = deps;
   const now = (): number => clock.now();
   const events = createRunEvents();
 
   // The parts refer to one another through the pump's wake-ups; the pump's tasks are bound below.
-  let local: LocalDispatch | undefined;
   const pump = createPump(
     {
       advance: async (runId) => {
@@ -122,14 +116,12 @@ export function createEngine(deps: EngineDeps): Engine {
       admit: () => admitWaitingRuns({ store, writer, now }),
       dispatch: async () => {
         runners.notifyWork();
-        await local?.fill();
       },
       scheduleReviews: () => reviews.schedule(),
     },
     { clock, logger },
   );
   const writer = createRunWriter({ store, clock, events, wake: pump });
-  const reports = createJobReports({ writer, now });
   const reviews = createReviews({
     store,
     writer,
@@ -143,33 +135,18 @@ export function createEngine(deps: EngineDeps): Engine {
   };
   const runners = createRunnerProtocol({
     store,
-    reports,
-    claimed: (jobs) => writer.claimed(jobs),
+    writer,
     logs,
     wake: pump,
     clock,
     newId,
     config: { ...limits, leaseMs: config.leaseMs },
   });
-  local = runner
-    ? createLocalDispatch({
-        store,
-        runner,
-        reports,
-        claimed: (jobs) => writer.claimed(jobs),
-        logs,
-        wake: pump,
-        logger,
-        now,
-        clock,
-        config: { ...limits, slots: config.slots, runnerId: config.runnerId, leaseMs: config.leaseMs },
-      })
-    : undefined;
   const commands = createRunCommands({
     store,
     writer,
     wake: pump,
-    local: local ?? NO_LOCAL_JOBS,
+    cancel: (jobs) => runners.cancel(jobs, STOP_WAIT_MS),
     now,
     newId,
   });
@@ -191,7 +168,6 @@ export function createEngine(deps: EngineDeps): Engine {
   /** Periodic duties of every replica: nothing here depends on events seen by this process. */
   async function sweep(): Promise<void> {
     if (stopped) return;
-    await local?.renewLeases();
     await expireLeases({ store, writer, wake: pump, now });
     await reviews.expire();
     pump.all();
@@ -211,8 +187,8 @@ export function createEngine(deps: EngineDeps): Engine {
         store,
         writer,
         wake: pump,
-        runner,
-        runnerId: config.runnerId,
+        reap: deps.reapLegacyGroup,
+        runnerId: config.legacyRunnerId,
         logger,
         now,
       });
@@ -226,20 +202,26 @@ export function createEngine(deps: EngineDeps): Engine {
       }, config.sweepMs);
     },
 
-    drain: async () => {
-      await local?.stop();
-    },
-    get localJobs() {
-      return local?.running ?? 0;
+    async runnerGone(runnerId) {
+      if ((await store.expireLeasesOf(runnerId, now())) > 0) {
+        await expireLeases({ store, writer, wake: pump, now });
+      }
     },
 
-    async stop(opts) {
+    async interruptJobsOf(runnerId, message) {
+      const jobs = await store.listRunningJobsOf(runnerId);
+      for (const job of jobs) {
+        await writer.mutate(job.run_id, (g) => interruptedChanges(g, job.id, message, now()));
+      }
+      return jobs.length;
+    },
+
+    async stop() {
       stopped = true;
       pump.stop();
       reviews.stop();
       sweepTimer?.cancel();
       runners.stop();
-      await local?.stop(opts);
     },
 
     batchRun: (req) => start.batchRun(req),

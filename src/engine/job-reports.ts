@@ -2,13 +2,9 @@
 // alike): a step started, a step ended, the job ended. Every report is fenced by the job's
 // attempt, so a runner that lost the job cannot change what its successor does.
 
-import type { StepResult } from "../pipeline/vocabulary.js";
 import type { JobOutcome } from "../runner/job.js";
 import type { JobRunRecord, RunChanges, RunGraph } from "../store/run-records.js";
 import { enterNextStep } from "./plan.js";
-import type { RunWriter } from "./run-writer.js";
-
-export type JobKey = Pick<JobRunRecord, "id" | "run_id" | "attempt" | "runner_id">;
 
 /** The job's end as its runner reports it; null when that attempt no longer holds the job. */
 export function jobFinishedChanges(
@@ -37,42 +33,5 @@ export function jobFinishedChanges(
         end_time: now,
       },
     ],
-  };
-}
-
-export interface JobReports {
-  stepStarted(job: JobKey, stepId: string): Promise<boolean>;
-  stepFinished(job: JobKey, stepId: string, status: StepResult, message: string | null): Promise<boolean>;
-  /** Answers whether the attempt still held the job (its report counted). */
-  jobFinished(job: JobKey, outcome: JobOutcome): Promise<boolean>;
-}
-
-export function createJobReports(deps: {
-  readonly writer: RunWriter;
-  readonly now: () => number;
-}): JobReports {
-  const { writer, now } = deps;
-
-  const stepChange = (job: JobKey, changes: RunChanges): Promise<boolean> =>
-    writer.report(job.run_id, changes, {
-      jobId: job.id,
-      attempt: job.attempt,
-      runnerId: job.runner_id ?? undefined,
-    });
-
-  return {
-    stepStarted: (job, stepId) =>
-      stepChange(job, { steps: [{ id: stepId, status: "RUNNING", start_time: now() }] }),
-    stepFinished: (job, stepId, status, message) =>
-      stepChange(job, { steps: [{ id: stepId, status, message, end_time: now() }] }),
-    async jobFinished(job, outcome) {
-      let held = false;
-      await writer.mutate(job.run_id, (g) => {
-        const c = jobFinishedChanges(g, job, outcome, now(), writer.nextSeq);
-        held = c !== null;
-        return c;
-      });
-      return held;
-    },
   };
 }

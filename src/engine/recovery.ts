@@ -1,9 +1,9 @@
-// Restart recovery: the jobs this server's own runner held when it last stopped (a crash, or a
-// forced stop) died with it. Their leftover processes are reaped, they fail as interrupted, and
-// every unfinished run is planned again so none stays stuck.
+// Restart recovery. Jobs run in runner processes that outlive the server: their leases carry them
+// over a restart (the runner delivers what happened meanwhile). Only the in-process runner of
+// earlier versions died with its server: the jobs it held are reaped and fail as interrupted.
+// Every unfinished run is planned again so none stays stuck.
 
 import type { Logger } from "pino";
-import type { JobRunner } from "../runner/job.js";
 import type { RunChanges, RunGraph } from "../store/run-records.js";
 import type { JobQueueStore, RunStore } from "../store/store.js";
 import type { RunWriter, Wakeups } from "./run-writer.js";
@@ -32,17 +32,18 @@ export async function recoverAfterRestart(deps: {
   readonly store: RunStore & JobQueueStore;
   readonly writer: RunWriter;
   readonly wake: Wakeups;
-  /** The local runner whose jobs died with the last server; undefined without one. */
-  readonly runner: JobRunner | undefined;
+  /** Kills what is left of a step's process group, if it is still that job's. */
+  readonly reap: (jobRunId: string, pgid: number) => void;
+  /** The legacy in-process runner's id. */
   readonly runnerId: string;
   readonly logger: Logger;
   readonly now: () => number;
 }): Promise<void> {
-  const { store, writer, wake, runner, logger, now } = deps;
+  const { store, writer, wake, reap, logger, now } = deps;
   const orphans = await store.listRunningJobsOf(deps.runnerId);
   for (const job of orphans) {
     // The processes of a crashed server live on in their own groups: end them first.
-    if (job.pgid !== null) runner?.reapOrphan(job.id, job.pgid);
+    if (job.pgid !== null) reap(job.id, job.pgid);
     await writer.mutate(job.run_id, (g) => interruptedChanges(g, job.id, INTERRUPTED_MESSAGE, now()));
   }
   for (const id of await store.listActiveRunIds()) wake.run(id);

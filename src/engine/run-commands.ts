@@ -8,6 +8,7 @@ import { TERMINAL_NODE_STATUSES, TERMINAL_RUN_STATUSES } from "../pipeline/vocab
 import type { JobAttemptRecord, RunChanges, RunGraph } from "../store/run-records.js";
 import type { PipelineStore, RunStore } from "../store/store.js";
 import type { RunWriter, Wakeups } from "./run-writer.js";
+import type { JobToCancel } from "./runner-protocol.js";
 
 /** Cancels the run and every node of it that has not ended. Throws when the run has ended. */
 export function stopChanges(g: RunGraph, who: string, now: number): RunChanges {
@@ -112,13 +113,11 @@ export function retryChanges(
   };
 }
 
-/** The jobs this process executes, as far as stop and retry need to know. */
-export interface LocalJobs {
-  /** Cuts the run's local jobs short (their processes are killed). */
-  abortRun(runId: string): void;
-  /** Resolves once the runner is through with the run's local jobs (processes gone, logs closed). */
-  settled(runId: string): Promise<void>;
-}
+/** The jobs of a run that a runner is executing now. */
+const runningJobs = (g: RunGraph): JobToCancel[] =>
+  g.jobs
+    .filter((j) => j.status === "RUNNING" && j.runner_id !== null)
+    .map((j) => ({ id: j.id, attempt: j.attempt, runnerId: j.runner_id! }));
 
 export interface RunCommands {
   stopRun(runId: string, who: string): Promise<void>;
@@ -131,22 +130,26 @@ export function createRunCommands(deps: {
   readonly store: RunStore & PipelineStore;
   readonly writer: RunWriter;
   readonly wake: Wakeups;
-  readonly local: LocalJobs;
+  /** Tells the runners of jobs a stop cut short, and waits until they are through with them. */
+  readonly cancel: (jobs: readonly JobToCancel[]) => Promise<void>;
   readonly now: () => number;
   readonly newId: () => string;
 }): RunCommands {
-  const { store, writer, wake, local, now } = deps;
+  const { store, writer, wake, now } = deps;
 
   /**
-   * Cancels the run, then cuts its local jobs short and waits until their processes are gone and
-   * their logs closed, so the answer means what it says. Remote runners learn of the stop from
-   * their next heartbeat or report (fenced out) and kill their processes then.
+   * Cancels the run, then tells the runners of its running jobs (over their job streams) and waits
+   * until they report those jobs ended, their processes gone, so the answer means what it says.
+   * A runner that does not answer in time learns of the stop from its next report (fenced out).
    */
   async function stopRun(runId: string, who: string): Promise<void> {
-    const g = await writer.mutate(runId, (graph) => stopChanges(graph, who, now()));
+    let running: JobToCancel[] = [];
+    const g = await writer.mutate(runId, (graph) => {
+      running = runningJobs(graph);
+      return stopChanges(graph, who, now());
+    });
     if (!g) return;
-    local.abortRun(runId);
-    await local.settled(runId);
+    await deps.cancel(running);
   }
 
   return {
@@ -156,7 +159,11 @@ export function createRunCommands(deps: {
       // A stopped job's runner may still be winding down (killing its processes, removing its
       // workspace, closing its step logs): the new attempt uses the same workspace and step ids.
       const current = await store.getRun(runId);
-      if (current && TERMINAL_RUN_STATUSES.has(current.status)) await local.settled(runId);
+      if (current && TERMINAL_RUN_STATUSES.has(current.status)) {
+        const g = await store.getRunGraph(runId);
+        const stopped = (g?.jobs ?? []).filter((j) => j.status === "CANCELED" && j.runner_id !== null);
+        await deps.cancel(stopped.map((j) => ({ id: j.id, attempt: j.attempt, runnerId: j.runner_id! })));
+      }
       await writer.mutate(runId, (g) => retryChanges(g, now(), writer.nextSeq, deps.newId));
       wake.admission();
     },

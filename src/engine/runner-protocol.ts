@@ -8,12 +8,13 @@ import type { Clock } from "../clock.js";
 import { PipewrightError } from "../errors.js";
 import type { StepResult } from "../pipeline/vocabulary.js";
 import type { JobAssignment, JobOutcome } from "../runner/job.js";
-import type { ClaimedJob } from "../store/run-records.js";
+import type { RunChanges, RunGraph } from "../store/run-records.js";
 import type { JobQueueStore, LogStore, RunStore } from "../store/store.js";
 import { type AssignmentLimits, buildAssignment } from "./assignment.js";
-import type { JobKey, JobReports } from "./job-reports.js";
+import { applyChanges, mergeChanges } from "./graph.js";
+import { jobFinishedChanges } from "./job-reports.js";
 import type { LogHub } from "./log-hub.js";
-import type { Wakeups } from "./run-writer.js";
+import type { RunWriter, Wakeups } from "./run-writer.js";
 
 /** Who reports: the runner, and the credential the request was authenticated with. */
 export interface RunnerCaller {
@@ -39,11 +40,68 @@ export interface ClaimRequest extends RunnerCaller {
   readonly signal: AbortSignal;
 }
 
-/** A report on a job: by whom, on which job and attempt. */
-export interface JobReport extends RunnerCaller {
-  readonly jobId: string;
-  readonly attempt: number;
+/** A runner opens its job stream: what it can take now. */
+export interface StreamRequest extends RunnerCaller {
+  readonly labels: readonly string[];
+  /** Free slots when it opened the stream. */
+  readonly free: number;
+  /** Jobs the runner has received over all its streams so far. */
+  readonly received: number;
 }
+
+/** The open stream as the protocol writes to it (an SSE answer). */
+export interface RunnerChannel {
+  send(event: string, data: unknown): void;
+  /** Waits `ms`, or less when woken or the runner goes away. */
+  wait(ms: number): Promise<void>;
+  wake(): void;
+  readonly signal: AbortSignal;
+}
+
+/** What a batch of reports tells besides the reports: the runner's free slots. */
+export interface ReportMeta {
+  readonly free?: number | undefined;
+  readonly received?: number | undefined;
+}
+
+/** A job whose runner must stop working on it (its run was stopped). */
+export interface JobToCancel {
+  readonly id: string;
+  readonly attempt: number;
+  readonly runnerId: string;
+}
+
+/** What a runner tells about a job it holds; every report names the job and its attempt. */
+export type RunnerReport =
+  | { readonly type: "heartbeat"; readonly jobId: string; readonly attempt: number }
+  | {
+      readonly type: "step_started";
+      readonly jobId: string;
+      readonly attempt: number;
+      readonly stepId: string;
+    }
+  | {
+      readonly type: "step_log";
+      readonly jobId: string;
+      readonly attempt: number;
+      readonly stepId: string;
+      readonly offset: number;
+      readonly text: string;
+    }
+  | {
+      readonly type: "step_finished";
+      readonly jobId: string;
+      readonly attempt: number;
+      readonly stepId: string;
+      readonly status: StepResult;
+      readonly message: string | null;
+    }
+  | {
+      readonly type: "job_finished";
+      readonly jobId: string;
+      readonly attempt: number;
+      readonly outcome: JobOutcome;
+    };
 
 export interface RunnerProtocol {
   /** Registers (or, with `runnerId`, re-registers) a runner of the calling credential. */
@@ -53,15 +111,59 @@ export interface RunnerProtocol {
    * registered (400) or not the caller's (403).
    */
   claim(req: ClaimRequest): Promise<JobAssignment[]>;
-  heartbeat(r: JobReport): Promise<boolean>;
-  stepStarted(r: JobReport, stepId: string): Promise<boolean>;
-  stepLog(r: JobReport, stepId: string, offset: number, text: string): Promise<boolean>;
-  stepFinished(r: JobReport, stepId: string, status: StepResult, message: string | null): Promise<boolean>;
-  jobFinished(r: JobReport, outcome: JobOutcome): Promise<boolean>;
+  /**
+   * A batch of reports, in the order the runner made them: heartbeats in one transaction, log
+   * chunks in one, and each job's step and job reports folded into one change of its run. Answers,
+   * per report, whether that attempt on that runner still held the job (false: it counted not).
+   * Sending a batch again is harmless (a resent log chunk lands on itself; a resent end finds the
+   * job ended and answers false).
+   */
+  report(caller: RunnerCaller, reports: readonly RunnerReport[], meta?: ReportMeta): Promise<boolean[]>;
+  /**
+   * The runner's job stream: jobs are pushed as slots are free and work is ready, and cancels
+   * of jobs whose runs were stopped. Resolves when the stream closes; jobs pushed on it that the
+   * runner never confirmed (a heartbeat) go back to the queue.
+   */
+  stream(req: StreamRequest, ch: RunnerChannel): Promise<void>;
+  /** Throws unless the runner is registered and the caller's (before a stream opens). */
+  checkRunner(caller: RunnerCaller): Promise<void>;
+  /**
+   * Tells the jobs' runners to stop working on them, and waits (at most `timeoutMs`) until each
+   * has reported the job's end: its processes are gone then.
+   */
+  cancel(jobs: readonly JobToCancel[], timeoutMs: number): Promise<void>;
   /** Wakes every waiting long poll: work may be ready. */
   notifyWork(): void;
   /** Long polls end and no job is handed out any more. */
   stop(): void;
+}
+
+/** The change a step or job report makes; null when that attempt on that runner no longer holds it. */
+export function reportChanges(
+  g: RunGraph,
+  runnerId: string,
+  r: Exclude<RunnerReport, { type: "heartbeat" } | { type: "step_log" }>,
+  now: number,
+  nextSeq: () => number,
+): RunChanges | null {
+  const j = g.jobs.find((x) => x.id === r.jobId);
+  if (!j || j.status !== "RUNNING" || j.attempt !== r.attempt || j.runner_id !== runnerId) return null;
+  if (r.type === "job_finished") return jobFinishedChanges(g, j, r.outcome, now, nextSeq);
+  // A step of another job is not the runner's to report on.
+  const s = g.steps.find((x) => x.id === r.stepId);
+  if (!s || s.job_id !== j.id) return null;
+  if (r.type === "step_started") return { steps: [{ id: s.id, status: "RUNNING", start_time: now }] };
+  return { steps: [{ id: s.id, status: r.status, message: r.message, end_time: now }] };
+}
+
+interface OpenStream {
+  readonly ch: RunnerChannel;
+  free: number;
+  readonly receivedAtOpen: number;
+  received: number;
+  pushed: number;
+  readonly unconfirmed: Map<string, number>;
+  readonly cancels: { job_id: string; attempt: number }[];
 }
 
 /** A long poll looks at the queue at least this often, for work queued on other replicas. */
@@ -69,22 +171,32 @@ const POLL_MS = 1000;
 
 export function createRunnerProtocol(deps: {
   readonly store: RunStore & JobQueueStore & LogStore;
-  readonly reports: JobReports;
-  /** Tells what remembers runs that a claim changed them. */
-  readonly claimed: (jobs: readonly ClaimedJob[]) => void;
+  readonly writer: RunWriter;
   readonly logs: LogHub;
   readonly wake: Wakeups;
   readonly clock: Clock;
   readonly newId: () => string;
   readonly config: AssignmentLimits & { readonly leaseMs: number };
 }): RunnerProtocol {
-  const { store, reports, logs, wake, clock, config } = deps;
+  const { store, writer, logs, wake, clock, config } = deps;
+  /** The run of each job handed out here (reports name only the job). */
+  const runOfJob = new Map<string, string>();
+  /** The open job stream of each runner connected here. */
+  const streams = new Map<string, OpenStream>();
+  /** Who waits for a job's end report (a stop that waits until its processes are gone). */
+  const endWaiters = new Map<string, (() => void)[]>();
+  const jobEnded = (jobId: string): void => {
+    const list = endWaiters.get(jobId);
+    endWaiters.delete(jobId);
+    for (const resolve of list ?? []) resolve();
+  };
   const waiters = new Set<AbortController>();
   let stopped = false;
 
   function notifyWork(): void {
     for (const w of waiters) w.abort();
     waiters.clear();
+    for (const st of streams.values()) st.ch.wake();
   }
 
   async function claimNow(
@@ -100,7 +212,7 @@ export function createRunnerProtocol(deps: {
       now: clock.now(),
       leaseMs: config.leaseMs,
     });
-    if (claimed.length > 0) deps.claimed(claimed);
+    if (claimed.length > 0) writer.claimed(claimed);
     const out: JobAssignment[] = [];
     for (const job of claimed) {
       const [run, steps] = await Promise.all([
@@ -109,6 +221,7 @@ export function createRunnerProtocol(deps: {
       ]);
       if (!run) continue;
       if (run.status === "QUEUED") wake.run(job.run_id);
+      runOfJob.set(job.id, job.run_id);
       out.push(buildAssignment(run, job, steps, config));
     }
     return out;
@@ -148,17 +261,91 @@ export function createRunnerProtocol(deps: {
     }
   }
 
-  /** The job as a remote runner names it, if that attempt on that runner still holds it. */
-  async function jobKey(r: JobReport): Promise<JobKey | undefined> {
-    await checkOwner(r);
-    const job = await store.getJob(r.jobId);
-    return job && job.attempt === r.attempt && job.status === "RUNNING" && job.runner_id === r.runnerId
-      ? job
-      : undefined;
-  }
-
   return {
     notifyWork,
+
+    async checkRunner(caller) {
+      await checkOwner(caller);
+      if (!(await store.touchRunner(caller.runnerId, clock.now()))) {
+        throw new PipewrightError(
+          "INVALID_REQUEST",
+          `runner_id: runner ${caller.runnerId} is not registered; register again`,
+        );
+      }
+    },
+
+    async stream(req, ch) {
+      const st: OpenStream = {
+        ch,
+        free: req.free,
+        receivedAtOpen: req.received,
+        received: req.received,
+        pushed: 0,
+        unconfirmed: new Map(),
+        cancels: [],
+      };
+      streams.get(req.runnerId)?.ch.wake();
+      streams.set(req.runnerId, st);
+      try {
+        while (!ch.signal.aborted && !stopped && streams.get(req.runnerId) === st) {
+          if (st.cancels.length > 0) ch.send("cancel", { jobs: st.cancels.splice(0) });
+          // What the runner can take: its free slots as it last said, less what is on its way.
+          const free = st.free - (st.pushed - (st.received - st.receivedAtOpen));
+          if (free > 0) {
+            const jobs = await claimNow(req.runnerId, free, req.labels);
+            if (jobs.length > 0) {
+              if (ch.signal.aborted) {
+                await store.releaseJobs(jobs.map((j) => ({ id: j.jobRunId, attempt: j.attempt })));
+                wake.dispatch();
+                break;
+              }
+              st.pushed += jobs.length;
+              for (const j of jobs) st.unconfirmed.set(j.jobRunId, j.attempt);
+              ch.send("jobs", { jobs });
+              continue;
+            }
+          }
+          await ch.wait(POLL_MS);
+        }
+      } finally {
+        if (streams.get(req.runnerId) === st) streams.delete(req.runnerId);
+        if (st.unconfirmed.size > 0) {
+          // Pushed, never confirmed: most likely never received. Confirmed ones stay the runner's.
+          await store.releaseJobs(
+            [...st.unconfirmed].map(([id, attempt]) => ({ id, attempt })),
+            {
+              unconfirmedOnly: true,
+            },
+          );
+          wake.dispatch();
+        }
+      }
+    },
+
+    async cancel(jobs, timeoutMs) {
+      const waits: Promise<void>[] = [];
+      for (const j of jobs) {
+        // Only jobs handed out here whose end has not been reported yet have an end to wait for.
+        if (!runOfJob.has(j.id)) continue;
+        waits.push(
+          new Promise<void>((resolve) => {
+            const list = endWaiters.get(j.id);
+            if (list) list.push(resolve);
+            else endWaiters.set(j.id, [resolve]);
+          }),
+        );
+        const st = streams.get(j.runnerId);
+        if (st) {
+          st.cancels.push({ job_id: j.id, attempt: j.attempt });
+          st.ch.wake();
+        }
+      }
+      if (waits.length === 0) return;
+      const timer = new AbortController();
+      await Promise.race([Promise.all(waits), clock.sleep(timeoutMs, timer.signal)]);
+      timer.abort();
+      for (const j of jobs) endWaiters.delete(j.id);
+    },
 
     stop() {
       stopped = true;
@@ -211,38 +398,83 @@ export function createRunnerProtocol(deps: {
       }
     },
 
-    async heartbeat(r) {
-      await checkOwner(r);
-      return store.renewLease(r.jobId, r.attempt, clock.now() + config.leaseMs, r.runnerId);
-    },
-
-    async stepStarted(r, stepId) {
-      const job = await jobKey(r);
-      return job ? reports.stepStarted(job, stepId) : false;
-    },
-
-    async stepLog(r, stepId, offset, text) {
-      await checkOwner(r);
-      const ok = await store.appendLog(stepId, offset, text, {
-        jobId: r.jobId,
-        attempt: r.attempt,
-        runnerId: r.runnerId,
+    async report(caller, reports, meta) {
+      await checkOwner(caller);
+      const st = streams.get(caller.runnerId);
+      const held = reports.map(() => false);
+      const beats: number[] = [];
+      const chunks: number[] = [];
+      const byJob = new Map<string, number[]>();
+      reports.forEach((r, i) => {
+        if (r.type === "heartbeat") beats.push(i);
+        else if (r.type === "step_log") chunks.push(i);
+        else {
+          const list = byJob.get(r.jobId);
+          if (list) list.push(i);
+          else byJob.set(r.jobId, [i]);
+        }
       });
-      if (ok) logs.publish(stepId, offset, text);
-      return ok;
-    },
-
-    async stepFinished(r, stepId, status, message) {
-      const job = await jobKey(r);
-      if (!job) return false;
-      const ok = await reports.stepFinished(job, stepId, status, message);
-      logs.ended(stepId);
-      return ok;
-    },
-
-    async jobFinished(r, outcome) {
-      const job = await jobKey(r);
-      return job ? reports.jobFinished(job, outcome) : false;
+      // Leases first (they confirm the jobs), then logs (a step's text before its end).
+      if (beats.length > 0) {
+        const jobs = beats.map((i) => ({ id: reports[i]!.jobId, attempt: reports[i]!.attempt }));
+        const ok = await store.renewLeases(jobs, clock.now() + config.leaseMs, caller.runnerId);
+        beats.forEach((i, k) => {
+          held[i] = ok[k]!;
+          st?.unconfirmed.delete(reports[i]!.jobId);
+        });
+      }
+      if (chunks.length > 0) {
+        const list = chunks.map((i) => reports[i] as Extract<RunnerReport, { type: "step_log" }>);
+        const ok = await store.appendLogs(
+          list.map((r) => ({
+            stepId: r.stepId,
+            offset: r.offset,
+            text: r.text,
+            fence: { jobId: r.jobId, attempt: r.attempt, runnerId: caller.runnerId },
+          })),
+        );
+        chunks.forEach((i, k) => {
+          held[i] = ok[k]!;
+          const r = list[k]!;
+          if (ok[k]) logs.publish(r.stepId, r.offset, r.text);
+        });
+      }
+      await Promise.all(
+        [...byJob].map(async ([jobId, idx]) => {
+          const runId = runOfJob.get(jobId) ?? (await store.getJob(jobId))?.run_id;
+          if (runId === undefined) return;
+          await writer.mutate(runId, (g) => {
+            let mid = g;
+            let all: RunChanges | null = null;
+            for (const i of idx) {
+              const r = reports[i] as Parameters<typeof reportChanges>[2];
+              const c = reportChanges(mid, caller.runnerId, r, clock.now(), writer.nextSeq);
+              if (c === null) continue;
+              held[i] = true;
+              mid = applyChanges(mid, c);
+              all = all === null ? c : mergeChanges(all, c);
+            }
+            return all;
+          });
+          for (const i of idx) {
+            const r = reports[i]!;
+            if (r.type === "step_finished") logs.ended(r.stepId);
+            if (r.type === "job_finished") {
+              runOfJob.delete(jobId);
+              jobEnded(jobId);
+            }
+          }
+        }),
+      );
+      if (st && meta?.free !== undefined && meta.received !== undefined) {
+        // The runner's own count: what it said is free, knowing all it had received.
+        const before = st.free - (st.pushed - (st.received - st.receivedAtOpen));
+        st.free = meta.free;
+        st.received = Math.max(st.received, meta.received);
+        const after = st.free - (st.pushed - (st.received - st.receivedAtOpen));
+        if (after > before) st.ch.wake();
+      }
+      return held;
     },
   };
 }

@@ -1,23 +1,38 @@
-// The runner agent (`pipewright runner`): registers with a server, long-polls for jobs, runs them
-// with the same local runner code as the embedded mode, streams their logs back, renews their
-// leases, and reports results — retrying every report until a server answers, so jobs go on
-// while the server restarts. SIGTERM drains (no new jobs; running ones finish).
+// The runner agent (`pipewright runner`, remote or the embedded server's own): registers with a
+// server, takes the jobs it pushes over one persistent stream, runs them with the local runner,
+// and sends every report (leases, step starts and ends, log chunks, job ends) in batches through
+// one queue, retrying each batch until a server answers it. Jobs therefore go on while the
+// server restarts, and their results reach the next server. SIGTERM drains (no new jobs; running
+// ones finish and are reported).
 
+import fs from "node:fs";
 import os from "node:os";
 import { type Clock, systemClock } from "../clock.js";
+import { createSseParser } from "../wire/sse.js";
+import type { StepGroups } from "./groups.js";
 import type { JobAssignment, JobOutcome, JobReporter, StepOutcomeStatus } from "./job.js";
 import { createLocalRunner } from "./local-runner.js";
 import type { HostEnv } from "./process.js";
+import type { Sandbox } from "./sandbox.js";
 
 export interface AgentOptions {
-  /** One server URL, or several (any replica): on a network failure the agent moves to the next. */
-  readonly server: string;
-  readonly token: string;
+  /**
+   * One server URL, or several (any replica): on a network failure the agent moves to the next.
+   * A function is asked again at every reconnect (the embedded runner reads the file its server
+   * writes at each start).
+   */
+  readonly server: string | (() => string);
+  readonly token: string | (() => string);
   readonly slots: number;
   readonly labels: readonly string[];
   readonly name: string;
   readonly workRoot: string;
   readonly hostEnv: HostEnv;
+  /** Where each step's process group is recorded before its command runs. */
+  readonly groups?: StepGroups | undefined;
+  readonly sandbox?: Sandbox | undefined;
+  /** Every job runs without network. */
+  readonly noNetwork?: boolean | undefined;
   /** Clones of local paths and file:// URLs on this machine (`--allow-local-clone`). */
   readonly allowLocalClone?: boolean;
   readonly version: string;
@@ -25,6 +40,8 @@ export interface AgentOptions {
   readonly log: (msg: string) => void;
   /** Longest wait between retries of an unreachable server. */
   readonly maxBackoffMs?: number;
+  /** Called once registered, with the runner id the server gave. */
+  readonly onRegistered?: (runnerId: string) => void;
   readonly clock?: Clock;
 }
 
@@ -36,9 +53,11 @@ export interface Agent {
   /** Stops at once: running jobs are killed and not reported (their leases expire on the server). */
   stop(): void;
   readonly running: number;
+  /** Milliseconds since a server last answered (0 while connected). */
+  readonly unreachableMs: number;
 }
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     body: string,
@@ -47,77 +66,115 @@ class HttpError extends Error {
   }
 }
 
+/** A report as it goes over the wire (see /runner/v1/reports). */
+type WireReport =
+  | { type: "heartbeat"; job_id: string; attempt: number }
+  | { type: "step_started"; job_id: string; attempt: number; step_id: string }
+  | { type: "step_log"; job_id: string; attempt: number; step_id: string; offset: number; text: string }
+  | {
+      type: "step_finished";
+      job_id: string;
+      attempt: number;
+      step_id: string;
+      status: StepOutcomeStatus;
+      message: string | null;
+    }
+  | {
+      type: "job_finished";
+      job_id: string;
+      attempt: number;
+      status: StepOutcomeStatus;
+      next_step: number;
+      message: string | null;
+    };
+
+interface Queued {
+  readonly report: WireReport;
+  readonly bytes: number;
+  /** Whether the attempt still held the job; undefined when the report was given up. */
+  readonly settle: (held: boolean | undefined) => void;
+}
+
 const LOG_FLUSH_MS = 100;
 const LOG_FLUSH_BYTES = 256 * 1024;
+/** A batch of reports stays under this many bytes of log text (the server's body limit is larger). */
+const BATCH_BYTES = 4 * 1024 * 1024;
+const BATCH_REPORTS = 2000;
+
+interface RunningJob {
+  readonly attempt: number;
+  readonly controller: AbortController;
+}
 
 export function createAgent(opts: AgentOptions): Agent {
-  const servers = opts.server
-    .split(",")
-    .map((s) => s.trim().replace(/\/+$/, ""))
-    .filter(Boolean);
-  let current = 0;
-  const base = (): string => servers[current % servers.length]!;
   const clock = opts.clock ?? systemClock;
+  const serverList = (): string[] =>
+    (typeof opts.server === "function" ? opts.server() : opts.server)
+      .split(",")
+      .map((s) => s.trim().replace(/\/+$/, ""))
+      .filter(Boolean);
+  const token = (): string => (typeof opts.token === "function" ? opts.token() : opts.token);
+  let current = 0;
+  const base = (): string => {
+    const list = serverList();
+    if (list.length === 0) throw new Error("no server to connect to yet");
+    return list[current % list.length]!;
+  };
   const runner = createLocalRunner({
     workRoot: opts.workRoot,
     hostEnv: opts.hostEnv,
     killGraceMs: 1000,
     allowLocalClone: opts.allowLocalClone ?? false,
+    groups: opts.groups,
+    sandbox: opts.sandbox,
+    noNetwork: opts.noNetwork,
     clock,
   });
-  const maxBackoff = opts.maxBackoffMs ?? 5000;
+  const maxBackoff = opts.maxBackoffMs ?? 2000;
   const stopping = new AbortController();
   const draining = new AbortController();
   let runnerId: string | undefined;
   let heartbeatMs = 1000;
-  const jobs = new Map<string, Promise<void>>();
-  let wake: (() => void) | undefined;
+  const jobs = new Map<string, RunningJob>();
+  const done = new Set<Promise<void>>();
+  /** Jobs received over streams so far: the server counts what it pushed against it. */
+  let received = 0;
+  let lastAnswer = clock.now();
+  let connected = false;
 
   async function post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(base() + path, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-auth-token": opts.token },
-        body: JSON.stringify(body),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (err) {
-      // Unreachable: the next try goes to the next replica.
-      if (!signal?.aborted) current++;
-      throw err;
-    }
+    const res = await request(path, body, signal);
     const text = await res.text();
     if (!res.ok) throw new HttpError(res.status, text);
     return JSON.parse(text) as T;
   }
 
-  const sleep = (ms: number): Promise<void> => clock.sleep(ms, stopping.signal);
-
-  /**
-   * Sends a report until some server answers it. 4xx answers other than "unknown runner" are
-   * final (retrying would not help); network errors and 5xx are retried with backoff.
-   */
-  async function deliver<T>(what: string, path: string, body: unknown): Promise<T | undefined> {
-    let backoff = 100;
-    for (;;) {
-      if (stopping.signal.aborted) return undefined;
-      try {
-        return await post<T>(path, body);
-      } catch (err) {
-        if (err instanceof HttpError && err.status >= 400 && err.status < 500) {
-          opts.log(`${what}: the server refused it (${err.message}); giving up on it`);
-          return undefined;
-        }
-        opts.log(`${what}: ${(err as Error).message}; retrying in ${backoff} ms`);
-        await sleep(backoff);
-        backoff = Math.min(maxBackoff, backoff * 2);
-      }
+  async function request(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(base() + path, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-auth-token": token() },
+        body: JSON.stringify(body),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      connected = false;
+      // Unreachable: the next try goes to the next replica.
+      if (!signal?.aborted) current++;
+      throw err;
     }
+    connected = true;
+    lastAnswer = clock.now();
+    return res;
   }
 
+  const sleep = (ms: number): Promise<void> => clock.sleep(ms, stopping.signal);
+  const notRegistered = (err: unknown): boolean =>
+    err instanceof HttpError && err.status === 400 && err.message.includes("not registered");
+
   async function register(): Promise<void> {
-    let backoff = 200;
+    let backoff = 100;
     while (!stopping.signal.aborted) {
       try {
         const r = await post<{ runner_id: string; heartbeat_ms: number }>("/runner/v1/register", {
@@ -127,8 +184,10 @@ export function createAgent(opts: AgentOptions): Agent {
           slots: opts.slots,
           version: opts.version,
         });
+        const first = runnerId === undefined;
         runnerId = r.runner_id;
         heartbeatMs = r.heartbeat_ms;
+        if (first) opts.onRegistered?.(runnerId);
         opts.log(
           `registered with ${base()} as ${opts.name} (${runnerId}), ${opts.slots} slots, labels [${opts.labels.join(", ")}]`,
         );
@@ -137,53 +196,94 @@ export function createAgent(opts: AgentOptions): Agent {
         if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
           throw new Error(`the server refused the runner token: ${err.message}`);
         }
-        opts.log(`cannot register with ${base()}: ${(err as Error).message}; retrying in ${backoff} ms`);
+        opts.log(`cannot register: ${(err as Error).message}; retrying in ${backoff} ms`);
         await sleep(backoff);
         backoff = Math.min(maxBackoff, backoff * 2);
       }
     }
   }
 
-  function execute(job: JobAssignment): Promise<void> {
+  // --- Reports: one queue, one batch in flight, each batch retried until a server answers it.
+  const queue: Queued[] = [];
+  let sending: Promise<void> | undefined;
+
+  function report(r: WireReport): Promise<boolean | undefined> {
+    return new Promise((settle) => {
+      queue.push({ report: r, bytes: r.type === "step_log" ? r.text.length : 0, settle });
+      sending ??= sendAll().finally(() => (sending = undefined));
+    });
+  }
+
+  async function sendAll(): Promise<void> {
+    let backoff = 50;
+    while (queue.length > 0) {
+      if (stopping.signal.aborted) {
+        for (const q of queue.splice(0)) q.settle(undefined);
+        return;
+      }
+      let n = 0;
+      let bytes = 0;
+      while (n < queue.length && n < BATCH_REPORTS && (n === 0 || bytes + queue[n]!.bytes <= BATCH_BYTES)) {
+        bytes += queue[n]!.bytes;
+        n++;
+      }
+      const batch = queue.slice(0, n);
+      try {
+        const r = await post<{ held: boolean[] }>("/runner/v1/reports", {
+          runner_id: runnerId,
+          free: opts.slots - jobs.size,
+          received,
+          reports: batch.map((q) => q.report),
+        });
+        queue.splice(0, n);
+        batch.forEach((q, i) => {
+          q.settle(r.held[i] === true);
+        });
+        backoff = 50;
+      } catch (err) {
+        if (notRegistered(err)) {
+          await register();
+          continue;
+        }
+        if (err instanceof HttpError && err.status >= 400 && err.status < 500) {
+          // Retrying would not help: these reports are given up (their leases run out).
+          opts.log(`reports: the server refused them (${err.message}); giving them up`);
+          queue.splice(0, n);
+          for (const q of batch) q.settle(undefined);
+          continue;
+        }
+        opts.log(`reports: ${(err as Error).message}; retrying in ${backoff} ms`);
+        await sleep(backoff);
+        backoff = Math.min(maxBackoff, backoff * 2);
+      }
+    }
+  }
+
+  // --- Jobs.
+  function execute(job: JobAssignment): void {
     const controller = new AbortController();
     const onStop = (): void => controller.abort();
     stopping.signal.addEventListener("abort", onStop, { once: true });
-    const ref = `/runner/v1/jobs/${job.jobRunId}`;
-    const attempt = job.attempt;
-    // Every report says which runner sends it: only this runner's attempt holds the job.
-    const me = { runner_id: runnerId, attempt };
+    const key = { job_id: job.jobRunId, attempt: job.attempt };
+    jobs.set(job.jobRunId, { attempt: job.attempt, controller });
     /** Fenced out: the server gave the job to someone else or it was stopped. */
-    const lost = (r: { held: boolean } | undefined): void => {
-      if (r && !r.held) controller.abort();
+    const lost = (held: boolean | undefined): void => {
+      if (held === false) controller.abort();
     };
-
-    const heartbeat = clock.setInterval(() => {
-      post<{ held: boolean }>(`${ref}/heartbeat`, me).then(lost, () => {
-        // The server may be restarting: the job goes on, the next beat tries again.
-      });
-    }, heartbeatMs);
+    // The job is confirmed at once: a claim the runner got is not mistaken for a lost answer.
+    void report({ type: "heartbeat", ...key }).then(lost);
 
     // Log chunks per step go out in order, batched; offsets make resends harmless.
-    const buffers = new Map<
-      string,
-      { offset: number; parts: string[]; bytes: number; sending: Promise<void> }
-    >();
+    const buffers = new Map<string, { offset: number; parts: string[]; bytes: number }>();
     const flush = (stepId: string): Promise<void> => {
       const b = buffers.get(stepId);
-      if (!b) return Promise.resolve();
-      if (b.parts.length > 0) {
-        const text = b.parts.join("");
-        const offset = b.offset;
-        b.offset += Buffer.byteLength(text);
-        b.parts = [];
-        b.bytes = 0;
-        b.sending = b.sending.then(async () => {
-          lost(
-            await deliver<{ held: boolean }>("log", `${ref}/steps/${stepId}/log`, { ...me, offset, text }),
-          );
-        });
-      }
-      return b.sending;
+      if (!b || b.parts.length === 0) return Promise.resolve();
+      const text = b.parts.join("");
+      const offset = b.offset;
+      b.offset += Buffer.byteLength(text);
+      b.parts = [];
+      b.bytes = 0;
+      return report({ type: "step_log", ...key, step_id: stepId, offset, text }).then(lost);
     };
     const flusher = clock.setInterval(() => {
       for (const id of buffers.keys()) void flush(id);
@@ -191,12 +291,8 @@ export function createAgent(opts: AgentOptions): Agent {
 
     const reporter: JobReporter = {
       async stepStarted(stepId) {
-        buffers.set(stepId, { offset: 0, parts: [], bytes: 0, sending: Promise.resolve() });
-        lost(await deliver<{ held: boolean }>("step start", `${ref}/steps/${stepId}/start`, me));
-      },
-      stepProcess() {
-        // Process groups matter to the embedded server's restart clean-up only; an agent's
-        // processes die with its jobs (runProcess kills their groups).
+        buffers.set(stepId, { offset: 0, parts: [], bytes: 0 });
+        lost(await report({ type: "step_started", ...key, step_id: stepId }));
       },
       stepOutput(stepId, text) {
         const b = buffers.get(stepId);
@@ -206,20 +302,14 @@ export function createAgent(opts: AgentOptions): Agent {
         if (b.bytes >= LOG_FLUSH_BYTES) void flush(stepId);
       },
       async stepFinished(stepId, status: StepOutcomeStatus, message) {
-        await flush(stepId);
+        void flush(stepId);
         buffers.delete(stepId);
         if (stopping.signal.aborted) return;
-        lost(
-          await deliver<{ held: boolean }>("step result", `${ref}/steps/${stepId}/finish`, {
-            ...me,
-            status,
-            message,
-          }),
-        );
+        lost(await report({ type: "step_finished", ...key, step_id: stepId, status, message }));
       },
     };
 
-    return runner
+    const p = runner
       .runJob(job, reporter, controller.signal)
       .catch(
         (err: unknown): JobOutcome => ({
@@ -230,61 +320,89 @@ export function createAgent(opts: AgentOptions): Agent {
       )
       .then(async (outcome) => {
         flusher.cancel();
-        await Promise.all([...buffers.keys()].map(flush));
+        for (const id of buffers.keys()) void flush(id);
+        jobs.delete(job.jobRunId);
         if (stopping.signal.aborted) return;
         // The final status is retried until a server acknowledges it.
-        await deliver("job result", `${ref}/finish`, {
-          ...me,
+        await report({
+          type: "job_finished",
+          ...key,
           status: outcome.status,
           next_step: outcome.nextStep,
           message: outcome.message,
         });
       })
       .finally(() => {
-        heartbeat.cancel();
         flusher.cancel();
+        jobs.delete(job.jobRunId);
         stopping.signal.removeEventListener("abort", onStop);
+        done.delete(p);
       });
+    done.add(p);
+  }
+
+  // --- Leases: one heartbeat per running job every heartbeatMs, in the shared queue.
+  const beat = clock.setInterval(() => {
+    for (const [id, j] of jobs) {
+      void report({ type: "heartbeat", job_id: id, attempt: j.attempt }).then((held) => {
+        if (held === false) j.controller.abort();
+      });
+    }
+  }, heartbeatMs);
+
+  // --- The stream: jobs and cancels pushed by the server while it is open.
+  async function streamOnce(signal: AbortSignal): Promise<void> {
+    const res = await request(
+      "/runner/v1/stream",
+      { runner_id: runnerId, labels: opts.labels, free: opts.slots - jobs.size, received },
+      signal,
+    );
+    if (!res.ok) throw new HttpError(res.status, await res.text());
+    if (!res.body) throw new Error("the stream has no body");
+    const decoder = new TextDecoder();
+    const parse = createSseParser((e) => {
+      if (e.event === "jobs") {
+        const { jobs: pushed } = JSON.parse(e.data) as { jobs: JobAssignment[] };
+        for (const job of pushed) {
+          received++;
+          execute(job);
+        }
+      } else if (e.event === "cancel") {
+        const { jobs: cut } = JSON.parse(e.data) as { jobs: { job_id: string; attempt: number }[] };
+        for (const c of cut) {
+          const j = jobs.get(c.job_id);
+          if (j && j.attempt === c.attempt) j.controller.abort();
+        }
+      }
+    });
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      lastAnswer = clock.now();
+      parse(decoder.decode(chunk, { stream: true }));
+    }
   }
 
   async function loop(): Promise<void> {
     await register();
-    let backoff = 200;
-    while (!stopping.signal.aborted && !draining.signal.aborted) {
-      const free = opts.slots - jobs.size;
-      if (free <= 0) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        continue;
-      }
-      let claimed: JobAssignment[];
+    let backoff = 100;
+    const closed = AbortSignal.any([draining.signal, stopping.signal]);
+    while (!closed.aborted) {
       try {
-        const r = await post<{ jobs: JobAssignment[] }>(
-          "/runner/v1/claim",
-          { runner_id: runnerId, limit: free, labels: opts.labels, wait_ms: 20_000 },
-          AbortSignal.any([draining.signal, stopping.signal]),
-        );
-        claimed = r.jobs;
-        backoff = 200;
+        await streamOnce(closed);
+        backoff = 100;
       } catch (err) {
-        if (draining.signal.aborted || stopping.signal.aborted) break;
-        if (err instanceof HttpError && err.status === 400 && err.message.includes("not registered")) {
+        if (closed.aborted) break;
+        if (notRegistered(err)) {
           await register();
           continue;
         }
-        opts.log(`claiming jobs from ${base()} failed: ${(err as Error).message}; retrying in ${backoff} ms`);
+        opts.log(`the job stream broke: ${(err as Error).message}; reconnecting in ${backoff} ms`);
         await sleep(backoff);
         backoff = Math.min(maxBackoff, backoff * 2);
-        continue;
-      }
-      for (const job of claimed) {
-        const p = execute(job).finally(() => {
-          jobs.delete(job.jobRunId);
-          wake?.();
-        });
-        jobs.set(job.jobRunId, p);
       }
     }
-    await Promise.all(jobs.values());
+    while (done.size > 0) await Promise.all(done);
+    await sending;
+    beat.cancel();
   }
 
   let loopDone: Promise<void> | undefined;
@@ -295,20 +413,31 @@ export function createAgent(opts: AgentOptions): Agent {
     },
     async drain() {
       draining.abort();
-      wake?.();
       await (loopDone ?? Promise.resolve());
     },
     stop() {
       stopping.abort();
       draining.abort();
-      wake?.();
+      beat.cancel();
     },
     get running() {
       return jobs.size;
+    },
+    get unreachableMs() {
+      return connected ? 0 : clock.now() - lastAnswer;
     },
   };
 }
 
 export function defaultRunnerName(): string {
   return `${os.hostname()}-${process.pid}`;
+}
+
+/** Reads a small file written by the server (its URL, the runner token), trimmed; "" if missing. */
+export function readTrimmed(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
 }

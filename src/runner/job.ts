@@ -1,5 +1,5 @@
-// The contract between the scheduler and whatever executes jobs: the in-process runner now, a
-// remote agent later. A job's steps run in order in one workspace; the scheduler learns of
+// The contract between the server and what executes jobs: the runner agent (embedded or remote)
+// gets assignments like this one and runs them with the local runner. A job's steps run in order in one workspace; the scheduler learns of
 // progress through a reporter and of the end through the returned outcome.
 
 export interface StepAssignment {
@@ -25,6 +25,8 @@ export interface JobAssignment {
   readonly sources: readonly unknown[];
   readonly timeoutMs: number;
   readonly maxLogBytes: number;
+  /** The runner labels the job asked for (`no-network`: run it without network). */
+  readonly labels: readonly string[];
 }
 
 export type StepOutcomeStatus = "COMPLETED" | "FAILED" | "CANCELED";
@@ -32,8 +34,6 @@ export type StepOutcomeStatus = "COMPLETED" | "FAILED" | "CANCELED";
 export interface JobReporter {
   /** Resolves once the step's RUNNING state is stored; only then does the step's process start. */
   stepStarted(stepId: string): Promise<void>;
-  /** The step's process started as leader of process group `pgid` (recorded for restart clean-up). */
-  stepProcess(stepId: string, pgid: number): void;
   /** Masked, capped log text of a running step, in order. Must not throw. */
   stepOutput(stepId: string, text: string): void;
   stepFinished(stepId: string, status: StepOutcomeStatus, message: string | null): Promise<void>;
@@ -51,9 +51,4 @@ export interface JobOutcome {
 
 export interface JobRunner {
   runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome>;
-  /**
-   * After a crash: kills what is left of a step process group of the given job, if it is still
-   * there and still that job's (a recycled process id must never be hit).
-   */
-  reapOrphan(jobRunId: string, pgid: number): void;
 }

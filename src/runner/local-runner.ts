@@ -1,14 +1,14 @@
 // Executes jobs on this machine: one workspace directory per job, each step a real process
 // (bash for shell steps, git for checkouts), its output decoded, masked and capped as it streams.
 
-import { readFileSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { chown, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
 import { cloneUrlProblem } from "../pipeline/environment.js";
 import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
 import { gitClone } from "./git-clone.js";
+import type { StepGroups } from "./groups.js";
 import type {
   JobAssignment,
   JobOutcome,
@@ -20,6 +20,7 @@ import type {
 import { createLogCap } from "./log-cap.js";
 import { createMasker } from "./mask.js";
 import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
+import { NO_NETWORK_LABEL, NO_SANDBOX, type Sandbox, type SandboxSpec } from "./sandbox.js";
 import { runShellScript } from "./shell.js";
 
 export interface LocalRunnerOptions {
@@ -32,6 +33,12 @@ export interface LocalRunnerOptions {
   readonly allowLocalClone: boolean;
   /** Times job timeouts; the system clock by default. */
   readonly clock?: Clock;
+  /** Where step process groups are recorded before their commands run. */
+  readonly groups?: StepGroups | undefined;
+  /** Where steps run (none: as the runner's user, on its file system). */
+  readonly sandbox?: Sandbox | undefined;
+  /** Every job runs without network (a runner started with --no-network). */
+  readonly noNetwork?: boolean | undefined;
 }
 
 const input = (step: StepAssignment, key: string): unknown => step.inputs.find((i) => i.key === key)?.value;
@@ -45,26 +52,35 @@ interface SourceParams {
 
 export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
   const clock = opts.clock ?? systemClock;
+  const sandbox = opts.sandbox ?? NO_SANDBOX;
+  /** Slots in use: a job's slot picks its sandbox user. */
+  const slots = new Set<number>();
+  const takeSlot = (): number => {
+    let i = 0;
+    while (slots.has(i)) i++;
+    slots.add(i);
+    return i;
+  };
   return {
-    reapOrphan(jobRunId, pgid) {
-      // The group leader's environment names its job (JOB_RUN_ID): only then is it ours to kill.
-      let environ: string;
-      try {
-        environ = readFileSync(`/proc/${pgid}/environ`, "utf8");
-      } catch {
-        return; // gone, or not readable: nothing we may touch
-      }
-      if (!environ.split("\0").includes(`JOB_RUN_ID=${jobRunId}`)) return;
-      try {
-        process.kill(-pgid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    },
-
     async runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome> {
       const workspace = path.join(opts.workRoot, job.runId, job.jobRunId);
       await mkdir(workspace, { recursive: true });
+      const slot = takeSlot();
+      const user = sandbox.userOf(slot);
+      // The slot's user owns the workspace (and the step scripts in it), nothing else.
+      if (user) await chown(workspace, user.uid, user.gid);
+      const place: Place = {
+        workspace,
+        user,
+        sandbox: {
+          sandbox,
+          spec: {
+            workspace,
+            slot,
+            network: !(opts.noNetwork || job.labels.includes(NO_NETWORK_LABEL)),
+          },
+        },
+      };
       const deadline = clock.now() + job.timeoutMs;
       let outcome: JobOutcome = { status: "COMPLETED", nextStep: job.steps.length, message: null };
       try {
@@ -84,7 +100,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           const { status, message } =
             remaining <= 0
               ? { status: "FAILED" as const, message: timeoutMessage(job) }
-              : await runStep(step, job, workspace, remaining, reporter, signal);
+              : await runStep(step, job, place, remaining, reporter, signal);
           await reporter.stepFinished(step.id, status, message);
           if (status !== "COMPLETED") {
             outcome = { status, nextStep: i, message };
@@ -93,6 +109,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         }
         return outcome;
       } finally {
+        slots.delete(slot);
         // A job paused before a review keeps its workspace for the steps after it.
         const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
         if (!paused)
@@ -106,7 +123,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
   async function runStep(
     step: StepAssignment,
     job: JobAssignment,
-    workspace: string,
+    place: Place,
     timeoutMs: number,
     reporter: JobReporter,
     signal: AbortSignal,
@@ -123,10 +140,19 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       if (kept !== "") reporter.stepOutput(step.id, kept);
     };
     const onOutput = (chunk: Buffer, stream: OutputStream): void => emit(decoders[stream].write(chunk));
-    const env = { ...job.env, WORKSPACE: workspace };
-    const onSpawn = (pid: number): void => reporter.stepProcess(step.id, pid);
+    const { workspace } = place;
+    const env: Record<string, string> = { ...job.env, WORKSPACE: workspace };
+    // In a sandbox the runner's HOME is out of reach: steps get the private /tmp.
+    if (place.sandbox.sandbox.kind !== "none" && env.HOME === undefined) env.HOME = "/tmp";
+    const recorded: number[] = [];
+    const onSpawn = (pid: number): void => {
+      opts.groups?.record(pid, job.jobRunId);
+      recorded.push(pid);
+    };
     const common = {
       onSpawn,
+      sandbox: place.sandbox,
+      owner: place.user,
       cwd: workspace,
       env,
       hostEnv: opts.hostEnv,
@@ -138,52 +164,82 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     };
 
     let result: ProcessResult;
-    if (step.task === SHELL_TASK) {
-      result = await runShellScript({ ...common, script: String(input(step, SHELL_SCRIPT_INPUT) ?? "") });
-    } else if (step.task === GIT_CLONE_TASK) {
-      const src = pickSource(
-        job.sources,
-        (input(step, "repository") ?? input(step, "alias")) as string | undefined,
-      );
-      if (!src?.git_url) {
-        emit("[pipewright] no source to check out: start the run with `sources` holding a git_url\n");
-        return { status: "FAILED", message: "no source to check out" };
-      }
-      const ref = src.build_params?.tag || src.build_params?.target_branch || src.default_branch || undefined;
-      const dir = String(input(step, "path") ?? "") || ".";
-      emit(`[pipewright] git clone ${src.git_url}${ref ? ` (${ref})` : ""} into ${dir}\n`);
-      const refused = cloneUrlProblem(src.git_url, opts.allowLocalClone);
-      if (refused) {
-        emit(`[pipewright] not cloning ${src.git_url}: it ${refused}\n`);
-        return { status: "FAILED", message: `git_url ${refused}` };
-      }
-      result = await gitClone({ ...common, url: src.git_url, ref, dir, allowLocal: opts.allowLocalClone });
-    } else {
-      emit(`[pipewright] task ${step.task} cannot run on this runner\n`);
-      return { status: "FAILED", message: `unsupported task ${step.task}` };
+    try {
+      result = await runTask();
+    } finally {
+      for (const pid of recorded) opts.groups?.forget(pid);
     }
-    emit(decoders.stdout.end() + decoders.stderr.end());
-    const tail = cap.push(masker.flush());
-    if (tail !== "") reporter.stepOutput(step.id, tail);
+    return conclude(result);
 
-    if (result.aborted) return { status: "CANCELED", message: "stopped" };
-    if (result.timedOut) {
-      const msg = timeoutMessage(job);
-      reporter.stepOutput(step.id, `\n[pipewright] ${msg}\n`);
-      return { status: "FAILED", message: msg };
+    async function runTask(): Promise<ProcessResult> {
+      if (step.task === SHELL_TASK) {
+        return runShellScript({ ...common, script: String(input(step, SHELL_SCRIPT_INPUT) ?? "") });
+      } else if (step.task === GIT_CLONE_TASK) {
+        const src = pickSource(
+          job.sources,
+          (input(step, "repository") ?? input(step, "alias")) as string | undefined,
+        );
+        if (!src?.git_url) {
+          emit("[pipewright] no source to check out: start the run with `sources` holding a git_url\n");
+          return refusal("no source to check out");
+        }
+        const ref =
+          src.build_params?.tag || src.build_params?.target_branch || src.default_branch || undefined;
+        const dir = String(input(step, "path") ?? "") || ".";
+        emit(`[pipewright] git clone ${src.git_url}${ref ? ` (${ref})` : ""} into ${dir}\n`);
+        const refused = cloneUrlProblem(src.git_url, opts.allowLocalClone);
+        if (refused) {
+          emit(`[pipewright] not cloning ${src.git_url}: it ${refused}\n`);
+          return refusal(`git_url ${refused}`);
+        }
+        return gitClone({ ...common, url: src.git_url, ref, dir, allowLocal: opts.allowLocalClone });
+      }
+      emit(`[pipewright] task ${step.task} cannot run on this runner\n`);
+      return refusal(`unsupported task ${step.task}`);
     }
-    if (result.spawnError) {
-      reporter.stepOutput(step.id, `[pipewright] ${result.spawnError}\n`);
-      return { status: "FAILED", message: result.spawnError };
+
+    function conclude(result: ProcessResult): { status: StepOutcomeStatus; message: string | null } {
+      if (result.refused !== undefined) return { status: "FAILED", message: result.refused };
+      emit(decoders.stdout.end() + decoders.stderr.end());
+      const tail = cap.push(masker.flush());
+      if (tail !== "") reporter.stepOutput(step.id, tail);
+
+      if (result.aborted) return { status: "CANCELED", message: "stopped" };
+      if (result.timedOut) {
+        const msg = timeoutMessage(job);
+        reporter.stepOutput(step.id, `\n[pipewright] ${msg}\n`);
+        return { status: "FAILED", message: msg };
+      }
+      if (result.spawnError) {
+        reporter.stepOutput(step.id, `[pipewright] ${result.spawnError}\n`);
+        return { status: "FAILED", message: result.spawnError };
+      }
+      if (result.exitCode === 0) return { status: "COMPLETED", message: null };
+      return {
+        status: "FAILED",
+        message:
+          result.exitCode !== null ? `exit code ${result.exitCode}` : `killed by signal ${result.signal}`,
+      };
     }
-    if (result.exitCode === 0) return { status: "COMPLETED", message: null };
-    return {
-      status: "FAILED",
-      message:
-        result.exitCode !== null ? `exit code ${result.exitCode}` : `killed by signal ${result.signal}`,
-    };
   }
 }
+
+/** Where a job's steps run. */
+interface Place {
+  readonly workspace: string;
+  readonly user: { readonly uid: number; readonly gid: number } | undefined;
+  readonly sandbox: { readonly sandbox: Sandbox; readonly spec: SandboxSpec };
+}
+
+/** A step refused before any process started. */
+const refusal = (message: string): ProcessResult => ({
+  exitCode: null,
+  signal: null,
+  durationMs: 0,
+  timedOut: false,
+  aborted: false,
+  refused: message,
+});
 
 function timeoutMessage(job: JobAssignment): string {
   return `job timed out after ${Math.round(job.timeoutMs / 1000)} s; its processes were killed`;

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type Clock, systemClock, type Timer } from "../clock.js";
 import { withoutReservedVariables } from "../pipeline/environment.js";
+import type { Sandbox, SandboxSpec } from "./sandbox.js";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -21,6 +22,8 @@ export interface ProcessResult {
   aborted: boolean;
   /** Why the process could not be started at all (command not found, missing cwd, …). */
   spawnError?: string;
+  /** Why the runner did not start it (no source to check out, a refused URL): the step's message. */
+  refused?: string;
 }
 
 /** What every step process takes, whatever it runs (a script, a checkout). */
@@ -33,8 +36,17 @@ export interface StepProcessOptions {
   timeoutMs?: number | undefined;
   /** Called synchronously for every chunk; it must not throw (it runs inside a stream handler). */
   onOutput: (chunk: Buffer, stream: OutputStream) => void;
-  /** The pid of the leader, which is also the id of the process group. Must not throw either. */
+  /**
+   * The pid of the leader, which is also the id of the process group, before the command runs:
+   * the process waits at a gate (a shell reading one line from fd 3) until this returns, so a
+   * record of the group written here exists before any of the step's own code. A process whose
+   * gate closes unopened (the runner died) exits without running the command. Must not throw.
+   */
   onSpawn?: ((pid: number) => void) | undefined;
+  /** Runs the command inside this sandbox (see sandbox.ts). */
+  sandbox?: { readonly sandbox: Sandbox; readonly spec: SandboxSpec } | undefined;
+  /** The sandbox's user for this step: files the runner writes for it (a script) become its own. */
+  owner?: { readonly uid: number; readonly gid: number } | undefined;
   /** Time between SIGTERM and SIGKILL of the group on timeout or abort. Default 2000. */
   killGraceMs?: number | undefined;
   /** Times the timeout and the kill grace (a test moves a test clock); the system clock by default. */
@@ -132,7 +144,9 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       resolve(notStarted({ spawnError: describeSpawnError(err, opts) }));
       return;
     }
-    const { stdout, stderr } = child;
+    // Both are pipes (stdio "pipe"): never null.
+    const stdout = child.stdout!;
+    const stderr = child.stderr!;
     const pid = child.pid;
     if (pid === undefined) {
       // Node reports ENOENT/EACCES/missing cwd asynchronously through 'error'.
@@ -254,19 +268,44 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
     if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       timeoutTimer = clock.setTimeout(() => terminate("timeout"), Math.max(0, timeoutMs));
     }
-    opts.onSpawn?.(pid);
+    if (opts.onSpawn) {
+      opts.onSpawn(pid);
+      const gate = child.stdio[3] as NodeJS.WritableStream | null;
+      gate?.on("error", () => {});
+      gate?.end("go\n");
+    }
   });
 }
 
+/** The gate: wait for "go" on fd 3, close it, then become the command ($0 "$@"). */
+const GATE = 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec 3<&-; exec "$0" "$@"';
+
 function spawnDetached(opts: RunProcessOptions) {
-  return spawn(opts.command, [...opts.args], {
+  let { command } = opts;
+  let args = [...opts.args];
+  if (opts.sandbox) ({ command, args } = opts.sandbox.sandbox.wrap(command, args, opts.sandbox.spec));
+  const gated = opts.onSpawn !== undefined;
+  if (gated) {
+    // Started through the gate the command is not looked up by spawn: look it up here, so a
+    // missing one is still told as such.
+    if (!command.includes("/") && !onPath(command, opts.env.PATH)) {
+      throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: "ENOENT" });
+    }
+    args = ["-c", GATE, command, ...args];
+    command = "/bin/sh";
+  }
+  return spawn(command, args, {
     cwd: opts.cwd,
     // A copy, so that later changes to the caller's object cannot race with the spawn.
     env: { ...opts.env },
     detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: gated ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"],
     shell: false,
   });
+}
+
+function onPath(command: string, pathEnv: string | undefined): boolean {
+  return (pathEnv ?? FALLBACK_PATH).split(":").some((dir) => dir !== "" && existsSync(`${dir}/${command}`));
 }
 
 function describeSpawnError(err: unknown, opts: RunProcessOptions): string {

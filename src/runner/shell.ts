@@ -1,7 +1,7 @@
 // Runs a shell step's script with `bash -e` in its workspace, on top of runProcess.
 
 import { randomUUID } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { HostEnv, ProcessResult, StepProcessOptions } from "./process.js";
 import { buildStepEnv, runProcess } from "./process.js";
@@ -33,6 +33,10 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
       if (!isExistsError(err)) throw err;
     });
     await writeFile(file, opts.script, { mode: 0o600, flag: "wx" });
+    if (opts.owner) {
+      await chown(dir, opts.owner.uid, opts.owner.gid);
+      await chown(file, opts.owner.uid, opts.owner.gid);
+    }
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return {
@@ -45,7 +49,7 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
     };
   }
   try {
-    const { script: _script, hostEnv, ...common } = opts;
+    const { script: _script, hostEnv, owner: _owner, ...common } = opts;
     return await runProcess({
       ...common,
       command: "bash",

@@ -218,12 +218,26 @@ export interface JobQueueStore {
    * false when it no longer does.
    */
   renewLease(jobId: string, attempt: number, until: number, runnerId?: string): Promise<boolean>;
+  /** renewLease for many jobs of one runner in one transaction; answers per job. */
+  renewLeases(
+    jobs: readonly { id: string; attempt: number }[],
+    until: number,
+    runnerId: string,
+  ): Promise<boolean[]>;
+  /** Running jobs of the runner end their lease now (it is known to be gone); answers how many. */
+  expireLeasesOf(runnerId: string, now: number): Promise<number>;
   /** Running jobs whose lease ran out before `now`. */
   listExpiredLeases(now: number): Promise<JobRunRecord[]>;
   /** Extends every running job's lease to at least `until`. */
   graceLeases(until: number): Promise<void>;
-  /** Puts claimed jobs back in the queue (their claim never reached the runner). */
-  releaseJobs(jobs: readonly { id: string; attempt: number }[]): Promise<void>;
+  /**
+   * Puts claimed jobs back in the queue (their claim never reached the runner); with
+   * unconfirmedOnly, only those the runner has not confirmed by a heartbeat.
+   */
+  releaseJobs(
+    jobs: readonly { id: string; attempt: number }[],
+    opts?: { readonly unconfirmedOnly?: boolean },
+  ): Promise<void>;
   listRunningJobsOf(runnerId: string): Promise<JobRunRecord[]>;
   upsertRunner(r: RunnerRecord): Promise<void>;
   getRunner(id: string): Promise<RunnerRecord | undefined>;
@@ -237,8 +251,21 @@ export interface LogStore {
    * With a fence, nothing is written unless that attempt still holds the job (answers false).
    */
   appendLog(stepId: string, startOffset: number, text: string, fence?: JobFence): Promise<boolean>;
+  /**
+   * appendLog for many chunks in one transaction. A chunk is kept while its attempt is the job's
+   * latest on that runner, running or just ended (a stopped step's last lines); answers per chunk.
+   */
+  appendLogs(chunks: readonly LogAppend[]): Promise<boolean[]>;
   /** Chunks overlapping [from, to) in offset order; `to` undefined means to the end. */
   readLog(stepId: string, from: number, to?: number): Promise<LogChunk[]>;
+}
+
+/** A chunk of a step's log as a runner sends it. */
+export interface LogAppend {
+  readonly stepId: string;
+  readonly offset: number;
+  readonly text: string;
+  readonly fence: JobFence;
 }
 
 /** Idempotency records of batch runs. */

@@ -12,6 +12,10 @@ import type { SqlStore } from "../../src/store/sql/sql-store.js";
 
 export const ADMIN_TOKEN = "pw_admin_test_token_0123456789";
 
+// Steps of these tests share files in the host's /tmp with the test: the runner processes they
+// start run them unsandboxed (test/runner-process.test.ts proves the sandbox).
+process.env.PIPEWRIGHT_RUNNER_SANDBOX ??= "false";
+
 export interface TestApp {
   readonly app: FastifyInstance;
   readonly store: SqlStore;
@@ -33,7 +37,10 @@ export interface TestAppOptions {
   clock?: Clock;
 }
 
-/** The whole server (store, scheduler, local runner, app) on a temp dir, without a socket. */
+/**
+ * The whole server (store, engine, app) on a temp dir. With its runner (the default) it listens
+ * on a loopback port, where its runner process reaches it; the tests still call it with inject.
+ */
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dir = tempDir();
   const config = loadConfig(
@@ -46,6 +53,10 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
       String(opts.maxBatchSize ?? 1000),
       "--runner-slots",
       String(opts.runnerSlots ?? 8),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
       ...(opts.localRunner === false ? ["--no-local-runner"] : []),
       ...(opts.extraArgs ?? []),
     ],
@@ -53,7 +64,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     dir,
   );
   const server = await startServer(config, {
-    listen: false,
+    listen: opts.localRunner !== false,
     logger: pino({ level: process.env.TEST_LOG ?? "silent" }),
     ...(opts.clock ? { clock: opts.clock } : {}),
   });

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { inject } from "vitest";
+import { afterAll, inject } from "vitest";
 import { tempDir } from "./app.js";
 
 export const E2E_ADMIN_TOKEN = "pw_admin_e2e_token_0123456789abcdef";
@@ -21,9 +21,38 @@ export interface ServerProcess {
   output(): string;
   /** SIGTERM, then wait for exit. */
   stop(): Promise<void>;
-  /** SIGKILL, then wait for exit: a crash. */
+  /** SIGKILL, then wait for exit: a crash of the server (its runner process lives on). */
   kill9(): Promise<void>;
+  /** The pid of the embedded runner process, once it has started. */
+  runnerPid(): number | undefined;
 }
+
+/** Data dirs of servers started by this test file: their runner processes are killed at its end. */
+const dataDirs = new Set<string>();
+
+export function embeddedRunnerPid(dataDir: string): number | undefined {
+  try {
+    const h = JSON.parse(fs.readFileSync(path.join(dataDir, "runner", "runner.json"), "utf8"));
+    return Number.isInteger(h.pid) ? h.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kills the embedded runner of a data dir (and with it, sandboxed, its steps). */
+export function killRunner(dataDir: string): void {
+  const pid = embeddedRunnerPid(dataDir);
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // gone
+  }
+}
+
+afterAll(() => {
+  for (const dir of dataDirs) killRunner(dir);
+});
 
 export interface StartOptions {
   dataDir?: string;
@@ -57,6 +86,7 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
   if (!fs.existsSync(CLI))
     throw new Error(`${CLI} is missing: run "npx tsc -p ." (npm test does) before the e2e tests`);
   const dataDir = opts.dataDir ?? tempDir("pipewright-e2e-");
+  dataDirs.add(dataDir);
   const dbEnv: Record<string, string> = opts.env?.DATABASE_URL ? {} : await databaseFor(dataDir);
   if ((dbEnv.DATABASE_URL ?? opts.env?.DATABASE_URL) && !opts.env?.PIPEWRIGHT_SECRET_KEY_FILE)
     dbEnv.PIPEWRIGHT_SECRET_KEY = E2E_SECRET_KEY;
@@ -75,7 +105,15 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
       ...(opts.args ?? []),
     ],
     {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...dbEnv, ...opts.env },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        // Steps of these tests share files in the host's /tmp with the test (gates, marks): they
+        // run unsandboxed unless a test asks (test/runner-process.test.ts proves the sandbox).
+        PIPEWRIGHT_RUNNER_SANDBOX: "false",
+        ...dbEnv,
+        ...opts.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -114,6 +152,7 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
       await exited;
     },
+    runnerPid: () => embeddedRunnerPid(dataDir),
   };
 }
 
@@ -348,7 +387,11 @@ export function startRunnerProcess(opts: {
       ...(opts.name ? ["--name", opts.name] : []),
     ],
     {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        PIPEWRIGHT_RUNNER_SANDBOX: "false",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

@@ -105,6 +105,23 @@ export async function inTransaction<T>(ctx: SqlContext, fn: (tx: SqlContext) => 
  * Whether the fenced attempt still holds its job (its attempt, still running). Writers check it
  * in the transaction of their write, so a runner that lost its job cannot overwrite its successor.
  */
+/**
+ * Whether the attempt may still add to the job's logs: it is the job's latest attempt on that
+ * runner, running or just ended (a stopped job's last lines arrive after its stop).
+ */
+export async function ownsJobLog(db: Kysely<Database>, fence: JobFence): Promise<boolean> {
+  const job = await db
+    .selectFrom("job_runs")
+    .select(["attempt", "runner_id"])
+    .where("id", "=", fence.jobId)
+    .executeTakeFirst();
+  return (
+    job !== undefined &&
+    Number(job.attempt) === fence.attempt &&
+    (fence.runnerId === undefined || job.runner_id === fence.runnerId)
+  );
+}
+
 export async function holdsJob(db: Kysely<Database>, fence: JobFence): Promise<boolean> {
   const job = await db
     .selectFrom("job_runs")

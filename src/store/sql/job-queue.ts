@@ -104,11 +104,38 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
       return Number(res.numUpdatedRows) > 0;
     },
 
-    releaseJobs: (jobs) =>
+    renewLeases: (jobs, until, runnerId) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        const out: boolean[] = [];
+        for (const j of jobs) {
+          const res = await tx
+            .updateTable("job_runs")
+            .set({ lease_expires: until, heartbeat_time: until })
+            .where("id", "=", j.id)
+            .where("attempt", "=", j.attempt)
+            .where("status", "=", "RUNNING")
+            .where("runner_id", "=", runnerId)
+            .executeTakeFirst();
+          out.push(Number(res.numUpdatedRows) > 0);
+        }
+        return out;
+      }),
+
+    async expireLeasesOf(runnerId, now) {
+      const res = await db
+        .updateTable("job_runs")
+        .set({ lease_expires: now - 1 })
+        .where("runner_id", "=", runnerId)
+        .where("status", "=", "RUNNING")
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows);
+    },
+
+    releaseJobs: (jobs, opts) =>
       inTransaction(ctx, async ({ db: tx }) => {
         const runs = new Set<string>();
         for (const j of jobs) {
-          const row = await tx
+          let q = tx
             .updateTable("job_runs")
             .set((eb) => ({
               status: eb.case().when("lost", ">", 0).then("REDISPATCH").else("QUEUED").end(),
@@ -117,9 +144,9 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
             }))
             .where("id", "=", j.id)
             .where("attempt", "=", j.attempt)
-            .where("status", "=", "RUNNING")
-            .returning("run_id")
-            .executeTakeFirst();
+            .where("status", "=", "RUNNING");
+          if (opts?.unconfirmedOnly) q = q.where("heartbeat_time", "is", null);
+          const row = await q.returning("run_id").executeTakeFirst();
           if (row) runs.add(row.run_id);
         }
         await bumpVersions(tx, [...runs]);

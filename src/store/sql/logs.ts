@@ -1,27 +1,50 @@
 // Step logs as chunks keyed by their byte offset, so a resent chunk lands on itself.
 
+import type { Kysely } from "kysely";
+import type { Database } from "../schema.js";
 import type { LogStore } from "../store.js";
-import { holdsJob, inTransaction, type SqlContext } from "./context.js";
+import { holdsJob, inTransaction, ownsJobLog, type SqlContext } from "./context.js";
 
 export function logQueries(ctx: SqlContext): LogStore {
   const { db } = ctx;
+  async function append(tx: Kysely<Database>, stepId: string, startOffset: number, text: string) {
+    const end = startOffset + Buffer.byteLength(text);
+    await tx
+      .insertInto("step_logs")
+      .values({ step_id: stepId, start_offset: startOffset, text })
+      .onConflict((oc) => oc.columns(["step_id", "start_offset"]).doNothing())
+      .execute();
+    await tx
+      .updateTable("step_runs")
+      .set({ log_bytes: end })
+      .where("id", "=", stepId)
+      .where("log_bytes", "<", end)
+      .execute();
+  }
   return {
     appendLog: (stepId, startOffset, text, fence) =>
       inTransaction(ctx, async ({ db: tx }) => {
         if (fence && !(await holdsJob(tx, fence))) return false;
-        const end = startOffset + Buffer.byteLength(text);
-        await tx
-          .insertInto("step_logs")
-          .values({ step_id: stepId, start_offset: startOffset, text })
-          .onConflict((oc) => oc.columns(["step_id", "start_offset"]).doNothing())
-          .execute();
-        await tx
-          .updateTable("step_runs")
-          .set({ log_bytes: end })
-          .where("id", "=", stepId)
-          .where("log_bytes", "<", end)
-          .execute();
+        await append(tx, stepId, startOffset, text);
         return true;
+      }),
+
+    appendLogs: (chunks) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        // One fence check per job of the batch.
+        const holds = new Map<string, boolean>();
+        const out: boolean[] = [];
+        for (const c of chunks) {
+          const key = `${c.fence.jobId}/${c.fence.attempt}/${c.fence.runnerId ?? ""}`;
+          let ok = holds.get(key);
+          if (ok === undefined) {
+            ok = await ownsJobLog(tx, c.fence);
+            holds.set(key, ok);
+          }
+          if (ok) await append(tx, c.stepId, c.offset, c.text);
+          out.push(ok);
+        }
+        return out;
       }),
 
     async readLog(stepId, from, to) {

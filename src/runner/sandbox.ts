@@ -1,0 +1,128 @@
+// Where a step's processes run: with bubblewrap, in a sandbox that sees the machine's file system
+// read-only, not the runner's own directories (the server's data dir with its database, tokens
+// and keys; other jobs' workspaces), a private /tmp, its own workspace writable, its own process
+// and IPC namespaces, no network when the job asks for none, at most `nproc` processes of its
+// user, and, when the runner is root, an unprivileged user of its own per slot. Without
+// bubblewrap steps run as the runner's user on its file system (the runner says so at start).
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+
+/** A job asking for this label runs without network; runners offer it only with a sandbox. */
+export const NO_NETWORK_LABEL = "no-network";
+
+/** Slot users get ids from here up (no account exists for them: they own only workspaces). */
+export const SLOT_UID_BASE = 61000;
+
+export interface SandboxSpec {
+  readonly workspace: string;
+  readonly network: boolean;
+  /** The slot the job runs in (0-based): its user when the runner is root. */
+  readonly slot: number;
+}
+
+export interface Sandbox {
+  readonly kind: "bubblewrap" | "none";
+  /** The user and group steps of a slot run as; undefined: the runner's own. */
+  userOf(slot: number): { readonly uid: number; readonly gid: number } | undefined;
+  /** The command line that runs `command args` inside the sandbox. */
+  wrap(command: string, args: readonly string[], spec: SandboxSpec): { command: string; args: string[] };
+  /** Whether jobs can run with network off. */
+  readonly canCutNetwork: boolean;
+}
+
+export interface SandboxOptions {
+  /** Directories steps must not see (the data dir, the runner's work and state dirs). */
+  readonly hidden: readonly string[];
+  /** Processes a job's user may have at once (RLIMIT_NPROC). */
+  readonly nproc: number;
+  /** The bwrap binary; found on PATH when undefined. */
+  readonly bwrap?: string | undefined;
+}
+
+export const NO_SANDBOX: Sandbox = {
+  kind: "none",
+  userOf: () => undefined,
+  wrap: (command, args) => ({ command, args: [...args] }),
+  canCutNetwork: false,
+};
+
+/** The bwrap binary if present and able to make a sandbox here (containers may forbid it). */
+export function findBubblewrap(pathEnv: string | undefined): string | undefined {
+  for (const dir of (pathEnv ?? "/usr/bin:/bin").split(":")) {
+    const candidate = `${dir}/bwrap`;
+    if (!fs.existsSync(candidate)) continue;
+    try {
+      execFileSync(candidate, ["--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--", "true"], {
+        stdio: "ignore",
+        timeout: 5000,
+      });
+      return candidate;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function findTool(name: string): string | undefined {
+  for (const dir of ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
+    if (fs.existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return undefined;
+}
+
+export function createBubblewrapSandbox(bwrap: string, opts: SandboxOptions): Sandbox {
+  const root = process.getuid?.() === 0;
+  const setpriv = findTool("setpriv");
+  const prlimit = findTool("prlimit");
+  const switchUsers = root && setpriv !== undefined;
+  return {
+    kind: "bubblewrap",
+    canCutNetwork: true,
+    userOf: (slot) => (switchUsers ? { uid: SLOT_UID_BASE + slot, gid: SLOT_UID_BASE + slot } : undefined),
+    wrap(command, args, spec) {
+      const out = [
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--proc",
+        "/proc",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+      ];
+      for (const dir of opts.hidden) out.push("--tmpfs", dir);
+      // The workspace's parents inside a hidden dir are made traversable (bwrap would copy
+      // their 0700), then the workspace is bound at its own path.
+      const inside = opts.hidden.find((d) => spec.workspace.startsWith(`${d}/`));
+      if (inside) {
+        const parts = spec.workspace
+          .slice(inside.length + 1)
+          .split("/")
+          .slice(0, -1);
+        let at = inside;
+        for (const part of parts) {
+          at = `${at}/${part}`;
+          out.push("--perms", "0755", "--dir", at);
+        }
+      }
+      out.push("--bind", spec.workspace, spec.workspace, "--chdir", spec.workspace);
+      if (!spec.network) out.push("--unshare-net");
+      out.push("--");
+      const user = this.userOf(spec.slot);
+      if (user && setpriv) {
+        out.push(setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--");
+      }
+      if (prlimit) out.push(prlimit, `--nproc=${opts.nproc}:${opts.nproc}`, "--");
+      out.push(command, ...args);
+      return { command: bwrap, args: out };
+    },
+  };
+}

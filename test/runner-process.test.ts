@@ -1,0 +1,324 @@
+// The embedded runner process against the real `pipewright serve`: jobs outlive a kill -9 of the
+// server and keep their real results; a kill -9 of the runner leaves no step process behind and
+// its jobs are dispatched again once; and the sandbox, seen from inside a step.
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { tempDir } from "./helpers/app.js";
+import {
+  type Client,
+  createPipelineVia,
+  definition,
+  killRunner,
+  runDetail,
+  type ServerProcess,
+  setupProject,
+  shellPipeline,
+  startServerProcess,
+  stepLog,
+  waitFor,
+  waitForRun,
+} from "./helpers/server.js";
+
+const servers: ServerProcess[] = [];
+const started = async (opts: Parameters<typeof startServerProcess>[0]): Promise<ServerProcess> => {
+  const s = await startServerProcess(opts);
+  servers.push(s);
+  return s;
+};
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    await s.kill9();
+    killRunner(s.dataDir);
+  }
+});
+
+async function startRun(api: Client, projectId: string, pl: string): Promise<string> {
+  const res = await api.post(`/v5/${projectId}/api/pipelines/${pl}/run`, {});
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.pipeline_run_id;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const lines = (file: string): string[] =>
+  fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean) : [];
+
+const sandboxed = fs.existsSync("/usr/bin/bwrap");
+
+/** A dir the test shares with sandboxed steps (their /tmp is their own), writable by slot users. */
+function sharedDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join("/var/tmp", prefix));
+  fs.chmodSync(dir, 0o777);
+  return dir;
+}
+const root = process.getuid?.() === 0;
+
+describe("a kill -9 of the server", () => {
+  it("leaves running steps running; their real results reach the next server, none is run twice", async () => {
+    const dir = tempDir("pipewright-outlive-");
+    const marks = sharedDir("pipewright-outlive-marks-");
+    const gate = path.join(marks, "go");
+    const server = await started({ dataDir: dir });
+    const { projectId, api } = await setupProject(server.url);
+    const runnerPid = await waitFor(async () => server.runnerPid(), 10_000, "the runner process");
+    const wait = `while [ ! -e ${gate} ]; do sleep 0.05; done`;
+    const ok = await createPipelineVia(api, projectId, {
+      definition: shellPipeline(`${wait}; echo done >> ${marks}/$PIPELINE_RUN_ID; echo finished`),
+    });
+    const bad = await createPipelineVia(api, projectId, {
+      definition: shellPipeline(`${wait}; echo done >> ${marks}/$PIPELINE_RUN_ID; exit 3`),
+    });
+    const runs = [
+      ...(await Promise.all([1, 2, 3, 4].map(() => startRun(api, projectId, ok)))),
+      await startRun(api, projectId, bad),
+    ];
+    for (const [i, run] of runs.entries())
+      await waitForRun(api, projectId, i < 4 ? ok : bad, run, ["RUNNING"]);
+
+    await server.kill9();
+    // With no server, the steps finish: their side effects happen once, their ends are kept.
+    fs.writeFileSync(gate, "");
+    await waitFor(async () => runs.every((r) => lines(path.join(marks, r)).length === 1), 20_000, "marks");
+    expect(alive(runnerPid)).toBe(true);
+
+    const again = await started({ dataDir: dir });
+    const api2 = api.at(again.url);
+    for (const [i, run] of runs.entries()) {
+      const d = await waitForRun(api2, projectId, i < 4 ? ok : bad, run);
+      const job = d.stages[0].jobs[0];
+      if (i < 4) {
+        expect(d.status, JSON.stringify(job)).toBe("COMPLETED");
+        expect(await stepLog(api2, projectId, ok, run, job.id, job.steps[0].id)).toContain("finished");
+      } else {
+        expect(d.status).toBe("FAILED");
+        expect(job.steps[0].message).toBe("exit code 3");
+      }
+      expect(lines(path.join(marks, run))).toEqual(["done"]);
+    }
+    // The same runner process carried them over: the new server adopted it.
+    expect(again.runnerPid()).toBe(runnerPid);
+    expect(again.output()).not.toContain("interrupted");
+  });
+});
+
+/** The lines of a running or ended step's log that start with `key=`, as values. */
+async function logValues(
+  api: Client,
+  projectId: string,
+  pl: string,
+  run: string,
+  key: string,
+): Promise<string[]> {
+  const d = await runDetail(api, projectId, pl, run);
+  const job = d.stages[0].jobs[0];
+  if (!job?.steps?.[0]) return [];
+  const text = await stepLog(api, projectId, pl, run, job.id, job.steps[0].id);
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1));
+}
+
+describe("a kill -9 of the runner", () => {
+  for (const mode of sandboxed ? ["sandboxed", "unsandboxed"] : ["unsandboxed"]) {
+    it(`leaves no step process behind (${mode}) and dispatches its job again once`, async () => {
+      const dir = tempDir("pipewright-runner-kill-");
+      const env = { PIPEWRIGHT_RUNNER_SANDBOX: mode === "unsandboxed" ? "false" : "true" };
+      const server = await started({ dataDir: dir, env });
+      const { projectId, api } = await setupProject(server.url);
+      const first = await waitFor(async () => server.runnerPid(), 10_000, "the runner process");
+      // The workspace outlives the killed attempt: it counts the attempts. The first one leaves
+      // a background process and hangs; the second completes.
+      const pl = await createPipelineVia(api, projectId, {
+        definition: shellPipeline(
+          `echo x >> .attempts; if [ "$(wc -l < .attempts)" -ge 2 ]; then echo second; exit 0; fi\n` +
+            `sleep 1000 & echo "pid=$!"; echo "pid=$$"; sleep 1000`,
+        ),
+      });
+      const run = await startRun(api, projectId, pl);
+      // Host pids of the step's processes: found by their run id (a sandbox has its own pid space).
+      const stepPids = await waitFor(async () => {
+        const p = processesOf(run);
+        return (await logValues(api, projectId, pl, run, "pid")).length === 2 && p.length >= 2
+          ? p
+          : undefined;
+      });
+      process.kill(first, "SIGKILL");
+
+      // The runner's steps are gone (at once in the sandbox, at the next runner's start without).
+      await waitFor(async () => stepPids.every((p) => !alive(p)), 15_000, "the step processes to be gone");
+      const d = await waitForRun(api, projectId, pl, run, ["COMPLETED", "FAILED"], 30_000);
+      const job = d.stages[0].jobs[0];
+      expect(d.status, JSON.stringify(job)).toBe("COMPLETED");
+      expect(await stepLog(api, projectId, pl, run, job.id, job.steps[0].id)).toContain("second");
+      // A new runner process took over.
+      const second = server.runnerPid();
+      expect(second).not.toBe(first);
+      expect(alive(second!)).toBe(true);
+      expect(processesOf(run)).toEqual([]);
+    });
+  }
+});
+
+/** Processes whose environment names the run (readable as root or as the same user). */
+function processesOf(runId: string): number[] {
+  const out: number[] = [];
+  for (const pid of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${pid}/environ`, "utf8").includes(`PIPELINE_RUN_ID=${runId}`))
+        out.push(Number(pid));
+    } catch {
+      // gone, or not readable
+    }
+  }
+  return out;
+}
+
+describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
+  it("hides the data dir and other jobs' workspaces, has a private /tmp, an unprivileged user and a process limit", async () => {
+    const dir = tempDir("pipewright-sandbox-");
+    const shared = sharedDir("pipewright-sandbox-gate-");
+    const server = await started({
+      dataDir: dir,
+      env: { PIPEWRIGHT_RUNNER_SANDBOX: "true", PIPEWRIGHT_RUNNER_MAX_PROCESSES: "64" },
+    });
+    const { projectId, api } = await setupProject(server.url);
+    const gate = path.join(shared, "go");
+    // A job that leaves a file in its workspace and in /tmp and waits, so the other one can look.
+    const holder = await createPipelineVia(api, projectId, {
+      definition: shellPipeline(
+        `echo secret > mine; echo tmp > /tmp/left; echo "ws=$(pwd)"; while [ ! -e ${gate} ]; do sleep 0.05; done`,
+      ),
+    });
+    const holderRun = await startRun(api, projectId, holder);
+    const [holderWs] = await waitFor(async () => {
+      const v = await logValues(api, projectId, holder, holderRun, "ws");
+      return v.length > 0 ? v : undefined;
+    });
+    const probe = await createPipelineVia(api, projectId, {
+      definition: shellPipeline(
+        [
+          "set +e",
+          `echo "data_dir=$(ls -A ${dir} 2>&1 | tr '\\n' ' ')"`,
+          `echo "secret_key=$(cat ${dir}/secret.key 2>&1 | tail -c 40)"`,
+          `cat ${dir}/pipewright.db > /dev/null 2>&1; echo "db=$?"`,
+          `ls ${holderWs} > /dev/null 2>&1; echo "other_ws=$?"`,
+          `echo "tmp=$(ls -A /tmp | tr '\\n' ' ')"`,
+          `echo own > /tmp/own; echo "tmp_write=$?"`,
+          `echo "uid=$(id -u)"`,
+          `echo "nproc=$(ulimit -u)"`,
+          `touch ${dir}/planted 2>/dev/null; echo "write_data_dir=$?"`,
+          `touch ${shared}/planted 2>/dev/null; echo "write_host=$?"`,
+        ].join("\n"),
+      ),
+    });
+    const probeRun = await startRun(api, projectId, probe);
+    expect((await waitForRun(api, projectId, probe, probeRun)).status).toBe("COMPLETED");
+    fs.writeFileSync(gate, "");
+    expect((await waitForRun(api, projectId, holder, holderRun)).status).toBe("COMPLETED");
+
+    const value = async (key: string): Promise<string> =>
+      ((await logValues(api, projectId, probe, probeRun, key))[0] ?? "").trim();
+    // The data dir shows only the way to the step's own workspace: no database, no token, no key.
+    expect(await value("data_dir")).toBe("workspaces");
+    expect(fs.existsSync(path.join(dir, "secret.key"))).toBe(true);
+    expect(await value("secret_key")).toContain("No such");
+    expect(await value("db")).toBe("1");
+    expect(await value("other_ws")).not.toBe("0");
+    // /tmp is its own: not the host's, not the other job's (only the way to its workspace, when
+    // the data dir is under /tmp as here), writable.
+    expect(await value("tmp")).toBe(dir.startsWith("/tmp/") ? path.basename(dir) : "");
+    expect(await value("tmp_write")).toBe("0");
+    expect(fs.existsSync("/tmp/own")).toBe(false);
+    // The rest of the machine is read-only.
+    expect(await value("write_data_dir")).not.toBe("0");
+    expect(await value("write_host")).not.toBe("0");
+    expect(fs.existsSync(path.join(dir, "planted"))).toBe(false);
+    expect(fs.existsSync(path.join(shared, "planted"))).toBe(false);
+    if (root) {
+      expect(await value("nproc")).toBe("64");
+      expect(Number(await value("uid"))).toBeGreaterThanOrEqual(61000);
+    }
+  });
+  it("stops a fork bomb at the process limit, and the machine goes on", async () => {
+    const dir = tempDir("pipewright-forkbomb-");
+    const server = await started({
+      dataDir: dir,
+      env: { PIPEWRIGHT_RUNNER_SANDBOX: "true", PIPEWRIGHT_RUNNER_MAX_PROCESSES: "32" },
+    });
+    const { projectId, api } = await setupProject(server.url);
+    const bomb = await createPipelineVia(api, projectId, {
+      definition: definition([
+        {
+          identifier: "b",
+          jobs: [
+            {
+              identifier: "bomb",
+              timeout: "20",
+              steps: [{ script: "bomb() { bomb | bomb & }; bomb; sleep 3" }],
+            },
+          ],
+        },
+      ]),
+    });
+    const run = await startRun(api, projectId, bomb);
+    await waitForRun(api, projectId, bomb, run, ["COMPLETED", "FAILED"], 40_000);
+    // The server answers and other jobs run meanwhile and after.
+    const quick = await createPipelineVia(api, projectId, { definition: shellPipeline("echo alive") });
+    const q = await startRun(api, projectId, quick);
+    expect((await waitForRun(api, projectId, quick, q)).status).toBe("COMPLETED");
+    if (root) {
+      // Nothing of the bomb's user is left.
+      const left = execFileSync("ps", ["-e", "-o", "uid="], { encoding: "utf8" })
+        .split("\n")
+        .map((u) => Number(u.trim()))
+        .filter((u) => u >= 61000 && u < 62000);
+      expect(left).toEqual([]);
+    }
+  });
+
+  it("runs a job that asks for label no-network without network; others have it", async () => {
+    const dir = tempDir("pipewright-nonet-");
+    const server = await started({ dataDir: dir, env: { PIPEWRIGHT_RUNNER_SANDBOX: "true" } });
+    const { projectId, api } = await setupProject(server.url);
+    const port = new URL(server.url).port;
+    const probe = `exec 3<>/dev/tcp/127.0.0.1/${port} && echo connected || echo refused`;
+    const off = await createPipelineVia(api, projectId, {
+      definition: definition([
+        {
+          identifier: "s",
+          jobs: [
+            {
+              identifier: "offline",
+              resource: JSON.stringify({ labels: ["no-network"] }),
+              steps: [{ script: `set +e; ${probe}` }],
+            },
+          ],
+        },
+      ]),
+    });
+    const on = await createPipelineVia(api, projectId, { definition: shellPipeline(`set +e; ${probe}`) });
+    const offRun = await startRun(api, projectId, off);
+    const onRun = await startRun(api, projectId, on);
+    const offDetail = await waitForRun(api, projectId, off, offRun);
+    const onDetail = await waitForRun(api, projectId, on, onRun);
+    const logOf = (
+      pl: string,
+      run: string,
+      d: { stages: { jobs: { id: string; steps: { id: string }[] }[] }[] },
+    ) => stepLog(api, projectId, pl, run, d.stages[0]!.jobs[0]!.id, d.stages[0]!.jobs[0]!.steps[0]!.id);
+    expect(await logOf(off, offRun, offDetail)).toContain("refused");
+    expect(await logOf(on, onRun, onDetail)).toContain("connected");
+  });
+});
