@@ -185,7 +185,11 @@ export function createRunnerProtocol(deps: {
   const streams = new Map<string, OpenStream>();
   /** Who waits for a job's end report (a stop that waits until its processes are gone). */
   const endWaiters = new Map<string, (() => void)[]>();
+  /** Jobs whose end was reported here lately: a stop racing with their end does not wait. */
+  const endedRecently = new Set<string>();
   const jobEnded = (jobId: string): void => {
+    endedRecently.add(jobId);
+    if (endedRecently.size > 10_000) endedRecently.delete(endedRecently.values().next().value!);
     const list = endWaiters.get(jobId);
     endWaiters.delete(jobId);
     for (const resolve of list ?? []) resolve();
@@ -325,8 +329,10 @@ export function createRunnerProtocol(deps: {
     async cancel(jobs, timeoutMs) {
       const waits: Promise<void>[] = [];
       for (const j of jobs) {
-        // Only jobs handed out here whose end has not been reported yet have an end to wait for.
-        if (!runOfJob.has(j.id)) continue;
+        // Only a runner connected here can be told, and only a job whose end it has not reported
+        // has an end to wait for.
+        const st = streams.get(j.runnerId);
+        if (!st || endedRecently.has(j.id)) continue;
         waits.push(
           new Promise<void>((resolve) => {
             const list = endWaiters.get(j.id);
@@ -334,11 +340,8 @@ export function createRunnerProtocol(deps: {
             else endWaiters.set(j.id, [resolve]);
           }),
         );
-        const st = streams.get(j.runnerId);
-        if (st) {
-          st.cancels.push({ job_id: j.id, attempt: j.attempt });
-          st.ch.wake();
-        }
+        st.cancels.push({ job_id: j.id, attempt: j.attempt });
+        st.ch.wake();
       }
       if (waits.length === 0) return;
       const timer = new AbortController();
@@ -441,8 +444,13 @@ export function createRunnerProtocol(deps: {
       }
       await Promise.all(
         [...byJob].map(async ([jobId, idx]) => {
-          const runId = runOfJob.get(jobId) ?? (await store.getJob(jobId))?.run_id;
-          if (runId === undefined) return;
+          let runId = runOfJob.get(jobId);
+          if (runId === undefined) {
+            // Handed out before this server started (or by another replica).
+            runId = (await store.getJob(jobId))?.run_id;
+            if (runId === undefined) return;
+            runOfJob.set(jobId, runId);
+          }
           await writer.mutate(runId, (g) => {
             let mid = g;
             let all: RunChanges | null = null;

@@ -24,6 +24,8 @@ export const POSTGRES_SKIP_REASON =
 
 export interface PostgresCluster {
   readonly port: number;
+  /** The cluster's data directory (its postmaster.pid names the server process). */
+  readonly dataDir: string;
   /** A URL of a new, empty database in the cluster. */
   createDatabase(name?: string): Promise<string>;
   stop(): void;
@@ -74,6 +76,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const pg = await import("pg");
   return {
     port,
+    dataDir: data,
     async createDatabase(name) {
       const db = name ?? `t${process.pid}_${++n}_${Math.random().toString(36).slice(2, 8)}`;
       const client = new pg.default.Client({
