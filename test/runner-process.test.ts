@@ -251,6 +251,45 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
       expect(Number(await value("uid"))).toBeGreaterThanOrEqual(61000);
     }
   });
+  it("clones a local repository of another user when the admin allows local clones", async () => {
+    const repo = sharedDir("pipewright-sandbox-repo-");
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", ...args]);
+    git("init", "-q", "-b", "main");
+    fs.writeFileSync(path.join(repo, "hello.txt"), "from the repo\n");
+    git("add", ".");
+    git("commit", "-q", "-m", "one");
+    const dir = tempDir("pipewright-sandbox-clone-");
+    const server = await started({
+      dataDir: dir,
+      args: ["--allow-local-clone"],
+      env: { PIPEWRIGHT_RUNNER_SANDBOX: "true" },
+    });
+    const { projectId, api } = await setupProject(server.url);
+    const pl = await createPipelineVia(api, projectId, {
+      definition: definition([
+        {
+          identifier: "s",
+          jobs: [
+            {
+              identifier: "j",
+              steps: [
+                { task: "official_git_clone", inputs: [] },
+                { script: 'cat hello.txt; echo "uid=$(id -u)"' },
+              ],
+            },
+          ],
+        },
+      ]),
+      sources: [{ type: "code", params: { git_url: repo, default_branch: "main" } }],
+    });
+    const run = await startRun(api, projectId, pl);
+    const d = await waitForRun(api, projectId, pl, run);
+    const job = d.stages[0].jobs[0];
+    expect(d.status, JSON.stringify(job)).toBe("COMPLETED");
+    expect(await stepLog(api, projectId, pl, run, job.id, job.steps[1].id)).toContain("from the repo");
+  });
+
   it("stops a fork bomb at the process limit, and the machine goes on", async () => {
     const dir = tempDir("pipewright-forkbomb-");
     const server = await started({

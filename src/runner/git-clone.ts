@@ -13,6 +13,8 @@ export interface GitCloneOptions extends StepProcessOptions {
   hostEnv?: HostEnv | undefined;
   /** Lets git use the file transport (local paths); otherwise only network transports. */
   allowLocal: boolean;
+  /** A git config file that trusts every repository's owner (a sandboxed local clone). */
+  trustConfig?: string | undefined;
 }
 
 /**
@@ -26,7 +28,7 @@ export function gitClone(opts: GitCloneOptions): Promise<ProcessResult> {
   const args = ["clone", "--depth", "1"];
   if (opts.ref !== undefined && opts.ref !== "") args.push(`--branch=${opts.ref}`);
   args.push("--", opts.url, opts.dir);
-  const { url: _url, ref: _ref, dir: _dir, hostEnv, allowLocal, ...common } = opts;
+  const { url: _url, ref: _ref, dir: _dir, hostEnv, allowLocal, trustConfig: _t, ...common } = opts;
   return runProcess({
     ...common,
     command: "git",
@@ -36,6 +38,10 @@ export function gitClone(opts: GitCloneOptions): Promise<ProcessResult> {
       ...buildStepEnv(opts.env, hostEnv),
       GIT_TERMINAL_PROMPT: "0",
       GIT_ALLOW_PROTOCOL: allowedGitProtocols(allowLocal),
+      // A sandboxed step runs as its slot's user: a local repository the admin allowed to be
+      // cloned belongs to someone else, which git refuses ("dubious ownership") unless its global
+      // config says otherwise (the only config the source side's upload-pack reads from us).
+      ...(opts.trustConfig ? { GIT_CONFIG_GLOBAL: opts.trustConfig } : {}),
     },
   });
 }

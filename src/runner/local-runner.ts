@@ -1,7 +1,7 @@
 // Executes jobs on this machine: one workspace directory per job, each step a real process
 // (bash for shell steps, git for checkouts), its output decoded, masked and capped as it streams.
 
-import { chown, mkdir, rm } from "node:fs/promises";
+import { chown, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
@@ -112,10 +112,10 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         slots.delete(slot);
         // A job paused before a review keeps its workspace for the steps after it.
         const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
-        if (!paused)
-          await rm(path.join(opts.workRoot, job.runId, job.jobRunId), { recursive: true, force: true }).catch(
-            () => {},
-          );
+        if (!paused) {
+          await rm(workspace, { recursive: true, force: true }).catch(() => {});
+          await rm(`${workspace}.gitconfig`, { force: true }).catch(() => {});
+        }
       }
     },
   };
@@ -192,7 +192,23 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           emit(`[pipewright] not cloning ${src.git_url}: it ${refused}\n`);
           return refusal(`git_url ${refused}`);
         }
-        return gitClone({ ...common, url: src.git_url, ref, dir, allowLocal: opts.allowLocalClone });
+        let trustConfig: string | undefined;
+        let sandboxed = common.sandbox;
+        if (opts.allowLocalClone && place.user) {
+          // Beside the workspace (a clone into "." needs it empty), readable in the sandbox.
+          trustConfig = `${workspace}.gitconfig`;
+          await writeFile(trustConfig, "[safe]\n\tdirectory = *\n", { mode: 0o644 });
+          sandboxed = { ...sandboxed, spec: { ...sandboxed.spec, readOnly: [trustConfig] } };
+        }
+        return gitClone({
+          ...common,
+          sandbox: sandboxed,
+          url: src.git_url,
+          ref,
+          dir,
+          allowLocal: opts.allowLocalClone,
+          trustConfig,
+        });
       }
       emit(`[pipewright] task ${step.task} cannot run on this runner\n`);
       return refusal(`unsupported task ${step.task}`);

@@ -19,6 +19,8 @@ export interface SandboxSpec {
   readonly network: boolean;
   /** The slot the job runs in (0-based): its user when the runner is root. */
   readonly slot: number;
+  /** Runner-made files the step may read (bound read-only at their own paths). */
+  readonly readOnly?: readonly string[] | undefined;
 }
 
 export interface Sandbox {
@@ -113,7 +115,9 @@ export function createBubblewrapSandbox(bwrap: string, opts: SandboxOptions): Sa
           out.push("--perms", "0755", "--dir", at);
         }
       }
-      out.push("--bind", spec.workspace, spec.workspace, "--chdir", spec.workspace);
+      out.push("--bind", spec.workspace, spec.workspace);
+      for (const p of spec.readOnly ?? []) out.push("--ro-bind", p, p);
+      out.push("--chdir", spec.workspace);
       if (!spec.network) out.push("--unshare-net");
       out.push("--");
       const user = this.userOf(spec.slot);
