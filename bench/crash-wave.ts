@@ -31,8 +31,6 @@ interface Wave {
   readonly unfinished: number;
   /** Runs whose side effect happened more than once. */
   readonly doubled: number;
-  /** Runs whose job ran a second time (a second attempt). */
-  readonly rerun: number;
   readonly leftover: number;
   /** The most times one run's side effect happened. */
   readonly maxMarks: number;
@@ -75,7 +73,9 @@ async function wave(victim: "server" | "runner"): Promise<Wave> {
   // Outside /tmp: a sandboxed step has its own.
   const marks = fs.mkdtempSync("/var/tmp/pipewright-bench-g-marks-");
   fs.chmodSync(marks, 0o777);
-  let server = await startServer(dir, ["--runner-slots", String(SLOTS)]);
+  // The side effect lands outside the workspace, which the sandbox keeps read-only: unsandboxed.
+  const env = { PIPEWRIGHT_RUNNER_SANDBOX: "false" };
+  let server = await startServer(dir, ["--runner-slots", String(SLOTS)], env);
   try {
     const setup = await setupProject(server.url);
     const { projectId } = setup;
@@ -101,7 +101,7 @@ async function wave(victim: "server" | "runner"): Promise<Wave> {
     if (victim === "server") {
       process.kill(server.pid, "SIGKILL");
       await sleep(200);
-      server = await startServer(dir, ["--runner-slots", String(SLOTS)]);
+      server = await startServer(dir, ["--runner-slots", String(SLOTS)], env);
       api.close();
       api = client(server.url, ADMIN_TOKEN);
     } else {
@@ -122,20 +122,12 @@ async function wave(victim: "server" | "runner"): Promise<Wave> {
       const f = path.join(marks, r);
       return fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n").length : 0;
     });
-    let rerun = 0;
-    for (const r of last) {
-      const d = await api.get(
-        `/v5/${projectId}/api/pipelines/${ids[0]}/pipeline-runs/detail?pipeline_run_id=${r.pipeline_run_id}`,
-      );
-      if ((d.body.stages?.[0]?.jobs?.[0]?.attempt ?? 1) > 1) rerun++;
-    }
     api.close();
     return {
       completed: last.filter((r) => r.status === "COMPLETED").length,
       failed: last.filter((r) => r.status === "FAILED").length,
       unfinished: N - last.filter((r) => TERMINAL.has(r.status)).length,
       doubled: counts.filter((c) => c > 1).length,
-      rerun,
       leftover: leftoverProcesses(runIds),
       maxMarks: Math.max(...counts),
       wallMs,
@@ -154,7 +146,7 @@ export async function crashWave(): Promise<BenchResult> {
   const r = await wave("runner");
   const row = (w: Wave): string =>
     `${w.completed} completed, ${w.failed} failed, ${w.unfinished} unfinished; ${w.doubled} doubled, ` +
-    `${w.rerun} re-run, ${w.leftover} processes left; ${ms(w.wallMs)}`;
+    `at most ${w.maxMarks} per run, ${w.leftover} processes left; ${ms(w.wallMs)}`;
   return {
     title: `(g) kill -9 in the middle of a wave of ${N} one-second jobs, ${SLOTS} slots`,
     rows: [
@@ -172,7 +164,12 @@ export async function crashWave(): Promise<BenchResult> {
         label: "runner kill: none lost or left RUNNING, each re-run at most once",
         value: `${r.unfinished} unfinished, ${r.completed + r.failed}/${N} ended, ${r.leftover} left, at most ${r.maxMarks} runs of one`,
         goal: `0 unfinished, ${N}/${N}, 0 left, at most 2`,
-        met: r.unfinished === 0 && r.completed + r.failed === N && r.leftover === 0 && r.maxMarks <= 2,
+        met:
+          r.unfinished === 0 &&
+          r.completed + r.failed === N &&
+          r.completed > 0 &&
+          r.leftover === 0 &&
+          r.maxMarks <= 2,
       },
     ],
   };

@@ -85,6 +85,10 @@ export async function startServer(
         HOME: process.env.HOME ?? "/tmp",
         // Replicas over one PostgreSQL database share their secret key.
         ...(env.DATABASE_URL ? { PIPEWRIGHT_SECRET_KEY: BENCH_SECRET_KEY } : {}),
+        // BENCH_RUNNER_SANDBOX=false measures the embedded runner without its sandbox.
+        ...(process.env.BENCH_RUNNER_SANDBOX
+          ? { PIPEWRIGHT_RUNNER_SANDBOX: process.env.BENCH_RUNNER_SANDBOX }
+          : {}),
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
