@@ -88,8 +88,9 @@ function readStream(
 
 export async function liveLog(): Promise<BenchResult> {
   const dir = tempDir("pipewright-bench-e-");
-  const flags = path.join(dir, "flags");
-  fs.mkdirSync(flags);
+  // Outside the data dir and /tmp, which a sandboxed step does not see: it reads them here.
+  const flags = fs.mkdtempSync("/var/tmp/pipewright-bench-e-flags-");
+  fs.chmodSync(flags, 0o755);
   const server = await startServer(dir);
   try {
     const { projectId, api } = await setupProject(server.url);
@@ -147,5 +148,6 @@ export async function liveLog(): Promise<BenchResult> {
   } finally {
     await server.stop();
     removeDir(dir);
+    removeDir(flags);
   }
 }

@@ -82,8 +82,14 @@ describe("a kill -9 of the server", () => {
       ...(await Promise.all([1, 2, 3, 4].map(() => startRun(api, projectId, ok)))),
       await startRun(api, projectId, bad),
     ];
-    for (const [i, run] of runs.entries())
-      await waitForRun(api, projectId, i < 4 ? ok : bad, run, ["RUNNING"]);
+    // Each step has started (its start is stored: a step whose start no server acknowledged
+    // waits for one, as its run may have been stopped meanwhile).
+    for (const [i, run] of runs.entries()) {
+      await waitFor(async () => {
+        const d = await runDetail(api, projectId, i < 4 ? ok : bad, run);
+        return d.stages[0].jobs[0].steps[0].status === "RUNNING";
+      });
+    }
 
     await server.kill9();
     // With no server, the steps finish: their side effects happen once, their ends are kept.

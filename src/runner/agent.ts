@@ -95,6 +95,7 @@ interface Queued {
   readonly settle: (held: boolean | undefined) => void;
 }
 
+/** A step's text waits at most this long for more to go with it (less when none is in flight). */
 const LOG_FLUSH_MS = 100;
 const LOG_FLUSH_BYTES = 256 * 1024;
 /** A batch of reports stays under this many bytes of log text (the server's body limit is larger). */
@@ -228,16 +229,35 @@ export function createAgent(opts: AgentOptions): Agent {
         n++;
       }
       const batch = queue.slice(0, n);
+      // Contiguous log chunks of one step go as one; each of them gets the answer of the whole.
+      const wire: WireReport[] = [];
+      const slot: number[] = [];
+      for (const q of batch) {
+        const last = wire.at(-1);
+        const r = q.report;
+        if (
+          r.type === "step_log" &&
+          last?.type === "step_log" &&
+          last.step_id === r.step_id &&
+          last.attempt === r.attempt &&
+          last.offset + Buffer.byteLength(last.text) === r.offset
+        ) {
+          wire[wire.length - 1] = { ...last, text: last.text + r.text };
+        } else {
+          wire.push(r);
+        }
+        slot.push(wire.length - 1);
+      }
       try {
         const r = await post<{ held: boolean[] }>("/runner/v1/reports", {
           runner_id: runnerId,
           free: opts.slots - jobs.size,
           received,
-          reports: batch.map((q) => q.report),
+          reports: wire,
         });
         queue.splice(0, n);
         batch.forEach((q, i) => {
-          q.settle(r.held[i] === true);
+          q.settle(r.held[slot[i]!] === true);
         });
         backoff = 50;
       } catch (err) {
@@ -288,6 +308,17 @@ export function createAgent(opts: AgentOptions): Agent {
     const flusher = clock.setInterval(() => {
       for (const id of buffers.keys()) void flush(id);
     }, LOG_FLUSH_MS);
+    // Text goes out at the next turn when no report is on its way (a live reader sees it at
+    // once); while one is, it gathers and goes with the next batch.
+    let soon = false;
+    const flushSoon = (): void => {
+      if (soon) return;
+      soon = true;
+      setImmediate(() => {
+        soon = false;
+        if (sending === undefined) for (const id of buffers.keys()) void flush(id);
+      });
+    };
 
     const reporter: JobReporter = {
       async stepStarted(stepId) {
@@ -300,6 +331,7 @@ export function createAgent(opts: AgentOptions): Agent {
         b.parts.push(text);
         b.bytes += text.length;
         if (b.bytes >= LOG_FLUSH_BYTES) void flush(stepId);
+        else flushSoon();
       },
       async stepFinished(stepId, status: StepOutcomeStatus, message) {
         void flush(stepId);
