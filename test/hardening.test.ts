@@ -437,6 +437,74 @@ describe("runner credentials", () => {
   });
 });
 
+describe("runner reports", () => {
+  it("change only the steps and logs of the job they name, never another job's", async () => {
+    const app = await createTestApp({ localRunner: false });
+    try {
+      const p = await createProject(app.app);
+      const def = JSON.stringify({
+        stages: [stage("s", [{ name: "j", identifier: "j", steps: [step("true")] }])],
+      });
+      const plA = await createPipeline(app.app, p, { definition: def });
+      const plB = await createPipeline(app.app, p, { definition: def });
+      const runOf = async (pl: string) =>
+        (await call(app.app, "POST", `/v5/${p}/api/pipelines/${pl}/run`, { token: ADMIN_TOKEN, body: {} }))
+          .body.pipeline_run_id as string;
+      const runA = await runOf(plA);
+      const runB = await runOf(plB);
+      const token = await issueToken(app.app, "runner", []);
+      const runnerId = (
+        await call(app.app, "POST", "/runner/v1/register", { token, body: { name: "r", slots: 1 } })
+      ).body.runner_id as string;
+      const claimed = await call(app.app, "POST", "/runner/v1/claim", {
+        token,
+        body: { runner_id: runnerId, limit: 1, wait_ms: 2000 },
+      });
+      const mine = claimed.body.jobs[0] as { jobRunId: string; runId: string; attempt: number };
+      const [otherPl, otherRun] = mine.runId === runA ? [plB, runB] : [plA, runA];
+      const other = (
+        await call(
+          app.app,
+          "GET",
+          `/v5/${p}/api/pipelines/${otherPl}/pipeline-runs/detail?pipeline_run_id=${otherRun}`,
+          {
+            token: ADMIN_TOKEN,
+          },
+        )
+      ).body.stages[0].jobs[0];
+      const key = { job_id: mine.jobRunId, attempt: mine.attempt };
+      const res = await call(app.app, "POST", "/runner/v1/reports", {
+        token,
+        body: {
+          runner_id: runnerId,
+          reports: [
+            { type: "heartbeat", ...key },
+            { type: "step_started", ...key, step_id: other.steps[0].id },
+            { type: "step_log", ...key, step_id: other.steps[0].id, offset: 0, text: "planted\n" },
+            { type: "step_finished", ...key, step_id: other.steps[0].id, status: "FAILED" },
+          ],
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.held).toEqual([true, false, false, false]);
+      const after = (
+        await call(
+          app.app,
+          "GET",
+          `/v5/${p}/api/pipelines/${otherPl}/pipeline-runs/detail?pipeline_run_id=${otherRun}`,
+          {
+            token: ADMIN_TOKEN,
+          },
+        )
+      ).body.stages[0].jobs[0];
+      expect(after.steps[0].status).toBe(other.steps[0].status);
+      expect(await app.store.readLog(other.steps[0].id, 0)).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe("secrets at rest", () => {
   const SECRETS = {
     token: "tok-9f3a-never-shown",

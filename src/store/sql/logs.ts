@@ -33,6 +33,7 @@ export function logQueries(ctx: SqlContext): LogStore {
       inTransaction(ctx, async ({ db: tx }) => {
         // One fence check per job of the batch.
         const holds = new Map<string, boolean>();
+        const jobOfStep = new Map<string, string | undefined>();
         const out: boolean[] = [];
         for (const c of chunks) {
           const key = `${c.fence.jobId}/${c.fence.attempt}/${c.fence.runnerId ?? ""}`;
@@ -41,8 +42,18 @@ export function logQueries(ctx: SqlContext): LogStore {
             ok = await ownsJobLog(tx, c.fence);
             holds.set(key, ok);
           }
-          if (ok) await append(tx, c.stepId, c.offset, c.text);
-          out.push(ok);
+          // Only a step of that job: a runner cannot write into another job's log.
+          if (ok && !jobOfStep.has(c.stepId)) {
+            const row = await tx
+              .selectFrom("step_runs")
+              .select("job_id")
+              .where("id", "=", c.stepId)
+              .executeTakeFirst();
+            jobOfStep.set(c.stepId, row?.job_id);
+          }
+          const mine = ok && jobOfStep.get(c.stepId) === c.fence.jobId;
+          if (mine) await append(tx, c.stepId, c.offset, c.text);
+          out.push(mine);
         }
         return out;
       }),
