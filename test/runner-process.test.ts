@@ -135,6 +135,25 @@ async function logValues(
     .map((l) => l.slice(key.length + 1));
 }
 
+describe("workspaces", () => {
+  it("are removed when their jobs end, empty or not", async () => {
+    const dir = tempDir("pipewright-workspaces-");
+    const server = await started({ dataDir: dir });
+    const { projectId, api } = await setupProject(server.url);
+    const empty = await createPipelineVia(api, projectId, { definition: shellPipeline("true") });
+    const full = await createPipelineVia(api, projectId, {
+      definition: shellPipeline("mkdir -p a/b; echo x > a/b/c; echo y > .hidden"),
+    });
+    for (const pl of [empty, full]) {
+      const run = await startRun(api, projectId, pl);
+      const d = await waitForRun(api, projectId, pl, run);
+      expect(d.status).toBe("COMPLETED");
+      const ws = path.join(dir, "workspaces", run, d.stages[0].jobs[0].id);
+      await waitFor(async () => !fs.existsSync(ws), 5000, `${ws} to be removed`);
+    }
+  });
+});
+
 describe("a kill -9 of the runner", () => {
   for (const mode of sandboxed ? ["sandboxed", "unsandboxed"] : ["unsandboxed"]) {
     it(`leaves no step process behind (${mode}) and dispatches its job again once`, async () => {

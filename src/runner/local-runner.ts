@@ -1,7 +1,7 @@
 // Executes jobs on this machine: one workspace directory per job, each step a real process
 // (bash for shell steps, git for checkouts), its output decoded, masked and capped as it streams.
 
-import { chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, rm, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
@@ -21,7 +21,7 @@ import { createLogCap } from "./log-cap.js";
 import { createMasker } from "./mask.js";
 import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
 import { NO_NETWORK_LABEL, NO_SANDBOX, type Sandbox, type SandboxSpec } from "./sandbox.js";
-import { runShellScript } from "./shell.js";
+import { RUNNER_DIR, runShellScript } from "./shell.js";
 
 export interface LocalRunnerOptions {
   /** Directory under which each job gets `<run id>/<job run id>`. */
@@ -53,6 +53,8 @@ interface SourceParams {
 export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
   const clock = opts.clock ?? systemClock;
   const sandbox = opts.sandbox ?? NO_SANDBOX;
+  /** Workspaces with a trust config beside them (a sandboxed local clone). */
+  const trusted = new Set<string>();
   /** Slots in use: a job's slot picks its sandbox user. */
   const slots = new Set<number>();
   const takeSlot = (): number => {
@@ -113,8 +115,9 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         // A job paused before a review keeps its workspace for the steps after it.
         const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
         if (!paused) {
-          await rm(workspace, { recursive: true, force: true }).catch(() => {});
-          await rm(`${workspace}.gitconfig`, { force: true }).catch(() => {});
+          await removeWorkspace(workspace);
+          if (trusted.has(workspace)) await rm(`${workspace}.gitconfig`, { force: true }).catch(() => {});
+          trusted.delete(workspace);
         }
       }
     },
@@ -197,6 +200,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         if (opts.allowLocalClone && place.user) {
           // Beside the workspace (a clone into "." needs it empty), readable in the sandbox.
           trustConfig = `${workspace}.gitconfig`;
+        trusted.add(workspace);
           await writeFile(trustConfig, "[safe]\n\tdirectory = *\n", { mode: 0o644 });
           sandboxed = { ...sandboxed, spec: { ...sandboxed.spec, readOnly: [trustConfig] } };
         }
@@ -237,6 +241,21 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           result.exitCode !== null ? `exit code ${result.exitCode}` : `killed by signal ${result.signal}`,
       };
     }
+  }
+}
+
+/**
+ * Removes a job's workspace. Most jobs leave only the runner's empty step-script dir: two
+ * rmdirs do it; anything else takes the recursive walk.
+ */
+async function removeWorkspace(workspace: string): Promise<void> {
+  try {
+    await rmdir(path.join(workspace, RUNNER_DIR)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+    await rmdir(workspace);
+  } catch {
+    await rm(workspace, { recursive: true, force: true }).catch(() => {});
   }
 }
 
