@@ -72,6 +72,11 @@ export interface RunWriter {
   created(graphs: readonly RunGraph[]): void;
   /** Drops what is remembered of a run (it was changed past the writer). */
   forget(runId: string): void;
+  /**
+   * The run's records as remembered, if they are of `version` (the run's stored version as a
+   * caller just learnt it, e.g. from a claim); undefined otherwise.
+   */
+  remembered(runId: string, version: number): RunGraph | undefined;
   /** The scheduling rules applied to a graph about to be written (run creation plans before inserting). */
   plan(g: RunGraph, now: number): RunChanges;
   /** Strictly increasing, roughly wall-clock: orders ready jobs and waiting runs FIFO. */
@@ -261,6 +266,7 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
       return true;
     },
     forget: (runId) => cache.forget(runId),
+    remembered: (runId, version) => cache.get(runId, version),
     created(graphs) {
       for (const g of graphs) cache.remember(g);
     },

@@ -145,6 +145,7 @@ export function reportChanges(
   r: Exclude<RunnerReport, { type: "heartbeat" } | { type: "step_log" }>,
   now: number,
   nextSeq: () => number,
+  leaseMs: number,
 ): RunChanges | null {
   const j = g.jobs.find((x) => x.id === r.jobId);
   if (!j || j.status !== "RUNNING" || j.attempt !== r.attempt || j.runner_id !== runnerId) return null;
@@ -152,7 +153,13 @@ export function reportChanges(
   // A step of another job is not the runner's to report on.
   const s = g.steps.find((x) => x.id === r.stepId);
   if (!s || s.job_id !== j.id) return null;
-  if (r.type === "step_started") return { steps: [{ id: s.id, status: "RUNNING", start_time: now }] };
+  if (r.type === "step_started") {
+    // A step's start confirms the job (the runner has it) and renews its lease.
+    return {
+      jobs: [{ id: j.id, heartbeat_time: now, lease_expires: now + leaseMs }],
+      steps: [{ id: s.id, status: "RUNNING", start_time: now }],
+    };
+  }
   return { steps: [{ id: s.id, status: r.status, message: r.message, end_time: now }] };
 }
 
@@ -179,8 +186,15 @@ export function createRunnerProtocol(deps: {
   readonly config: AssignmentLimits & { readonly leaseMs: number };
 }): RunnerProtocol {
   const { store, writer, logs, wake, clock, config } = deps;
-  /** The run of each job handed out here (reports name only the job). */
+  /**
+   * The run of each job handed out here (reports name only the job); a job that never reports
+   * its end (its runner was lost) is dropped once the map is full, and read again if it reports.
+   */
   const runOfJob = new Map<string, string>();
+  const rememberRun = (jobId: string, runId: string): void => {
+    runOfJob.set(jobId, runId);
+    if (runOfJob.size > 50_000) runOfJob.delete(runOfJob.keys().next().value!);
+  };
   /** The open job stream of each runner connected here. */
   const streams = new Map<string, OpenStream>();
   /** Who waits for a job's end report (a stop that waits until its processes are gone). */
@@ -219,13 +233,15 @@ export function createRunnerProtocol(deps: {
     if (claimed.length > 0) writer.claimed(claimed);
     const out: JobAssignment[] = [];
     for (const job of claimed) {
-      const [run, steps] = await Promise.all([
-        store.getRun(job.run_id),
-        store.getStepsOfJob(job.run_id, job.id),
-      ]);
+      // What the writer remembers of the run is current when it is of the version the claim
+      // wrote; otherwise the run and the job's steps are read.
+      const g = writer.remembered(job.run_id, job.run_version);
+      const [run, steps] = g
+        ? [g.run, g.steps.filter((s) => s.job_id === job.id).sort((a, b) => a.idx - b.idx)]
+        : await Promise.all([store.getRun(job.run_id), store.getStepsOfJob(job.run_id, job.id)]);
       if (!run) continue;
       if (run.status === "QUEUED") wake.run(job.run_id);
-      runOfJob.set(job.id, job.run_id);
+      rememberRun(job.id, job.run_id);
       out.push(buildAssignment(run, job, steps, config));
     }
     return out;
@@ -449,16 +465,17 @@ export function createRunnerProtocol(deps: {
             // Handed out before this server started (or by another replica).
             runId = (await store.getJob(jobId))?.run_id;
             if (runId === undefined) return;
-            runOfJob.set(jobId, runId);
+            rememberRun(jobId, runId);
           }
           await writer.mutate(runId, (g) => {
             let mid = g;
             let all: RunChanges | null = null;
             for (const i of idx) {
               const r = reports[i] as Parameters<typeof reportChanges>[2];
-              const c = reportChanges(mid, caller.runnerId, r, clock.now(), writer.nextSeq);
+              const c = reportChanges(mid, caller.runnerId, r, clock.now(), writer.nextSeq, config.leaseMs);
               if (c === null) continue;
               held[i] = true;
+              st?.unconfirmed.delete(jobId);
               mid = applyChanges(mid, c);
               all = all === null ? c : mergeChanges(all, c);
             }

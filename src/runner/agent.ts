@@ -290,8 +290,8 @@ export function createAgent(opts: AgentOptions): Agent {
     const lost = (held: boolean | undefined): void => {
       if (held === false) controller.abort();
     };
-    // The job is confirmed at once: a claim the runner got is not mistaken for a lost answer.
-    void report({ type: "heartbeat", ...key }).then(lost);
+    // The job's first report (its first step's start, or its end) confirms it: a claim the
+    // runner got is then not mistaken for a lost answer.
 
     // Log chunks per step go out in order, batched; offsets make resends harmless.
     const buffers = new Map<string, { offset: number; parts: string[]; bytes: number }>();

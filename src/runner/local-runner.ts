@@ -200,7 +200,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         if (opts.allowLocalClone && place.user) {
           // Beside the workspace (a clone into "." needs it empty), readable in the sandbox.
           trustConfig = `${workspace}.gitconfig`;
-        trusted.add(workspace);
+          trusted.add(workspace);
           await writeFile(trustConfig, "[safe]\n\tdirectory = *\n", { mode: 0o644 });
           sandboxed = { ...sandboxed, spec: { ...sandboxed.spec, readOnly: [trustConfig] } };
         }
