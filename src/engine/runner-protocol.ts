@@ -240,7 +240,7 @@ export function createRunnerProtocol(deps: {
         ? [g.run, g.steps.filter((s) => s.job_id === job.id).sort((a, b) => a.idx - b.idx)]
         : await Promise.all([store.getRun(job.run_id), store.getStepsOfJob(job.run_id, job.id)]);
       if (!run) continue;
-      if (run.status === "QUEUED") wake.run(job.run_id);
+      // The run turns RUNNING with its job's first report (planned then), not with the claim.
       rememberRun(job.id, job.run_id);
       out.push(buildAssignment(run, job, steps, config));
     }

@@ -211,7 +211,10 @@ export function createAgent(opts: AgentOptions): Agent {
   function report(r: WireReport): Promise<boolean | undefined> {
     return new Promise((settle) => {
       queue.push({ report: r, bytes: r.type === "step_log" ? r.text.length : 0, settle });
-      sending ??= sendAll().finally(() => (sending = undefined));
+      // From the next turn: reports made together (a step's end and its job's) go as one batch.
+      sending ??= new Promise<void>((resolve) => setImmediate(resolve))
+        .then(sendAll)
+        .finally(() => (sending = undefined));
     });
   }
 
@@ -337,7 +340,8 @@ export function createAgent(opts: AgentOptions): Agent {
         void flush(stepId);
         buffers.delete(stepId);
         if (stopping.signal.aborted) return;
-        lost(await report({ type: "step_finished", ...key, step_id: stepId, status, message }));
+        // Not waited for: reports go in order, and the next step's start is waited for anyway.
+        void report({ type: "step_finished", ...key, step_id: stepId, status, message }).then(lost);
       },
     };
 

@@ -81,11 +81,13 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
         for (const v of await bumpVersions(tx, [...new Set(jobs.map((j) => j.run_id))]))
           versions.set(v.id, Number(v.version));
         const claimed = jobs.map((j) => ({ ...j, run_version: versions.get(j.run_id)! }));
-        for (const [i, job] of claimed.entries()) {
-          const last = req.now * 1000 + i;
+        // Each project served by this claim, at its last job's turn.
+        const lastOf = new Map<string, number>();
+        for (const [i, job] of claimed.entries()) lastOf.set(job.project_id, req.now * 1000 + i);
+        for (const [projectId, last] of lastOf) {
           await tx
             .insertInto("project_dispatch")
-            .values({ project_id: job.project_id, last_claim: last })
+            .values({ project_id: projectId, last_claim: last })
             .onConflict((oc) => oc.column("project_id").doUpdateSet({ last_claim: last }))
             .execute();
         }
