@@ -45,6 +45,11 @@ export interface StepProcessOptions {
   onSpawn?: ((pid: number) => void) | undefined;
   /** Runs the command inside this sandbox (see sandbox.ts). */
   sandbox?: { readonly sandbox: Sandbox; readonly spec: SandboxSpec } | undefined;
+  /**
+   * The command waits at the gate itself (a bash step sources a start-up file that reads fd 3):
+   * no shell in front of it. Only with onSpawn.
+   */
+  gatedByCommand?: boolean | undefined;
   /** The sandbox's user for this step: files the runner writes for it (a script) become its own. */
   owner?: { readonly uid: number; readonly gid: number } | undefined;
   /** Time between SIGTERM and SIGKILL of the group on timeout or abort. Default 2000. */
@@ -285,7 +290,7 @@ function spawnDetached(opts: RunProcessOptions) {
   let args = [...opts.args];
   if (opts.sandbox) ({ command, args } = opts.sandbox.sandbox.wrap(command, args, opts.sandbox.spec));
   const gated = opts.onSpawn !== undefined;
-  if (gated) {
+  if (gated && !opts.gatedByCommand) {
     // Started through the gate the command is not looked up by spawn: look it up here, so a
     // missing one is still told as such.
     if (!command.includes("/") && !onPath(command, opts.env.PATH)) {

@@ -21,6 +21,8 @@ export interface SandboxSpec {
   readonly slot: number;
   /** Runner-made files the step may read (bound read-only at their own paths). */
   readonly readOnly?: readonly string[] | undefined;
+  /** The command sets the process limit itself (a bash step's start-up file): no prlimit. */
+  readonly limitsItself?: boolean | undefined;
 }
 
 export interface Sandbox {
@@ -31,6 +33,8 @@ export interface Sandbox {
   wrap(command: string, args: readonly string[], spec: SandboxSpec): { command: string; args: string[] };
   /** Whether jobs can run with network off. */
   readonly canCutNetwork: boolean;
+  /** Processes a job's user may have at once (RLIMIT_NPROC); undefined: no limit set. */
+  readonly nproc: number | undefined;
 }
 
 export interface SandboxOptions {
@@ -47,6 +51,7 @@ export const NO_SANDBOX: Sandbox = {
   userOf: () => undefined,
   wrap: (command, args) => ({ command, args: [...args] }),
   canCutNetwork: false,
+  nproc: undefined,
 };
 
 /** The bwrap binary if present and able to make a sandbox here (containers may forbid it). */
@@ -82,6 +87,7 @@ export function createBubblewrapSandbox(bwrap: string, opts: SandboxOptions): Sa
   return {
     kind: "bubblewrap",
     canCutNetwork: true,
+    nproc: prlimit ? opts.nproc : undefined,
     userOf: (slot) => (switchUsers ? { uid: SLOT_UID_BASE + slot, gid: SLOT_UID_BASE + slot } : undefined),
     wrap(command, args, spec) {
       const out = [
@@ -124,7 +130,7 @@ export function createBubblewrapSandbox(bwrap: string, opts: SandboxOptions): Sa
       if (user && setpriv) {
         out.push(setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--");
       }
-      if (prlimit) out.push(prlimit, `--nproc=${opts.nproc}:${opts.nproc}`, "--");
+      if (prlimit && !spec.limitsItself) out.push(prlimit, `--nproc=${opts.nproc}:${opts.nproc}`, "--");
       out.push(command, ...args);
       return { command: bwrap, args: out };
     },

@@ -108,10 +108,27 @@ describe("runShellScript", () => {
     expect(text("stdout")).toBe("long-ok\n");
   });
 
-  it("removes its script file afterwards", async () => {
+  it("runs nothing of the script before onSpawn has returned (the gate)", async () => {
+    const marker = join(workDir, `gate-${Date.now()}`);
+    let seenDuring: boolean | undefined;
+    const { result } = run(`touch ${marker}`, {
+      onSpawn: () => {
+        // Long enough for an ungated bash to have run the script many times over.
+        const until = Date.now() + 300;
+        while (Date.now() < until);
+        seenDuring = existsSync(marker);
+      },
+    });
+    expect((await result).exitCode).toBe(0);
+    expect(seenDuring).toBe(false);
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  it("removes its script file (and the gate's start-up file) afterwards", async () => {
     const { result, text } = run(`ls ${RUNNER_DIR} | wc -l`);
     expect((await result).exitCode).toBe(0);
-    expect(text("stdout").trim()).toBe("1");
+    // The script and the start-up file bash sourced to wait at the gate.
+    expect(text("stdout").trim()).toBe("2");
     expect(readdirSync(join(workDir, RUNNER_DIR))).toEqual([]);
   });
 

@@ -48,18 +48,48 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
       spawnError: `cannot write the step script into ${dir}: ${message}`,
     };
   }
+  // A gated step (its process group recorded before it runs) waits in bash's own start-up file,
+  // which also sets the sandbox's process limit: no shell or prlimit in front of bash.
+  const gated = opts.onSpawn !== undefined;
+  const nproc = opts.sandbox?.sandbox.nproc;
+  const startup = gated ? resolve(dir, `start-${randomUUID()}.sh`) : undefined;
   try {
+    if (startup) {
+      const lines = [
+        'IFS= read -r __pipewright_go <&3 && [ "$__pipewright_go" = go ] || exit 125',
+        "exec 3<&-",
+        "unset BASH_ENV __pipewright_go",
+        ...(nproc !== undefined ? [`ulimit -u ${nproc}`] : []),
+      ];
+      await writeFile(startup, `${lines.join("\n")}\n`, { mode: 0o600, flag: "wx" });
+      if (opts.owner) await chown(startup, opts.owner.uid, opts.owner.gid);
+    }
     const { script: _script, hostEnv, owner: _owner, ...common } = opts;
     return await runProcess({
       ...common,
+      ...(startup && common.sandbox
+        ? { sandbox: { ...common.sandbox, spec: { ...common.sandbox.spec, limitsItself: true } } }
+        : {}),
+      gatedByCommand: startup !== undefined,
       command: "bash",
       args: ["-e", file],
-      env: buildStepEnv(opts.env, hostEnv),
+      env: { ...buildStepEnv(opts.env, hostEnv), ...(startup ? { BASH_ENV: startup } : {}) },
     });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      exitCode: null,
+      signal: null,
+      durationMs: performance.now() - startedAt,
+      timedOut: false,
+      aborted: false,
+      spawnError: `cannot write the step's start-up file into ${dir}: ${message}`,
+    };
   } finally {
     // The script may have removed it itself (git clean -fdx) or made the directory read-only; a
     // leftover file is harmless, turning the step's result into an exception would not be.
     await rm(file, { force: true }).catch(() => {});
+    if (startup) await rm(startup, { force: true }).catch(() => {});
   }
 }
 
