@@ -251,9 +251,8 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
 
     // Edit it again: the stored pipeline comes back as YAML.
     await page.getByTestId("history-edit").click();
-    await page.waitForFunction(
-      "document.querySelector('[data-testid=editor-text]').value.includes('name: from-editor')",
-    );
+    // Polled through the locator: a string predicate would need eval, which the UI's CSP forbids.
+    await expect.poll(async () => (await editor.inputValue()).includes("name: from-editor")).toBe(true);
     const text = await editor.inputValue();
     await editor.fill(
       text.replace("name: from-editor", "name: from-editor\ndescription: edited in the browser"),
