@@ -5,41 +5,28 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/app.js";
 import {
-  type Client,
   createPipelineVia,
   runDetail,
   type ServerProcess,
+  serversPerTest,
   setupProject,
   shellPipeline,
+  startRun,
   startServerProcess,
   stepLog,
   waitFor,
   waitForRun,
 } from "./helpers/server.js";
 
-const servers: ServerProcess[] = [];
-const started = async (opts: Parameters<typeof startServerProcess>[0]): Promise<ServerProcess> => {
-  const s = await startServerProcess(opts);
-  servers.push(s);
-  return s;
-};
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.kill9();
-});
+const started = serversPerTest();
 
 const exited = (s: ServerProcess): Promise<number | null> =>
   s.proc.exitCode !== null
     ? Promise.resolve(s.proc.exitCode)
     : new Promise((resolve) => s.proc.once("exit", (code) => resolve(code)));
-
-async function startRun(api: Client, projectId: string, pl: string): Promise<string> {
-  const res = await api.post(`/v5/${projectId}/api/pipelines/${pl}/run`, {});
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.pipeline_run_id;
-}
 
 describe("the data dir lock", () => {
   it("refuses a second server on the same data dir, saying who holds it; the first goes on", async () => {
@@ -221,7 +208,7 @@ describe.skipIf(!disk)("a full disk", () => {
       const run = await startRun(api, projectId, pl);
       expect((await waitForRun(api, projectId, pl, run)).status).toBe("COMPLETED");
     } finally {
-      for (const s of servers.splice(0)) await s.kill9();
+      await started.killAll();
       d.unmount();
     }
   });

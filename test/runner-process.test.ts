@@ -5,41 +5,23 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/app.js";
 import {
   type Client,
   createPipelineVia,
   definition,
-  killRunner,
   runDetail,
-  type ServerProcess,
+  serversPerTest,
   setupProject,
   shellPipeline,
-  startServerProcess,
+  startRun,
   stepLog,
   waitFor,
   waitForRun,
 } from "./helpers/server.js";
 
-const servers: ServerProcess[] = [];
-const started = async (opts: Parameters<typeof startServerProcess>[0]): Promise<ServerProcess> => {
-  const s = await startServerProcess(opts);
-  servers.push(s);
-  return s;
-};
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    await s.kill9();
-    killRunner(s.dataDir);
-  }
-});
-
-async function startRun(api: Client, projectId: string, pl: string): Promise<string> {
-  const res = await api.post(`/v5/${projectId}/api/pipelines/${pl}/run`, {});
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.pipeline_run_id;
-}
+const started = serversPerTest();
 
 const alive = (pid: number): boolean => {
   try {

@@ -38,15 +38,7 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
       await chown(file, opts.owner.uid, opts.owner.gid);
     }
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return {
-      exitCode: null,
-      signal: null,
-      durationMs: performance.now() - startedAt,
-      timedOut: false,
-      aborted: false,
-      spawnError: `cannot write the step script into ${dir}: ${message}`,
-    };
+    return notStarted(startedAt, `cannot write the step script into ${dir}`, err);
   }
   // A gated step (its process group recorded before it runs) waits in bash's own start-up file,
   // which also sets the sandbox's process limit: no shell or prlimit in front of bash.
@@ -76,21 +68,26 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
       env: { ...buildStepEnv(opts.env, hostEnv), ...(startup ? { BASH_ENV: startup } : {}) },
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return {
-      exitCode: null,
-      signal: null,
-      durationMs: performance.now() - startedAt,
-      timedOut: false,
-      aborted: false,
-      spawnError: `cannot write the step's start-up file into ${dir}: ${message}`,
-    };
+    return notStarted(startedAt, `cannot write the step's start-up file into ${dir}`, err);
   } finally {
     // The script may have removed it itself (git clean -fdx) or made the directory read-only; a
     // leftover file is harmless, turning the step's result into an exception would not be.
     await rm(file, { force: true }).catch(() => {});
     if (startup) await rm(startup, { force: true }).catch(() => {});
   }
+}
+
+/** The result of a step whose files could not be written: it never started. */
+function notStarted(startedAt: number, what: string, err: unknown): ProcessResult {
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    exitCode: null,
+    signal: null,
+    durationMs: performance.now() - startedAt,
+    timedOut: false,
+    aborted: false,
+    spawnError: `${what}: ${message}`,
+  };
 }
 
 function isExistsError(err: unknown): boolean {

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { afterAll, inject } from "vitest";
+import { afterAll, afterEach, expect, inject } from "vitest";
 import { tempDir } from "./app.js";
 
 export const E2E_ADMIN_TOKEN = "pw_admin_e2e_token_0123456789abcdef";
@@ -53,6 +53,36 @@ export function killRunner(dataDir: string): void {
 afterAll(() => {
   for (const dir of dataDirs) killRunner(dir);
 });
+
+/**
+ * Starts servers for the tests of a file; after each test they are killed, their runner
+ * processes with them (`killAll` does so earlier, e.g. before a disk is unmounted).
+ */
+export function serversPerTest(): ((opts?: StartOptions) => Promise<ServerProcess>) & {
+  killAll(): Promise<void>;
+} {
+  const servers: ServerProcess[] = [];
+  const killAll = async (): Promise<void> => {
+    for (const s of servers.splice(0)) {
+      await s.kill9();
+      killRunner(s.dataDir);
+    }
+  };
+  afterEach(killAll);
+  const start = async (opts?: StartOptions): Promise<ServerProcess> => {
+    const s = await startServerProcess(opts);
+    servers.push(s);
+    return s;
+  };
+  return Object.assign(start, { killAll });
+}
+
+/** Starts a run of the pipeline; answers its id. */
+export async function startRun(api: Client, projectId: string, pipelineId: string): Promise<string> {
+  const res = await api.post(`/v5/${projectId}/api/pipelines/${pipelineId}/run`, {});
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.pipeline_run_id;
+}
 
 export interface StartOptions {
   dataDir?: string;
