@@ -211,8 +211,6 @@ export interface RunStore {
 export interface JobQueueStore {
   /** Claims ready jobs; each claimed job's run version is bumped (`run_version`: the new one). */
   claimJobs(req: ClaimRequest): Promise<ClaimedJob[]>;
-  /** Records the process group of a job's step, while that attempt holds the job. */
-  setJobPgid(jobId: string, attempt: number, pgid: number): Promise<boolean>;
   /**
    * Renews a job's lease while its attempt (on that runner, when named) still holds it; answers
    * false when it no longer does.

@@ -154,17 +154,6 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
         await bumpVersions(tx, [...runs]);
       }),
 
-    async setJobPgid(jobId, attempt, pgid) {
-      const res = await db
-        .updateTable("job_runs")
-        .set({ pgid })
-        .where("id", "=", jobId)
-        .where("attempt", "=", attempt)
-        .where("status", "=", "RUNNING")
-        .executeTakeFirst();
-      return Number(res.numUpdatedRows) > 0;
-    },
-
     async graceLeases(until) {
       await db
         .updateTable("job_runs")
