@@ -462,16 +462,18 @@ describe("runner reports", () => {
       });
       const mine = claimed.body.jobs[0] as { jobRunId: string; runId: string; attempt: number };
       const [otherPl, otherRun] = mine.runId === runA ? [plB, runB] : [plA, runA];
-      const other = (
-        await call(
-          app.app,
-          "GET",
-          `/v5/${p}/api/pipelines/${otherPl}/pipeline-runs/detail?pipeline_run_id=${otherRun}`,
-          {
-            token: ADMIN_TOKEN,
-          },
-        )
-      ).body.stages[0].jobs[0];
+      const otherJob = async () =>
+        (
+          await call(
+            app.app,
+            "GET",
+            `/v5/${p}/api/pipelines/${otherPl}/pipeline-runs/detail?pipeline_run_id=${otherRun}`,
+            {
+              token: ADMIN_TOKEN,
+            },
+          )
+        ).body.stages[0].jobs[0];
+      const other = await otherJob();
       const key = { job_id: mine.jobRunId, attempt: mine.attempt };
       const res = await call(app.app, "POST", "/runner/v1/reports", {
         token,
@@ -487,16 +489,7 @@ describe("runner reports", () => {
       });
       expect(res.status).toBe(200);
       expect(res.body.held).toEqual([true, false, false, false]);
-      const after = (
-        await call(
-          app.app,
-          "GET",
-          `/v5/${p}/api/pipelines/${otherPl}/pipeline-runs/detail?pipeline_run_id=${otherRun}`,
-          {
-            token: ADMIN_TOKEN,
-          },
-        )
-      ).body.stages[0].jobs[0];
+      const after = await otherJob();
       expect(after.steps[0].status).toBe(other.steps[0].status);
       expect(await app.store.readLog(other.steps[0].id, 0)).toEqual([]);
     } finally {

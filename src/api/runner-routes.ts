@@ -33,6 +33,12 @@ const reportFields = {
   runner_id: idSchema,
   attempt: { type: "integer", minimum: 1, maximum: 1_000_000_000 },
 } as const;
+/** The labels a runner takes jobs for (a claim, a stream). */
+const askedLabels = {
+  type: "array",
+  items: { type: "string", maxLength: LIMITS.runnerLabelLength },
+  maxItems: LIMITS.runnerLabels,
+} as const;
 const attemptBody = { type: "object", required: ["runner_id", "attempt"], properties: reportFields } as const;
 
 /** Reports in one batch at most, and the batch's size (log text included). */
@@ -173,11 +179,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
           properties: {
             runner_id: idSchema,
             limit: { type: "integer", minimum: 1, maximum: LIMITS.runnerSlots },
-            labels: {
-              type: "array",
-              items: { type: "string", maxLength: LIMITS.runnerLabelLength },
-              maxItems: LIMITS.runnerLabels,
-            },
+            labels: askedLabels,
             wait_ms: { type: "integer", minimum: 0, maximum: CLAIM_MAX_WAIT_MS },
           },
         },
@@ -214,11 +216,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
           required: ["runner_id", "free"],
           properties: {
             runner_id: idSchema,
-            labels: {
-              type: "array",
-              items: { type: "string", maxLength: LIMITS.runnerLabelLength },
-              maxItems: LIMITS.runnerLabels,
-            },
+            labels: askedLabels,
             free: { type: "integer", minimum: 0, maximum: LIMITS.runnerSlots },
             received: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
           },

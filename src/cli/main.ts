@@ -32,7 +32,7 @@ Options (flag > environment variable > default):
   --runner-slots N            PIPEWRIGHT_RUNNER_SLOTS        16
   --max-log-bytes N           PIPEWRIGHT_MAX_LOG_BYTES       67108864 (64 MiB per step)
   --default-job-timeout SECS  PIPEWRIGHT_DEFAULT_JOB_TIMEOUT 3600
-  --no-local-runner           PIPEWRIGHT_LOCAL_RUNNER=false  run no jobs in this process
+  --no-local-runner           PIPEWRIGHT_LOCAL_RUNNER=false  start no runner process (jobs go to agents)
   --lease-seconds N           PIPEWRIGHT_LEASE_SECONDS       30 (a remote runner's hold on a job)
   --log-level LEVEL           PIPEWRIGHT_LOG_LEVEL           info
   --drain-timeout SECS        PIPEWRIGHT_DRAIN_TIMEOUT       600 (SIGTERM: how long running jobs may finish)
