@@ -227,6 +227,9 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
           `echo "nproc=$(ulimit -u)"`,
           `touch ${dir}/planted 2>/dev/null; echo "write_data_dir=$?"`,
           `touch ${shared}/planted 2>/dev/null; echo "write_host=$?"`,
+          // Its output can be reopened by name, as scripts do with tee /dev/stderr.
+          `echo "dev_stdout=ok" > /dev/stdout`,
+          `echo "dev_stderr=ok" > /dev/stderr`,
         ].join("\n"),
       ),
     });
@@ -253,6 +256,8 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
     expect(await value("write_host")).not.toBe("0");
     expect(fs.existsSync(path.join(dir, "planted"))).toBe(false);
     expect(fs.existsSync(path.join(shared, "planted"))).toBe(false);
+    expect(await value("dev_stdout")).toBe("ok");
+    expect(await value("dev_stderr")).toBe("ok");
     if (root) {
       expect(await value("nproc")).toBe("64");
       expect(Number(await value("uid"))).toBeGreaterThanOrEqual(61000);

@@ -138,7 +138,11 @@ describe.skipIf(!POSTGRES_BIN)(
         30_000,
         "the step to start",
       );
-      const agentPid = Number(fs.readFileSync(`${marker}.pid`, "utf8").trim());
+      // The step's parent is its agent's forkserver (or the agent, where it spawns steps itself).
+      const stepParent = Number(fs.readFileSync(`${marker}.pid`, "utf8").trim());
+      const parentOf = (p: number): number =>
+        Number(/PPid:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+      const agentPid = runners.some((r) => r.proc.pid === stepParent) ? stepParent : parentOf(stepParent);
       const victim = runners.find((r) => r.proc.pid === agentPid);
       expect(victim, `pid ${agentPid} is one of the runners`).toBeDefined();
       await victim!.kill9();

@@ -5,6 +5,7 @@
 // server restarts, and their results reach the next server. SIGTERM drains (no new jobs; running
 // ones finish and are reported).
 
+import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
@@ -14,7 +15,7 @@ import { createSseParser } from "../wire/sse.js";
 import type { StepGroups } from "./groups.js";
 import type { JobAssignment, JobOutcome, JobReporter, StepOutcomeStatus } from "./job.js";
 import { createLocalRunner } from "./local-runner.js";
-import type { HostEnv } from "./process.js";
+import type { HostEnv, Launcher } from "./process.js";
 import type { Sandbox } from "./sandbox.js";
 
 export interface AgentOptions {
@@ -33,6 +34,8 @@ export interface AgentOptions {
   /** Where each step's process group is recorded before its command runs. */
   readonly groups?: StepGroups | undefined;
   readonly sandbox?: Sandbox | undefined;
+  /** Starts step processes (the runner's forkserver); spawned from this process by default. */
+  readonly launcher?: Launcher | undefined;
   /** Every job runs without network. */
   readonly noNetwork?: boolean | undefined;
   /** Clones of local paths and file:// URLs on this machine (`--allow-local-clone`). */
@@ -141,11 +144,14 @@ export function createAgent(opts: AgentOptions): Agent {
     allowLocalClone: opts.allowLocalClone ?? false,
     groups: opts.groups,
     sandbox: opts.sandbox,
+    launcher: opts.launcher,
     noNetwork: opts.noNetwork,
     clock,
   });
   const maxBackoff = opts.maxBackoffMs ?? 2000;
   const stopping = new AbortController();
+  // Every running job listens to it.
+  setMaxListeners(0, stopping.signal);
   const draining = new AbortController();
   let runnerId: string | undefined;
   let heartbeatMs = 1000;

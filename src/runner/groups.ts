@@ -1,7 +1,8 @@
 // The process groups of running steps, recorded on disk before a step's command runs (the step
 // waits at a gate until its record is written), so that a runner killed with -9 finds and kills
-// every one of them at its next start. One file per group: `<dir>/<pgid>` holding the job and the
-// leader's start time, which tells our group from a later process that got the same id.
+// every one of them at its next start. One append-only journal, `<dir>/journal`: "+ pgid start job"
+// when a group is recorded (start: the leader's start time, which tells our group from a later
+// process that got the same id), "- pgid" when it is gone.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -45,37 +46,80 @@ function signalGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
   }
 }
 
+/** The journal is rewritten with only the live groups once it has this many lines. */
+const COMPACT_LINES = 4096;
+
 export function createStepGroups(dir: string): StepGroups {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = (pgid: number): string => path.join(dir, String(pgid));
+  const journal = path.join(dir, "journal");
+  let fd: number | undefined;
+  let lines = 0;
+  /** The journal line of each group recorded and not forgotten. */
+  const live = new Map<number, string>();
+  // One write per record and per forget, in an append-only file: a file per group cost a create
+  // and an unlink (directory changes) for every step. write() is enough: the records are for a
+  // runner killed with -9, whose writes the page cache keeps.
+  const append = (line: string): void => {
+    fd ??= fs.openSync(journal, "a", 0o600);
+    fs.writeSync(fd, line);
+    lines++;
+  };
+  const compact = (): void => {
+    const tmp = `${journal}.tmp`;
+    fs.writeFileSync(tmp, [...live.values()].join(""), { mode: 0o600 });
+    fs.renameSync(tmp, journal);
+    if (fd !== undefined) fs.closeSync(fd);
+    fd = undefined;
+    lines = live.size;
+  };
   return {
     record(pgid, jobRunId) {
-      const rec: GroupRecord = { job: jobRunId, start: processStartTime(pgid) };
-      fs.writeFileSync(file(pgid), JSON.stringify(rec), { mode: 0o600 });
+      const line = `+ ${pgid} ${processStartTime(pgid) ?? "-"} ${jobRunId}\n`;
+      append(line);
+      live.set(pgid, line);
     },
     forget(pgid) {
-      fs.rmSync(file(pgid), { force: true });
+      if (!live.delete(pgid)) return;
+      append(`- ${pgid}\n`);
+      if (lines > COMPACT_LINES) compact();
     },
     reapAll() {
-      let killed = 0;
+      const recorded = new Map<number, GroupRecord>();
+      try {
+        for (const line of fs.readFileSync(journal, "utf8").split("\n")) {
+          const [op, id, start, job] = line.split(" ");
+          const pgid = Number(id);
+          if (op === "+")
+            recorded.set(pgid, { job: job ?? "", start: start === "-" ? null : (start ?? null) });
+          else if (op === "-") recorded.delete(pgid);
+        }
+      } catch {
+        // no journal: nothing recorded
+      }
+      // Records of earlier versions: a file per group, named by its id.
       for (const name of fs.readdirSync(dir)) {
         const pgid = Number(name);
         if (!Number.isInteger(pgid) || pgid <= 1) continue;
-        let rec: GroupRecord | undefined;
         try {
-          rec = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as GroupRecord;
+          recorded.set(pgid, JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as GroupRecord);
         } catch {
-          rec = undefined;
+          recorded.set(pgid, { job: "", start: null });
         }
+        fs.rmSync(path.join(dir, name), { force: true });
+      }
+      let killed = 0;
+      for (const [pgid, rec] of recorded) {
+        if (!(pgid > 1)) continue;
         // A live process with this id that started at another time is not our leader: Linux does
         // not hand out an id still used by a group, so our group was gone before it got the id.
         // With the leader gone and no such process, members of our group may be left: the id
         // cannot belong to anyone else's group while they live.
         const start = processStartTime(pgid);
-        const ours = start === null || (rec?.start != null && start === rec.start);
+        const ours = start === null || (rec.start != null && start === rec.start);
         if (ours && signalGroup(pgid, "SIGKILL")) killed++;
-        fs.rmSync(path.join(dir, name), { force: true });
       }
+      live.clear();
+      compact();
       return killed;
     },
   };

@@ -19,7 +19,7 @@ import type {
 } from "./job.js";
 import { createLogCap } from "./log-cap.js";
 import { createMasker } from "./mask.js";
-import type { HostEnv, OutputStream, ProcessResult } from "./process.js";
+import type { HostEnv, Launcher, OutputStream, ProcessResult } from "./process.js";
 import { NO_NETWORK_LABEL, NO_SANDBOX, type Sandbox, type SandboxSpec } from "./sandbox.js";
 import { RUNNER_DIR, runShellScript } from "./shell.js";
 
@@ -39,6 +39,8 @@ export interface LocalRunnerOptions {
   readonly sandbox?: Sandbox | undefined;
   /** Every job runs without network (a runner started with --no-network). */
   readonly noNetwork?: boolean | undefined;
+  /** Starts step processes (the runner's forkserver); spawned from this process by default. */
+  readonly launcher?: Launcher | undefined;
 }
 
 const input = (step: StepAssignment, key: string): unknown => step.inputs.find((i) => i.key === key)?.value;
@@ -164,6 +166,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       onOutput,
       killGraceMs: opts.killGraceMs,
       clock,
+      launcher: opts.launcher,
     };
 
     let result: ProcessResult;

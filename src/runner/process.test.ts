@@ -3,10 +3,26 @@ import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { OutputStream, RunProcessOptions } from "./process.js";
-import { buildStepEnv, FALLBACK_PATH, isProcessGroupAlive, runProcess } from "./process.js";
+import { type Forkserver, startForkserver } from "./forkserver.js";
+import type { Launcher, OutputStream, RunProcessOptions } from "./process.js";
+import { buildStepEnv, FALLBACK_PATH, isProcessGroupAlive, runProcess, spawnLauncher } from "./process.js";
 
 const PATH = process.env.PATH ?? FALLBACK_PATH;
+
+/** Every test runs with each way of starting processes: the same promises hold for both. */
+const LAUNCHERS: [string, (dir: string) => Promise<Launcher>][] = [
+  ["by this process", async () => spawnLauncher],
+  [
+    "from the forkserver",
+    async (dir) => {
+      const f = await startForkserver({ dir: join(dir, ".fifo"), path: PATH, log: () => {} });
+      if (!f) throw new Error("perl is needed for the forkserver tests");
+      return f;
+    },
+  ],
+];
+let current: Launcher = spawnLauncher;
+const launcher = (): Launcher => current;
 
 let workDir: string;
 beforeAll(() => {
@@ -31,6 +47,7 @@ function bash(script: string, extra: Partial<RunProcessOptions> = {}) {
   const out = collector();
   let pid: number | undefined;
   const result = runProcess({
+    launcher: launcher(),
     command: "bash",
     args: ["-c", script],
     cwd: workDir,
@@ -78,7 +95,15 @@ function pidsAfter(label: string, text: string): number[] {
   return [...text.matchAll(new RegExp(`${label} (\\d+)`, "g"))].map((m) => Number(m[1]));
 }
 
-describe("runProcess", () => {
+describe.each(LAUNCHERS)("runProcess, started %s", (_name, make) => {
+  beforeAll(async () => {
+    current = await make(workDir);
+  });
+  afterAll(() => {
+    (current as Partial<Forkserver>).close?.();
+    current = spawnLauncher;
+  });
+
   it("captures stdout and stderr separately and reports the exit code", async () => {
     const { result, out } = bash("echo out; echo err >&2; exit 3");
     const r = await result;
@@ -97,6 +122,7 @@ describe("runProcess", () => {
   it("passes exactly the given environment and no shell", async () => {
     const out = collector();
     const r = await runProcess({
+      launcher: launcher(),
       command: "/usr/bin/env",
       args: [],
       cwd: workDir,
@@ -109,6 +135,7 @@ describe("runProcess", () => {
     // Arguments reach the program verbatim: no shell expands them.
     const echo = collector();
     await runProcess({
+      launcher: launcher(),
       command: "echo",
       args: ["$HOME", "*", "a;b"],
       cwd: workDir,
@@ -134,6 +161,7 @@ describe("runProcess", () => {
   it("loses no output, even megabytes written just before the exit", async () => {
     const out = collector();
     const r = await runProcess({
+      launcher: launcher(),
       command: "head",
       args: ["-c", "3000000", "/dev/zero"],
       cwd: workDir,
@@ -179,6 +207,7 @@ describe("runProcess", () => {
     const out = collector();
     let pid = 0;
     const result = runProcess({
+      launcher: launcher(),
       command: "bash",
       args: ["-c", "sleep 1000 & echo ready; sleep 1000"],
       cwd: workDir,
@@ -213,6 +242,7 @@ describe("runProcess", () => {
   it("does not hang on pipes held by a process that left the group", async () => {
     // The leader waits until the escapee has left the group (setsid) and written its pid, so the
     // group kill at the leader's exit cannot catch it first.
+    rmSync(join(workDir, "escaped.pid"), { force: true });
     const { result, out } = bash(
       "setsid bash -c 'echo \"escaped $$\"; echo $$ > escaped.pid; exec sleep 1000' & " +
         "until [ -s escaped.pid ]; do sleep 0.01; done; echo done",
@@ -251,6 +281,7 @@ describe("runProcess", () => {
   it("turns spawn failures into results, never exceptions", async () => {
     const noop = () => {};
     const missing = await runProcess({
+      launcher: launcher(),
       command: "no-such-command-xyz",
       args: [],
       cwd: workDir,
@@ -261,6 +292,7 @@ describe("runProcess", () => {
     expect(missing.spawnError).toContain("command not found: no-such-command-xyz");
 
     const noCwd = await runProcess({
+      launcher: launcher(),
       command: "bash",
       args: [],
       cwd: join(workDir, "nope"),
@@ -273,6 +305,7 @@ describe("runProcess", () => {
     writeFileSync(notExecutable, "echo hi\n");
     chmodSync(notExecutable, 0o644);
     const denied = await runProcess({
+      launcher: launcher(),
       command: notExecutable,
       args: [],
       cwd: workDir,
@@ -283,6 +316,7 @@ describe("runProcess", () => {
     expect(denied.spawnError).toContain("EACCES");
 
     const nul = await runProcess({
+      launcher: launcher(),
       command: "echo",
       args: ["a\0b"],
       cwd: workDir,

@@ -1,8 +1,9 @@
 // Runs one command as the leader of its own process group and makes sure nothing of it outlives
 // the result: the building block under every shell step and checkout of the runner.
 
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import type { Readable } from "node:stream";
 import { type Clock, systemClock, type Timer } from "../clock.js";
 import { withoutReservedVariables } from "../pipeline/environment.js";
 import type { Sandbox, SandboxSpec } from "./sandbox.js";
@@ -52,6 +53,8 @@ export interface StepProcessOptions {
   gatedByCommand?: boolean | undefined;
   /** The sandbox's user for this step: files the runner writes for it (a script) become its own. */
   owner?: { readonly uid: number; readonly gid: number } | undefined;
+  /** Starts the process: the runner's forkserver, or spawnLauncher (the default). */
+  launcher?: Launcher | undefined;
   /** Time between SIGTERM and SIGKILL of the group on timeout or abort. Default 2000. */
   killGraceMs?: number | undefined;
   /** Times the timeout and the kill grace (a test moves a test clock); the system clock by default. */
@@ -140,186 +143,265 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
 
   if (opts.signal?.aborted === true) return Promise.resolve(notStarted({ aborted: true }));
 
-  return new Promise<ProcessResult>((resolve) => {
-    let child: ReturnType<typeof spawnDetached>;
-    try {
-      child = spawnDetached(opts);
-    } catch (err) {
-      // Synchronous throws are invalid arguments (a NUL byte in an argument, …).
-      resolve(notStarted({ spawnError: describeSpawnError(err, opts) }));
-      return;
-    }
-    // Both are pipes (stdio "pipe"): never null.
-    const stdout = child.stdout!;
-    const stderr = child.stderr!;
-    const pid = child.pid;
-    if (pid === undefined) {
-      // Node reports ENOENT/EACCES/missing cwd asynchronously through 'error'.
-      child.once("error", (err) => {
-        stdout.destroy();
-        stderr.destroy();
-        resolve(notStarted({ spawnError: describeSpawnError(err, opts) }));
-      });
-      return;
-    }
+  let { command } = opts;
+  let args = [...opts.args];
+  if (opts.sandbox) ({ command, args } = opts.sandbox.sandbox.wrap(command, args, opts.sandbox.spec));
+  const spec: LaunchSpec = {
+    command,
+    args,
+    cwd: opts.cwd,
+    // A copy, so that later changes to the caller's object cannot race with the start.
+    env: { ...opts.env },
+    gate: opts.onSpawn === undefined ? "none" : opts.gatedByCommand ? "command" : "self",
+    displayName: opts.command,
+  };
+  return (opts.launcher ?? spawnLauncher).launch(spec).then((launched) => {
+    if ("error" in launched) return notStarted({ spawnError: launched.error.message });
+    return supervise(launched);
+  });
 
-    let leaderExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let stdoutOpen = true;
-    let stderrOpen = true;
-    let terminating = false;
-    let groupKilled = false;
-    let timedOut = false;
-    let aborted = false;
-    let finished = false;
-    const clock = opts.clock ?? systemClock;
-    let timeoutTimer: Timer | undefined;
-    let graceTimer: Timer | undefined;
-    // The drain is about pipes, not about the step's time: it always runs on the real clock.
-    let drainTimer: NodeJS.Timeout | undefined;
+  function supervise(child: LaunchedProcess): Promise<ProcessResult> {
+    return new Promise<ProcessResult>((resolve) => {
+      const { stdout, stderr, pid } = child;
+      let leaderExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let startError: LaunchStartError | undefined;
+      let stdoutOpen = true;
+      let stderrOpen = true;
+      let terminating = false;
+      let groupKilled = false;
+      let timedOut = false;
+      let aborted = false;
+      let finished = false;
+      const clock = opts.clock ?? systemClock;
+      let timeoutTimer: Timer | undefined;
+      let graceTimer: Timer | undefined;
+      // The drain is about pipes, not about the step's time: it always runs on the real clock.
+      let drainTimer: NodeJS.Timeout | undefined;
 
-    // Once the leader is reaped its pid could in theory be reused, but Linux never hands out a pid
-    // still used as a process group id, and reuse of a freed one needs a full pid wrap-around in
-    // the few milliseconds between reaping and this kill: a risk we accept.
-    const signalGroup = (sig: NodeJS.Signals): void => {
-      try {
-        process.kill(-pid, sig);
-      } catch {
-        // ESRCH: the group is already empty, which is what we want.
+      // Once the leader is reaped its pid could in theory be reused, but Linux never hands out a
+      // pid still used as a process group id, and reuse of a freed one needs a full pid
+      // wrap-around in the few milliseconds between reaping and this kill: a risk we accept.
+      const signalGroup = (sig: NodeJS.Signals): void => {
+        // kill(-0) and kill(-1) would reach our own group or every process we may signal.
+        if (!(pid > 1)) return;
+        try {
+          process.kill(-pid, sig);
+        } catch {
+          // ESRCH: the group is already empty, which is what we want.
+        }
+      };
+
+      const killGroup = (): void => {
+        signalGroup("SIGKILL");
+        groupKilled = true;
+        startDrain();
+      };
+
+      const startDrain = (): void => {
+        if (finished || leaderExit === undefined || !groupKilled || drainTimer !== undefined) return;
+        drainTimer = setTimeout(() => {
+          stdout.destroy();
+          stderr.destroy();
+          stdoutOpen = false;
+          stderrOpen = false;
+          maybeFinish();
+        }, PIPE_DRAIN_MS);
+      };
+
+      const maybeFinish = (): void => {
+        if (finished || leaderExit === undefined || stdoutOpen || stderrOpen) return;
+        finished = true;
+        // Final sweep: a member that ignored SIGTERM and no longer holds our pipes must not
+        // outlive the result, even if its grace period has not fully elapsed.
+        if (!groupKilled) signalGroup("SIGKILL");
+        timeoutTimer?.cancel();
+        graceTimer?.cancel();
+        clearTimeout(drainTimer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        if (startError) {
+          resolve(notStarted({ spawnError: startError.message }));
+          return;
+        }
+        resolve({
+          exitCode: leaderExit.code,
+          signal: leaderExit.signal,
+          durationMs: elapsed(),
+          timedOut,
+          aborted,
+        });
+      };
+
+      const terminate = (reason: "timeout" | "abort"): void => {
+        // After the leader exited the step is over: its group is being killed anyway.
+        if (terminating || leaderExit !== undefined) return;
+        terminating = true;
+        if (reason === "timeout") timedOut = true;
+        else aborted = true;
+        timeoutTimer?.cancel();
+        signalGroup("SIGTERM");
+        graceTimer = clock.setTimeout(killGroup, Math.max(0, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS));
+      };
+
+      function onAbort(): void {
+        terminate("abort");
       }
-    };
 
-    const killGroup = (): void => {
-      signalGroup("SIGKILL");
-      groupKilled = true;
-      startDrain();
-    };
-
-    const startDrain = (): void => {
-      if (finished || leaderExit === undefined || !groupKilled || drainTimer !== undefined) return;
-      drainTimer = setTimeout(() => {
-        stdout.destroy();
-        stderr.destroy();
+      stdout.on("data", (chunk: Buffer) => opts.onOutput(chunk, "stdout"));
+      stderr.on("data", (chunk: Buffer) => opts.onOutput(chunk, "stderr"));
+      // A read error on a pipe ends it like EOF; 'close' follows, so only keep it from throwing.
+      stdout.on("error", () => {});
+      stderr.on("error", () => {});
+      stdout.once("close", () => {
         stdoutOpen = false;
+        maybeFinish();
+      });
+      stderr.once("close", () => {
         stderrOpen = false;
         maybeFinish();
-      }, PIPE_DRAIN_MS);
-    };
-
-    const maybeFinish = (): void => {
-      if (finished || leaderExit === undefined || stdoutOpen || stderrOpen) return;
-      finished = true;
-      // Final sweep: a member that ignored SIGTERM and no longer holds our pipes must not outlive
-      // the result, even if its grace period has not fully elapsed.
-      if (!groupKilled) signalGroup("SIGKILL");
-      timeoutTimer?.cancel();
-      graceTimer?.cancel();
-      clearTimeout(drainTimer);
-      opts.signal?.removeEventListener("abort", onAbort);
-      resolve({
-        exitCode: leaderExit.code,
-        signal: leaderExit.signal,
-        durationMs: elapsed(),
-        timedOut,
-        aborted,
       });
-    };
 
-    const terminate = (reason: "timeout" | "abort"): void => {
-      // After the leader exited the step is over: its group is being killed anyway.
-      if (terminating || leaderExit !== undefined) return;
-      terminating = true;
-      if (reason === "timeout") timedOut = true;
-      else aborted = true;
-      timeoutTimer?.cancel();
-      signalGroup("SIGTERM");
-      graceTimer = clock.setTimeout(killGroup, Math.max(0, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS));
-    };
+      child.onExit((code, signal, error) => {
+        leaderExit = { code, signal };
+        startError = error;
+        timeoutTimer?.cancel();
+        if (terminating) {
+          // Keep the grace period for the rest of the group (a test runner cleaning up after
+          // SIGTERM while bash already died); the grace timer kills what is left.
+          startDrain();
+        } else {
+          killGroup();
+        }
+        maybeFinish();
+      });
 
-    function onAbort(): void {
-      terminate("abort");
-    }
-
-    stdout.on("data", (chunk: Buffer) => opts.onOutput(chunk, "stdout"));
-    stderr.on("data", (chunk: Buffer) => opts.onOutput(chunk, "stderr"));
-    // A read error on a pipe ends it like EOF; 'close' follows, so only keep it from throwing.
-    stdout.on("error", () => {});
-    stderr.on("error", () => {});
-    stdout.once("close", () => {
-      stdoutOpen = false;
-      maybeFinish();
-    });
-    stderr.once("close", () => {
-      stderrOpen = false;
-      maybeFinish();
-    });
-    // With a live pid, 'error' can only come from child.kill(), which we never call.
-    child.on("error", () => {});
-
-    child.once("exit", (code, signal) => {
-      leaderExit = { code, signal };
-      timeoutTimer?.cancel();
-      if (terminating) {
-        // Keep the grace period for the rest of the group (a test runner cleaning up after
-        // SIGTERM while bash already died); the grace timer kills what is left.
-        startDrain();
-      } else {
-        killGroup();
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      // Aborted while it was being started: it has not passed its gate, so nothing of it ran.
+      if (opts.signal?.aborted) terminate("abort");
+      const timeoutMs = opts.timeoutMs;
+      if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+        timeoutTimer = clock.setTimeout(() => terminate("timeout"), Math.max(0, timeoutMs));
       }
-      maybeFinish();
+      opts.onSpawn?.(pid);
+      child.openGate();
     });
+  }
+}
 
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    const timeoutMs = opts.timeoutMs;
-    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
-      timeoutTimer = clock.setTimeout(() => terminate("timeout"), Math.max(0, timeoutMs));
-    }
-    if (opts.onSpawn) {
-      opts.onSpawn(pid);
-      const gate = child.stdio[3] as NodeJS.WritableStream | null;
-      gate?.on("error", () => {});
-      gate?.end("go\n");
-    }
-  });
+/** What a launcher starts: a command as the leader of a new session and process group. */
+export interface LaunchSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  /**
+   * none: the command runs at once. self: the launcher holds it before the command until
+   * openGate(). command: the command holds itself, reading "go" on fd 3 (a bash start-up file).
+   */
+  readonly gate: "none" | "self" | "command";
+  /** The command as the step named it (before a sandbox wrapped it), for messages. */
+  readonly displayName: string;
+}
+
+/** Why a command never became a process of its own. */
+export interface LaunchStartError {
+  readonly kind: "cwd" | "command" | "other";
+  readonly message: string;
+}
+
+export interface LaunchedProcess {
+  /** The leader's pid, which is also its process group's id. */
+  readonly pid: number;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Called once when the leader ended; with an error when it ended before becoming the command. */
+  onExit(
+    listener: (code: number | null, signal: NodeJS.Signals | null, error?: LaunchStartError) => void,
+  ): void;
+  /** Lets a gated process go on (once its group is recorded). */
+  openGate(): void;
+}
+
+/** Starts step processes: the runner itself (spawnLauncher) or its forkserver (forkserver.ts). */
+export interface Launcher {
+  readonly name: string;
+  /** Every process waits at the launcher's own gate (the forkserver): commands need none. */
+  readonly gatesItself?: boolean;
+  launch(spec: LaunchSpec): Promise<LaunchedProcess | { readonly error: LaunchStartError }>;
 }
 
 /** The gate: wait for "go" on fd 3, close it, then become the command ($0 "$@"). */
 const GATE = 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec 3<&-; exec "$0" "$@"';
 
-function spawnDetached(opts: RunProcessOptions) {
-  let { command } = opts;
-  let args = [...opts.args];
-  if (opts.sandbox) ({ command, args } = opts.sandbox.sandbox.wrap(command, args, opts.sandbox.spec));
-  const gated = opts.onSpawn !== undefined;
-  if (gated && !opts.gatedByCommand) {
-    // Started through the gate the command is not looked up by spawn: look it up here, so a
-    // missing one is still told as such.
-    if (!command.includes("/") && !onPath(command, opts.env.PATH)) {
-      throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: "ENOENT" });
+/** Spawns from this process with child_process (libuv forks us, which costs with our size). */
+export const spawnLauncher: Launcher = {
+  name: "spawn",
+  launch(spec) {
+    let { command, args } = spec;
+    const gated = spec.gate !== "none";
+    let child: ChildProcess;
+    try {
+      if (spec.gate === "self") {
+        // Started through the gate the command is not looked up by spawn: look it up here, so a
+        // missing one is still told as such.
+        if (!command.includes("/") && !onPath(command, spec.env.PATH)) {
+          throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: "ENOENT" });
+        }
+        args = ["-c", GATE, command, ...args];
+        command = "/bin/sh";
+      }
+      child = spawn(command, args, {
+        cwd: spec.cwd,
+        env: spec.env,
+        detached: true,
+        stdio: gated ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"],
+        shell: false,
+      });
+    } catch (err) {
+      // Synchronous throws are invalid arguments (a NUL byte in an argument, …).
+      return Promise.resolve({ error: describeSpawnError(err, spec) });
     }
-    args = ["-c", GATE, command, ...args];
-    command = "/bin/sh";
-  }
-  return spawn(command, args, {
-    cwd: opts.cwd,
-    // A copy, so that later changes to the caller's object cannot race with the spawn.
-    env: { ...opts.env },
-    detached: true,
-    stdio: gated ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"],
-    shell: false,
-  });
-}
+    const stdout = child.stdout!;
+    const stderr = child.stderr!;
+    const pid = child.pid;
+    if (pid === undefined) {
+      // Node reports ENOENT/EACCES/missing cwd asynchronously through 'error'.
+      return new Promise((resolve) => {
+        child.once("error", (err) => {
+          stdout.destroy();
+          stderr.destroy();
+          resolve({ error: describeSpawnError(err, spec) });
+        });
+      });
+    }
+    // With a live pid, 'error' can only come from child.kill(), which we never call.
+    child.on("error", () => {});
+    return Promise.resolve({
+      pid,
+      stdout,
+      stderr,
+      onExit: (listener) => child.once("exit", (code, signal) => listener(code, signal)),
+      openGate: () => {
+        const gate = child.stdio[3] as NodeJS.WritableStream | null;
+        gate?.on("error", () => {});
+        gate?.end("go\n");
+      },
+    });
+  },
+};
 
 function onPath(command: string, pathEnv: string | undefined): boolean {
   return (pathEnv ?? FALLBACK_PATH).split(":").some((dir) => dir !== "" && existsSync(`${dir}/${command}`));
 }
 
-function describeSpawnError(err: unknown, opts: RunProcessOptions): string {
+function describeSpawnError(err: unknown, spec: LaunchSpec): LaunchStartError {
   const code = errorCode(err);
   // libuv reports a missing working directory as ENOENT too, naming the command: tell them apart.
-  if (code === "ENOENT" && !existsSync(opts.cwd)) return `working directory does not exist: ${opts.cwd}`;
-  if (code === "ENOENT") return `command not found: ${opts.command}`;
+  if (code === "ENOENT" && !existsSync(spec.cwd)) {
+    return { kind: "cwd", message: `working directory does not exist: ${spec.cwd}` };
+  }
+  if (code === "ENOENT") return { kind: "command", message: `command not found: ${spec.displayName}` };
   const message = err instanceof Error ? err.message : String(err);
-  return `cannot start ${opts.command}: ${message}`;
+  return { kind: "other", message: `cannot start ${spec.displayName}: ${message}` };
 }
 
 function errorCode(err: unknown): string | undefined {

@@ -11,8 +11,9 @@ import { systemClock } from "../clock.js";
 import { tryLock } from "../os-lock.js";
 import { type Agent, createAgent, readTrimmed } from "./agent.js";
 import { embeddedRunnerFiles } from "./embedded.js";
+import { startForkserver } from "./forkserver.js";
 import { createStepGroups } from "./groups.js";
-import type { HostEnv } from "./process.js";
+import { type HostEnv, type Launcher, spawnLauncher } from "./process.js";
 import {
   createBubblewrapSandbox,
   findBubblewrap,
@@ -120,6 +121,23 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
     const labels = [...opts.labels];
     if (sandbox.canCutNetwork && !labels.includes(NO_NETWORK_LABEL)) labels.push(NO_NETWORK_LABEL);
 
+    // Steps start from a small helper process (forkserver.ts), or where perl is missing from this
+    // one. run() waits for it before the agent takes a job.
+    const forkserver = startForkserver({
+      dir: path.join(stateDir, "fifo"),
+      path: opts.hostEnv.PATH,
+      log: opts.log,
+    });
+    let chosen: Launcher = spawnLauncher;
+    const launcher: Launcher = {
+      get name() {
+        return chosen.name;
+      },
+      get gatesItself() {
+        return chosen.gatesItself;
+      },
+      launch: (spec) => chosen.launch(spec),
+    };
     const agent = createAgent({
       server: target.kind === "remote" ? target.server : () => readTrimmed(embedded!.serverUrl),
       token: target.kind === "remote" ? target.token : () => readTrimmed(embedded!.token),
@@ -130,6 +148,7 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
       hostEnv: opts.hostEnv,
       groups,
       sandbox,
+      launcher,
       noNetwork: opts.noNetwork,
       allowLocalClone: opts.allowLocalClone,
       version: opts.version,
@@ -161,9 +180,15 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
             }, 2000)
           : undefined;
         try {
+          const f = await forkserver;
+          if (f) {
+            chosen = f;
+            opts.log("steps start from the forkserver (perl)");
+          }
           await agent.run();
         } finally {
           watch?.cancel();
+          (await forkserver)?.close();
           lock.release();
         }
       },

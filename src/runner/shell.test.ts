@@ -3,12 +3,28 @@ import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { OutputStream } from "./process.js";
-import { FALLBACK_PATH, isProcessGroupAlive } from "./process.js";
+import { type Forkserver, startForkserver } from "./forkserver.js";
+import type { Launcher, OutputStream } from "./process.js";
+import { FALLBACK_PATH, isProcessGroupAlive, spawnLauncher } from "./process.js";
 import type { ShellScriptOptions } from "./shell.js";
 import { RUNNER_DIR, runShellScript } from "./shell.js";
 
 const PATH = process.env.PATH ?? FALLBACK_PATH;
+
+/** Every test runs with each way of starting processes: the same promises hold for both. */
+const LAUNCHERS: [string, (dir: string) => Promise<Launcher>][] = [
+  ["by this process", async () => spawnLauncher],
+  [
+    "from the forkserver",
+    async (dir) => {
+      const f = await startForkserver({ dir: join(dir, ".fifo"), path: PATH, log: () => {} });
+      if (!f) throw new Error("perl is needed for the forkserver tests");
+      return f;
+    },
+  ],
+];
+let current: Launcher = spawnLauncher;
+const launcher = (): Launcher => current;
 
 let workDir: string;
 beforeAll(() => {
@@ -22,6 +38,7 @@ function run(script: string, extra: Partial<ShellScriptOptions> = {}) {
   const chunks: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
   let pid: number | undefined;
   const result = runShellScript({
+    launcher: launcher(),
     script,
     cwd: workDir,
     env: { PATH },
@@ -59,7 +76,15 @@ async function expectGroupGone(pgid: number): Promise<void> {
   await waitFor(() => !isProcessGroupAlive(pgid), `group ${pgid} to disappear`);
 }
 
-describe("runShellScript", () => {
+describe.each(LAUNCHERS)("runShellScript, started %s", (_name, make) => {
+  beforeAll(async () => {
+    current = await make(workDir);
+  });
+  afterAll(() => {
+    (current as Partial<Forkserver>).close?.();
+    current = spawnLauncher;
+  });
+
   it("runs the script in cwd and reports its exit code", async () => {
     const { result, text } = run("pwd\necho to-stderr >&2\nexit 7\n");
     expect(await result).toMatchObject({ exitCode: 7, signal: null, timedOut: false, aborted: false });
@@ -127,8 +152,9 @@ describe("runShellScript", () => {
   it("removes its script file (and the gate's start-up file) afterwards", async () => {
     const { result, text } = run(`ls ${RUNNER_DIR} | wc -l`);
     expect((await result).exitCode).toBe(0);
-    // The script and the start-up file bash sourced to wait at the gate.
-    expect(text("stdout").trim()).toBe("2");
+    // The script and the start-up file bash sourced to wait at the gate (the forkserver holds
+    // processes at a gate of its own: no file).
+    expect(text("stdout").trim()).toBe(launcher().gatesItself ? "1" : "2");
     expect(readdirSync(join(workDir, RUNNER_DIR))).toEqual([]);
   });
 

@@ -42,14 +42,19 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
   }
   // A gated step (its process group recorded before it runs) waits in bash's own start-up file,
   // which also sets the sandbox's process limit: no shell or prlimit in front of bash.
-  const gated = opts.onSpawn !== undefined;
+  // A launcher that holds every process at its own gate (the forkserver) needs the file only for
+  // the limit.
+  const selfGated = opts.launcher?.gatesItself === true;
+  const gated = opts.onSpawn !== undefined && !selfGated;
   const nproc = opts.sandbox?.sandbox.nproc;
-  const startup = gated ? resolve(dir, `start-${randomUUID()}.sh`) : undefined;
+  const startup =
+    gated || (selfGated && nproc !== undefined) ? resolve(dir, `start-${randomUUID()}.sh`) : undefined;
   try {
     if (startup) {
       const lines = [
-        'IFS= read -r __pipewright_go <&3 && [ "$__pipewright_go" = go ] || exit 125',
-        "exec 3<&-",
+        ...(gated
+          ? ['IFS= read -r __pipewright_go <&3 && [ "$__pipewright_go" = go ] || exit 125', "exec 3<&-"]
+          : []),
         "unset BASH_ENV __pipewright_go",
         ...(nproc !== undefined ? [`ulimit -u ${nproc}`] : []),
       ];
@@ -62,7 +67,7 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
       ...(startup && common.sandbox
         ? { sandbox: { ...common.sandbox, spec: { ...common.sandbox.spec, limitsItself: true } } }
         : {}),
-      gatedByCommand: startup !== undefined,
+      gatedByCommand: gated,
       command: "bash",
       args: ["-e", file],
       env: { ...buildStepEnv(opts.env, hostEnv), ...(startup ? { BASH_ENV: startup } : {}) },

@@ -27,6 +27,14 @@ import {
   toStep,
 } from "./rows.js";
 
+/**
+ * Literal, not bound: SQLite uses a partial index (runs_active) only for a query
+ * whose WHERE holds the index's own terms, which a `?` never matches; bound, every admission pass
+ * scanned all runs ever made.
+ */
+const ACTIVE = sql<boolean>`status IN (${sql.join(ACTIVE_RUN_STATUSES.map((s) => sql.lit(s)))})`;
+const NOT_ADMITTED = sql<boolean>`admitted = 0`;
+
 export function runQueries(ctx: SqlContext): RunStore {
   const { db, definitions, bulk, sealer } = ctx;
 
@@ -126,7 +134,7 @@ export function runQueries(ctx: SqlContext): RunStore {
           .selectFrom("pipeline_runs")
           .select(["pipeline_id", "admitted", (eb) => eb.fn.countAll<number>().as("n")])
           .where("pipeline_id", "in", pipelineIds.slice(i, i + CHUNK))
-          .where("status", "in", ACTIVE_RUN_STATUSES)
+          .where(ACTIVE)
           .groupBy(["pipeline_id", "admitted"])
           .execute();
         for (const r of rows) {
@@ -316,7 +324,7 @@ export function runQueries(ctx: SqlContext): RunStore {
             version: eb("version", "+", 1),
           }))
           .where("id", "=", runId)
-          .where("status", "in", ACTIVE_RUN_STATUSES)
+          .where(ACTIVE)
           .executeTakeFirst();
         if (Number(res.numUpdatedRows) === 0) return false;
         const open = [...TERMINAL_NODE_STATUSES];
@@ -351,7 +359,7 @@ export function runQueries(ctx: SqlContext): RunStore {
     },
 
     async listActiveRunIds(pipelineId) {
-      let q = db.selectFrom("pipeline_runs").select("id").where("status", "in", ACTIVE_RUN_STATUSES);
+      let q = db.selectFrom("pipeline_runs").select("id").where(ACTIVE);
       if (pipelineId !== undefined) q = q.where("pipeline_id", "=", pipelineId);
       const rows = await q.orderBy("queue_seq").execute();
       return rows.map((r) => r.id);
@@ -362,8 +370,8 @@ export function runQueries(ctx: SqlContext): RunStore {
       const rows = await db
         .selectFrom("pipeline_runs")
         .selectAll()
-        .where("status", "in", ACTIVE_RUN_STATUSES)
-        .where("admitted", "=", 0)
+        .where(ACTIVE)
+        .where(NOT_ADMITTED)
         .orderBy("queue_seq")
         .limit(limit)
         .execute();
@@ -376,8 +384,8 @@ export function runQueries(ctx: SqlContext): RunStore {
         .selectFrom("pipeline_runs")
         .select((eb) => eb.fn.countAll<number>().as("n"))
         .where("pipeline_id", "=", pipelineId)
-        .where("status", "in", ACTIVE_RUN_STATUSES)
-        .where("admitted", "=", 0)
+        .where(ACTIVE)
+        .where(NOT_ADMITTED)
         .where("queue_seq", "<", queueSeq)
         .executeTakeFirstOrThrow();
       return Number(row.n);

@@ -138,4 +138,13 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX step_attempts_run ON step_attempts (run_id)`.execute(db);
     },
   },
+  // Admission looks for the oldest waiting runs after every run's end: the active runs' index
+  // holds them in that order (it held only their status, and admission sorted them all).
+  "008_runs_active_by_queue": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`DROP INDEX runs_active`.execute(db);
+      await sql`CREATE INDEX runs_active ON pipeline_runs (admitted, queue_seq)
+        WHERE status IN ('RUNNING','PAUSED','QUEUED','SUSPEND')`.execute(db);
+    },
+  },
 };

@@ -1,0 +1,329 @@
+// Starts step processes from a small helper process instead of from the runner itself. Forking
+// a Node.js process of ~100 MB costs milliseconds of CPU per step and blocks the runner's event
+// loop until the child has exec'ed (libuv waits for it); forking a perl process of a few MB costs a
+// fraction of that, in another process. perl-base is Essential on Debian and Ubuntu, so the helper
+// is there wherever bubblewrap is; without perl the runner spawns steps itself.
+//
+// The helper forks each step (a new session and process group) and reports its pid and, once it
+// has reaped it, its wait status. Output reaches the runner through FIFOs the child creates (and
+// removes once past its gate): the step writes to real pipes (/dev/stdout works, unlike with a
+// socket) and nothing sits between the step and the runner.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { LaunchedProcess, Launcher, LaunchSpec, LaunchStartError } from "./process.js";
+
+/**
+ * The helper. Requests on stdin: "<length>\n" then fields joined by NUL (id, cwd, argc, argv…,
+ * env…). Lines on stdout: "p <id> <pid>" forked; "r <id> <pid>" its FIFOs wait in the FIFO dir;
+ * "f <id> <what> <errno>" it could not become the command; "x <id> <wait status>" it ended.
+ * The child holds its FIFOs open read-write until the runner has opened its ends (so no output
+ * is lost and no end is seen early), waits for "go" on the gate FIFO (its group is recorded by
+ * then), and gives up after a minute without one (the runner died).
+ */
+export const FORKSERVER_PL = String.raw`
+use strict; use warnings; use POSIX (); use Fcntl;
+my $dir = $ARGV[0];
+$SIG{PIPE} = 'IGNORE';
+# A child that ends between the reaping and the select must wake the select: a self-pipe.
+pipe(my $cr, my $cw) or die "pipe: $!";
+for ($cr, $cw) { fcntl($_, F_SETFL, fcntl($_, F_GETFL, 0) | O_NONBLOCK); }
+$SIG{CHLD} = sub { syswrite $cw, 'c'; };
+my (%ids, $in);
+$in = '';
+for (;;) {
+  while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $id = delete $ids{$p};
+    syswrite STDOUT, "x $id $?\n" if defined $id;
+  }
+  my $rin = ''; vec($rin, 0, 1) = 1; vec($rin, fileno($cr), 1) = 1;
+  next if select(my $rout = $rin, undef, undef, undef) <= 0;
+  1 while sysread($cr, my $junk, 512);
+  next unless vec($rout, 0, 1);
+  my $r = sysread(STDIN, $in, 65536, length $in);
+  exit 0 unless $r;
+  while ($in =~ /\A(\d+)\n/ and length($in) >= length($1) + 1 + $1) {
+    my $len = $1;
+    my $rec = substr($in, length($len) + 1, $len);
+    substr($in, 0, length($len) + 1 + $len) = '';
+    my ($id) = split /\0/, $rec;
+    my $pid = fork();
+    if (!defined $pid) { syswrite STDOUT, "f $id fork " . ($! + 0) . "\n"; syswrite STDOUT, "x $id 32512\n"; }
+    elsif ($pid == 0) { child($rec); }
+    else { $ids{$pid} = $id; syswrite STDOUT, "p $id $pid\n"; }
+  }
+}
+sub child {
+  my ($id, $cwd, $argc, @rest) = split /\0/, $_[0], -1;
+  my @argv = splice(@rest, 0, $argc);
+  open(my $ev, '>&', \*STDOUT) or POSIX::_exit(127);
+  my $fail = sub { syswrite $ev, "f $id $_[0] " . ($! + 0) . "\n"; POSIX::_exit(127); };
+  $SIG{CHLD} = 'DEFAULT';
+  POSIX::setsid();
+  my $base = "$dir/$id";
+  my @fd;
+  for my $n ('o', 'e', 'g') {
+    POSIX::mkfifo("$base.$n", 0600) or $fail->('mkfifo');
+    # A sandbox's user may reopen its output (echo > /dev/stdout); the dir keeps others out.
+    chmod(0622, "$base.$n") if $n ne 'g';
+    my $fd = POSIX::open("$base.$n", POSIX::O_RDWR());
+    defined $fd or $fail->('open');
+    push @fd, $fd;
+  }
+  syswrite $ev, "r $id $$\n";
+  $SIG{ALRM} = sub { POSIX::_exit(125); };
+  alarm 60;
+  my ($go, $b) = ('', '');
+  while ($go !~ /\n/) { my $n = POSIX::read($fd[2], $b, 16); POSIX::_exit(125) unless $n; $go .= $b; }
+  alarm 0;
+  unlink("$base.o", "$base.e", "$base.g");
+  POSIX::_exit(125) unless $go eq "go\n";
+  open(STDIN, '<', '/dev/null') or $fail->('stdin');
+  POSIX::dup2($fd[0], 1); POSIX::dup2($fd[1], 2);
+  POSIX::close($_) for @fd;
+  chdir($cwd) or $fail->('chdir');
+  %ENV = ();
+  for (@rest) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v; }
+  $SIG{PIPE} = 'DEFAULT'; $SIG{ALRM} = 'DEFAULT';
+  { no warnings 'exec'; exec { $argv[0] } @argv; }
+  $fail->('exec');
+}
+`;
+
+/** A started step as the runner sees it until its "x" line. */
+interface Launch {
+  readonly spec: LaunchSpec;
+  pid: number;
+  failure?: string;
+  resolve?: ((result: LaunchedProcess | { error: LaunchStartError }) => void) | undefined;
+  exit?: ((code: number | null, signal: NodeJS.Signals | null, error?: LaunchStartError) => void) | undefined;
+  ended?: { code: number | null; signal: NodeJS.Signals | null; error?: LaunchStartError };
+}
+
+export interface Forkserver extends Launcher {
+  /** Ends the helper; steps already running go on (the next runner reaps what is left). */
+  close(): void;
+}
+
+/**
+ * Starts the helper. Answers undefined when perl is not there (the runner then spawns steps
+ * itself); `log` hears why.
+ */
+export async function startForkserver(opts: {
+  /** A directory of the runner's own (mode 0700) for the FIFOs, which live for microseconds. */
+  readonly dir: string;
+  readonly path: string | undefined;
+  readonly log: (msg: string) => void;
+}): Promise<Forkserver | undefined> {
+  const dir = opts.dir;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const launches = new Map<number, Launch>();
+  let nextId = 1;
+  let helper: ChildProcess | undefined;
+  let closed = false;
+
+  const startHelper = async (): Promise<boolean> => {
+    // FIFOs a killed helper's children left.
+    for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { force: true });
+    const child = spawn("perl", ["-e", FORKSERVER_PL, dir], {
+      env: { PATH: opts.path ?? "/usr/bin:/bin" },
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const up = await new Promise<boolean>((resolve) => {
+      child.once("spawn", () => resolve(true));
+      child.once("error", () => resolve(false));
+    });
+    if (!up) return false;
+    child.stdin!.on("error", () => {});
+    let lines = "";
+    child.stdout!.setEncoding("latin1");
+    child.stdout!.on("data", (text: string) => {
+      lines += text;
+      let at = 0;
+      for (let nl = lines.indexOf("\n"); nl >= 0; nl = lines.indexOf("\n", at)) {
+        line(lines.slice(at, nl));
+        at = nl + 1;
+      }
+      lines = lines.slice(at);
+    });
+    child.once("exit", (code, signal) => {
+      if (helper === child) helper = undefined;
+      if (!closed)
+        opts.log(`the forkserver ended (${signal ?? `exit code ${code}`}); the next step starts another`);
+      // Its children are nobody's now: their groups go, and so do their results.
+      for (const [id, l] of launches) {
+        launches.delete(id);
+        if (l.pid > 1) {
+          try {
+            process.kill(-l.pid, "SIGKILL");
+          } catch {
+            // gone
+          }
+        }
+        settle(l, { kind: "other", message: "the runner's forkserver ended while the step ran" });
+      }
+    });
+    helper = child;
+    return true;
+  };
+
+  function line(text: string): void {
+    const [kind, idText, a, b] = text.split(" ");
+    const id = Number(idText);
+    const l = launches.get(id);
+    if (!l) return;
+    switch (kind) {
+      case "p":
+        l.pid = Number(a);
+        return;
+      case "r":
+        // The child says so itself: its line can come before the helper's "p".
+        l.pid = Number(a);
+        ready(id, l);
+        return;
+      case "f":
+        l.failure = `${a} ${b}`;
+        return;
+      case "x": {
+        launches.delete(id);
+        const status = Number(a);
+        if (l.failure !== undefined) settle(l, startError(l.spec, l.failure));
+        else if ((status & 0x7f) === 0) settle(l, undefined, (status >> 8) & 0xff, null);
+        else settle(l, undefined, null, signalName(status & 0x7f));
+        return;
+      }
+    }
+  }
+
+  /** How a launch ended: before it became a process of its own (resolve), or after (exit). */
+  function settle(
+    l: Launch,
+    error: LaunchStartError | undefined,
+    code: number | null = null,
+    signal: NodeJS.Signals | null = null,
+  ): void {
+    if (l.resolve) {
+      const resolve = l.resolve;
+      l.resolve = undefined;
+      resolve({
+        error: error ?? {
+          kind: "other",
+          message: `the step ended before it started (${signal ?? `exit code ${code}`})`,
+        },
+      });
+      return;
+    }
+    l.ended = error ? { code: null, signal: null, error } : { code, signal };
+    const exit = l.exit;
+    l.exit = undefined;
+    exit?.(l.ended.code, l.ended.signal, l.ended.error);
+  }
+
+  /** The child's FIFOs are there: open our ends, then hand the process to runProcess. */
+  function ready(id: number, l: Launch): void {
+    const base = path.join(dir, String(id));
+    let out: number | undefined;
+    let err: number | undefined;
+    let gate: number | undefined;
+    try {
+      out = fs.openSync(`${base}.o`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      err = fs.openSync(`${base}.e`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      gate = fs.openSync(`${base}.g`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch (e) {
+      for (const fd of [out, err, gate]) if (fd !== undefined) fs.closeSync(fd);
+      try {
+        if (l.pid > 1) process.kill(-l.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+      l.failure = `open ${-((e as NodeJS.ErrnoException).errno ?? 0)}`;
+      for (const n of ["o", "e", "g"]) fs.rmSync(`${base}.${n}`, { force: true });
+      return;
+    }
+    const gateFd = gate;
+    const proc: LaunchedProcess = {
+      pid: l.pid,
+      stdout: new net.Socket({ fd: out, readable: true, writable: false }),
+      stderr: new net.Socket({ fd: err, readable: true, writable: false }),
+      onExit(listener) {
+        if (l.ended) listener(l.ended.code, l.ended.signal, l.ended.error);
+        else l.exit = listener;
+      },
+      openGate() {
+        try {
+          fs.writeSync(gateFd, "go\n");
+        } catch {
+          // The child is gone already: its "x" line tells the rest.
+        }
+        fs.closeSync(gateFd);
+      },
+    };
+    const resolve = l.resolve;
+    l.resolve = undefined;
+    resolve?.(proc);
+  }
+
+  if (!(await startHelper())) {
+    opts.log("perl is not available here: steps are spawned by the runner itself (a few ms of CPU each)");
+    return undefined;
+  }
+
+  return {
+    name: "forkserver",
+    gatesItself: true,
+    async launch(spec: LaunchSpec) {
+      if (closed) return { error: { kind: "other", message: "the runner is stopping" } };
+      if (!helper && !(await startHelper())) {
+        return { error: { kind: "other", message: "the runner's forkserver cannot be started" } };
+      }
+      for (const s of [spec.command, ...spec.args, spec.cwd, ...Object.entries(spec.env).flat()]) {
+        if (s.includes("\0"))
+          return {
+            error: {
+              kind: "other",
+              message: `cannot start ${spec.displayName}: an argument holds a NUL byte`,
+            },
+          };
+      }
+      const id = nextId++;
+      const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
+      const record = Buffer.from(
+        [String(id), spec.cwd, String(1 + spec.args.length), spec.command, ...spec.args, ...env].join("\0"),
+      );
+      return new Promise((resolve) => {
+        launches.set(id, { spec, pid: 0, resolve });
+        helper!.stdin!.write(Buffer.concat([Buffer.from(`${record.length}\n`), record]));
+      });
+    },
+    close() {
+      closed = true;
+      helper?.stdin?.end();
+    },
+  };
+}
+
+function startError(spec: LaunchSpec, failure: string): LaunchStartError {
+  const [what, errno] = failure.split(" ");
+  const name = errnoName(Number(errno));
+  if (what === "chdir" && name === "ENOENT") {
+    return { kind: "cwd", message: `working directory does not exist: ${spec.cwd}` };
+  }
+  if (what === "exec" && name === "ENOENT")
+    return { kind: "command", message: `command not found: ${spec.displayName}` };
+  return { kind: "other", message: `cannot start ${spec.displayName}: ${what} failed (${name})` };
+}
+
+function errnoName(errno: number): string {
+  for (const [name, value] of Object.entries(os.constants.errno)) if (value === errno) return name;
+  return `errno ${errno}`;
+}
+
+function signalName(signo: number): NodeJS.Signals {
+  for (const [name, value] of Object.entries(os.constants.signals)) {
+    if (value === signo) return name as NodeJS.Signals;
+  }
+  return "SIGKILL";
+}
