@@ -117,6 +117,40 @@ async function logValues(
     .map((l) => l.slice(key.length + 1));
 }
 
+describe("one runner per work dir", () => {
+  it("refuses a second runner on the embedded runner's dir with exit 3, naming the holder; the first goes on", async () => {
+    const dir = tempDir("pipewright-second-runner-");
+    const server = await started({ dataDir: dir });
+    const { projectId, api } = await setupProject(server.url);
+    const runnerPid = await waitFor(async () => server.runnerPid(), 10_000, "the runner process");
+    const cli = path.resolve("dist/src/cli/main.js");
+    let code = 0;
+    let stderr = "";
+    try {
+      execFileSync(process.execPath, [cli, "runner", "--embedded", dir], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { PATH: process.env.PATH ?? "", PIPEWRIGHT_RUNNER_SANDBOX: "false" },
+        timeout: 20_000,
+      });
+    } catch (err) {
+      const e = err as { status: number; stderr: string };
+      code = e.status;
+      stderr = e.stderr;
+    }
+    expect(code).toBe(3);
+    expect(stderr).toContain("another runner process works in");
+    expect(stderr).toContain("runner.json");
+    // The holder was not disturbed: it still runs jobs.
+    expect(alive(runnerPid)).toBe(true);
+    const pl = await createPipelineVia(api, projectId, { definition: shellPipeline("echo still here") });
+    expect((await waitForRun(api, projectId, pl, await startRun(api, projectId, pl))).status).toBe(
+      "COMPLETED",
+    );
+    expect(server.runnerPid()).toBe(runnerPid);
+  });
+});
+
 describe("workspaces", () => {
   it("are removed when their jobs end, empty or not", async () => {
     const dir = tempDir("pipewright-workspaces-");

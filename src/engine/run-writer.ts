@@ -52,7 +52,8 @@ export interface RunWriter {
    * rules derive from that, and writes it all in one transaction. Answers the graph as written,
    * or undefined when `change` wrote nothing. `change` may throw to refuse (nothing of it is
    * written). Changes to one run that arrive while its transaction is under way are applied
-   * together in the next one (a group commit): one read and one plan for a burst of reports.
+   * together in the next one (a group commit): one read and one plan for a burst of reports; and
+   * changes to several runs made in one go (a batch of reports on many jobs) share a transaction.
    * With `fresh`, the run's records are read from the store whatever this process remembers
    * (for decisions on fields that change without a version bump: leases).
    */
@@ -93,6 +94,9 @@ export interface RunWriterDeps {
   /** Records (stages + jobs + steps) of unfinished runs remembered at most; default 200,000. */
   readonly cacheNodes?: number;
 }
+
+/** Runs whose waiting changes are written in one transaction at most. */
+const RUNS_PER_TRANSACTION = 64;
 
 /** A change waiting for its run's next transaction. */
 interface PendingChange {
@@ -171,54 +175,122 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
     events.changed(after.run.id);
   }
 
-  /** Runs the run's waiting changes, a batch per transaction, until none is left. */
-  async function drain(runId: string): Promise<void> {
-    busy.add(runId);
+  let flushQueued = false;
+  const queueFlush = (): void => {
+    if (flushQueued) return;
+    flushQueued = true;
+    // A microtask: the changes a caller makes in one go (a batch of runner reports, one change
+    // per job) share one transaction.
+    queueMicrotask(() => {
+      flushQueued = false;
+      void flush();
+    });
+  };
+
+  /**
+   * Commits the waiting changes of runs without a transaction under way, up to
+   * RUNS_PER_TRANSACTION runs in one transaction; runs whose transaction is under way go in a
+   * later one, and so do the rest.
+   */
+  async function flush(): Promise<void> {
+    const picked: [string, PendingChange[]][] = [];
+    for (const [runId, batch] of waiting) {
+      if (busy.has(runId)) continue;
+      picked.push([runId, batch]);
+      if (picked.length === RUNS_PER_TRANSACTION) break;
+    }
+    if (picked.length === 0) return;
+    for (const [runId] of picked) {
+      waiting.delete(runId);
+      busy.add(runId);
+    }
+    if (picked.length === RUNS_PER_TRANSACTION) queueFlush();
     try {
-      for (let batch = waiting.get(runId); batch; batch = waiting.get(runId)) {
-        waiting.delete(runId);
-        await commit(runId, batch);
-      }
+      if (picked.length === 1) await commit(picked[0]!);
+      else await commitMany(picked);
     } finally {
-      busy.delete(runId);
+      for (const [runId] of picked) busy.delete(runId);
+      if (waiting.size > 0) queueFlush();
     }
   }
 
-  async function commit(runId: string, batch: readonly PendingChange[]): Promise<void> {
+  /** One run's waiting changes as decided inside a transaction. */
+  interface Decided {
+    readonly runId: string;
+    readonly batch: readonly PendingChange[];
+    readonly outcomes: ({ ok: true; wrote: boolean } | { ok: false; err: unknown })[];
+    read?: RunGraph | undefined;
+    /** What to write, once decided: the changes, and the graph before the rules' part of them. */
+    write?: { readonly mid: RunGraph; readonly planned: RunChanges; readonly all: RunChanges } | undefined;
+    result?: { before: RunGraph; after: RunGraph; changes: RunChanges } | undefined;
+  }
+
+  /** The write of a decided run went in as version `next` (undefined: the run is gone). */
+  function wrote(d: Decided, next: number | undefined): void {
+    if (!d.write || !d.read || next === undefined) return;
+    const { mid, planned, all } = d.write;
+    d.result = { before: d.read, after: withVersion(applyChanges(mid, planned), next), changes: all };
+  }
+
+  /** Reads the run (version already locked), applies its changes in order, plans: what to write. */
+  async function decide(
+    tx: Store,
+    runId: string,
+    batch: readonly PendingChange[],
+    version: number | undefined,
+  ): Promise<Decided> {
     // Each change sees the ones before it; one that throws is refused alone.
-    const outcomes: ({ ok: true; wrote: boolean } | { ok: false; err: unknown })[] = [];
+    const d: Decided = { runId, batch, outcomes: [] };
+    if (version === undefined) return d;
     const fresh = batch.some((p) => p.fresh);
-    let read: RunGraph | undefined;
-    let result: { before: RunGraph; after: RunGraph; changes: RunChanges } | undefined;
+    const g = (!fresh && cache.get(runId, version)) || (await tx.getRunGraph(runId));
+    if (!g) return d;
+    d.read = g;
+    let mid = g;
+    let first: RunChanges = {};
+    for (const p of batch) {
+      try {
+        const c = p.change(mid);
+        d.outcomes.push({ ok: true, wrote: c !== null });
+        if (c === null) continue;
+        mid = applyChanges(mid, c);
+        first = mergeChanges(first, c);
+      } catch (err) {
+        d.outcomes.push({ ok: false, err });
+      }
+    }
+    if (!d.outcomes.some((o) => o.ok && o.wrote)) return d;
+    const planned = plan(mid, clock.now());
+    const all = mergeChanges(first, planned);
+    if (isEmptyChanges(all)) return d;
+    d.write = { mid, planned, all };
+    return d;
+  }
+
+  /** After the commit: what is remembered, who is told, and each caller's answer. */
+  function settle(d: Decided): void {
+    if (d.result) {
+      cache.remember(d.result.after);
+      written(d.result.before, d.result.after, d.result.changes);
+    } else if (d.read) {
+      cache.remember(d.read);
+    } else {
+      cache.forget(d.runId);
+    }
+    d.batch.forEach((p, i) => {
+      const o = d.outcomes[i];
+      if (o && !o.ok) p.reject(o.err);
+      else p.resolve(o?.wrote && d.result ? d.result.after : undefined);
+    });
+  }
+
+  async function commit([runId, batch]: [string, readonly PendingChange[]]): Promise<void> {
+    let d: Decided | undefined;
     try {
-      result = await store.transaction(async (tx) => {
-        outcomes.length = 0;
-        read = undefined;
-        const version = await tx.lockRun(runId);
-        if (version === undefined) return undefined;
-        const g = (!fresh && cache.get(runId, version)) || (await tx.getRunGraph(runId));
-        if (!g) return undefined;
-        read = g;
-        let mid = g;
-        let first: RunChanges = {};
-        for (const p of batch) {
-          try {
-            const c = p.change(mid);
-            outcomes.push({ ok: true, wrote: c !== null });
-            if (c === null) continue;
-            mid = applyChanges(mid, c);
-            first = mergeChanges(first, c);
-          } catch (err) {
-            outcomes.push({ ok: false, err });
-          }
-        }
-        if (!outcomes.some((o) => o.ok && o.wrote)) return undefined;
-        const planned = plan(mid, clock.now());
-        const all = mergeChanges(first, planned);
-        if (isEmptyChanges(all)) return undefined;
-        const next = await tx.applyRunChanges(runId, all);
-        if (next === undefined) return undefined;
-        return { before: g, after: withVersion(applyChanges(mid, planned), next), changes: all };
+      d = await store.transaction(async (tx) => {
+        const decided = await decide(tx, runId, batch, await tx.lockRun(runId));
+        if (decided.write) wrote(decided, await tx.applyRunChanges(runId, decided.write.all));
+        return decided;
       });
     } catch (err) {
       // Rolled back: what is remembered may be ahead of what is stored.
@@ -226,19 +298,32 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
       for (const p of batch) p.reject(err);
       return;
     }
-    if (result) {
-      cache.remember(result.after);
-      written(result.before, result.after, result.changes);
-    } else if (read) {
-      cache.remember(read);
-    } else {
-      cache.forget(runId);
+    settle(d);
+  }
+
+  /** Several runs' changes in one transaction (locks in id order); on an error, each on its own. */
+  async function commitMany(picked: readonly [string, readonly PendingChange[]][]): Promise<void> {
+    let decided: Decided[];
+    try {
+      decided = await store.transaction(async (tx) => {
+        const out: Decided[] = [];
+        const versions = await tx.lockRuns(picked.map(([id]) => id));
+        for (const [runId, batch] of [...picked].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+          out.push(await decide(tx, runId, batch, versions.get(runId)));
+        }
+        const writes = out.flatMap((d) => (d.write ? [{ runId: d.runId, changes: d.write.all }] : []));
+        const next = writes.length > 0 ? await tx.applyManyRunChanges(writes) : new Map<string, number>();
+        for (const d of out) wrote(d, next.get(d.runId));
+        return out;
+      });
+    } catch {
+      // One run's write failed the whole transaction (or the database did): one by one, so that
+      // the others still commit and the failing one gets its own error.
+      for (const [runId] of picked) cache.forget(runId);
+      await Promise.all(picked.map((entry) => commit(entry)));
+      return;
     }
-    batch.forEach((p, i) => {
-      const o = outcomes[i];
-      if (o && !o.ok) p.reject(o.err);
-      else p.resolve(o?.wrote && result ? result.after : undefined);
-    });
+    for (const d of decided) settle(d);
   }
 
   return {
@@ -251,7 +336,7 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
         const list = waiting.get(runId);
         if (list) list.push(p);
         else waiting.set(runId, [p]);
-        if (!busy.has(runId)) void drain(runId);
+        if (!busy.has(runId)) queueFlush();
       });
     },
     async report(runId, changes, fence) {

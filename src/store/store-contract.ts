@@ -4,6 +4,8 @@
 import crypto from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildRunGraph } from "../engine/create-runs.js";
+import { parseDefinition } from "../pipeline/definition.js";
 import type { NewPipeline, Store } from "./store.js";
 
 export const id = (): string => crypto.randomUUID().replaceAll("-", "");
@@ -171,6 +173,108 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       await store.setPipelineBanned(alpha.id, true, 1);
       expect((await store.listPipelines({ ...q, banned: true })).items.map((p) => p.name)).toEqual(["alpha"]);
       expect((await store.listPipelines({ ...q, banned: false })).total).toBe(4);
+    });
+
+    it("runs: applyManyRunChanges writes each run's own columns, bumps each version, skips runs that are gone", async () => {
+      const pid = id();
+      await store.createProject({ id: pid, name: "p", create_time: 1 });
+      const p = {
+        ...pipeline(pid, "build", 10),
+        definition: JSON.stringify({
+          stages: [
+            {
+              name: "s",
+              identifier: "s",
+              jobs: ["a", "b"].map((j) => ({
+                name: j,
+                identifier: j,
+                steps: [0, 1].map((k) => ({
+                  name: `x${k}`,
+                  task: "official_shell_plugin",
+                  inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: "true" }],
+                })),
+              })),
+            },
+          ],
+        }),
+      };
+      await store.createPipeline(p);
+      const record = (await store.getPipeline(p.id))!;
+      const graph = (runId: string, runNumber: number) =>
+        buildRunGraph({
+          pipeline: record,
+          definition: parseDefinition(record.definition),
+          runId,
+          runNumber,
+          options: {},
+          variables: [],
+          executor: { id: "u", name: "u" },
+          now: 100,
+          queueSeq: 1,
+          start: { kind: "admitted" },
+          newId: id,
+        });
+      const [one, two] = [graph(id(), 1), graph(id(), 2)];
+      await store.insertRunGraphs([one, two]);
+      const versions = await store.applyManyRunChanges([
+        {
+          runId: one.run.id,
+          changes: {
+            run: { id: one.run.id, status: "RUNNING", stop_requested: true },
+            stages: [{ id: one.stages[0]!.id, status: "RUNNING", start_time: 5 }],
+            jobs: [
+              { id: one.jobs[0]!.id, status: "RUNNING", labels: ["gpu"], lease_expires: 9 },
+              { id: one.jobs[1]!.id, status: "QUEUED" },
+            ],
+            steps: [{ id: one.steps[0]!.id, status: "RUNNING", start_time: 6 }],
+          },
+        },
+        {
+          runId: two.run.id,
+          changes: {
+            run: { id: two.run.id, status: "FAILED", end_time: 7, message: "m" },
+            jobs: [{ id: two.jobs[1]!.id, status: "FAILED", message: "x", end_time: 7 }],
+          },
+        },
+        { runId: id(), changes: { run: { status: "FAILED" } as never } },
+      ]);
+      expect([...versions.entries()].sort()).toEqual(
+        [
+          [one.run.id, 1],
+          [two.run.id, 1],
+        ].sort(),
+      );
+      const g1 = (await store.getRunGraph(one.run.id))!;
+      expect(g1.run).toMatchObject({ status: "RUNNING", stop_requested: true, version: 1 });
+      expect(g1.stages[0]).toMatchObject({ status: "RUNNING", start_time: 5 });
+      const jobs1 = new Map(g1.jobs.map((j) => [j.id, j]));
+      expect(jobs1.get(one.jobs[0]!.id)).toMatchObject({
+        status: "RUNNING",
+        labels: ["gpu"],
+        lease_expires: 9,
+      });
+      expect(jobs1.get(one.jobs[1]!.id)).toMatchObject({ status: "QUEUED" });
+      expect(g1.steps.find((x) => x.id === one.steps[0]!.id)).toMatchObject({
+        status: "RUNNING",
+        start_time: 6,
+      });
+      const g2 = (await store.getRunGraph(two.run.id))!;
+      expect(g2.run).toMatchObject({ status: "FAILED", end_time: 7, message: "m", version: 1 });
+      // What no change named stays as it was.
+      expect(g2.jobs.find((j) => j.id === two.jobs[0]!.id)).toEqual(two.jobs[0]);
+      expect(g2.jobs.find((j) => j.id === two.jobs[1]!.id)).toMatchObject({
+        status: "FAILED",
+        message: "x",
+        end_time: 7,
+      });
+      // A second round bumps again, also when the run's own row changes nothing.
+      const again = await store.applyManyRunChanges([
+        { runId: one.run.id, changes: { steps: [{ id: one.steps[1]!.id, status: "RUNNING" }] } },
+        { runId: two.run.id, changes: {} },
+      ]);
+      expect(again.get(one.run.id)).toBe(2);
+      expect(again.get(two.run.id)).toBe(2);
+      expect((await store.lockRuns([two.run.id, one.run.id, id()])).size).toBe(2);
     });
   });
 }

@@ -188,6 +188,13 @@ export interface RunStore {
    */
   applyRunChanges(runId: string, changes: RunChanges, fence?: JobFence): Promise<number | undefined>;
   /**
+   * applyRunChanges for many runs in one transaction, a few statements per table rather than one
+   * per row; answers the new version of each run that is still there.
+   */
+  applyManyRunChanges(
+    items: readonly { readonly runId: string; readonly changes: RunChanges }[],
+  ): Promise<Map<string, number>>;
+  /**
    * Ends an unfinished run as FAILED with `message`, and every unfinished stage, job and step of
    * it, without reading its records (for a run that cannot be planned). Answers false when the run
    * had already ended.
@@ -198,6 +205,8 @@ export interface RunStore {
    * UPDATE; SQLite's single writer serialises anyway); undefined when the run is gone.
    */
   lockRun(id: string): Promise<number | undefined>;
+  /** lockRun for many runs in one statement, locked in id order; runs that are gone are absent. */
+  lockRuns(ids: readonly string[]): Promise<Map<string, number>>;
   /** Ids of unfinished runs (of one pipeline, or of all), oldest first. */
   listActiveRunIds(pipelineId?: string): Promise<string[]>;
   listWaitingRuns(limit: number): Promise<RunRecord[]>;

@@ -19,6 +19,35 @@ export const CHUNK = 500;
  */
 export interface BulkWriter {
   insert(db: Kysely<Database>, table: BulkTable, rows: readonly object[]): Promise<void>;
+  /**
+   * Updates rows by id, each with its own columns (booleans already 0/1, JSON already text).
+   * With bumpVersion (pipeline_runs), each row's version goes up by one and the new versions are
+   * answered; rows whose id is not there are absent from the answer.
+   */
+  update(
+    db: Kysely<Database>,
+    table: BulkTable,
+    rows: readonly BulkUpdateRow[],
+    opts?: { readonly bumpVersion?: boolean },
+  ): Promise<Map<string, number>>;
+}
+export type BulkUpdateRow = { readonly id: string } & Readonly<Record<string, unknown>>;
+
+/** Rows grouped by the columns they set (one statement per group where a backend can). */
+export function byColumns(
+  rows: readonly BulkUpdateRow[],
+): Map<string, { cols: string[]; rows: BulkUpdateRow[] }> {
+  const groups = new Map<string, { cols: string[]; rows: BulkUpdateRow[] }>();
+  for (const r of rows) {
+    const cols = Object.keys(r)
+      .filter((k) => k !== "id" && r[k] !== undefined)
+      .sort();
+    const key = cols.join(",");
+    const g = groups.get(key);
+    if (g) g.rows.push(r);
+    else groups.set(key, { cols, rows: [r] });
+  }
+  return groups;
 }
 export type BulkTable = "pipeline_runs" | "stage_runs" | "job_runs" | "step_runs";
 
@@ -34,6 +63,24 @@ export const kyselyBulkWriter: BulkWriter = {
         .values(rows.slice(i, i + per) as any)
         .execute();
     }
+  },
+  async update(db, table, rows, opts) {
+    const out = new Map<string, number>();
+    for (const { id, ...patch } of rows) {
+      const set = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      if (opts?.bumpVersion) {
+        const r = await db
+          .updateTable(table as "pipeline_runs")
+          .set((eb) => ({ ...set, version: eb("version", "+", 1) }))
+          .where("id", "=", id)
+          .returning("version")
+          .executeTakeFirst();
+        if (r) out.set(id, Number(r.version));
+      } else if (Object.keys(set).length > 0) {
+        await db.updateTable(table).set(set).where("id", "=", id).execute();
+      }
+    }
+    return out;
   },
 };
 

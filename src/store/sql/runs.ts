@@ -1,10 +1,10 @@
 // Runs and their stage, job and step records: written as whole graphs at creation, changed as
 // patch sets in one transaction (fenced when a runner writes), read back as graphs and pages.
 
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { ACTIVE_RUN_STATUSES, TERMINAL_NODE_STATUSES } from "../../pipeline/vocabulary.js";
-import type { JobAttemptRecord, RunRecord } from "../run-records.js";
-import type { RunTable } from "../schema.js";
+import type { JobAttemptRecord, JobFence, RunChanges, RunRecord } from "../run-records.js";
+import type { Database, RunTable } from "../schema.js";
 import type { RunStore } from "../store.js";
 import {
   CHUNK,
@@ -37,6 +37,42 @@ const NOT_ADMITTED = sql<boolean>`admitted = 0`;
 
 export function runQueries(ctx: SqlContext): RunStore {
   const { db, definitions, bulk, sealer } = ctx;
+
+  /** A run's changes inside the transaction `tx`: its row first (bumped), then its nodes. */
+  async function applyOne(
+    tx: Kysely<Database>,
+    runId: string,
+    changes: RunChanges,
+    fence?: JobFence,
+  ): Promise<number | undefined> {
+    if (fence && !(await holdsJob(tx, fence))) return undefined;
+    const { run, stages = [], jobs = [], steps = [], clearLogsOf = [], keepAttempts = [] } = changes;
+    const { id: _id, ...patch } = run ?? { id: runId };
+    const bumped = await tx
+      .updateTable("pipeline_runs")
+      .set((eb) => ({ ...runPatch(patch), version: eb("version", "+", 1) }))
+      .where("id", "=", runId)
+      .returning("version")
+      .executeTakeFirst();
+    if (!bumped) return undefined;
+    if (keepAttempts.length > 0) await keep(tx, keepAttempts);
+    for (const { id, ...patch } of stages) {
+      await tx.updateTable("stage_runs").set(boolPatch(patch)).where("id", "=", id).execute();
+    }
+    for (const { id, ...patch } of jobs) {
+      const p = boolPatch(patch);
+      if (patch.labels) p.labels = JSON.stringify(patch.labels);
+      await tx.updateTable("job_runs").set(p).where("id", "=", id).execute();
+    }
+    for (const { id, ...patch } of steps) {
+      await tx.updateTable("step_runs").set(boolPatch(patch)).where("id", "=", id).execute();
+    }
+    if (clearLogsOf.length > 0) {
+      await tx.deleteFrom("step_logs").where("step_id", "in", clearLogsOf).execute();
+      await tx.updateTable("step_runs").set({ log_bytes: 0 }).where("id", "in", clearLogsOf).execute();
+    }
+    return Number(bumped.version);
+  }
 
   /** Turns run rows into records, loading the definitions they refer to. */
   async function toRuns(rows: readonly RunTable[]): Promise<RunRecord[]> {
@@ -282,34 +318,59 @@ export function runQueries(ctx: SqlContext): RunStore {
     },
 
     applyRunChanges: (runId, changes, fence) =>
+      inTransaction(ctx, async ({ db: tx }) => applyOne(tx, runId, changes, fence)),
+
+    applyManyRunChanges: (items) =>
       inTransaction(ctx, async ({ db: tx }) => {
-        if (fence && !(await holdsJob(tx, fence))) return undefined;
-        const { run, stages = [], jobs = [], steps = [], clearLogsOf = [], keepAttempts = [] } = changes;
-        const { id: _id, ...patch } = run ?? { id: runId };
-        const bumped = await tx
-          .updateTable("pipeline_runs")
-          .set((eb) => ({ ...runPatch(patch), version: eb("version", "+", 1) }))
-          .where("id", "=", runId)
-          .returning("version")
-          .executeTakeFirst();
-        if (!bumped) return undefined;
-        if (keepAttempts.length > 0) await keep(tx, keepAttempts);
-        for (const { id, ...patch } of stages) {
-          await tx.updateTable("stage_runs").set(boolPatch(patch)).where("id", "=", id).execute();
+        if (items.length === 1) {
+          const [only] = items;
+          const v = await applyOne(tx, only!.runId, only!.changes);
+          return new Map(v === undefined ? [] : [[only!.runId, v]]);
         }
-        for (const { id, ...patch } of jobs) {
-          const p = boolPatch(patch);
-          if (patch.labels) p.labels = JSON.stringify(patch.labels);
-          await tx.updateTable("job_runs").set(p).where("id", "=", id).execute();
+        const out = new Map<string, number>();
+        // Attempts to keep and logs to clear are rare (a retry): those runs go the one-run way.
+        const rare = items.filter(
+          (it) => (it.changes.keepAttempts?.length ?? 0) + (it.changes.clearLogsOf?.length ?? 0) > 0,
+        );
+        for (const it of rare) {
+          const v = await applyOne(tx, it.runId, it.changes);
+          if (v !== undefined) out.set(it.runId, v);
         }
-        for (const { id, ...patch } of steps) {
-          await tx.updateTable("step_runs").set(boolPatch(patch)).where("id", "=", id).execute();
-        }
-        if (clearLogsOf.length > 0) {
-          await tx.deleteFrom("step_logs").where("step_id", "in", clearLogsOf).execute();
-          await tx.updateTable("step_runs").set({ log_bytes: 0 }).where("id", "in", clearLogsOf).execute();
-        }
-        return Number(bumped.version);
+        const common = items.filter((it) => !rare.includes(it));
+        if (common.length === 0) return out;
+        const versions = await bulk.update(
+          tx,
+          "pipeline_runs",
+          common.map(({ runId, changes }) => {
+            const { id: _id, ...patch } = changes.run ?? { id: runId };
+            return { ...runPatch(patch), id: runId };
+          }),
+          { bumpVersion: true },
+        );
+        const there = common.filter((it) => versions.has(it.runId));
+        await bulk.update(
+          tx,
+          "stage_runs",
+          there.flatMap((it) => (it.changes.stages ?? []).map(({ id, ...p }) => ({ ...boolPatch(p), id }))),
+        );
+        await bulk.update(
+          tx,
+          "job_runs",
+          there.flatMap((it) =>
+            (it.changes.jobs ?? []).map(({ id, ...patch }) => {
+              const p = boolPatch(patch);
+              if (patch.labels) p.labels = JSON.stringify(patch.labels);
+              return { ...p, id };
+            }),
+          ),
+        );
+        await bulk.update(
+          tx,
+          "step_runs",
+          there.flatMap((it) => (it.changes.steps ?? []).map(({ id, ...p }) => ({ ...boolPatch(p), id }))),
+        );
+        for (const [id, v] of versions) out.set(id, v);
+        return out;
       }),
 
     failRun: (runId, message, now) =>
@@ -356,6 +417,20 @@ export function runQueries(ctx: SqlContext): RunStore {
       }>`SELECT version FROM pipeline_runs WHERE id = ${id}${lock}`.execute(db);
       const r = row.rows[0];
       return r === undefined ? undefined : Number(r.version);
+    },
+
+    async lockRuns(ids) {
+      const out = new Map<string, number>();
+      const sorted = [...ids].sort();
+      const lock = ctx.capabilities.supportsSkipLocked ? sql` FOR UPDATE` : sql``;
+      for (let i = 0; i < sorted.length; i += CHUNK) {
+        const part = sorted.slice(i, i + CHUNK);
+        // Ordered, so that two writers locking overlapping sets cannot wait for each other.
+        const rows = await sql<{ id: string; version: number }>`SELECT id, version FROM pipeline_runs
+          WHERE id IN (${sql.join(part)}) ORDER BY id${lock}`.execute(db);
+        for (const r of rows.rows) out.set(r.id, Number(r.version));
+      }
+      return out;
     },
 
     async listActiveRunIds(pipelineId) {
