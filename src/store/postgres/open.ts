@@ -36,7 +36,9 @@ const PREPARED_MAX_PARAMS = 24;
  * parses and plans each text once per connection instead of at every execution, which was
  * most of its CPU per job (a job is a dozen short statements). Texts with long IN lists, and
  * any beyond a connection's budget, run unnamed as before. A statement whose cached plan no
- * longer fits the schema (another replica migrated it) runs again unnamed.
+ * longer fits the schema (another replica migrated it) is prepared anew next time, and runs
+ * again at once when no transaction is open (inside one, that transaction fails as any error
+ * fails it).
  */
 class PreparingClient extends pg.Client {
   private readonly names = new Map<string, string>();

@@ -1,6 +1,6 @@
 import { Kysely, Migrator, PostgresDialect } from "kysely";
 import pg from "pg";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   POSTGRES_BIN,
   POSTGRES_SKIP_REASON,
@@ -39,6 +39,26 @@ if (!POSTGRES_BIN) {
     }).migrateTo(migration);
     if (error) throw error;
     return { db, open: () => openPostgresStore(url, { poolSize: 2, sealer: TEST_SEALER }) };
+  });
+  describe("postgres: prepared statements", () => {
+    it("keeps answering when the schema changed under a statement prepared on the connection", async () => {
+      const url = await cluster.createDatabase();
+      const store = await openPostgresStore(url, { poolSize: 1, sealer: TEST_SEALER });
+      const id = "a".repeat(32);
+      try {
+        await store.createProject({ id, name: "p", create_time: 1 });
+        for (let i = 0; i < 3; i++) expect(await store.getProject(id)).toMatchObject({ name: "p" });
+        // Another replica's migration adds a column: the prepared `select *` no longer fits.
+        const other = new pg.Client({ connectionString: url });
+        await other.connect();
+        await other.query("ALTER TABLE projects ADD COLUMN later TEXT");
+        await other.end();
+        expect(await store.getProject(id)).toMatchObject({ name: "p" });
+        expect(await store.getProject(id)).toMatchObject({ name: "p" });
+      } finally {
+        await store.close();
+      }
+    });
   });
   describeSecretContract("postgres", async () => {
     const url = await cluster.createDatabase();
