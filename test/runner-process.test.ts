@@ -151,6 +151,20 @@ describe("one runner per work dir", () => {
   });
 });
 
+describe("an orphaned embedded runner", () => {
+  it("exits when its server is gone and its data dir is removed", async () => {
+    const dir = tempDir("pipewright-orphan-");
+    const server = await started({ dataDir: dir });
+    const runnerPid = await waitFor(async () => server.runnerPid(), 10_000, "the runner process");
+    await server.kill9();
+    // Without its server the runner goes on (a restarted server adopts it) ...
+    expect(alive(runnerPid)).toBe(true);
+    // ... until what it works for is gone.
+    fs.rmSync(dir, { recursive: true, force: true });
+    await waitFor(async () => !alive(runnerPid), 20_000, "the orphaned runner to exit");
+  });
+});
+
 describe("workspaces", () => {
   it("are removed when their jobs end, empty or not", async () => {
     const dir = tempDir("pipewright-workspaces-");
