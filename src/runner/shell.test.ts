@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Forkserver, startForkserver } from "./forkserver.js";
+import { LAUNCHERS } from "../../test/helpers/launchers.js";
+import type { Forkserver } from "./forkserver.js";
 import type { Launcher, OutputStream } from "./process.js";
 import { FALLBACK_PATH, isProcessGroupAlive, spawnLauncher } from "./process.js";
 import type { ShellScriptOptions } from "./shell.js";
@@ -11,18 +12,7 @@ import { RUNNER_DIR, runShellScript } from "./shell.js";
 
 const PATH = process.env.PATH ?? FALLBACK_PATH;
 
-/** Every test runs with each way of starting processes: the same promises hold for both. */
-const LAUNCHERS: [string, (dir: string) => Promise<Launcher>][] = [
-  ["by this process", async () => spawnLauncher],
-  [
-    "from the forkserver",
-    async (dir) => {
-      const f = await startForkserver({ dir: join(dir, ".fifo"), path: PATH, log: () => {} });
-      if (!f) throw new Error("perl is needed for the forkserver tests");
-      return f;
-    },
-  ],
-];
+/** Every test runs with each way of starting processes (LAUNCHERS): the same promises hold. */
 let current: Launcher = spawnLauncher;
 const launcher = (): Launcher => current;
 
