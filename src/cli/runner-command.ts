@@ -13,7 +13,8 @@ export const RUNNER_USAGE = `Usage: pipewright runner --server URL --token TOKEN
        pipewright runner --embedded DATA_DIR [options]   (started by pipewright serve itself)
 
 Takes jobs from a Pipewright server and runs them on this machine, each in a bubblewrap sandbox
-where bwrap works (see docs/operations.md).
+where bwrap works; steps start from a small perl helper where perl is there (Debian and Ubuntu
+always have it). See docs/operations.md.
 
 Options (flag > environment variable > default):
   --server URL       PIPEWRIGHT_SERVER         the server (any replica)
