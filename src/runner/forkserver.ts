@@ -104,7 +104,11 @@ interface Launch {
 }
 
 export interface Forkserver extends Launcher {
-  /** Ends the helper; steps already running go on (the next runner reaps what is left). */
+  /**
+   * Ends the helper (the runner is stopping, its jobs ended or stopped); a step still running is
+   * killed then. A runner killed with -9 runs none of this: its steps go on until the next runner
+   * reaps their groups.
+   */
   close(): void;
 }
 
