@@ -1,7 +1,7 @@
 // Runs a shell step's script with `bash -e` in its workspace, on top of runProcess.
 
 import { randomUUID } from "node:crypto";
-import { chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, unlink, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { HostEnv, ProcessResult, StepProcessOptions } from "./process.js";
 import { buildStepEnv, runProcess } from "./process.js";
@@ -77,8 +77,9 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
   } finally {
     // The script may have removed it itself (git clean -fdx) or made the directory read-only; a
     // leftover file is harmless, turning the step's result into an exception would not be.
-    await rm(file, { force: true }).catch(() => {});
-    if (startup) await rm(startup, { force: true }).catch(() => {});
+    // unlink, not rm: rm looks at the file first (an lstat per file, per step).
+    await unlink(file).catch(() => {});
+    if (startup) await unlink(startup).catch(() => {});
   }
 }
 
