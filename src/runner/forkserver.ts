@@ -24,7 +24,7 @@ import type { LaunchedProcess, Launcher, LaunchSpec, LaunchStartError } from "./
  * is lost and no end is seen early), waits for "go" on the gate FIFO (its group is recorded by
  * then), and gives up after a minute without one (the runner died).
  */
-export const FORKSERVER_PL = String.raw`
+const FORKSERVER_PL = String.raw`
 use strict; use warnings; use POSIX (); use Fcntl;
 my $dir = $ARGV[0];
 $SIG{PIPE} = 'IGNORE';
