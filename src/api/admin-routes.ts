@@ -222,6 +222,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: RouteContext): vo
       if (!rec || !visible(p, rec)) throw new PipewrightError("TOKEN_NOT_FOUND", `No token ${id}.`);
       if (!(await store.revokeToken(id, now())))
         throw new PipewrightError("TOKEN_NOT_FOUND", `Token ${id} is already revoked.`);
+      ctx.auth.revoked(id);
       return { id, revoked: true };
     },
   );

@@ -10,6 +10,7 @@ import {
   type TestApp,
 } from "../../test/helpers/app.js";
 import { signRequest } from "../../test/helpers/sdk-signer.js";
+import { createAuthenticator } from "./auth.js";
 
 describe("AK/SK over HTTP", () => {
   let t: TestApp;
@@ -99,5 +100,36 @@ describe("AK/SK over HTTP", () => {
     const res = await signed("POST", `/v5/${other}/api/pipelines/list`, {});
     expect(res.status).toBe(404);
     expect(res.body.error_code).toBe("DEVPIPE.00011412");
+  });
+});
+
+describe("tokens found valid are trusted for a moment", () => {
+  it("a revocation made past this process (another replica) takes effect once the trust lapses", async () => {
+    const t = await createTestApp();
+    try {
+      const pid = await createProject(t.app);
+      const res = await call(t.app, "POST", "/admin/v1/tokens", {
+        token: ADMIN_TOKEN,
+        body: { name: "ci", role: "viewer", project_ids: [pid] },
+      });
+      const auth = createAuthenticator({ store: t.store, now: () => Date.now(), trustMs: 200 });
+      const req = {
+        method: "GET",
+        url: "/",
+        headers: { "x-auth-token": res.body.token as string },
+        body: Buffer.alloc(0),
+      };
+      expect((await auth.authenticate(req)).id).toBe(res.body.id);
+      // Revoked in the database directly, as another replica would: trusted still, then not.
+      await t.store.revokeToken(res.body.id, Date.now());
+      expect((await auth.authenticate(req)).id).toBe(res.body.id);
+      await new Promise((r) => setTimeout(r, 250));
+      await expect(auth.authenticate(req)).rejects.toMatchObject({ key: "UNAUTHENTICATED" });
+      // Without trust, every request asks the store.
+      const strict = createAuthenticator({ store: t.store, now: () => Date.now(), trustMs: 0 });
+      await expect(strict.authenticate(req)).rejects.toMatchObject({ key: "UNAUTHENTICATED" });
+    } finally {
+      await t.close();
+    }
   });
 });

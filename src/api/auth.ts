@@ -44,14 +44,55 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 export interface Authenticator {
   authenticate(req: SignedRequest): Promise<Principal>;
+  /** A credential was revoked here: no request of this process is let in on it from now on. */
+  revoked(id: string): void;
 }
+
+/**
+ * How long a token, once found valid, is trusted without asking the store again. Runner agents
+ * call several times per job, and the lookup was one database round trip per call (a tenth of a
+ * job's statements on PostgreSQL). A revocation takes effect at once on the replica that made it
+ * and within this long on the others.
+ */
+export const TOKEN_TRUST_MS = 1000;
+/** Tokens remembered at most (each entry is a principal; the oldest go first). */
+const TRUSTED_MAX = 10_000;
 
 export function createAuthenticator(deps: {
   store: MetaStore & CredentialStore;
   now: () => number;
+  /** Default TOKEN_TRUST_MS; 0 asks the store at every request. */
+  trustMs?: number;
 }): Authenticator {
   const { store, now } = deps;
+  const trustMs = deps.trustMs ?? TOKEN_TRUST_MS;
   let adminHash: string | undefined;
+  /** Valid tokens by the hash of their text, with when to ask the store again (monotonic ms). */
+  const trusted = new Map<string, { readonly principal: Principal; readonly until: number }>();
+
+  async function tokenPrincipal(hash: string): Promise<Principal> {
+    const t = performance.now();
+    const known = trusted.get(hash);
+    if (known && known.until > t) return known.principal;
+    trusted.delete(hash);
+    // The lookup is by the SHA-256 of the token, so timing reveals nothing about the token itself.
+    const rec = await store.findTokenByHash(hash);
+    if (!rec || rec.revoked_time !== null) {
+      throw new PipewrightError("UNAUTHENTICATED", "X-Auth-Token is unknown or revoked.");
+    }
+    const principal: Principal = {
+      id: rec.id,
+      name: rec.name,
+      superuser: false,
+      role: rec.role,
+      projectIds: new Set(rec.project_ids),
+    };
+    if (trustMs > 0) {
+      if (trusted.size >= TRUSTED_MAX) trusted.delete(trusted.keys().next().value!);
+      trusted.set(hash, { principal, until: t + trustMs });
+    }
+    return principal;
+  }
 
   return {
     async authenticate(req) {
@@ -63,18 +104,7 @@ export function createAuthenticator(deps: {
         if (adminHash !== undefined && constantTimeEqual(hash, adminHash)) {
           return { id: "admin", name: "admin", superuser: true, role: "admin", projectIds: new Set() };
         }
-        // The lookup is by the SHA-256 of the token, so timing reveals nothing about the token itself.
-        const rec = await store.findTokenByHash(hash);
-        if (!rec || rec.revoked_time !== null) {
-          throw new PipewrightError("UNAUTHENTICATED", "X-Auth-Token is unknown or revoked.");
-        }
-        return {
-          id: rec.id,
-          name: rec.name,
-          superuser: false,
-          role: rec.role,
-          projectIds: new Set(rec.project_ids),
-        };
+        return tokenPrincipal(hash);
       }
       const authz = req.headers.authorization;
       const authHeader = Array.isArray(authz) ? authz[0] : authz;
@@ -92,6 +122,10 @@ export function createAuthenticator(deps: {
         };
       }
       throw new PipewrightError("UNAUTHENTICATED");
+    },
+
+    revoked(id) {
+      for (const [hash, { principal }] of trusted) if (principal.id === id) trusted.delete(hash);
     },
   };
 }

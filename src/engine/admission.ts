@@ -8,14 +8,15 @@ import type { RunWriter } from "./run-writer.js";
 /** How many waiting runs one admission pass looks at. */
 const ADMISSION_BATCH = 1000;
 
+/** Answers whether there were waiting runs (some may wait still). */
 export async function admitWaitingRuns(deps: {
   readonly store: RunStore & PipelineStore;
   readonly writer: RunWriter;
   readonly now: () => number;
-}): Promise<void> {
+}): Promise<boolean> {
   const { store, writer, now } = deps;
   const waiting = await store.listWaitingRuns(ADMISSION_BATCH);
-  if (waiting.length === 0) return;
+  if (waiting.length === 0) return false;
   const pipelines = new Map(
     (await store.getPipelines([...new Set(waiting.map((r) => r.pipeline_id))])).map((p) => [p.id, p]),
   );
@@ -34,4 +35,5 @@ export async function admitWaitingRuns(deps: {
           { run: { id: g.run.id, admitted: true, start_time: g.run.start_time || now() } },
     );
   }
+  return true;
 }

@@ -10,8 +10,11 @@ import type { Wakeups } from "./run-writer.js";
 export interface PumpTasks {
   /** Plans one run as far as it goes without executing anything. */
   advance(runId: string): Promise<void>;
-  /** Admits waiting runs that their pipeline's concurrency limit now lets in. */
-  admit(): Promise<void>;
+  /**
+   * Admits waiting runs that their pipeline's concurrency limit now lets in; answers whether
+   * runs may still be waiting (false: it found none).
+   */
+  admit(): Promise<boolean>;
   /** Hands ready jobs to runners (wakes long polls, fills local slots). */
   dispatch(): Promise<void>;
   /** Arms the timer of the next manual-review deadline. */
@@ -34,6 +37,13 @@ export function createPump(tasks: PumpTasks, deps: { clock: Clock; logger: Logge
   const { clock, logger } = deps;
   const dirtyRuns = new Set<string>();
   let admission = false;
+  /**
+   * Whether runs may be waiting for admission, as far as this process knows. A run's end looks
+   * for waiting runs only while this holds: without concurrency limits nothing ever waits, and
+   * the look was a query per finished run. Runs that began waiting on another replica are found
+   * by the sweep, which marks everything every second.
+   */
+  let mayWait = true;
   let dispatch = false;
   let reviews = false;
   let started = false;
@@ -62,7 +72,11 @@ export function createPump(tasks: PumpTasks, deps: { clock: Clock; logger: Logge
         for (const id of runs) await tasks.advance(id);
         if (admission) {
           admission = false;
-          await tasks.admit();
+          if (mayWait) {
+            mayWait = false;
+            // Set again meanwhile (a run began waiting during the look) it stays set.
+            if (await tasks.admit()) mayWait = true;
+          }
         }
         if (dispatch) {
           dispatch = false;
@@ -97,9 +111,14 @@ export function createPump(tasks: PumpTasks, deps: { clock: Clock; logger: Logge
       kick();
     },
     admission: mark(() => (admission = true)),
+    waiting: mark(() => {
+      mayWait = true;
+      admission = true;
+    }),
     dispatch: mark(() => (dispatch = true)),
     reviews: mark(() => (reviews = true)),
     all: mark(() => {
+      mayWait = true;
       admission = true;
       dispatch = true;
       reviews = true;
@@ -107,6 +126,7 @@ export function createPump(tasks: PumpTasks, deps: { clock: Clock; logger: Logge
     start() {
       if (started) return;
       started = true;
+      mayWait = true;
       admission = true;
       dispatch = true;
       reviews = true;

@@ -165,7 +165,7 @@ export function createRunCommands(deps: {
         await deps.cancel(stopped.map((j) => ({ id: j.id, attempt: j.attempt, runnerId: j.runner_id! })));
       }
       await writer.mutate(runId, (g) => retryChanges(g, now(), writer.nextSeq, deps.newId));
-      wake.admission();
+      wake.waiting();
     },
 
     async deletePipeline(pipelineId, who) {

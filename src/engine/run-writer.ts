@@ -38,8 +38,10 @@ export function createRunEvents(): RunEvents {
 export interface Wakeups {
   /** The run needs planning (a change made outside the writer, e.g. a claim). */
   run(runId: string): void;
-  /** A run ended or started waiting: admission under concurrency limits may change. */
+  /** A run ended: a run waiting under its pipeline's concurrency limit may now go in. */
   admission(): void;
+  /** A run may have started waiting for admission (created or retried over its limit). */
+  waiting(): void;
   /** Jobs may be ready for runners. */
   dispatch(): void;
   /** A manual review got a deadline: the review timer may need to fire sooner. */

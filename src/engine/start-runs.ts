@@ -135,7 +135,7 @@ export function createStartRuns(deps: {
     writer.created(graphs);
     const runs = graphs.map((g) => g.run);
     for (const r of runs) events.changed(r.id);
-    if (runs.some((r) => !r.admitted && r.status === "QUEUED")) wake.admission();
+    if (runs.some((r) => !r.admitted && r.status === "QUEUED")) wake.waiting();
     wake.dispatch();
   }
 

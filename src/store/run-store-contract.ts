@@ -225,6 +225,49 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
       expect(third!.id).toBe(ga[1]!.jobs[0]!.id);
     });
 
+    it("keeps the turns over queues longer than one claim looks at, one job or several at a time", async () => {
+      const projects = [id(), id(), id()];
+      const queues: string[][] = [];
+      for (const p of projects) queues.push((await seed(p, id(), 30)).map((g) => g.jobs[0]!.id));
+      const taken: string[] = [];
+      for (let now = 100; taken.length < 60; now++) {
+        const claimed = await store.claimJobs({ runnerId: "r", limit: 1, labels: [], now, leaseMs: 1000 });
+        expect(claimed).toHaveLength(1);
+        const run = await store.getRun(claimed[0]!.run_id);
+        expect(claimed[0]!.run_version).toBe(run!.version);
+        taken.push(claimed[0]!.id);
+      }
+      // One slot at a time: each project in turn, each queue in order.
+      const byProject = projects.map((_, i) => taken.filter((j) => queues[i]!.includes(j)));
+      for (const [i, got] of byProject.entries()) expect(got).toEqual(queues[i]!.slice(0, 20));
+      for (let k = 0; k + 3 <= taken.length; k += 3) {
+        const round = taken.slice(k, k + 3).map((j) => queues.findIndex((q) => q.includes(j)));
+        expect(new Set(round).size).toBe(3);
+      }
+      // Several at a time: the n-th of every project before the (n+1)-th of any.
+      const many = await store.claimJobs({ runnerId: "r", limit: 7, labels: [], now: 500, leaseMs: 1000 });
+      expect(
+        many
+          .slice(0, 6)
+          .map((j) => j.id)
+          .sort(),
+      ).toEqual(
+        [
+          queues[0]![20],
+          queues[1]![20],
+          queues[2]![20],
+          queues[0]![21],
+          queues[1]![21],
+          queues[2]![21],
+        ].sort(),
+      );
+      const rest = await store.claimJobs({ runnerId: "r", limit: 100, labels: [], now: 501, leaseMs: 1000 });
+      expect(rest).toHaveLength(90 - 60 - 7);
+      expect(await store.claimJobs({ runnerId: "r", limit: 5, labels: [], now: 502, leaseMs: 1000 })).toEqual(
+        [],
+      );
+    });
+
     it("fences job changes to the attempt that holds the job", async () => {
       const [g] = await seed(id(), id(), 1);
       const [job] = await store.claimJobs({ runnerId: "r", limit: 1, labels: [], now: 1, leaseMs: 10 });

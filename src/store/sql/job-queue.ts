@@ -1,9 +1,9 @@
 // The queue of ready jobs and the runners that take them: fair claims across projects, leases
 // renewed by heartbeat, and the registry of runner agents.
 
-import { type Kysely, sql } from "kysely";
-import type { RunnerRecord } from "../run-records.js";
-import type { Database } from "../schema.js";
+import { type ExpressionBuilder, type Kysely, sql } from "kysely";
+import type { ClaimedJob, RunnerRecord } from "../run-records.js";
+import type { Database, JobRunTable } from "../schema.js";
 import type { JobQueueStore } from "../store.js";
 import { inTransaction, type SqlContext } from "./context.js";
 import { toJob } from "./rows.js";
@@ -29,6 +29,137 @@ async function bumpVersions(db: Kysely<Database>, runIds: readonly string[]) {
     .execute();
 }
 
+/** A job waiting for a runner (the partial indexes' own terms: literal, see runs.ts). */
+const QUEUED = sql<boolean>`status IN ('QUEUED', 'REDISPATCH')`;
+
+/**
+ * The first `take` queued jobs of each project with any (all that can be in turn for a claim of
+ * `take`), in queue order per project, with when each project was last served. The projects
+ * come from the queue's index one probe each, the jobs from a range of it: a claim reads a few
+ * rows per waiting project, where ranking every queued job cost a millisecond per claim with a
+ * thousand queued. PostgreSQL takes each project's head through LATERAL; SQLite, which has no
+ * LATERAL, through the bound of each head (CROSS JOIN keeps the projects the outer loop).
+ */
+function heads(tx: Kysely<Database>, take: number, postgres: boolean) {
+  const waiting = sql`WITH RECURSIVE waiting(project_id) AS (
+      SELECT (SELECT project_id FROM job_runs WHERE ${QUEUED} ORDER BY project_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT j.project_id FROM job_runs j
+              WHERE j.status IN ('QUEUED', 'REDISPATCH') AND j.project_id > w.project_id
+              ORDER BY j.project_id LIMIT 1)
+      FROM waiting w WHERE w.project_id IS NOT NULL
+    )`;
+  type Head = { id: string; labels: string; project_id: string; ready_seq: number; last_claim: number };
+  if (postgres) {
+    return sql<Head>`${waiting}
+      SELECT j.id, j.labels, j.project_id, j.ready_seq, COALESCE(d.last_claim, 0) AS last_claim
+      FROM waiting w CROSS JOIN LATERAL (
+        SELECT k.id, k.labels, k.project_id, k.ready_seq FROM job_runs k
+        WHERE k.project_id = w.project_id AND k.status IN ('QUEUED', 'REDISPATCH')
+        ORDER BY k.project_id, k.ready_seq LIMIT ${take}) j
+      LEFT JOIN project_dispatch d ON d.project_id = w.project_id
+      WHERE w.project_id IS NOT NULL
+      ORDER BY j.project_id, j.ready_seq`.execute(tx);
+  }
+  return sql<Head>`${waiting}, bounds AS MATERIALIZED (
+      SELECT w.project_id, COALESCE(
+        (SELECT k.ready_seq FROM job_runs k
+         WHERE k.project_id = w.project_id AND k.status IN ('QUEUED', 'REDISPATCH')
+         ORDER BY k.project_id, k.ready_seq LIMIT 1 OFFSET ${take - 1}),
+        ${Number.MAX_SAFE_INTEGER}) AS bound
+      FROM waiting w WHERE w.project_id IS NOT NULL
+    )
+    SELECT j.id, j.labels, j.project_id, j.ready_seq, COALESCE(d.last_claim, 0) AS last_claim
+    FROM bounds b CROSS JOIN job_runs j ON j.project_id = b.project_id AND j.ready_seq <= b.bound
+    LEFT JOIN project_dispatch d ON d.project_id = b.project_id
+    WHERE j.status IN ('QUEUED', 'REDISPATCH')
+    ORDER BY j.project_id, j.ready_seq`.execute(tx);
+}
+
+/** What a claim needs to take the jobs it picked. */
+type ClaimRequest = Parameters<JobQueueStore["claimJobs"]>[0];
+
+/** The columns a claim sets on each job it takes. */
+function takenBy(eb: ExpressionBuilder<Database, "job_runs">, req: ClaimRequest) {
+  return {
+    status: "RUNNING" as const,
+    attempt: eb("attempt", "+", 1),
+    runner_id: req.runnerId,
+    lease_expires: req.now + req.leaseMs,
+    heartbeat_time: null,
+    start_time: eb.case().when("start_time", "=", 0).then(req.now).else(eb.ref("start_time")).end(),
+    message: null,
+  };
+}
+
+/**
+ * Takes the picked jobs that are still queued, a statement at a time (SQLite: one writer, and
+ * statements cost no round trip): the jobs, their runs' versions, the projects' turns.
+ */
+async function take(tx: Kysely<Database>, ids: readonly string[], req: ClaimRequest): Promise<ClaimedJob[]> {
+  const rows = await tx
+    .updateTable("job_runs")
+    .set((eb) => takenBy(eb, req))
+    .where("id", "in", ids)
+    .where("status", "in", ["QUEUED", "REDISPATCH"])
+    .returningAll()
+    .execute();
+  const jobs = rows.map(toJob).sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
+  const versions = new Map<string, number>();
+  for (const v of await bumpVersions(tx, [...new Set(jobs.map((j) => j.run_id))]))
+    versions.set(v.id, Number(v.version));
+  const claimed = jobs.map((j) => ({ ...j, run_version: versions.get(j.run_id)! }));
+  // Each project served by this claim, at its last job's turn.
+  const lastOf = new Map<string, number>();
+  for (const [i, job] of claimed.entries()) lastOf.set(job.project_id, req.now * 1000 + i);
+  for (const [projectId, last] of lastOf) {
+    await tx
+      .insertInto("project_dispatch")
+      .values({ project_id: projectId, last_claim: last })
+      .onConflict((oc) => oc.column("project_id").doUpdateSet({ last_claim: last }))
+      .execute();
+  }
+  return claimed;
+}
+
+/**
+ * The same in one statement (PostgreSQL, where each statement is a round trip and most of a
+ * claim's cost): lock the picked jobs still queued, skipping those another replica is taking,
+ * take them, bump their runs' versions and record the projects' turns, all at once.
+ */
+async function takeInOneStatement(
+  tx: Kysely<Database>,
+  ids: readonly string[],
+  req: ClaimRequest,
+): Promise<ClaimedJob[]> {
+  const res = await sql<JobRunTable & { run_version: string | number }>`
+    WITH picked AS (
+      SELECT id, ord FROM unnest(${ids}::text[]) WITH ORDINALITY AS p(id, ord)
+    ), locked AS (
+      SELECT j.id FROM job_runs j JOIN picked USING (id)
+      WHERE j.status IN ('QUEUED', 'REDISPATCH') FOR UPDATE OF j SKIP LOCKED
+    ), taken AS (
+      UPDATE job_runs AS t SET status = 'RUNNING', attempt = t.attempt + 1, runner_id = ${req.runnerId},
+        lease_expires = ${req.now + req.leaseMs}::bigint, heartbeat_time = NULL,
+        start_time = CASE WHEN t.start_time = 0 THEN ${req.now}::bigint ELSE t.start_time END, message = NULL
+      FROM locked WHERE t.id = locked.id
+      RETURNING t.*
+    ), bumped AS (
+      UPDATE pipeline_runs AS r SET version = r.version + 1
+      WHERE r.id IN (SELECT run_id FROM taken)
+      RETURNING r.id, r.version
+    ), turns AS (
+      INSERT INTO project_dispatch (project_id, last_claim)
+      SELECT taken.project_id, ${req.now * 1000}::bigint + max(picked.ord)
+      FROM taken JOIN picked USING (id) GROUP BY taken.project_id
+      ON CONFLICT (project_id) DO UPDATE SET last_claim = excluded.last_claim
+    )
+    SELECT taken.*, bumped.version AS run_version FROM taken JOIN bumped ON bumped.id = taken.run_id`.execute(
+    tx,
+  );
+  return res.rows.map(({ run_version, ...row }) => ({ ...toJob(row), run_version: Number(run_version) }));
+}
+
 export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
   const { db } = ctx;
   return {
@@ -39,60 +170,41 @@ export function jobQueueQueries(ctx: SqlContext): JobQueueStore {
      * job even when one slot frees at a time); FIFO within a project. PostgreSQL skips rows other
      * replicas are claiming; SQLite has a single writer and needs no skipping.
      */
-    claimJobs: (req) =>
-      inTransaction(ctx, async ({ db: tx }) => {
-        const lockClause = ctx.capabilities.supportsSkipLocked ? sql`FOR UPDATE SKIP LOCKED` : sql``;
-        const candidates = await sql<{ id: string; labels: string }>`
-          SELECT q.id, q.labels FROM (
-            SELECT id, labels, project_id, ready_seq,
-                   ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY ready_seq) AS turn
-            FROM job_runs WHERE status IN ('QUEUED', 'REDISPATCH')
-          ) q LEFT JOIN project_dispatch d ON d.project_id = q.project_id
-          ORDER BY q.turn, COALESCE(d.last_claim, 0), q.ready_seq LIMIT ${req.limit * 4 + 16}`.execute(tx);
+    claimJobs: async (req) => {
+      /** The jobs next in turn that the runner's labels allow. */
+      const pick = async (tx: Kysely<Database>): Promise<string[]> => {
+        const take = req.limit * 4 + 16;
+        const rows = (await heads(tx, take, ctx.capabilities.dialect === "postgres")).rows;
+        // Turn order: the n-th queued job of every project before the (n+1)-th of any; among
+        // projects, the one served least recently first; then FIFO.
+        const turn = new Map<string, number>();
+        const ordered = rows
+          .map((r) => {
+            const n = (turn.get(r.project_id) ?? 0) + 1;
+            turn.set(r.project_id, n);
+            return { ...r, turn: n, last: Number(r.last_claim), seq: Number(r.ready_seq) };
+          })
+          .sort((a, b) => a.turn - b.turn || a.last - b.last || a.seq - b.seq);
         const have = new Set(req.labels);
-        const ids = candidates.rows
+        return ordered
+          .slice(0, take)
           .filter((c) => (JSON.parse(c.labels) as string[]).every((l) => have.has(l)))
           .slice(0, req.limit)
           .map((c) => c.id);
-        if (ids.length === 0) return [];
-        // Re-check the status under the lock (PostgreSQL) so two replicas never take the same job.
-        const locked = await sql<{ id: string }>`
-          SELECT id FROM job_runs WHERE id IN (${sql.join(ids)}) AND status IN ('QUEUED', 'REDISPATCH') ${lockClause}`.execute(
-          tx,
-        );
-        const lockedIds = locked.rows.map((r) => r.id);
-        if (lockedIds.length === 0) return [];
-        const rows = await tx
-          .updateTable("job_runs")
-          .set((eb) => ({
-            status: "RUNNING",
-            attempt: eb("attempt", "+", 1),
-            runner_id: req.runnerId,
-            lease_expires: req.now + req.leaseMs,
-            heartbeat_time: null,
-            start_time: eb.case().when("start_time", "=", 0).then(req.now).else(eb.ref("start_time")).end(),
-            message: null,
-          }))
-          .where("id", "in", lockedIds)
-          .returningAll()
-          .execute();
-        const jobs = rows.map(toJob).sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
-        const versions = new Map<string, number>();
-        for (const v of await bumpVersions(tx, [...new Set(jobs.map((j) => j.run_id))]))
-          versions.set(v.id, Number(v.version));
-        const claimed = jobs.map((j) => ({ ...j, run_version: versions.get(j.run_id)! }));
-        // Each project served by this claim, at its last job's turn.
-        const lastOf = new Map<string, number>();
-        for (const [i, job] of claimed.entries()) lastOf.set(job.project_id, req.now * 1000 + i);
-        for (const [projectId, last] of lastOf) {
-          await tx
-            .insertInto("project_dispatch")
-            .values({ project_id: projectId, last_claim: last })
-            .onConflict((oc) => oc.column("project_id").doUpdateSet({ last_claim: last }))
-            .execute();
-        }
-        return claimed;
-      }),
+      };
+      const inOrder = (ids: readonly string[], jobs: ClaimedJob[]): ClaimedJob[] =>
+        jobs.sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
+      if (ctx.capabilities.dialect === "postgres") {
+        // No transaction around the two: the taking statement re-checks each job under its row
+        // lock, so a job picked here that another replica took meanwhile is merely left out.
+        const ids = await pick(db);
+        return ids.length === 0 ? [] : inOrder(ids, await takeInOneStatement(db, ids, req));
+      }
+      return inTransaction(ctx, async ({ db: tx }) => {
+        const ids = await pick(tx);
+        return ids.length === 0 ? [] : take(tx, ids, req);
+      });
+    },
 
     async renewLease(jobId, attempt, until, runnerId) {
       let q = db
