@@ -7,6 +7,7 @@ import { invalid, PipewrightError } from "../errors.js";
 import { parseDefinitionAsync } from "../pipeline/definition.js";
 import { type RunPolicy, sourcesProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
+import { parseSchedule } from "../pipeline/schedules.js";
 import { parseConcurrencyControl, parseVariables, restoreMaskedSecrets } from "../pipeline/variables.js";
 import { PIPELINE_SORT_KEYS, type PipelineSpec } from "../store/store.js";
 import {
@@ -41,6 +42,7 @@ async function buildSpec(
   componentId: string,
   previous: PipelineSpec | undefined,
   policy: RunPolicy,
+  newId: () => string,
 ): Promise<PipelineSpec> {
   if (!new RegExp(NAME_PATTERN, "u").test(body.name)) {
     throw new PipewrightError(
@@ -55,13 +57,46 @@ async function buildSpec(
   return {
     sources: body.sources ?? [],
     variables,
-    schedules: body.schedules ?? [],
+    schedules: withScheduleIds(body.schedules ?? [], newId),
     triggers: body.triggers ?? [],
     concurrency_control: parseConcurrencyControl(body.concurrency_control ?? null),
     group_id: body.group_id ?? null,
     component_id: componentId,
     project_name: body.project_name ?? "",
   };
+}
+
+const SCHEDULE_UUID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Gives each schedule entry its `uuid` (read-only: kept when the entry comes back with it, made
+ * when it has none) and checks it (spec §5.3; pipeline/schedules.ts). An entry sent back
+ * unchanged keeps its place in time: its next tick and what it fired.
+ */
+function withScheduleIds(entries: readonly unknown[], newId: () => string): Record<string, unknown>[] {
+  const seen = new Set<string>();
+  return entries.map((raw, i) => {
+    const path = `schedules[${i}]`;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+      throw invalid(path, "must be an object");
+    const given = (raw as { uuid?: unknown }).uuid;
+    if (given !== undefined && given !== null && (typeof given !== "string" || !SCHEDULE_UUID.test(given)))
+      throw invalid(`${path}.uuid`, "must be 1-64 letters, digits, '-' or '_' (or absent)");
+    const uuid = typeof given === "string" ? given : newId();
+    if (seen.has(uuid)) throw invalid(`${path}.uuid`, `"${uuid}" is used by an earlier schedule`);
+    seen.add(uuid);
+    // What the detail adds to each entry (where it stands in time) is not part of it.
+    const {
+      next_time: _n,
+      last_fire_time: _f,
+      missed_count: _m,
+      last_missed_time: _l,
+      ...given_
+    } = raw as Record<string, unknown>;
+    const entry = { ...given_, uuid };
+    parseSchedule(entry, path);
+    return entry;
+  });
 }
 
 const componentOf = (q: { component_id?: string; componentId?: string }): string | undefined =>
@@ -94,7 +129,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       const who = await authorizeProject(ctx, req, project_id, "manage");
       await requireProjectExists(store, project_id);
       const body = req.body;
-      const spec = await buildSpec(body, componentOf(req.query) ?? "", undefined, ctx.policy);
+      const spec = await buildSpec(body, componentOf(req.query) ?? "", undefined, ctx.policy, ctx.newId);
       if (await store.findPipelineByName(project_id, body.name)) throw nameTaken(body.name);
       const t = now();
       const id = ctx.newId();
@@ -130,7 +165,8 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
     async (req): Promise<PipelineDetail> => {
       const { project_id, pipeline_id } = req.params;
       await authorizeProject(ctx, req, project_id, "read");
-      return pipelineDetailView(await loadPipeline(store, project_id, pipeline_id));
+      const p = await loadPipeline(store, project_id, pipeline_id);
+      return pipelineDetailView(p, await store.listSchedulesOf(p.id));
     },
   );
 
@@ -162,6 +198,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
         componentOf(req.query) ?? current.spec.component_id,
         current.spec,
         ctx.policy,
+        ctx.newId,
       );
       const other = await store.findPipelineByName(project_id, body.name);
       if (other && other.id !== pipeline_id) throw nameTaken(body.name);

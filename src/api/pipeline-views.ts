@@ -3,7 +3,7 @@
 
 import type { Variable } from "../pipeline/types.js";
 import { SECRET_MASK } from "../pipeline/vocabulary.js";
-import type { PipelineRecord } from "../store/store.js";
+import type { PipelineRecord, ScheduleRecord } from "../store/store.js";
 import type { PipelineDetail, PipelineListItem } from "../wire/types.js";
 
 export function maskVariables(vars: readonly Variable[]): Variable[] {
@@ -19,7 +19,25 @@ export function maskVariables(vars: readonly Variable[]): Variable[] {
   );
 }
 
-export function pipelineDetailView(p: PipelineRecord): PipelineDetail {
+/**
+ * A schedule entry as stored, with where it stands (our additions; CodeArts has no such fields):
+ * its next tick, the last one fired, and how many passed unfired while no server ran.
+ */
+function scheduleView(raw: unknown, state: ScheduleRecord | undefined): unknown {
+  return {
+    ...(raw as Record<string, unknown>),
+    next_time: state?.next_due ?? null,
+    last_fire_time: state?.last_fired ?? null,
+    missed_count: state?.missed ?? 0,
+    last_missed_time: state?.last_missed ?? null,
+  };
+}
+
+export function pipelineDetailView(
+  p: PipelineRecord,
+  schedules: readonly ScheduleRecord[] = [],
+): PipelineDetail {
+  const stateOf = new Map(schedules.map((s) => [s.uuid, s]));
   const cc = p.spec.concurrency_control;
   return {
     id: p.id,
@@ -39,7 +57,9 @@ export function pipelineDetailView(p: PipelineRecord): PipelineDetail {
     is_collect: false,
     sources: p.spec.sources,
     variables: maskVariables(p.spec.variables).map((v) => ({ ...v, pipeline_id: p.id })),
-    schedules: p.spec.schedules,
+    schedules: p.spec.schedules.map((raw) =>
+      scheduleView(raw, stateOf.get((raw as { uuid?: string }).uuid ?? "")),
+    ),
     triggers: p.spec.triggers,
     group_id: p.spec.group_id,
     definition: p.definition,

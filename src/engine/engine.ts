@@ -18,6 +18,7 @@ import { createReviews, type ReviewDecision } from "./review.js";
 import { createRunCommands } from "./run-commands.js";
 import { createRunEvents, createRunWriter, type RunEvents } from "./run-writer.js";
 import { createRunnerProtocol, type RunnerProtocol } from "./runner-protocol.js";
+import { createScheduler } from "./schedules.js";
 import {
   type BatchRunRequest,
   type BatchRunResult,
@@ -165,12 +166,24 @@ export function createEngine(deps: EngineDeps): Engine {
   let stopped = false;
   let sweepTimer: Timer | undefined;
 
-  /** Periodic duties of every replica: nothing here depends on events seen by this process. */
+  const scheduler = createScheduler({ store, start, now, logger });
+
+  let sweeping = false;
+  /**
+   * Periodic duties of every replica: nothing here depends on events seen by this process. One
+   * at a time: a sweep that outlasts the interval (a slow database) is not joined by the next.
+   */
   async function sweep(): Promise<void> {
-    if (stopped) return;
-    await expireLeases({ store, writer, wake: pump, now });
-    await reviews.expire();
-    pump.all();
+    if (stopped || sweeping) return;
+    sweeping = true;
+    try {
+      await expireLeases({ store, writer, wake: pump, now });
+      await reviews.expire();
+      await scheduler.fireDue();
+      pump.all();
+    } finally {
+      sweeping = false;
+    }
   }
 
   return {

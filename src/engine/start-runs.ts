@@ -28,6 +28,8 @@ export interface BatchRunRequest {
   readonly executor: Executor;
   /** Makes a retried request safe: the same key with the same ids answers the first runs. */
   readonly idempotencyKey?: string | undefined;
+  /** What every run of the batch starts with (a trigger's type and sources); default none. */
+  readonly options?: RunOptions | undefined;
 }
 
 export interface StartedRun {
@@ -175,7 +177,7 @@ export function createStartRuns(deps: {
           }
           const created = await createRuns(
             tx,
-            ids.map((pipelineId) => ({ pipelineId, options: {} })),
+            ids.map((pipelineId) => ({ pipelineId, options: req.options ?? {} })),
             req.executor,
           );
           if (key !== undefined) {

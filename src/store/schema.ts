@@ -214,6 +214,21 @@ export interface BatchTable {
   create_time: number;
 }
 
+/** One schedule of a pipeline and when it fires next (kept with the pipeline's spec). */
+export interface ScheduleTable {
+  pipeline_id: string;
+  uuid: string;
+  project_id: string;
+  /** The schedule entry as stored in the pipeline's spec (JSON): a change of it starts afresh. */
+  body: string;
+  /** The next tick not yet fired (epoch ms); null when it has none (disabled). */
+  next_due: number | null;
+  last_fired: number | null;
+  /** Ticks that were not fired (no server ran near their time), and the latest of them. */
+  missed: number;
+  last_missed: number | null;
+}
+
 export interface Database {
   meta: MetaTable;
   projects: ProjectTable;
@@ -231,4 +246,5 @@ export interface Database {
   definitions: DefinitionTable;
   runners: RunnerTable;
   project_dispatch: ProjectDispatchTable;
+  schedules: ScheduleTable;
 }

@@ -281,6 +281,38 @@ export interface BatchStore {
   insertBatch(b: BatchRecord): Promise<void>;
 }
 
+/** A pipeline's schedule as the scheduler sees it (see ScheduleTable). */
+export interface ScheduleRecord {
+  readonly pipeline_id: string;
+  readonly uuid: string;
+  readonly project_id: string;
+  readonly body: string;
+  readonly next_due: number | null;
+  readonly last_fired: number | null;
+  readonly missed: number;
+  readonly last_missed: number | null;
+}
+
+/** What firing (or missing) ticks changes on a schedule. */
+export interface ScheduleAdvance {
+  readonly next_due: number | null;
+  readonly fired?: number | undefined;
+  readonly missed?: number | undefined;
+  readonly last_missed?: number | undefined;
+}
+
+/**
+ * The schedules of pipelines. A pipeline's create and update write its schedules in the same
+ * transaction (the store computes each new entry's first tick from the write's time).
+ */
+export interface ScheduleStore {
+  listSchedulesOf(pipelineId: string): Promise<ScheduleRecord[]>;
+  /** Schedules whose next tick is at or before `now`, earliest first. */
+  listDueSchedules(now: number, limit: number): Promise<ScheduleRecord[]>;
+  /** Moves a schedule on from the tick `due`; false when someone else did so first. */
+  advanceSchedule(pipelineId: string, uuid: string, due: number, to: ScheduleAdvance): Promise<boolean>;
+}
+
 export interface ResealCounts {
   readonly pipelines: number;
   readonly runs: number;
@@ -303,6 +335,7 @@ export interface Store
     JobQueueStore,
     LogStore,
     BatchStore,
+    ScheduleStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;
   close(): Promise<void>;

@@ -35,6 +35,8 @@ export interface TestAppOptions {
   extraArgs?: string[];
   /** Time for the whole server (a test clock moves only when the test says so). */
   clock?: Clock;
+  /** A data dir to use (a server again over an earlier one's), kept at close. */
+  dir?: string;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface TestAppOptions {
  * on a loopback port, where its runner process reaches it; the tests still call it with inject.
  */
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
-  const dir = tempDir();
+  const dir = opts.dir ?? tempDir();
   const config = loadConfig(
     [
       "--data-dir",
@@ -75,7 +77,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     dir,
     async close() {
       await server.stop({ force: true });
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -6,6 +6,7 @@ import type { PipelineTable } from "../schema.js";
 import type { PipelineRecord, PipelineStore } from "../store.js";
 import { CHUNK, inTransaction, type SqlContext } from "./context.js";
 import { bool, specText, toPipeline } from "./rows.js";
+import { syncSchedules } from "./schedules.js";
 
 /** Escapes LIKE wildcards so a name filter matches literally. */
 function likePattern(s: string): string {
@@ -16,18 +17,20 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
   const { db, sealer } = ctx;
   const toRecord = (row: PipelineTable): PipelineRecord => toPipeline(row, sealer);
   return {
-    async createPipeline(p) {
-      await db
-        .insertInto("pipelines")
-        .values({
-          ...p,
-          is_publish: bool(p.is_publish),
-          banned: 0,
-          spec: specText(p.spec, sealer),
-          run_counter: 0,
-        })
-        .execute();
-    },
+    createPipeline: (p) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        await tx
+          .insertInto("pipelines")
+          .values({
+            ...p,
+            is_publish: bool(p.is_publish),
+            banned: 0,
+            spec: specText(p.spec, sealer),
+            run_counter: 0,
+          })
+          .execute();
+        await syncSchedules(tx, p, p.create_time);
+      }),
 
     async getPipeline(id) {
       const row = await db.selectFrom("pipelines").selectAll().where("id", "=", id).executeTakeFirst();
@@ -70,14 +73,18 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
       return row && toRecord(row);
     },
 
-    async updatePipeline(id, f) {
-      const res = await db
-        .updateTable("pipelines")
-        .set({ ...f, is_publish: bool(f.is_publish), spec: specText(f.spec, sealer) })
-        .where("id", "=", id)
-        .executeTakeFirst();
-      return Number(res.numUpdatedRows) > 0;
-    },
+    updatePipeline: (id, f) =>
+      inTransaction(ctx, async ({ db: tx }) => {
+        const row = await tx
+          .updateTable("pipelines")
+          .set({ ...f, is_publish: bool(f.is_publish), spec: specText(f.spec, sealer) })
+          .where("id", "=", id)
+          .returning("project_id")
+          .executeTakeFirst();
+        if (!row) return false;
+        await syncSchedules(tx, { id, project_id: row.project_id, spec: f.spec }, f.update_time);
+        return true;
+      }),
 
     deletePipeline: (id) =>
       inTransaction(ctx, async ({ db: tx }) => {
@@ -89,6 +96,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
         await tx.deleteFrom("step_logs").where("step_id", "in", kept).execute();
         // Stage, job and step runs go with their run (ON DELETE CASCADE).
         await tx.deleteFrom("pipeline_runs").where("pipeline_id", "=", id).execute();
+        await tx.deleteFrom("schedules").where("pipeline_id", "=", id).execute();
         const res = await tx.deleteFrom("pipelines").where("id", "=", id).executeTakeFirst();
         return Number(res.numDeletedRows) > 0;
       }),

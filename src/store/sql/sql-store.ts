@@ -19,6 +19,7 @@ import { jobQueueQueries } from "./job-queue.js";
 import { logQueries } from "./logs.js";
 import { pipelineQueries } from "./pipelines.js";
 import { runQueries } from "./runs.js";
+import { scheduleQueries } from "./schedules.js";
 import { secretQueries } from "./secrets.js";
 
 /** A Store over SQL; `db` is there for tests that look at rows directly. */
@@ -50,6 +51,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...jobQueueQueries(ctx),
       ...logQueries(ctx),
       ...batchQueries(ctx),
+      ...scheduleQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
       // A transaction's store closes nothing: the connection belongs to the store that opened it.

@@ -155,4 +155,16 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
         WHERE status IN ('QUEUED', 'REDISPATCH')`.execute(db);
     },
   },
+  // Schedules fire from this table: each pipeline's schedule entries with their next tick, kept
+  // in step with the pipeline's spec when it is written.
+  "010_schedules": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE schedules (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        uuid TEXT NOT NULL, project_id TEXT NOT NULL, body TEXT NOT NULL,
+        next_due BIGINT, last_fired BIGINT, missed INTEGER NOT NULL DEFAULT 0, last_missed BIGINT,
+        PRIMARY KEY (pipeline_id, uuid))`.execute(db);
+      await sql`CREATE INDEX schedules_due ON schedules (next_due) WHERE next_due IS NOT NULL`.execute(db);
+    },
+  },
 };
