@@ -239,7 +239,7 @@ describe("deeply nested JSON", () => {
   it("takes nesting up to the limit", async () => {
     const ok = await call(t.app, "POST", base(), {
       token: ADMIN_TOKEN,
-      rawBody: `{"name":"nested_ok","is_publish":false,"definition":${JSON.stringify(definition)},"schedules":[${deep(LIMITS.jsonDepth - 3)}]}`,
+      rawBody: `{"name":"nested_ok","is_publish":false,"definition":${JSON.stringify(definition)},"triggers":[${deep(LIMITS.jsonDepth - 3)}]}`,
     });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
   });

@@ -32,6 +32,7 @@ import { registerRunQueryRoutes } from "./run-query-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
 import { registerWebRoutes } from "./web-routes.js";
+import { registerWebhookRoutes } from "./webhook-routes.js";
 
 export const BODY_LIMIT_BYTES = LIMITS.bodyBytes;
 
@@ -207,6 +208,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunQueryRoutes(app, ctx);
   registerLogRoutes(app, ctx);
   registerRunnerRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;
 }

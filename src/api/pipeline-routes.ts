@@ -9,6 +9,7 @@ import { type RunPolicy, sourcesProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { parseSchedule } from "../pipeline/schedules.js";
 import { parseConcurrencyControl, parseVariables, restoreMaskedSecrets } from "../pipeline/variables.js";
+import { checkTrigger } from "../pipeline/webhooks.js";
 import { PIPELINE_SORT_KEYS, type PipelineSpec } from "../store/store.js";
 import {
   pipelineRequestSchema as pipelineBody,
@@ -58,7 +59,10 @@ async function buildSpec(
     sources: body.sources ?? [],
     variables,
     schedules: withScheduleIds(body.schedules ?? [], newId),
-    triggers: body.triggers ?? [],
+    triggers: (body.triggers ?? []).map((t, i) => {
+      checkTrigger(t, `triggers[${i}]`);
+      return t;
+    }),
     concurrency_control: parseConcurrencyControl(body.concurrency_control ?? null),
     group_id: body.group_id ?? null,
     component_id: componentId,

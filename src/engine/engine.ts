@@ -3,12 +3,14 @@
 // runner protocol — wired here from their parts, with an explicit start and a draining stop.
 // The store is the source of truth; this object only caches what it is executing right now.
 
+import crypto from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock, Timer } from "../clock.js";
 import type { RunPolicy } from "../pipeline/environment.js";
 import type { RunRecord } from "../store/run-records.js";
 import type { Store } from "../store/store.js";
 import { admitWaitingRuns } from "./admission.js";
+import { type CodeEvents, createCodeEvents } from "./code-events.js";
 import type { Executor } from "./create-runs.js";
 import { expireLeases } from "./leases.js";
 import type { LogHub } from "./log-hub.js";
@@ -86,6 +88,8 @@ export interface Engine {
   deletePipeline(pipelineId: string, who: string): Promise<void>;
   /** For runner agents (the embedded one and remote ones alike). */
   readonly runners: RunnerProtocol;
+  /** Webhook deliveries of code events (forges' pushes, tags and merge requests). */
+  readonly codeEvents: CodeEvents;
 }
 
 /** How long stopping a run waits for its runners to report that its jobs' processes are gone. */
@@ -167,6 +171,14 @@ export function createEngine(deps: EngineDeps): Engine {
   let sweepTimer: Timer | undefined;
 
   const scheduler = createScheduler({ store, start, now, logger });
+  const codeEvents = createCodeEvents({
+    store,
+    start,
+    now,
+    newId,
+    newSecret: () => crypto.randomBytes(24).toString("base64url"),
+    logger,
+  });
 
   let sweeping = false;
   /**
@@ -189,6 +201,7 @@ export function createEngine(deps: EngineDeps): Engine {
   return {
     events,
     runners,
+    codeEvents,
     get stopping() {
       return stopped;
     },

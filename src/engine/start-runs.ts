@@ -30,6 +30,8 @@ export interface BatchRunRequest {
   readonly idempotencyKey?: string | undefined;
   /** What every run of the batch starts with (a trigger's type and sources); default none. */
   readonly options?: RunOptions | undefined;
+  /** What a pipeline's run starts with instead (a code event: each pipeline's own sources). */
+  readonly optionsOf?: ReadonlyMap<string, RunOptions> | undefined;
 }
 
 export interface StartedRun {
@@ -177,7 +179,10 @@ export function createStartRuns(deps: {
           }
           const created = await createRuns(
             tx,
-            ids.map((pipelineId) => ({ pipelineId, options: req.options ?? {} })),
+            ids.map((pipelineId) => ({
+              pipelineId,
+              options: req.optionsOf?.get(pipelineId) ?? req.options ?? {},
+            })),
             req.executor,
           );
           if (key !== undefined) {

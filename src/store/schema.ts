@@ -229,6 +229,32 @@ export interface ScheduleTable {
   last_missed: number | null;
 }
 
+/** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
+export interface WebhookSecretTable {
+  project_id: string;
+  secret: string;
+  create_time: number;
+}
+
+/** One code-event delivery and what came of it. */
+export interface DeliveryTable {
+  id: string;
+  project_id: string;
+  forge: string;
+  delivery_id: string;
+  event: string;
+  /** accepted (runs started), ignored (no trigger matched), rejected (signature, format). */
+  status: string;
+  reason: string | null;
+  repository: string;
+  ref: string;
+  commit_id: string;
+  /** JSON: [{pipeline_id, pipeline_run_id}] started; [{pipeline_id, reason}] not. */
+  started: string;
+  skipped: string;
+  create_time: number;
+}
+
 export interface Database {
   meta: MetaTable;
   projects: ProjectTable;
@@ -247,4 +273,6 @@ export interface Database {
   runners: RunnerTable;
   project_dispatch: ProjectDispatchTable;
   schedules: ScheduleTable;
+  webhook_secrets: WebhookSecretTable;
+  deliveries: DeliveryTable;
 }

@@ -313,6 +313,43 @@ export interface ScheduleStore {
   advanceSchedule(pipelineId: string, uuid: string, due: number, to: ScheduleAdvance): Promise<boolean>;
 }
 
+export interface DeliveryRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly forge: string;
+  readonly delivery_id: string;
+  readonly event: string;
+  readonly status: "accepted" | "ignored" | "rejected";
+  readonly reason: string | null;
+  readonly repository: string;
+  readonly ref: string;
+  readonly commit_id: string;
+  readonly started: readonly { readonly pipeline_id: string; readonly pipeline_run_id: string }[];
+  readonly skipped: readonly { readonly pipeline_id: string; readonly reason: string }[];
+  readonly create_time: number;
+}
+
+/** Webhook secrets and the record of deliveries. */
+export interface WebhookStore {
+  /** The project's webhook secret, made (from `fresh`) if it has none yet. */
+  webhookSecret(projectId: string, fresh: () => string, now: number): Promise<string>;
+  /** The accepted delivery with this forge id, if one was recorded. */
+  findAcceptedDelivery(
+    projectId: string,
+    forge: string,
+    deliveryId: string,
+  ): Promise<DeliveryRecord | undefined>;
+  insertDelivery(d: DeliveryRecord): Promise<void>;
+  /** Newest first; `pipelineId` keeps those that started or skipped that pipeline. */
+  listDeliveries(q: {
+    readonly projectId: string;
+    readonly pipelineId?: string | undefined;
+    readonly statuses?: readonly string[] | undefined;
+    readonly limit: number;
+    readonly offset: number;
+  }): Promise<Page<DeliveryRecord>>;
+}
+
 export interface ResealCounts {
   readonly pipelines: number;
   readonly runs: number;
@@ -336,6 +373,7 @@ export interface Store
     LogStore,
     BatchStore,
     ScheduleStore,
+    WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;
   close(): Promise<void>;

@@ -165,4 +165,21 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX schedules_due ON schedules (next_due) WHERE next_due IS NOT NULL`.execute(db);
     },
   },
+  // Code events: each project's webhook secret, and every delivery with what came of it (keyed by
+  // the forge's delivery id, so a redelivery starts nothing twice).
+  "011_webhooks": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE webhook_secrets (
+        project_id TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        secret TEXT NOT NULL, create_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL, forge TEXT NOT NULL, delivery_id TEXT NOT NULL,
+        event TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, repository TEXT NOT NULL,
+        ref TEXT NOT NULL, commit_id TEXT NOT NULL, started TEXT NOT NULL, skipped TEXT NOT NULL,
+        create_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE UNIQUE INDEX deliveries_once ON deliveries (project_id, forge, delivery_id)
+        WHERE status = 'accepted'`.execute(db);
+      await sql`CREATE INDEX deliveries_by_time ON deliveries (project_id, create_time)`.execute(db);
+    },
+  },
 };

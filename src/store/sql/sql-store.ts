@@ -21,6 +21,7 @@ import { pipelineQueries } from "./pipelines.js";
 import { runQueries } from "./runs.js";
 import { scheduleQueries } from "./schedules.js";
 import { secretQueries } from "./secrets.js";
+import { webhookQueries } from "./webhooks.js";
 
 /** A Store over SQL; `db` is there for tests that look at rows directly. */
 export interface SqlStore extends Store {
@@ -52,6 +53,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...logQueries(ctx),
       ...batchQueries(ctx),
       ...scheduleQueries(ctx),
+      ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
       // A transaction's store closes nothing: the connection belongs to the store that opened it.
