@@ -152,6 +152,23 @@ describe("code-event webhooks", () => {
     });
     expect(await runsOf(p.docs)).toEqual([]);
     expect(await runsOf(p.other)).toEqual([]);
+    // The pipeline list says what started each pipeline's latest run.
+    const listed = await call(t.app, "POST", `/v5/${pid}/api/pipelines/list`, {
+      token: ADMIN_TOKEN,
+      body: { limit: 100 },
+    });
+    const latest = new Map(
+      listed.body.pipelines.map((x: { pipeline_id: string; latest_run: unknown }) => [
+        x.pipeline_id,
+        x.latest_run,
+      ]),
+    );
+    expect(latest.get(p.main)).toMatchObject({
+      pipeline_run_id: run!.pipeline_run_id,
+      trigger_type: "Push",
+      build_params: { commit_id: "a".repeat(40) },
+    });
+    expect(latest.get(p.docs)).toBeNull();
     // The run's source is the repository at that branch.
     const detail = await call(t.app, "GET", `/v5/${pid}/api/pipelines/${p.main}/pipeline-runs/detail`, {
       token: ADMIN_TOKEN,

@@ -21,6 +21,7 @@ import type { PipelineDetail, PipelineList, PipelineRequest } from "../wire/type
 import { authorizeProject, type RouteContext } from "./context.js";
 import { loadPipeline, requireProjectExists } from "./lookups.js";
 import { pipelineDetailView, pipelineListItemView } from "./pipeline-views.js";
+import { runSummaryView } from "./run-views.js";
 import { pipelineParams, projectParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
@@ -303,7 +304,25 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
         sort_key: b.sort_key ?? "create_time",
         sort_dir: b.sort_dir ?? "desc",
       });
-      return { offset, limit, total: page.total, pipelines: page.items.map(pipelineListItemView) };
+      // Each pipeline's latest run (what started it, how it went), for the page in two queries.
+      const latest = await store.latestRuns(page.items.map((p) => p.id));
+      const stages = await store.getStagesOfRuns(latest.map((r) => r.id));
+      const byPipeline = new Map(
+        latest.map((r) => [
+          r.pipeline_id,
+          runSummaryView(
+            r,
+            stages.filter((st) => st.run_id === r.id),
+            false,
+          ),
+        ]),
+      );
+      return {
+        offset,
+        limit,
+        total: page.total,
+        pipelines: page.items.map((p) => pipelineListItemView(p, byPipeline.get(p.id) ?? null)),
+      };
     },
   );
 }

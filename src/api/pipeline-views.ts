@@ -69,7 +69,10 @@ export function pipelineDetailView(
   };
 }
 
-export function pipelineListItemView(p: PipelineRecord): PipelineListItem {
+export function pipelineListItemView(
+  p: PipelineRecord,
+  latestRun: PipelineListItem["latest_run"] = null,
+): PipelineListItem {
   return {
     pipeline_id: p.id,
     name: p.name,
@@ -82,7 +85,7 @@ export function pipelineListItemView(p: PipelineRecord): PipelineListItem {
     create_time: p.create_time,
     update_time: p.update_time,
     banned: p.banned,
-    latest_run: null,
+    latest_run: latestRun,
     convert_sign: 0,
     security_level: null,
   };

@@ -339,7 +339,8 @@ export const pipelineListItemSchema = record({
   create_time: int,
   update_time: int,
   banned: bool,
-  latest_run: nul,
+  /** The pipeline's latest run, null when it never ran. */
+  latest_run: { anyOf: [runSummarySchema, nul] },
   convert_sign: int,
   security_level: nul,
 });
