@@ -177,6 +177,23 @@ describe("schedules", () => {
     expect(await t.store.db.selectFrom("schedules").selectAll().execute()).toEqual([]);
   });
 
+  it("stops a stored schedule that no longer reads as one, instead of failing every sweep", async () => {
+    const clock = createTestClock(T0);
+    const t = await server(clock);
+    const pid = await createProject(t.app);
+    const pl = await createPipeline(t.app, pid, { schedules: [{ cron: "*/5 * * * *" }] });
+    // Written by an older version, or by hand: a zone this one does not know.
+    await t.store.db
+      .updateTable("schedules")
+      .set({ body: JSON.stringify({ uuid: "u", cron: "*/5 * * * *", time_zone: "Mars/Olympus" }) })
+      .where("pipeline_id", "=", pl)
+      .execute();
+    await clock.advance(10 * MIN);
+    expect(await runsOf(t, pid, pl)).toHaveLength(0);
+    const [row] = await t.store.listSchedulesOf(pl);
+    expect(row!.next_due).toBeNull();
+  });
+
   it("fires a tick missed while no server ran once at start within the window; older ones are missed", async () => {
     const dir = tempDir();
     dirs.push(dir);

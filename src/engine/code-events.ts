@@ -9,6 +9,7 @@ import { PipewrightError } from "../errors.js";
 import { InvalidInput } from "../pipeline/issues.js";
 import {
   type Delivery,
+  deliveryHeaders,
   forgeOf,
   matchTrigger,
   parseDelivery,
@@ -47,11 +48,6 @@ export interface CodeEvents {
 export const WEBHOOK_EXECUTOR = { id: "webhook", name: "Webhook" } as const;
 /** Pipelines of a project looked at per delivery at most. */
 const PIPELINES_PER_PROJECT = 10_000;
-
-const header = (h: Readonly<Record<string, string | string[] | undefined>>, name: string) => {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-};
 
 /** The run's sources: the pipeline's, with the one of the event's repository at its ref and commit. */
 function sourcesFor(p: PipelineRecord, d: Delivery): unknown[] {
@@ -135,12 +131,7 @@ export function createCodeEvents(deps: {
       const forge = forgeOf(h);
       const unread = {
         forge,
-        deliveryId:
-          header(h, "x-github-delivery") ??
-          header(h, "x-gitlab-event-uuid") ??
-          header(h, "x-gitee-delivery") ??
-          "",
-        event: header(h, "x-github-event") ?? header(h, "x-gitlab-event") ?? header(h, "x-gitee-event") ?? "",
+        ...deliveryHeaders(h),
         repository: "",
         ref: "",
         commit: "",

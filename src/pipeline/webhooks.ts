@@ -34,6 +34,22 @@ const header = (h: Headers, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
+/**
+ * What a delivery's headers say before its body is read: the forge's delivery id and event name
+ * (empty when absent), for the record of a delivery refused before its body counts.
+ */
+export function deliveryHeaders(h: Headers): { readonly deliveryId: string; readonly event: string } {
+  return {
+    deliveryId:
+      header(h, "x-github-delivery") ??
+      header(h, "x-gitlab-event-uuid") ??
+      header(h, "x-gitee-delivery") ??
+      header(h, "x-pipewright-delivery") ??
+      "",
+    event: header(h, "x-github-event") ?? header(h, "x-gitlab-event") ?? header(h, "x-gitee-event") ?? "",
+  };
+}
+
 /** Which forge sent a delivery, by its event header; the generic form has none of them. */
 export function forgeOf(h: Headers): Forge {
   if (header(h, "x-github-event")) return "github";
@@ -149,11 +165,8 @@ export function parseDelivery(forge: Forge, h: Headers, payload: unknown): Deliv
   const p = obj(payload);
   if (Object.keys(p).length === 0) throw notFormat(forge, "event");
   const deliveryId =
-    header(h, "x-github-delivery") ??
-    header(h, "x-gitlab-event-uuid") ??
-    header(h, "x-gitee-delivery") ??
-    header(h, "x-pipewright-delivery") ??
-    str(p.delivery_id) ??
+    deliveryHeaders(h).deliveryId ||
+    str(p.delivery_id) ||
     // Without an id of the forge's, the body is the delivery: a redelivery is the same body.
     crypto.createHash("sha256").update(JSON.stringify(payload)).digest("hex");
   const base = { forge, deliveryId };
@@ -294,9 +307,9 @@ const list = (v: unknown): string[] | undefined =>
 
 /** Checks a trigger entry's fields (at `path`, e.g. `triggers[0]`); throws a 400 naming the field. */
 export function checkTrigger(raw: unknown, path: string): void {
-  const t = obj(raw);
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw invalidField(path, "must be an object");
+  const t = obj(raw);
   if (t.git_url !== undefined && typeof t.git_url !== "string")
     throw invalidField(`${path}.git_url`, "must be a string");
   if (t.events !== undefined) {
