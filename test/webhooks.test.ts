@@ -338,6 +338,124 @@ describe("code-event webhooks", () => {
     ]);
   });
 
+  it("reads CodeArts Repo deliveries (GitLab's payloads) with the token its webhook's token type names", async () => {
+    await setupPipelines();
+    const host = "codehub.devcloud.cn-north-4.huaweicloud.com";
+    const repo = await createPipeline(t.app, pid, {
+      triggers: [
+        {
+          git_url: `https://${host}/acme00001/app.git`,
+          git_type: "codehub",
+          events: [
+            { type: "push", enable: true },
+            { type: "tag_push", enable: true },
+            { type: "merge_request", enable: true },
+          ],
+          branches: ["master"],
+        },
+      ],
+    });
+    const project = {
+      id: 2111589946,
+      name: "app",
+      web_url: `https://${host}/acme00001/app`,
+      git_ssh_url: `git@${host}:acme00001/app.git`,
+      git_http_url: `https://${host}/acme00001/app.git`,
+      path_with_namespace: "acme00001/app",
+    };
+    const push = (ref: string, sha: string) => ({
+      object_kind: ref.startsWith("refs/tags/") ? "tag_push" : "push",
+      event_name: ref.startsWith("refs/tags/") ? "tag_push" : "push",
+      before: "0".repeat(40),
+      after: sha,
+      ref,
+      checkout_sha: sha,
+      user_name: "Dora",
+      user_username: "dora",
+      project_id: project.id,
+      project,
+      commits: [
+        {
+          id: sha,
+          message: "ship it",
+          author: { name: "Dora" },
+          added: [],
+          modified: ["a.c"],
+          removed: [],
+        },
+      ],
+      total_commits_count: 1,
+    });
+    const hook = (event: string, token = secret) => ({ "x-devcloud-event": event, "x-repo-token": token });
+    const res = await deliver(hook("Push Hook"), push("refs/heads/master", "1".repeat(40)));
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().pipeline_runs.map((r: { pipeline_id: string }) => r.pipeline_id)).toEqual([repo]);
+    const [run] = await runsOf(repo);
+    expect(run!.trigger_type).toBe("Push");
+    expect(run!.build_params).toMatchObject({
+      build_type: "branch",
+      target_branch: "master",
+      commit_id: "1".repeat(40),
+      event_type: "Push",
+      message: "ship it",
+      author: "dora",
+    });
+    // The token type X-Auth-Token: the hook reads it as the webhook's token, not as a caller's.
+    const tag = await deliver(
+      { "x-devcloud-event": "Tag Push Hook", "x-auth-token": secret },
+      push("refs/tags/v2.0.0", "2".repeat(40)),
+    );
+    expect(tag.statusCode, tag.body).toBe(200);
+    const mr = await deliver(hook("Merge Request Hook"), {
+      object_kind: "merge_request",
+      user: { name: "Erin", username: "erin" },
+      project,
+      object_attributes: {
+        iid: 5,
+        title: "Topic",
+        source_branch: "topic",
+        target_branch: "master",
+        state: "opened",
+        action: "open",
+        last_commit: { id: "3".repeat(40), message: "topic" },
+      },
+    });
+    expect(mr.statusCode, mr.body).toBe(200);
+    const runs = await runsOf(repo);
+    expect(runs.map((r) => r.trigger_type).sort()).toEqual(["CreateTag", "MR", "Push"]);
+    expect(runs.find((r) => r.trigger_type === "CreateTag")!.build_params).toMatchObject({
+      build_type: "tag",
+      tag: "v2.0.0",
+      commit_id: "2".repeat(40),
+    });
+    expect(runs.find((r) => r.trigger_type === "MR")!.build_params).toMatchObject({
+      action: "open",
+      source_branch: "topic",
+      merge_target_branch: "master",
+      merge_id: "5",
+      commit_id: "3".repeat(40),
+      author: "erin",
+    });
+    // A wrong token: 401, recorded as rejected, no run.
+    const wrong = await deliver(
+      hook("Push Hook", "not-the-secret"),
+      push("refs/heads/master", "4".repeat(40)),
+    );
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.json().error_code).toBe("DEVPIPE.00020001");
+    expect(await runsOf(repo)).toHaveLength(3);
+    const rejected = await call(t.app, "GET", `/v5/${pid}/api/webhook-deliveries?status=rejected&limit=10`, {
+      token: ADMIN_TOKEN,
+    });
+    expect(rejected.body.deliveries).toMatchObject([
+      {
+        forge: "codehub",
+        event: "Push Hook",
+        reason: "the signature or token does not match the project's secret",
+      },
+    ]);
+  });
+
   it("starts every pipeline one push matches in one batch", async () => {
     await setupPipelines();
     const ids: string[] = [];

@@ -57,9 +57,9 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
       {
         schema: {
           tags: ["triggers"],
-          summary: "Receive a code event (GitHub, GitLab, Gitee or the generic JSON form)",
+          summary: "Receive a code event (GitHub, GitLab, Gitee, CodeArts Repo or the generic JSON form)",
           description:
-            "Authenticated by the project's webhook secret as each forge uses it: GitHub's X-Hub-Signature-256, GitLab's X-Gitlab-Token, Gitee's X-Gitee-Token (password or signature), X-Pipewright-Signature (sha256=HMAC of the body) for the generic form.",
+            "Authenticated by the project's webhook secret as each forge uses it: GitHub's X-Hub-Signature-256, GitLab's X-Gitlab-Token, Gitee's X-Gitee-Token (password or signature), CodeArts Repo's X-Repo-Token (or the header of its webhook's token type), X-Pipewright-Signature (sha256=HMAC of the body) for the generic form.",
           params: projectParams,
         },
       },

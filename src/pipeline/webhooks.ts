@@ -1,12 +1,14 @@
-// Code events from forges (GitHub, GitLab, Gitee) and our generic JSON form: each delivery read
-// into one shape, its signature or token checked, and matched against a pipeline's triggers
-// (spec §5.3: `git_url`, `events[{type, enable}]`; our `branches`, `tags` and `paths` filters).
+// Code events from forges (GitHub, GitLab, Gitee, CodeArts Repo) and our generic JSON form: each
+// delivery read into one shape, its signature or token checked, and matched against a pipeline's
+// triggers (spec §5.3: `git_url`, `events[{type, enable}]`; our `branches`, `tags` and `paths`
+// filters).
 
 import crypto from "node:crypto";
 import picomatch from "picomatch";
 import { invalidField } from "./issues.js";
 
-export type Forge = "github" | "gitlab" | "gitee" | "generic";
+/** `codehub` is CodeArts Repo, named as CodeArts's own `git_type` names it. */
+export type Forge = "github" | "gitlab" | "gitee" | "codehub" | "generic";
 export type CodeEvent = "push" | "tag_push" | "merge_request";
 
 export interface Delivery {
@@ -35,6 +37,14 @@ const header = (h: Headers, name: string): string | undefined => {
 };
 
 /**
+ * CodeArts Repo's event header: `X-Devcloud-Event` in its documentation (from its CodeHub days),
+ * `X-Codehub-Event` as integrations read it, and `X-Repo-Event` (undocumented; named like the
+ * `X-Repo-Token` it sends now) in case the rename reached it.
+ */
+const codehubEvent = (h: Headers): string | undefined =>
+  header(h, "x-repo-event") ?? header(h, "x-codehub-event") ?? header(h, "x-devcloud-event");
+
+/**
  * What a delivery's headers say before its body is read: the forge's delivery id and event name
  * (empty when absent), for the record of a delivery refused before its body counts.
  */
@@ -46,13 +56,20 @@ export function deliveryHeaders(h: Headers): { readonly deliveryId: string; read
       header(h, "x-gitee-delivery") ??
       header(h, "x-pipewright-delivery") ??
       "",
-    event: header(h, "x-github-event") ?? header(h, "x-gitlab-event") ?? header(h, "x-gitee-event") ?? "",
+    event:
+      header(h, "x-github-event") ??
+      codehubEvent(h) ??
+      header(h, "x-gitlab-event") ??
+      header(h, "x-gitee-event") ??
+      "",
   };
 }
 
 /** Which forge sent a delivery, by its event header; the generic form has none of them. */
 export function forgeOf(h: Headers): Forge {
   if (header(h, "x-github-event")) return "github";
+  // Before GitLab's: CodeArts Repo speaks GitLab's format and may send GitLab's headers too.
+  if (codehubEvent(h)) return "codehub";
   if (header(h, "x-gitlab-event")) return "gitlab";
   if (header(h, "x-gitee-event")) return "gitee";
   return "generic";
@@ -74,7 +91,8 @@ export const GENERIC_SIGNATURE_HEADER = "x-pipewright-signature";
  * Whether the delivery proves it knows the secret, the way its forge does: GitHub and the
  * generic form sign the body (HMAC-SHA256, `sha256=` + hex); GitLab sends the secret as its
  * token; Gitee sends either the secret or a signature of its timestamp (base64 HMAC-SHA256 of
- * `timestamp\nsecret`). Comparisons take constant time.
+ * `timestamp\nsecret`); CodeArts Repo sends the secret as its token, in the header its webhook's
+ * token type names. Comparisons take constant time.
  */
 export function verifyDelivery(forge: Forge, h: Headers, body: Buffer, secret: string): boolean {
   switch (forge) {
@@ -100,8 +118,22 @@ export function verifyDelivery(forge: Forge, h: Headers, body: Buffer, secret: s
       }
       return equal(token, secret);
     }
+    case "codehub": {
+      // The webhook's token type picks the header: X-Repo-Token (the default), X-Gitlab-Token or
+      // X-Auth-Token; older CodeHub sent X-Devcloud-Token. No signature: the token is the secret.
+      const tokens = CODEHUB_TOKEN_HEADERS.map((k) => header(h, k)).filter((t) => t !== undefined);
+      return tokens.some((t) => equal(t, secret));
+    }
   }
 }
+
+const CODEHUB_TOKEN_HEADERS = [
+  "x-repo-token",
+  "x-gitlab-token",
+  "x-auth-token",
+  "x-devcloud-token",
+  "x-codehub-token",
+] as const;
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const obj = (v: unknown): Record<string, unknown> =>
@@ -116,7 +148,7 @@ function refOf(ref: string): { type: "branch" | "tag"; name: string } | undefine
   return undefined;
 }
 
-/** Paths added, modified or removed by the commits of a push (GitHub, GitLab and Gitee alike). */
+/** Paths added, modified or removed by the commits of a push (every forge alike). */
 function changedPaths(commits: unknown): string[] | undefined {
   if (!Array.isArray(commits)) return undefined;
   const out = new Set<string>();
@@ -131,9 +163,17 @@ function changedPaths(commits: unknown): string[] | undefined {
 
 const urlsOf = (repo: Record<string, unknown>, keys: readonly string[]): string[] =>
   keys.map((k) => str(repo[k])).filter((u): u is string => u !== undefined && u !== "");
+const urlsIn = (repos: readonly unknown[], keys: readonly string[]): string[] => [
+  ...new Set(repos.flatMap((r) => urlsOf(obj(r), keys))),
+];
 
-/** A push (branch or tag) in GitHub's, GitLab's or Gitee's shape, which share these fields. */
-function push(forge: Forge, p: Record<string, unknown>, repoKeys: readonly string[], repo: unknown) {
+/** A push (branch or tag) in GitHub's, GitLab's, Gitee's or CodeArts Repo's shape (shared fields). */
+function push(
+  forge: Forge,
+  p: Record<string, unknown>,
+  repoKeys: readonly string[],
+  repos: readonly unknown[],
+) {
   const ref = refOf(str(p.ref) ?? "");
   const commit = str(p.after) ?? str(p.checkout_sha);
   if (!ref || !commit) throw notFormat(forge, "push");
@@ -144,7 +184,7 @@ function push(forge: Forge, p: Record<string, unknown>, repoKeys: readonly strin
     str(obj(p.pusher).name) ?? str(p.user_username) ?? str(p.user_name) ?? str(obj(head.author).name) ?? "";
   return {
     event: (ref.type === "tag" ? "tag_push" : "push") as CodeEvent,
-    repoUrls: urlsOf(obj(repo), repoKeys),
+    repoUrls: urlsIn(repos, repoKeys),
     ref,
     commit,
     message: str(head.message) ?? str(last.message) ?? str(p.message) ?? "",
@@ -156,6 +196,19 @@ function push(forge: Forge, p: Record<string, unknown>, repoKeys: readonly strin
 const GITHUB_REPO = ["clone_url", "ssh_url", "html_url", "git_url"];
 const GITLAB_REPO = ["git_http_url", "git_ssh_url", "web_url", "http_url", "ssh_url"];
 const GITEE_REPO = ["clone_url", "git_http_url", "ssh_url", "html_url", "git_ssh_url"];
+const CODEHUB_REPO = [...GITLAB_REPO, "homepage", "url"];
+
+/**
+ * CodeArts Repo's event by GitLab's names (`Push Hook`, `Tag Push Hook`, `Merge Request Hook`,
+ * as its documentation shows); its documentation shows only the push, so another name falls
+ * back on the payload's `object_kind`.
+ */
+function codehubEventName(ev: string | undefined, kind: unknown): string | undefined {
+  if (ev === "Push Hook" || ev === "Tag Push Hook" || ev === "Merge Request Hook") return ev;
+  return { push: "Push Hook", tag_push: "Tag Push Hook", merge_request: "Merge Request Hook" }[
+    str(kind) ?? ""
+  ];
+}
 
 /**
  * A delivery's payload in our one shape; throws a 400 (`body: …`) when it is not the forge's
@@ -174,7 +227,7 @@ export function parseDelivery(forge: Forge, h: Headers, payload: unknown): Deliv
     const ev = header(h, "x-github-event");
     if (ev === "push") {
       if (p.deleted === true) return undefined; // a branch deleted: nothing to build
-      return { ...base, ...push(forge, p, GITHUB_REPO, p.repository) };
+      return { ...base, ...push(forge, p, GITHUB_REPO, [p.repository]) };
     }
     if (ev === "pull_request") {
       const pr = obj(p.pull_request);
@@ -209,16 +262,26 @@ export function parseDelivery(forge: Forge, h: Headers, payload: unknown): Deliv
     }
     return undefined;
   }
-  if (forge === "gitlab" || forge === "gitee") {
-    const ev = header(h, forge === "gitlab" ? "x-gitlab-event" : "x-gitee-event");
-    const repoKeys = forge === "gitlab" ? GITLAB_REPO : GITEE_REPO;
-    const repo = forge === "gitlab" ? (p.project ?? p.repository) : (p.repository ?? p.project);
+  if (forge === "gitlab" || forge === "gitee" || forge === "codehub") {
+    const ev =
+      forge === "codehub"
+        ? codehubEventName(codehubEvent(h), p.object_kind)
+        : header(h, forge === "gitlab" ? "x-gitlab-event" : "x-gitee-event");
+    const repoKeys = forge === "gitlab" ? GITLAB_REPO : forge === "gitee" ? GITEE_REPO : CODEHUB_REPO;
+    // GitLab names the repository `project` (and `repository` before 8.5); what CodeArts Repo's
+    // documentation shows does not go that far, so both are read.
+    const repos =
+      forge === "gitlab"
+        ? [p.project ?? p.repository]
+        : forge === "gitee"
+          ? [p.repository ?? p.project]
+          : [p.project, p.repository];
     if (ev === "Push Hook" || ev === "Tag Push Hook") {
       if (/^0+$/.test(str(p.after) ?? "")) return undefined; // deleted
-      return { ...base, ...push(forge, p, repoKeys, repo) };
+      return { ...base, ...push(forge, p, repoKeys, repos) };
     }
     if (ev === "Merge Request Hook") {
-      const mr = obj(forge === "gitlab" ? p.object_attributes : (p.pull_request ?? p.object_attributes));
+      const mr = obj(forge === "gitee" ? (p.pull_request ?? p.object_attributes) : p.object_attributes);
       const source = str(mr.source_branch) ?? str(obj(mr.head).ref);
       const target = str(mr.target_branch) ?? str(obj(mr.base).ref);
       const commit = str(obj(mr.last_commit).id) ?? str(obj(mr.head).sha) ?? str(mr.merge_commit_sha);
@@ -236,7 +299,7 @@ export function parseDelivery(forge: Forge, h: Headers, payload: unknown): Deliv
       return {
         ...base,
         event: "merge_request",
-        repoUrls: urlsOf(obj(repo), repoKeys),
+        repoUrls: urlsIn(repos, repoKeys),
         ref: { type: "branch", name: source },
         commit,
         message: str(mr.title) ?? "",
