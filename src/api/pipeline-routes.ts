@@ -7,6 +7,7 @@ import { invalid, PipewrightError } from "../errors.js";
 import { parseDefinitionAsync } from "../pipeline/definition.js";
 import { type RunPolicy, sourcesProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
+import { pollIntervalOf } from "../pipeline/polling.js";
 import { parseSchedule } from "../pipeline/schedules.js";
 import { parseConcurrencyControl, parseVariables, restoreMaskedSecrets } from "../pipeline/variables.js";
 import { checkTrigger } from "../pipeline/webhooks.js";
@@ -20,7 +21,7 @@ import {
 import type { PipelineDetail, PipelineList, PipelineRequest } from "../wire/types.js";
 import { authorizeProject, type RouteContext } from "./context.js";
 import { loadPipeline, requireProjectExists } from "./lookups.js";
-import { pipelineDetailView, pipelineListItemView } from "./pipeline-views.js";
+import { pipelineDetailView, pipelineListItemView, TRIGGER_VIEW_FIELDS } from "./pipeline-views.js";
 import { runSummaryView } from "./run-views.js";
 import { pipelineParams, projectParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
@@ -60,8 +61,15 @@ async function buildSpec(
     sources: body.sources ?? [],
     variables,
     schedules: withScheduleIds(body.schedules ?? [], newId),
-    triggers: (body.triggers ?? []).map((t, i) => {
-      checkTrigger(t, `triggers[${i}]`);
+    triggers: (body.triggers ?? []).map((raw, i) => {
+      checkTrigger(raw, `triggers[${i}]`);
+      // What the detail adds to a polled trigger (its polling state) is not part of it.
+      const t = Object.fromEntries(
+        Object.entries(raw as Record<string, unknown>).filter(
+          ([k]) => !(TRIGGER_VIEW_FIELDS as readonly string[]).includes(k),
+        ),
+      );
+      pollIntervalOf(t, `triggers[${i}]`);
       return t;
     }),
     concurrency_control: parseConcurrencyControl(body.concurrency_control ?? null),
@@ -171,7 +179,8 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       const { project_id, pipeline_id } = req.params;
       await authorizeProject(ctx, req, project_id, "read");
       const p = await loadPipeline(store, project_id, pipeline_id);
-      return pipelineDetailView(p, await store.listSchedulesOf(p.id));
+      const [schedules, polls] = await Promise.all([store.listSchedulesOf(p.id), store.listPollsOf(p.id)]);
+      return pipelineDetailView(p, schedules, polls);
     },
   );
 

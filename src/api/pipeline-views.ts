@@ -3,7 +3,7 @@
 
 import type { Variable } from "../pipeline/types.js";
 import { SECRET_MASK } from "../pipeline/vocabulary.js";
-import type { PipelineRecord, ScheduleRecord } from "../store/store.js";
+import type { PipelineRecord, PollRecord, ScheduleRecord } from "../store/store.js";
 import type { PipelineDetail, PipelineListItem } from "../wire/types.js";
 
 export function maskVariables(vars: readonly Variable[]): Variable[] {
@@ -33,9 +33,29 @@ function scheduleView(raw: unknown, state: ScheduleRecord | undefined): unknown 
   };
 }
 
+/**
+ * A trigger entry as stored, with its repository's polling state when it polls (ours): when it
+ * was last polled, when next, and why the last poll failed.
+ */
+function triggerView(raw: unknown, polls: readonly PollRecord[]): unknown {
+  const t = raw as Record<string, unknown>;
+  if (t.poll_interval === undefined || t.poll_interval === null) return t;
+  const poll = polls.find((r) => r.git_url === t.git_url);
+  return {
+    ...t,
+    last_poll_time: poll?.last_poll ?? null,
+    next_poll_time: poll?.next_due ?? null,
+    poll_error: poll?.last_error ?? null,
+  };
+}
+
+/** View fields the detail adds to trigger entries, dropped when a trigger comes back in an update. */
+export const TRIGGER_VIEW_FIELDS = ["last_poll_time", "next_poll_time", "poll_error"] as const;
+
 export function pipelineDetailView(
   p: PipelineRecord,
   schedules: readonly ScheduleRecord[] = [],
+  polls: readonly PollRecord[] = [],
 ): PipelineDetail {
   const stateOf = new Map(schedules.map((s) => [s.uuid, s]));
   const cc = p.spec.concurrency_control;
@@ -60,12 +80,13 @@ export function pipelineDetailView(
     schedules: p.spec.schedules.map((raw) =>
       scheduleView(raw, stateOf.get((raw as { uuid?: string }).uuid ?? "")),
     ),
-    triggers: p.spec.triggers,
+    triggers: p.spec.triggers.map((t) => triggerView(t, polls)),
     group_id: p.spec.group_id,
     definition: p.definition,
     security_level: null,
     banned: p.banned,
-    concurrency_control: cc && { ...cc, pipeline_id: p.id },
+    // Stored before `supersede` existed: off.
+    concurrency_control: cc && { ...cc, supersede: cc.supersede ?? false, pipeline_id: p.id },
   };
 }
 

@@ -42,10 +42,21 @@ export interface CodeEvents {
     raw: Buffer,
     parse: (raw: Buffer) => unknown,
   ): Promise<DeliveryOutcome>;
+  /**
+   * A branch that moved or a tag that appeared in a repository the pipeline polls: starts the
+   * pipeline when one of its triggers matches it, once per ref and commit (across replicas and
+   * crashes). Answers the run started, or undefined (no match, or started before).
+   */
+  polled(
+    poll: { readonly projectId: string; readonly pipelineId: string; readonly gitUrl: string },
+    moved: { readonly ref: string; readonly commit: string },
+  ): Promise<string | undefined>;
 }
 
 /** Who runs started by a code event are started by (the event's author is in build_params). */
 export const WEBHOOK_EXECUTOR = { id: "webhook", name: "Webhook" } as const;
+/** Who runs started by polling a repository are started by. */
+export const POLL_EXECUTOR = { id: "poll", name: "Poll" } as const;
 /** Pipelines of a project looked at per delivery at most. */
 const PIPELINES_PER_PROJECT = 10_000;
 
@@ -126,6 +137,52 @@ export function createCodeEvents(deps: {
 
   return {
     secretOf,
+
+    async polled(poll, moved) {
+      const p = await store.getPipeline(poll.pipelineId);
+      if (!p || p.banned) return undefined;
+      const tag = moved.ref.startsWith("refs/tags/");
+      const d: Delivery = {
+        forge: "generic",
+        deliveryId: `${poll.pipelineId}:${moved.ref}:${moved.commit}`,
+        event: tag ? "tag_push" : "push",
+        repoUrls: [poll.gitUrl],
+        ref: { type: tag ? "tag" : "branch", name: moved.ref.replace(/^refs\/(heads|tags)\//, "") },
+        commit: moved.commit,
+        // ls-remote tells neither: the message and paths filters need a forge's delivery.
+        message: "",
+        author: "",
+        changedPaths: undefined,
+      };
+      const triggers = (p.spec.triggers as TriggerFilter[]).filter(
+        (t) => typeof t.git_url === "string" && repoKey(t.git_url) === repoKey(poll.gitUrl),
+      );
+      if (!triggers.some((t) => matchTrigger(t, d).ok)) return undefined;
+      const res = await start.batchRun({
+        projectId: poll.projectId,
+        pipelineIds: [p.id],
+        executor: POLL_EXECUTOR,
+        idempotencyKey: `poll:${d.deliveryId}`,
+        optionsOf: new Map([[p.id, { trigger_type: triggerTypeOf(d.event), sources: sourcesFor(p, d) }]]),
+      });
+      if (res.replayed) return undefined;
+      const runId = res.runs[0]!.runId;
+      await record(
+        poll.projectId,
+        {
+          forge: "poll",
+          deliveryId: d.deliveryId,
+          event: d.event,
+          repository: poll.gitUrl,
+          ref: moved.ref,
+          commit: d.commit,
+        },
+        "accepted",
+        null,
+        [{ pipeline_id: p.id, pipeline_run_id: runId }],
+      ).catch((err: unknown) => deps.logger.warn({ err, pipeline: p.id }, "recording a polled start failed"));
+      return runId;
+    },
 
     async receive(projectId, h, raw, parse) {
       const forge = forgeOf(h);

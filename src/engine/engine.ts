@@ -14,6 +14,7 @@ import { type CodeEvents, createCodeEvents } from "./code-events.js";
 import type { Executor } from "./create-runs.js";
 import { expireLeases } from "./leases.js";
 import type { LogHub } from "./log-hub.js";
+import { createPoller } from "./polling.js";
 import { createPump } from "./pump.js";
 import { interruptedChanges, recoverAfterRestart } from "./recovery.js";
 import { createReviews, type ReviewDecision } from "./review.js";
@@ -27,6 +28,7 @@ import {
   createStartRuns,
   type RunOneRequest,
 } from "./start-runs.js";
+import { createSuperseder } from "./supersede.js";
 
 export interface EngineConfig {
   readonly maxLogBytes: number;
@@ -90,6 +92,8 @@ export interface Engine {
   readonly runners: RunnerProtocol;
   /** Webhook deliveries of code events (forges' pushes, tags and merge requests). */
   readonly codeEvents: CodeEvents;
+  /** Resolves when background work begun so far (polls, superseding) has ended. */
+  settled(): Promise<void>;
 }
 
 /** How long stopping a run waits for its runners to report that its jobs' processes are gone. */
@@ -155,6 +159,7 @@ export function createEngine(deps: EngineDeps): Engine {
     now,
     newId,
   });
+  const superseder = createSuperseder({ store, commands, logger });
   const start = createStartRuns({
     store,
     writer,
@@ -164,6 +169,7 @@ export function createEngine(deps: EngineDeps): Engine {
     newId,
     maxBatchSize: config.maxBatchSize,
     policy: config.policy,
+    superseding: (runs) => superseder.started(runs),
   });
 
   let started = false;
@@ -180,22 +186,34 @@ export function createEngine(deps: EngineDeps): Engine {
     logger,
   });
 
-  let sweeping = false;
+  const poller = createPoller({
+    store,
+    codeEvents,
+    now,
+    logger,
+    allowLocalClone: config.policy.allowLocalClone,
+  });
+
+  let sweeping: Promise<void> | undefined;
   /**
    * Periodic duties of every replica: nothing here depends on events seen by this process. One
    * at a time: a sweep that outlasts the interval (a slow database) is not joined by the next.
    */
-  async function sweep(): Promise<void> {
-    if (stopped || sweeping) return;
-    sweeping = true;
-    try {
-      await expireLeases({ store, writer, wake: pump, now });
-      await reviews.expire();
-      await scheduler.fireDue();
-      pump.all();
-    } finally {
-      sweeping = false;
-    }
+  function sweep(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    if (sweeping) return sweeping;
+    sweeping = (async () => {
+      try {
+        await expireLeases({ store, writer, wake: pump, now });
+        await reviews.expire();
+        await scheduler.fireDue();
+        await poller.pollDue();
+        pump.all();
+      } finally {
+        sweeping = undefined;
+      }
+    })();
+    return sweeping;
   }
 
   return {
@@ -250,6 +268,11 @@ export function createEngine(deps: EngineDeps): Engine {
       runners.stop();
     },
 
+    async settled() {
+      await sweeping;
+      await poller.idle();
+      await superseder.idle();
+    },
     batchRun: (req) => start.batchRun(req),
     runOne: (req) => start.runOne(req),
     stopRun: (runId, who) => commands.stopRun(runId, who),

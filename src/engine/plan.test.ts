@@ -202,7 +202,10 @@ describe("planRun", () => {
 
 describe("decideStart", () => {
   const cc = (exceed_action: "ABORT" | "QUEUE") =>
-    pipeline({}, { concurrency_control: { concurrency_number: 1, exceed_action, enable: true } });
+    pipeline(
+      {},
+      { concurrency_control: { concurrency_number: 1, exceed_action, enable: true, supersede: false } },
+    );
   it("refuses banned pipelines", () => {
     expect(decideStart({ ...pipeline({}), banned: true }, undefined)).toMatchObject({
       kind: "refused",

@@ -10,12 +10,15 @@ import type { PipelineStore, RunStore } from "../store/store.js";
 import type { RunWriter, Wakeups } from "./run-writer.js";
 import type { JobToCancel } from "./runner-protocol.js";
 
-/** Cancels the run and every node of it that has not ended. Throws when the run has ended. */
-export function stopChanges(g: RunGraph, who: string, now: number): RunChanges {
+/**
+ * Cancels the run and every node of it that has not ended, saying why (default: `stopped by
+ * <who>`). Throws when the run has ended.
+ */
+export function stopChanges(g: RunGraph, who: string, now: number, why?: string): RunChanges {
   if (TERMINAL_RUN_STATUSES.has(g.run.status)) {
     throw new PipewrightError("RUN_NOT_STOPPABLE", `Run ${g.run.id} has already ended (${g.run.status}).`);
   }
-  const message = `stopped by ${who}`;
+  const message = why ?? `stopped by ${who}`;
   const cancel = <T extends { id: string; status: NodeStatus }>(xs: readonly T[]) =>
     xs
       .filter((x) => !TERMINAL_NODE_STATUSES.has(x.status))
@@ -120,7 +123,8 @@ const runningJobs = (g: RunGraph): JobToCancel[] =>
     .map((j) => ({ id: j.id, attempt: j.attempt, runnerId: j.runner_id! }));
 
 export interface RunCommands {
-  stopRun(runId: string, who: string): Promise<void>;
+  /** `why` replaces the run's message (`stopped by <who>`). */
+  stopRun(runId: string, who: string, why?: string): Promise<void>;
   retryRun(runId: string, who: string): Promise<void>;
   /** Stops the pipeline's unfinished runs (none of their processes outlives it), then deletes it. */
   deletePipeline(pipelineId: string, who: string): Promise<void>;
@@ -142,11 +146,11 @@ export function createRunCommands(deps: {
    * until they report those jobs ended, their processes gone, so the answer means what it says.
    * A runner that does not answer in time learns of the stop from its next report (fenced out).
    */
-  async function stopRun(runId: string, who: string): Promise<void> {
+  async function stopRun(runId: string, who: string, why?: string): Promise<void> {
     let running: JobToCancel[] = [];
     const g = await writer.mutate(runId, (graph) => {
       running = runningJobs(graph);
-      return stopChanges(graph, who, now());
+      return stopChanges(graph, who, now(), why);
     });
     if (!g) return;
     await deps.cancel(running);

@@ -75,8 +75,12 @@ export function createStartRuns(deps: {
   readonly newId: () => string;
   readonly maxBatchSize: number;
   readonly policy: RunPolicy;
+  /** Told of the new runs of pipelines with `concurrency_control.supersede`, after the commit. */
+  readonly superseding?: ((runs: readonly RunRecord[]) => void) | undefined;
 }): StartRuns {
   const { store, writer, events, wake, now, newId } = deps;
+  /** The graphs created of pipelines that supersede their older runs of a branch. */
+  const superseding = new WeakSet<RunGraph>();
 
   /** Creates the runs in `tx` (ids distinct): ban state, variables and limits as of now. */
   async function createRuns(tx: Store, items: readonly StartItem[], executor: Executor): Promise<RunGraph[]> {
@@ -127,7 +131,9 @@ export function createStartRuns(deps: {
       const large = g.jobs.length + g.steps.length > LARGE_RUN_NODES;
       if (large) await yieldToEventLoop();
       // Plan before inserting: the first stage and its jobs are written ready to go.
-      graphs.push(applyChanges(g, writer.plan(g, t)));
+      const planned = applyChanges(g, writer.plan(g, t));
+      graphs.push(planned);
+      if (p.spec.concurrency_control?.supersede) superseding.add(planned);
       if (large) await yieldToEventLoop();
     }
     await tx.insertRunGraphs(graphs);
@@ -141,6 +147,8 @@ export function createStartRuns(deps: {
     for (const r of runs) events.changed(r.id);
     if (runs.some((r) => !r.admitted && r.status === "QUEUED")) wake.waiting();
     wake.dispatch();
+    const newer = graphs.filter((g) => superseding.has(g)).map((g) => g.run);
+    if (newer.length > 0) deps.superseding?.(newer);
   }
 
   return {

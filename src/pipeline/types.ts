@@ -73,4 +73,9 @@ export interface ConcurrencyControl {
   readonly concurrency_number: number;
   readonly exceed_action: ExceedAction;
   readonly enable: boolean;
+  /**
+   * Ours: a new run at a branch stops the pipeline's older unfinished runs at the same branch
+   * (GitLab's interruptible, GitHub's cancel-in-progress). Independent of `enable`.
+   */
+  readonly supersede: boolean;
 }

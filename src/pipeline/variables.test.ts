@@ -170,24 +170,26 @@ describe("parseConcurrencyControl", () => {
     expect(parseConcurrencyControl(null)).toBeNull();
   });
 
-  it("keeps the three fields and ignores read-only ones", () => {
+  it("keeps its fields and ignores read-only ones", () => {
     expect(
       parseConcurrencyControl({
         concurrency_number: 3,
         exceed_action: "ABORT",
         enable: false,
+        supersede: true,
         pipeline_id: "x",
         create_time: 1,
         update_time: 2,
       }),
-    ).toEqual({ concurrency_number: 3, exceed_action: "ABORT", enable: false });
+    ).toEqual({ concurrency_number: 3, exceed_action: "ABORT", enable: false, supersede: true });
   });
 
-  it("defaults to one run, QUEUE, enabled", () => {
+  it("defaults to one run, QUEUE, enabled, superseding nothing", () => {
     expect(parseConcurrencyControl({})).toEqual({
       concurrency_number: 1,
       exceed_action: "QUEUE",
       enable: true,
+      supersede: false,
     });
     expect(parseConcurrencyControl({ concurrency_number: 1000 })).toMatchObject({ concurrency_number: 1000 });
   });
@@ -211,6 +213,7 @@ describe("parseConcurrencyControl", () => {
     [{ exceed_action: "DROP" }, "concurrency_control.exceed_action: must be one of ABORT, QUEUE"],
     [{ exceed_action: "queue" }, "concurrency_control.exceed_action: must be one of ABORT, QUEUE"],
     [{ enable: "true" }, "concurrency_control.enable: must be a boolean"],
+    [{ supersede: "yes" }, "concurrency_control.supersede: must be a boolean"],
   ])("%j → %s", (input, message) => {
     expect(rejects(() => parseConcurrencyControl(input))).toBe(message);
   });

@@ -171,7 +171,13 @@ export function parseConcurrencyControl(input: unknown): ConcurrencyControl | nu
     if (typeof input.enable !== "boolean") throw invalid("concurrency_control.enable", "must be a boolean");
     enable = input.enable;
   }
-  return { concurrency_number, exceed_action, enable };
+  let supersede = false;
+  if (!absent(input.supersede)) {
+    if (typeof input.supersede !== "boolean")
+      throw invalid("concurrency_control.supersede", "must be a boolean");
+    supersede = input.supersede;
+  }
+  return { concurrency_number, exceed_action, enable, supersede };
 }
 
 /** Increment the trailing number of an autoIncrement value, keeping its zero padding: "build-009" → "build-010". */

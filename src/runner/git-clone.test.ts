@@ -12,6 +12,9 @@ import { FALLBACK_PATH } from "./process.js";
 let root: string;
 let remoteUrl: string;
 let gitEnv: Record<string, string>;
+/** main's first commit (the branch has moved on since) and its head. */
+let firstOnMain: string;
+let headOfMain: string;
 
 /** Identity and config come from the environment, never from the machine's global git config. */
 function git(cwd: string, ...args: string[]): string {
@@ -38,8 +41,10 @@ beforeAll(() => {
   git(work, "add", "README");
   git(work, "commit", "--quiet", "-m", "first");
   git(work, "tag", "v1");
+  firstOnMain = git(work, "rev-parse", "HEAD").trim();
   writeFileSync(join(work, "README"), "v2\n");
   git(work, "commit", "--quiet", "-am", "second");
+  headOfMain = git(work, "rev-parse", "HEAD").trim();
   git(work, "checkout", "--quiet", "-b", "feature");
   writeFileSync(join(work, "FEATURE"), "feature\n");
   git(work, "add", "FEATURE");
@@ -138,5 +143,37 @@ describe("gitClone", () => {
     }).result;
     expect(r.exitCode).not.toBe(0);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it("checks out the event's commit when the branch has moved on since", async () => {
+    const { result } = clone({ dir: "pinned", ref: "main", commit: firstOnMain });
+    expect((await result).exitCode).toBe(0);
+    const dir = join(root, "pinned");
+    expect(git(dir, "rev-parse", "HEAD").trim()).toBe(firstOnMain);
+    expect(readFileSync(join(dir, "README"), "utf8")).toBe("v1\n");
+    expect(git(dir, "rev-parse", "--is-shallow-repository").trim()).toBe("true");
+  });
+
+  it("keeps the branch checked out when its head is the commit", async () => {
+    const r = await clone({ dir: "at-head", ref: "main", commit: headOfMain }).result;
+    expect(r.exitCode).toBe(0);
+    const dir = join(root, "at-head");
+    expect(git(dir, "rev-parse", "HEAD").trim()).toBe(headOfMain);
+    expect(git(dir, "rev-parse", "--abbrev-ref", "HEAD").trim()).toBe("main");
+  });
+
+  it("fails when the commit is not in the repository", async () => {
+    const { result, stderr } = clone({ dir: "no-commit", ref: "main", commit: "f".repeat(40) });
+    expect((await result).exitCode).not.toBe(0);
+    expect(stderr()).toMatch(/f{40}|not our ref|couldn't find/i);
+  });
+
+  it("takes only a full commit id to pin", () => {
+    expect(() => clone({ dir: "short", ref: "main", commit: "--upload-pack=touch x" })).toThrow(
+      /full commit/,
+    );
+    expect(() => clone({ dir: "short", ref: "main", commit: firstOnMain.slice(0, 7) })).toThrow(
+      /full commit/,
+    );
   });
 });

@@ -8,6 +8,11 @@ export interface GitCloneOptions extends StepProcessOptions {
   url: string;
   /** A branch or a tag (what `git clone --branch` accepts, so not a commit id); the remote's HEAD when absent or "". */
   ref?: string | undefined;
+  /**
+   * The commit to check out (a full commit id): the clone is of `ref`, then, when its head is
+   * another commit (the branch moved on since the event), that commit is fetched and checked out.
+   */
+  commit?: string | undefined;
   /** Target directory, relative to cwd or absolute. */
   dir: string;
   hostEnv?: HostEnv | undefined;
@@ -28,11 +33,15 @@ export function gitClone(opts: GitCloneOptions): Promise<ProcessResult> {
   const args = ["clone", "--depth", "1"];
   if (opts.ref !== undefined && opts.ref !== "") args.push(`--branch=${opts.ref}`);
   args.push("--", opts.url, opts.dir);
-  const { url: _url, ref: _ref, dir: _dir, hostEnv, allowLocal, trustConfig: _t, ...common } = opts;
+  const { url: _url, ref: _ref, dir: _dir, commit, hostEnv, allowLocal, trustConfig: _t, ...common } = opts;
+  if (commit !== undefined && !FULL_COMMIT.test(commit)) throw new Error(`not a full commit id: ${commit}`);
   return runProcess({
     ...common,
-    command: "git",
-    args,
+    // Pinned: one shell runs the clone, compares the head and fetches the commit when it differs
+    // (a fetch by id, which protocol v2 servers and the forges allow), all as one step process.
+    ...(commit
+      ? { command: "sh", args: ["-c", PIN_SCRIPT, "git-checkout", commit, ...args] }
+      : { command: "git", args }),
     // GIT_ALLOW_PROTOCOL holds for everything git fetches here (submodules and redirects too).
     env: {
       ...buildStepEnv(opts.env, hostEnv),
@@ -45,3 +54,21 @@ export function gitClone(opts: GitCloneOptions): Promise<ProcessResult> {
     },
   });
 }
+
+/** A full commit id (SHA-1 or SHA-256). */
+export const FULL_COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+// $1 the commit, then git's clone arguments, the last one the directory. Arguments are never
+// parsed by the shell, and the commit is hex (checked above), so it cannot be read as an option.
+const PIN_SCRIPT = [
+  'commit="$1"; shift',
+  "for dir do :; done",
+  'git "$@" || exit',
+  'cd -- "$dir" || exit',
+  'head="$(git rev-parse HEAD)" || exit',
+  'if [ "$head" != "$commit" ]; then',
+  '  echo "[pipewright] the branch head is $head: fetching $commit"',
+  '  git fetch --quiet --depth 1 origin "$commit" && git checkout --quiet --detach "$commit" || exit',
+  "fi",
+  'echo "[pipewright] checked out $commit"',
+].join("\n");

@@ -7,7 +7,7 @@ import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
 import { cloneUrlProblem } from "../pipeline/environment.js";
 import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
-import { gitClone } from "./git-clone.js";
+import { FULL_COMMIT, gitClone } from "./git-clone.js";
 import type { StepGroups } from "./groups.js";
 import type {
   JobAssignment,
@@ -49,7 +49,7 @@ interface SourceParams {
   git_url?: string;
   alias?: string;
   default_branch?: string;
-  build_params?: { target_branch?: string; tag?: string; build_type?: string };
+  build_params?: { target_branch?: string; tag?: string; build_type?: string; commit_id?: string };
 }
 
 export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
@@ -192,7 +192,17 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         const ref =
           src.build_params?.tag || src.build_params?.target_branch || src.default_branch || undefined;
         const dir = String(input(step, "path") ?? "") || ".";
-        emit(`[pipewright] git clone ${src.git_url}${ref ? ` (${ref})` : ""} into ${dir}\n`);
+        // The event's commit, so that a run builds what was pushed, not what the branch became.
+        const commit = src.build_params?.commit_id?.toLowerCase() || undefined;
+        if (commit !== undefined && !FULL_COMMIT.test(commit)) {
+          emit(
+            `[pipewright] not cloning: build_params.commit_id ${JSON.stringify(commit)} is not a full commit id\n`,
+          );
+          return refusal("build_params.commit_id is not a full commit id");
+        }
+        emit(
+          `[pipewright] git clone ${src.git_url}${ref ? ` (${ref})` : ""}${commit ? ` at ${commit}` : ""} into ${dir}\n`,
+        );
         const refused = cloneUrlProblem(src.git_url, opts.allowLocalClone);
         if (refused) {
           emit(`[pipewright] not cloning ${src.git_url}: it ${refused}\n`);
@@ -212,6 +222,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           sandbox: sandboxed,
           url: src.git_url,
           ref,
+          commit,
           dir,
           allowLocal: opts.allowLocalClone,
           trustConfig,

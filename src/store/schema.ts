@@ -229,6 +229,21 @@ export interface ScheduleTable {
   last_missed: number | null;
 }
 
+/** A repository a pipeline polls (its triggers with `poll_interval`), with what was seen there. */
+export interface TriggerPollTable {
+  pipeline_id: string;
+  git_url: string;
+  project_id: string;
+  /** The shortest `poll_interval` of the pipeline's triggers of this repository. */
+  interval_ms: number;
+  next_due: number;
+  /** The remote's branches and tags at the last poll (JSON RemoteRefs); null before the first. */
+  refs: string | null;
+  last_poll: number | null;
+  /** Why the last poll failed; null when it did not. */
+  last_error: string | null;
+}
+
 /** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
 export interface WebhookSecretTable {
   project_id: string;
@@ -273,6 +288,7 @@ export interface Database {
   runners: RunnerTable;
   project_dispatch: ProjectDispatchTable;
   schedules: ScheduleTable;
+  trigger_polls: TriggerPollTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
 }

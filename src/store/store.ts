@@ -313,6 +313,37 @@ export interface ScheduleStore {
   advanceSchedule(pipelineId: string, uuid: string, due: number, to: ScheduleAdvance): Promise<boolean>;
 }
 
+/** A repository a pipeline polls (see TriggerPollTable). */
+export interface PollRecord {
+  readonly pipeline_id: string;
+  readonly git_url: string;
+  readonly project_id: string;
+  readonly interval_ms: number;
+  readonly next_due: number;
+  readonly refs: Readonly<Record<string, string>> | null;
+  readonly last_poll: number | null;
+  readonly last_error: string | null;
+}
+
+/**
+ * The repositories pipelines poll. A pipeline's create and update write them in the same
+ * transaction (a new one is due at once: its first poll records what the remote has).
+ */
+export interface PollStore {
+  listPollsOf(pipelineId: string): Promise<PollRecord[]>;
+  /** Polls due at or before `now`, earliest first. */
+  listDuePolls(now: number, limit: number): Promise<PollRecord[]>;
+  /** Takes the poll due at `due` by moving it to `next`; false when another replica took it. */
+  claimPoll(pipelineId: string, gitUrl: string, due: number, next: number): Promise<boolean>;
+  /** Records a poll made at `at` (refs seen, or why it failed), unless a later one is recorded. */
+  finishPoll(
+    pipelineId: string,
+    gitUrl: string,
+    at: number,
+    seen: { readonly refs: Readonly<Record<string, string>> } | { readonly error: string },
+  ): Promise<void>;
+}
+
 export interface DeliveryRecord {
   readonly id: string;
   readonly project_id: string;
@@ -373,6 +404,7 @@ export interface Store
     LogStore,
     BatchStore,
     ScheduleStore,
+    PollStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

@@ -320,6 +320,7 @@ export const pipelineDetailSchema = record({
         concurrency_number: int,
         exceed_action: { type: "string", enum: ["ABORT", "QUEUE"] },
         enable: bool,
+        supersede: bool,
         pipeline_id: str,
       }),
       nul,

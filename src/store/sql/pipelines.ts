@@ -5,6 +5,7 @@ import { sql } from "kysely";
 import type { PipelineTable } from "../schema.js";
 import type { PipelineRecord, PipelineStore } from "../store.js";
 import { CHUNK, inTransaction, type SqlContext } from "./context.js";
+import { syncPolls } from "./polls.js";
 import { bool, specText, toPipeline } from "./rows.js";
 import { syncSchedules } from "./schedules.js";
 
@@ -30,6 +31,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
           })
           .execute();
         await syncSchedules(tx, p, p.create_time);
+        await syncPolls(tx, p, p.create_time);
       }),
 
     async getPipeline(id) {
@@ -83,6 +85,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
           .executeTakeFirst();
         if (!row) return false;
         await syncSchedules(tx, { id, project_id: row.project_id, spec: f.spec }, f.update_time);
+        await syncPolls(tx, { id, project_id: row.project_id, spec: f.spec }, f.update_time);
         return true;
       }),
 

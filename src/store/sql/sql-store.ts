@@ -18,6 +18,7 @@ import {
 import { jobQueueQueries } from "./job-queue.js";
 import { logQueries } from "./logs.js";
 import { pipelineQueries } from "./pipelines.js";
+import { pollQueries } from "./polls.js";
 import { runQueries } from "./runs.js";
 import { scheduleQueries } from "./schedules.js";
 import { secretQueries } from "./secrets.js";
@@ -53,6 +54,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...logQueries(ctx),
       ...batchQueries(ctx),
       ...scheduleQueries(ctx),
+      ...pollQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),

@@ -184,4 +184,16 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX deliveries_by_time ON deliveries (project_id, create_time)`.execute(db);
     },
   },
+  // Polling: each pipeline's polled repositories, the branches and tags last seen there and when
+  // the next poll is due (kept in step with the pipeline's triggers when it is written).
+  "012_trigger_polls": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE trigger_polls (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        git_url TEXT NOT NULL, project_id TEXT NOT NULL, interval_ms BIGINT NOT NULL,
+        next_due BIGINT NOT NULL, refs TEXT, last_poll BIGINT, last_error TEXT,
+        PRIMARY KEY (pipeline_id, git_url))`.execute(db);
+      await sql`CREATE INDEX trigger_polls_due ON trigger_polls (next_due)`.execute(db);
+    },
+  },
 };
