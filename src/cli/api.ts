@@ -32,6 +32,41 @@ export type {
 /** A pipeline of the list, with its latest run filled in by the CLI (the list answers null). */
 export type PipelineListItem = Omit<WirePipelineListItem, "latest_run"> & { latest_run: RunSummary | null };
 
+/** GET …/pipelines/{pipeline_id}/webhook: where forges deliver and the secret they sign with. */
+export interface PipelineWebhook {
+  readonly callback_url: string;
+  readonly security_token: string;
+  readonly pipeline_id: string;
+}
+
+export const DELIVERY_STATUSES = ["accepted", "ignored", "rejected"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** One code-event delivery as GET /v5/{project_id}/api/webhook-deliveries lists it. */
+export interface WebhookDelivery {
+  readonly id: string;
+  readonly delivery_id: string;
+  readonly forge: string;
+  readonly event: string;
+  readonly status: DeliveryStatus;
+  readonly reason: string | null;
+  readonly repository: string;
+  readonly ref: string;
+  readonly commit_id: string;
+  /** The runs it started. */
+  readonly pipeline_runs: readonly { readonly pipeline_id: string; readonly pipeline_run_id: string }[];
+  /** Pipelines of its repository it did not start, and why. */
+  readonly skipped: readonly { readonly pipeline_id: string; readonly reason: string }[];
+  readonly create_time: number;
+}
+
+export interface DeliveryPage {
+  readonly total: number;
+  readonly offset: number;
+  readonly limit: number;
+  readonly deliveries: readonly WebhookDelivery[];
+}
+
 export interface RunOptions {
   readonly variables?: readonly { name: string; value: string }[];
   readonly choose_stages?: readonly string[];
@@ -46,6 +81,7 @@ export function projectApi(http: HttpClient, projectId: string) {
   const runPath = (p: string, r: string): string => `${base}/${p}/pipeline-runs/${r}`;
   const stepPath = (p: string, r: string, j: string, s: string): string =>
     `${runPath(p, r)}/jobs/${j}/steps/${s}`;
+  const projectBase = `/v5/${encodeURIComponent(projectId)}/api`;
   return {
     http,
     projectId,
@@ -71,6 +107,18 @@ export function projectApi(http: HttpClient, projectId: string) {
     updatePipeline: (id: string, body: PipelineBody) =>
       http.request<{ pipeline_id: string }>("PUT", `${base}/${id}`, { body }),
     deletePipeline: (id: string) => http.request<{ pipeline_id: string }>("DELETE", `${base}/${id}`),
+    /** Needs the right to change pipelines (403 otherwise): the secret starts them. */
+    webhook: (id: string) => http.request<PipelineWebhook>("GET", `${base}/${id}/webhook`),
+    /** The project's code-event deliveries, newest first (limit 1-100). */
+    deliveries: (q: { status?: DeliveryStatus | undefined; offset: number; limit: number }) =>
+      http.request<DeliveryPage>(
+        "GET",
+        `${projectBase}/webhook-deliveries?${new URLSearchParams({
+          ...(q.status ? { status: q.status } : {}),
+          offset: String(q.offset),
+          limit: String(q.limit),
+        })}`,
+      ),
     run: (id: string, body: RunOptions) => http.request<RunStarted>("POST", `${base}/${id}/run`, { body }),
     batchRun: (ids: readonly string[], idempotencyKey: string) =>
       http.request<BatchRunAnswer>("POST", `${base}/batch-runs`, {

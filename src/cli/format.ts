@@ -107,6 +107,11 @@ export function formatTime(epochMs: number | null | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** A word as a shell reads it back unchanged: as is when safe, else single-quoted. */
+export function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the escape sequences we emit.
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 

@@ -17,6 +17,7 @@ import { pipelineCommands } from "./pipeline-commands.js";
 import { runCommands } from "./run-commands.js";
 import { runControlCommands } from "./run-control-commands.js";
 import { runInspectCommands } from "./run-inspect-commands.js";
+import { webhookCommands } from "./webhook-commands.js";
 
 const SERVE_USAGE = `Usage: pipewright serve [options]
 
@@ -43,6 +44,7 @@ Options (flag > environment variable > default):
 
 const COMMANDS: readonly Command[] = [
   ...pipelineCommands,
+  ...webhookCommands,
   ...runCommands,
   ...runInspectCommands,
   ...runControlCommands,
@@ -50,7 +52,7 @@ const COMMANDS: readonly Command[] = [
 ];
 
 const GROUPS: Readonly<Record<string, string>> = {
-  pipeline: "Create or update, list, show and delete pipelines.",
+  pipeline: "Create or update, list, show and delete pipelines; show their webhook.",
   review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
   admin: "Projects, tokens and access keys: Pipewright's admin API (/admin/v1).",
   "admin project": "Projects (created with the server's admin token).",
@@ -69,8 +71,10 @@ Server:
 Pipelines:
   pipeline apply -f FILE...          create or update pipelines from YAML or JSON files
   pipeline list                      list pipelines with their latest run
-  pipeline show PIPELINE             show a pipeline (--yaml prints it in the YAML form)
+  pipeline show PIPELINE             show a pipeline, its schedules and triggers (--yaml: YAML form)
   pipeline delete PIPELINE...        delete pipelines and their runs
+  pipeline webhook PIPELINE          the webhook URL and secret forges deliver code events with
+  deliveries                         webhook deliveries and the runs they started (--status)
 
 Runs:
   run PIPELINE                       start a run (--var, --stage, --job, --wait)

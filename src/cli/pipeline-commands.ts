@@ -11,8 +11,9 @@ import { yamlFormFromDetail } from "../pipeline/yaml-form-write.js";
 import type { PipelineListItem, ProjectApi } from "./api.js";
 import { CliError, EXIT, type ExitCode, usageError } from "./cli-error.js";
 import { CLIENT_OPTIONS, type Command, type Ctx } from "./command.js";
-import { colorStatus, formatTime, table } from "./format.js";
+import { colorStatus, formatTime, shellWord, table } from "./format.js";
 import { resolvePipeline, resolvePipelines, runLabel } from "./refs.js";
+import { type ScheduleView, scheduleLine, type TriggerView, triggerLines } from "./triggers-format.js";
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -196,8 +197,12 @@ const list: Command = {
 const show: Command = {
   spec: {
     path: ["pipeline", "show"],
-    summary: "Show a pipeline: its stages, jobs, steps and variables",
+    summary: "Show a pipeline: its stages, jobs, steps, variables, schedules and triggers",
     args: "PIPELINE",
+    description: `Schedules show when each fires (in the schedule's zone), its next tick and the last one
+fired (in local time), and ticks missed while no server ran. Triggers show the repository, the
+events that start the pipeline and its branch, tag and path filters. --json prints the server's
+pipeline detail, where schedules carry next_time, last_fire_time and missed_count.`,
     options: [
       { name: "yaml", type: "boolean", help: "print it in the YAML form (can be applied again)" },
       ...CLIENT_OPTIONS,
@@ -243,8 +248,24 @@ const show: Command = {
     if (cc)
       lines.push(
         "",
-        `Concurrency: ${cc.concurrency_number} at once, then ${cc.exceed_action}${cc.enable === false ? " (disabled)" : ""}`,
+        `Concurrency: ${cc.concurrency_number} at once, then ${cc.exceed_action}${cc.enable === false ? " (disabled)" : ""}${cc.supersede ? "; a newer run of a branch stops its older ones" : ""}`,
       );
+    const schedules = p.schedules as readonly ScheduleView[];
+    if (schedules.length > 0) {
+      lines.push("", "Schedules:");
+      const now = ctx.io.now();
+      for (const s of schedules) lines.push(`  ${scheduleLine(s, now, style)}`);
+    }
+    const triggers = p.triggers as readonly TriggerView[];
+    if (triggers.length > 0) {
+      lines.push("", "Triggers:");
+      for (const t of triggers) lines.push(...triggerLines(t, style).map((l) => `  ${l}`));
+      lines.push(
+        style.dim(
+          `  (forges deliver to the project's webhook: pipewright pipeline webhook ${shellWord(p.name)})`,
+        ),
+      );
+    }
     const def = parseDefinition(p.definition);
     lines.push("", "Stages:");
     for (const st of def.stages) {

@@ -8,6 +8,7 @@ import { CLIENT_OPTIONS, CONNECTION_OPTIONS, type Command, type Ctx } from "./co
 import { colorStatus, formatDuration, formatTime, statusSymbol } from "./format.js";
 import { PIPELINE_OPTION, RUN_HELP, resolveRun, runLabel } from "./refs.js";
 import { pickSteps, type StepPos, stepPath, stepsOf } from "./steps.js";
+import { describeCodeEvent } from "./triggers-format.js";
 import { whyFailed } from "./watch.js";
 
 const NOT_STARTED = new Set(["INIT", "QUEUED"]);
@@ -157,6 +158,9 @@ function statusText(ctx: Ctx, d: RunDetail, label: string): string {
     d.queue_position ? `position ${d.queue_position} in the queue` : "",
   ].filter(Boolean);
   lines.push(style.dim(facts.join(" · ")));
+  // A run a code event started says which: the event, branch or tag, commit, author and message.
+  const event = describeCodeEvent(d.sources);
+  if (event) lines.push(event);
   const why = d.message || (d.status === "FAILED" ? whyFailed(d) : null);
   if (why) lines.push(`${d.status === "COMPLETED" ? "" : style.red("→ ")}${why}`);
   if (d.variables && d.variables.length > 0) {
@@ -188,7 +192,10 @@ const status: Command = {
     path: ["status"],
     summary: "Show a run: its status and the status of every stage, job and step",
     args: "RUN",
-    description: RUN_HELP,
+    description: `${RUN_HELP}
+
+A run a code event started (trigger Push, CreateTag or MR) also shows the event, its branch or
+tag, the commit, its author and the first line of its message.`,
     options: [PIPELINE_OPTION, ...CLIENT_OPTIONS],
     minArgs: 1,
     maxArgs: 1,

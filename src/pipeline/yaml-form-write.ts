@@ -15,7 +15,15 @@ export interface PipelineDetailLike {
   readonly variables?: readonly Record<string, unknown>[] | null;
   readonly concurrency_control?: Record<string, unknown> | null;
   readonly sources?: readonly unknown[] | null;
+  readonly schedules?: readonly unknown[] | null;
+  readonly triggers?: readonly unknown[] | null;
 }
+
+/** What the detail adds to schedule and trigger entries (where they stand), not part of them. */
+const SCHEDULE_VIEW = ["next_time", "last_fire_time", "missed_count", "last_missed_time"];
+const TRIGGER_VIEW = ["last_poll_time", "next_poll_time", "poll_error"];
+const without = (entry: unknown, keys: readonly string[]): Obj =>
+  Object.fromEntries(Object.entries(entry as Obj).filter(([k]) => !keys.includes(k)));
 
 const VARIABLE_DEFAULTS: Record<string, unknown> = {
   type: "string",
@@ -52,6 +60,10 @@ export function yamlFormFromDetail(p: PipelineDetailLike): string {
     out.concurrency_control = cc;
   }
   if (p.sources && p.sources.length > 0) out.sources = p.sources;
+  // Schedules keep their uuid: applied again, each keeps its place in time (next tick, misses).
+  if (p.schedules && p.schedules.length > 0)
+    out.schedules = p.schedules.map((s) => without(s, SCHEDULE_VIEW));
+  if (p.triggers && p.triggers.length > 0) out.triggers = p.triggers.map((t) => without(t, TRIGGER_VIEW));
   const stageIds = new Set<string>();
   const jobIds = new Set<string>();
   out.stages = def.stages.map((st, s) => {

@@ -298,6 +298,22 @@ describe("yamlFormFromDetail", () => {
     expect(again.name).toBe(first.name);
     expect(again.concurrency_control).toEqual(first.concurrency_control);
   });
+
+  it("carries schedules and triggers, without what the detail adds to them", () => {
+    const first = pipelineBodyFromText(EXAMPLE).body;
+    const schedule = { uuid: "s1", type: "cron", cron: "0 2 * * *", time_zone: "UTC" };
+    const trigger = { git_url: "https://git.example.com/a.git", poll_interval: 60, branches: ["main"] };
+    const text = yamlFormFromDetail({
+      ...first,
+      schedules: [
+        { ...schedule, next_time: 5, last_fire_time: null, missed_count: 0, last_missed_time: null },
+      ],
+      triggers: [{ ...trigger, last_poll_time: 1, next_poll_time: 2, poll_error: "x" }],
+    });
+    const again = pipelineBodyFromText(text).body;
+    expect(again.schedules).toEqual([schedule]);
+    expect(again.triggers).toEqual([trigger]);
+  });
 });
 
 describe("slugOf", () => {

@@ -6,8 +6,11 @@
 import { LineCounter, type Node, parseDocument } from "yaml";
 import { DEFAULT_CONDITION, parseDefinition } from "./definition.js";
 import { InvalidInput } from "./issues.js";
+import { pollIntervalOf } from "./polling.js";
+import { parseSchedule } from "./schedules.js";
 import { parseConcurrencyControl, parseVariables } from "./variables.js";
 import { SHELL_SCRIPT_INPUT, SHELL_TASK } from "./vocabulary.js";
+import { checkTrigger } from "./webhooks.js";
 import { formatPath, Locator, parsePath, type Segment, slugOf, withRequestErrors } from "./yaml-locator.js";
 
 /** The body of `POST /v5/{project_id}/api/pipelines` and `PUT …/pipelines/{pipeline_id}`. */
@@ -20,6 +23,8 @@ export interface PipelineBody {
   readonly variables?: readonly Record<string, unknown>[];
   readonly concurrency_control?: Record<string, unknown> | null;
   readonly sources?: readonly unknown[];
+  readonly schedules?: readonly unknown[];
+  readonly triggers?: readonly unknown[];
 }
 
 /** Which of the three accepted shapes a file had (see `pipelineBodyFromText`). */
@@ -39,7 +44,16 @@ export interface ParseOptions {
 
 type Obj = Record<string, unknown>;
 
-const TOP_KEYS = ["name", "description", "variables", "concurrency_control", "sources", "stages"];
+const TOP_KEYS = [
+  "name",
+  "description",
+  "variables",
+  "concurrency_control",
+  "sources",
+  "schedules",
+  "triggers",
+  "stages",
+];
 const STAGE_KEYS = ["name", "identifier", "depends_on", "run_always", "jobs"];
 const JOB_KEYS = [
   "name",
@@ -307,6 +321,32 @@ function fromYamlForm(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody 
       }
     });
     body.sources = raw.sources;
+  }
+  // Checked here as the server checks them, so an error points at its line.
+  if (raw.schedules !== undefined && raw.schedules !== null) {
+    if (!Array.isArray(raw.schedules)) loc.fail(["schedules"], "must be a list of schedules", "request");
+    const schedules = raw.schedules;
+    withRequestErrors(loc, () =>
+      schedules.forEach((entry: unknown, i) => {
+        // The server gives an entry without one its uuid.
+        parseSchedule(
+          isObject(entry) && entry.uuid === undefined ? { ...entry, uuid: "new" } : entry,
+          `schedules[${i}]`,
+        );
+      }),
+    );
+    body.schedules = schedules;
+  }
+  if (raw.triggers !== undefined && raw.triggers !== null) {
+    if (!Array.isArray(raw.triggers)) loc.fail(["triggers"], "must be a list of triggers", "request");
+    const triggers = raw.triggers;
+    withRequestErrors(loc, () =>
+      triggers.forEach((t: unknown, i) => {
+        checkTrigger(t, `triggers[${i}]`);
+        pollIntervalOf(t, `triggers[${i}]`);
+      }),
+    );
+    body.triggers = triggers;
   }
   return body;
 }
