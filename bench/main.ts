@@ -13,6 +13,7 @@ import { largeStore } from "./large-store.js";
 import { liveLog } from "./live-log.js";
 import { queueLatency } from "./queue-latency.js";
 import { scaleOut } from "./scale-out.js";
+import { webhooks } from "./webhooks.js";
 
 const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] = [
   { name: "batch-vs-single", run: batchVsSingle },
@@ -23,6 +24,7 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: "scale-out", run: scaleOut },
   { name: "large-run", run: largeRun },
   { name: "crash-wave", run: crashWave },
+  { name: "webhooks", run: webhooks },
 ];
 
 const loadLine = (): string =>
