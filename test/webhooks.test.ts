@@ -4,6 +4,7 @@
 
 import crypto from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DELIVERIES_KEPT } from "../src/engine/code-events.js";
 import {
   ADMIN_TOKEN,
   call,
@@ -238,6 +239,45 @@ describe("code-event webhooks", () => {
     expect(failed.body.records.map((r: { reason: string }) => r.reason)).toContain(
       "the signature or token does not match the project's secret",
     );
+  });
+
+  it("keeps only the newest rejected deliveries of a flood, and every accepted one", async () => {
+    const p = await setupPipelines();
+    const ok = await deliver({}, githubPush("refs/heads/main"), github("push", "kept"));
+    expect(ok.statusCode).toBe(200);
+    const flood = DELIVERIES_KEPT + 20;
+    for (let i = 0; i < flood; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, flood - i) }, (_, k) =>
+          deliver(
+            { "x-github-event": "push", "x-github-delivery": `bad-${i + k}` },
+            githubPush("refs/heads/main"),
+          ),
+        ),
+      );
+    }
+    const count = async (status: string) => {
+      const res = await call(t.app, "GET", `/v5/${pid}/api/webhook-deliveries?status=${status}&limit=1`, {
+        token: ADMIN_TOKEN,
+      });
+      return res.body.total as number;
+    };
+    expect(await count("rejected")).toBe(DELIVERIES_KEPT);
+    expect(await count("accepted")).toBe(1);
+    // The newest stayed: the last of the flood is there, the first is not.
+    const all = await t.store.listDeliveries({
+      projectId: pid,
+      statuses: ["rejected"],
+      limit: 2000,
+      offset: 0,
+    });
+    const ids = new Set(all.items.map((d) => d.delivery_id));
+    expect(ids.has(`bad-${flood - 1}`)).toBe(true);
+    expect(ids.has("bad-0")).toBe(false);
+    // The accepted one still makes its redelivery start nothing.
+    const again = await deliver({}, githubPush("refs/heads/main"), github("push", "kept"));
+    expect(again.json().replayed).toBe(true);
+    expect(await runsOf(p.main)).toHaveLength(1);
   });
 
   it("reads GitLab and Gitee deliveries with their tokens, and the generic form with its HMAC", async () => {

@@ -57,6 +57,11 @@ export interface CodeEvents {
 export const WEBHOOK_EXECUTOR = { id: "webhook", name: "Webhook" } as const;
 /** Who runs started by polling a repository are started by. */
 export const POLL_EXECUTOR = { id: "poll", name: "Poll" } as const;
+/**
+ * Rejected and ignored deliveries kept per project and status (the newest): anyone may send a
+ * rejected one. Accepted ones are all kept: they are what makes a redelivery start nothing.
+ */
+export const DELIVERIES_KEPT = 1000;
 /** Pipelines of a project looked at per delivery at most. */
 const PIPELINES_PER_PROJECT = 10_000;
 
@@ -131,7 +136,7 @@ export function createCodeEvents(deps: {
       skipped,
       create_time: now(),
     };
-    await store.insertDelivery(rec);
+    await store.insertDelivery(rec, status === "accepted" ? undefined : DELIVERIES_KEPT);
     return rec;
   }
 

@@ -370,7 +370,11 @@ export interface WebhookStore {
     forge: string,
     deliveryId: string,
   ): Promise<DeliveryRecord | undefined>;
-  insertDelivery(d: DeliveryRecord): Promise<void>;
+  /**
+   * Records a delivery; with `keep`, only the newest `keep` of the project's deliveries of its
+   * status stay (an unauthenticated flood of rejected ones cannot fill the database).
+   */
+  insertDelivery(d: DeliveryRecord, keep?: number): Promise<void>;
   /** Newest first; `pipelineId` keeps those that started or skipped that pipeline. */
   listDeliveries(q: {
     readonly projectId: string;

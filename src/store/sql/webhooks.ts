@@ -50,10 +50,34 @@ export function webhookQueries({ db, sealer }: SqlContext): WebhookStore {
       return row && toDelivery(row);
     },
 
-    async insertDelivery(d) {
+    async insertDelivery(d, keep) {
       await db
         .insertInto("deliveries")
         .values({ ...d, started: JSON.stringify(d.started), skipped: JSON.stringify(d.skipped) })
+        .execute();
+      if (keep === undefined) return;
+      // The oldest one kept; everything of the status older than it goes.
+      const edge = await db
+        .selectFrom("deliveries")
+        .select(["create_time", "id"])
+        .where("project_id", "=", d.project_id)
+        .where("status", "=", d.status)
+        .orderBy("create_time", "desc")
+        .orderBy("id", "desc")
+        .limit(1)
+        .offset(keep - 1)
+        .executeTakeFirst();
+      if (!edge) return;
+      await db
+        .deleteFrom("deliveries")
+        .where("project_id", "=", d.project_id)
+        .where("status", "=", d.status)
+        .where((eb) =>
+          eb.or([
+            eb("create_time", "<", edge.create_time),
+            eb.and([eb("create_time", "=", edge.create_time), eb("id", "<", edge.id)]),
+          ]),
+        )
         .execute();
     },
 
