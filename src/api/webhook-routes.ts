@@ -6,6 +6,12 @@
 import type { FastifyInstance } from "fastify";
 import { PipewrightError } from "../errors.js";
 import type { DeliveryRecord } from "../store/store.js";
+import {
+  deliveryAnswerSchema,
+  deliveryListSchema,
+  triggerFailedRecordSchema,
+  webhookSchema,
+} from "../wire/schemas.js";
 import { parseJsonBody } from "./body.js";
 import { authorizeProject, type RouteContext } from "./context.js";
 import { loadPipeline, requireProjectExists } from "./lookups.js";
@@ -61,6 +67,7 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
           description:
             "Authenticated by the project's webhook secret as each forge uses it: GitHub's X-Hub-Signature-256, GitLab's X-Gitlab-Token, Gitee's X-Gitee-Token (password or signature), CodeArts Repo's X-Repo-Token (or the header of its webhook's token type), X-Pipewright-Signature (sha256=HMAC of the body) for the generic form.",
           params: projectParams,
+          response: { 200: deliveryAnswerSchema, 202: deliveryAnswerSchema },
         },
       },
       async (req, reply) => {
@@ -89,6 +96,7 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
         tags: ["triggers"],
         summary: "The pipeline's webhook: where forges deliver, and the secret they sign with",
         params: pipelineParams,
+        response: { 200: webhookSchema },
       },
     },
     async (req) => {
@@ -112,6 +120,7 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
         summary: "Deliveries that were rejected, or matched this pipeline's repository and started nothing",
         params: pipelineParams,
         querystring: paging,
+        response: { 200: triggerFailedRecordSchema },
       },
     },
     async (req) => {
@@ -150,6 +159,7 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
         summary: "Every code-event delivery to the project (accepted, ignored, rejected), newest first",
         params: projectParams,
         querystring: paging,
+        response: { 200: deliveryListSchema },
       },
     },
     async (req) => {

@@ -356,6 +356,44 @@ export const pipelineListSchema = record({
 
 export const pipelineIdSchema = record({ pipeline_id: str });
 
+/** The pipeline's webhook (CodeArts's trigger `callback_url` and `security_token`). */
+export const webhookSchema = record({ callback_url: str, security_token: str, pipeline_id: str });
+
+/** A code-event delivery and what came of it (ours). */
+export const deliverySchema = record({
+  id: str,
+  /** The forge's id of the delivery (a redelivery carries the same one); "" when refused unread. */
+  delivery_id: str,
+  forge: { type: "string", enum: ["github", "gitlab", "gitee", "codehub", "generic", "poll"] },
+  event: str,
+  status: { type: "string", enum: ["accepted", "ignored", "rejected"] },
+  reason: strOrNull,
+  repository: str,
+  ref: str,
+  commit_id: str,
+  pipeline_runs: { type: "array", items: record({ pipeline_id: str, pipeline_run_id: str }) },
+  skipped: { type: "array", items: record({ pipeline_id: str, reason: str }) },
+  create_time: int,
+});
+
+/** The answer to a delivery: its record, and whether an earlier one with its id started the runs. */
+export const deliveryAnswerSchema = record({ ...deliverySchema.properties, replayed: bool });
+
+export const deliveryListSchema = record({
+  total: int,
+  offset: int,
+  limit: int,
+  deliveries: { type: "array", items: deliverySchema },
+});
+
+/** ShowPipelineTriggerFailedRecord: rejected deliveries and those that started nothing here. */
+export const triggerFailedRecordSchema = record({
+  total: int,
+  offset: int,
+  limit: int,
+  records: { type: "array", items: deliverySchema },
+});
+
 /** A code source (CodeArts `sources[]`, spec §5.3) as a pipeline or a run request names it. */
 export function sourceSchema<const P extends Record<string, object>>(params: P) {
   return {
