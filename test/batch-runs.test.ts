@@ -284,6 +284,20 @@ describe("batch-runs", () => {
       await waitForRun(api, pid, r.pipeline_id, r.pipeline_run_id);
   });
 
+  it("Idempotency-Key: requests sent at once with one key start the runs once and all answer them", async () => {
+    const [a, b] = await newPipelines(2);
+    const key = `race-${rand()}`;
+    // On PostgreSQL the transactions overlap: the ones that lose the key read the winner's runs.
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => batch([a, b], { "Idempotency-Key": key })),
+    );
+    for (const res of answers) expect(res.status, JSON.stringify(res.body)).toBe(200);
+    for (const res of answers) expect(res.body).toEqual(answers[0]!.body);
+    expect(await runCount(a!)).toBe(1);
+    expect(await runCount(b!)).toBe(1);
+    for (const r of answers[0]!.body.result) await waitForRun(api, pid, r.pipeline_id, r.pipeline_run_id);
+  });
+
   it("a viewer token gets 403 DEVPIPE.30011011 and no token 401, and neither starts anything", async () => {
     const [a] = await newPipelines(1);
     const t = await admin.post("/admin/v1/tokens", {

@@ -18,7 +18,7 @@ import {
   triggerTypeOf,
   verifyDelivery,
 } from "../pipeline/webhooks.js";
-import type { DeliveryRecord, PipelineRecord, Store } from "../store/store.js";
+import { type DeliveryRecord, DuplicateKey, type PipelineRecord, type Store } from "../store/store.js";
 import type { RunOptions } from "./create-runs.js";
 import type { StartRuns } from "./start-runs.js";
 
@@ -277,6 +277,7 @@ export function createCodeEvents(deps: {
       } catch (err) {
         // The same delivery recorded by another replica in the same moment (the batch key kept
         // the runs single): its record is the one.
+        if (!(err instanceof DuplicateKey)) throw err;
         const again = await store.findAcceptedDelivery(projectId, forge, d.deliveryId);
         if (again) return { status: "accepted", record: again, replayed: true };
         throw err;

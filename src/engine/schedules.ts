@@ -76,13 +76,8 @@ export function createScheduler(deps: {
         });
         started = !res.replayed;
       } catch (err) {
-        // Another replica started this tick's run in the same moment (its batch record won), or
-        // the pipeline went away: either way nothing more to do for this tick.
-        if (!(err instanceof PipewrightError)) {
-          const pgUnique = (err as { code?: string }).code === "23505";
-          const sqliteUnique = /UNIQUE constraint failed: batches/.test(String((err as Error).message));
-          if (!pgUnique && !sqliteUnique) throw err;
-        }
+        // The pipeline went away (or was disabled into a refusal): nothing more for this tick.
+        if (!(err instanceof PipewrightError)) throw err;
       }
     }
     if (missed > 0) {

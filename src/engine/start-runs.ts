@@ -9,7 +9,7 @@ import { PipewrightError } from "../errors.js";
 import type { RunPolicy } from "../pipeline/environment.js";
 import type { Definition } from "../pipeline/types.js";
 import type { RunGraph, RunRecord } from "../store/run-records.js";
-import type { Store } from "../store/store.js";
+import { DuplicateKey, type Store } from "../store/store.js";
 import { checkBatchIds, describeBatchIdProblems, wellFormedIds } from "./batch-ids.js";
 import {
   buildRunGraph,
@@ -169,8 +169,8 @@ export function createStartRuns(deps: {
       const key = req.idempotencyKey;
       const bodyHash = crypto.createHash("sha256").update(JSON.stringify(ids)).digest("hex");
       // A bad request throws inside the transaction, which then writes nothing.
-      const result = await store.transaction(
-        async (tx): Promise<BatchRunResult & { created: RunGraph[] }> => {
+      const attempt = () =>
+        store.transaction(async (tx): Promise<BatchRunResult & { created: RunGraph[] }> => {
           if (key !== undefined) {
             const prior = await tx.findBatch(req.projectId, key);
             if (prior) {
@@ -207,8 +207,17 @@ export function createStartRuns(deps: {
             replayed: false,
             created,
           };
-        },
-      );
+        });
+      let result: BatchRunResult & { created: RunGraph[] };
+      try {
+        result = await attempt();
+      } catch (err) {
+        // The same key committed by another request in the meantime (another replica, a client
+        // retrying before the first answer): this transaction rolled back, and a second one
+        // reads that request's runs.
+        if (!(err instanceof DuplicateKey && key !== undefined)) throw err;
+        result = await attempt();
+      }
       started(result.created);
       return { runs: result.runs, replayed: result.replayed };
     },

@@ -21,6 +21,17 @@ import type {
 } from "./run-records.js";
 
 /**
+ * A write met a record with the same unique key made by someone else in the meantime (a batch's
+ * idempotency key, an accepted delivery's id): the caller reads theirs instead.
+ */
+export class DuplicateKey extends Error {
+  constructor(readonly what: string) {
+    super(`another ${what} with the same key was recorded first`);
+    this.name = "DuplicateKey";
+  }
+}
+
+/**
  * Roles of a credential in its projects: viewer reads; operator also runs, stops, retries and
  * reviews; admin does everything. `runner` is for runner agents: it sees no project and may only
  * take and report jobs (issued by the bootstrap admin, with no projects).

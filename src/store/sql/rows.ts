@@ -9,6 +9,12 @@ import type { CredentialRecord, PipelineRecord, PipelineSpec, ProjectRecord, Rol
 
 export const bool = (b: boolean): number => (b ? 1 : 0);
 
+/** Whether a write failed on a unique index (PostgreSQL's 23505, SQLite's constraint codes). */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}
+
 const num = (v: number | null): number | null => (v === null ? null : Number(v));
 
 export function toProject(row: ProjectRecord): ProjectRecord {

@@ -2,8 +2,9 @@
 
 import { sql } from "kysely";
 import type { DeliveryTable } from "../schema.js";
-import type { DeliveryRecord, WebhookStore } from "../store.js";
+import { type DeliveryRecord, DuplicateKey, type WebhookStore } from "../store.js";
 import type { SqlContext } from "./context.js";
+import { isUniqueViolation } from "./rows.js";
 
 function toDelivery(r: DeliveryTable): DeliveryRecord {
   return {
@@ -51,10 +52,15 @@ export function webhookQueries({ db, sealer }: SqlContext): WebhookStore {
     },
 
     async insertDelivery(d, keep) {
-      await db
-        .insertInto("deliveries")
-        .values({ ...d, started: JSON.stringify(d.started), skipped: JSON.stringify(d.skipped) })
-        .execute();
+      try {
+        await db
+          .insertInto("deliveries")
+          .values({ ...d, started: JSON.stringify(d.started), skipped: JSON.stringify(d.skipped) })
+          .execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new DuplicateKey("accepted delivery");
+        throw err;
+      }
       if (keep === undefined) return;
       // The oldest one kept; everything of the status older than it goes.
       const edge = await db
