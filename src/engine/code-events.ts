@@ -259,13 +259,32 @@ export function createCodeEvents(deps: {
       const optionsOf = new Map<string, RunOptions>(
         matched.map((p) => [p.id, { trigger_type: triggerTypeOf(d.event), sources: sourcesFor(p, d) }]),
       );
-      const res = await start.batchRun({
-        projectId,
-        pipelineIds: matched.map((p) => p.id),
-        executor: WEBHOOK_EXECUTOR,
-        idempotencyKey: `hook:${forge}:${d.deliveryId}`,
-        optionsOf,
-      });
+      const startAll = (ids: readonly string[]) =>
+        start.batchRun({
+          projectId,
+          pipelineIds: ids,
+          executor: WEBHOOK_EXECUTOR,
+          idempotencyKey: `hook:${forge}:${d.deliveryId}`,
+          optionsOf,
+        });
+      let res: Awaited<ReturnType<typeof startAll>>;
+      try {
+        res = await startAll(matched.map((p) => p.id));
+      } catch (err) {
+        // A pipeline deleted since it was matched: the others start, it is said to be gone.
+        const gone =
+          err instanceof PipewrightError && ["BATCH_INVALID_IDS", "PIPELINE_NOT_FOUND"].includes(err.key);
+        if (!gone) throw err;
+        const left = await store.getPipelineProjects(matched.map((p) => p.id));
+        const still = matched.filter((p) => left.get(p.id) === projectId).map((p) => p.id);
+        for (const p of matched)
+          if (!still.includes(p.id)) skipped.push({ pipeline_id: p.id, reason: "the pipeline was deleted" });
+        if (still.length === 0) {
+          const rec = await record(projectId, facts, "ignored", "no trigger matched", [], skipped);
+          return { status: "ignored", record: rec, replayed: false };
+        }
+        res = await startAll(still);
+      }
       const started = res.runs.map((r) => ({ pipeline_id: r.pipelineId, pipeline_run_id: r.runId }));
       if (res.replayed) {
         const again = await store.findAcceptedDelivery(projectId, forge, d.deliveryId);
