@@ -7,10 +7,9 @@ import { invalid, PipewrightError } from "../errors.js";
 import { parseDefinitionAsync } from "../pipeline/definition.js";
 import { type RunPolicy, sourcesProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
-import { pollIntervalOf } from "../pipeline/polling.js";
 import { parseSchedule } from "../pipeline/schedules.js";
+import { checkTrigger } from "../pipeline/triggers.js";
 import { parseConcurrencyControl, parseVariables, restoreMaskedSecrets } from "../pipeline/variables.js";
-import { checkTrigger } from "../pipeline/webhooks.js";
 import { PIPELINE_SORT_KEYS, type PipelineSpec } from "../store/store.js";
 import {
   pipelineRequestSchema as pipelineBody,
@@ -69,7 +68,6 @@ async function buildSpec(
           ([k]) => !(TRIGGER_VIEW_FIELDS as readonly string[]).includes(k),
         ),
       );
-      pollIntervalOf(t, `triggers[${i}]`);
       return t;
     }),
     concurrency_control: parseConcurrencyControl(body.concurrency_control ?? null),

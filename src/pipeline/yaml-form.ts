@@ -6,11 +6,10 @@
 import { LineCounter, type Node, parseDocument } from "yaml";
 import { DEFAULT_CONDITION, parseDefinition } from "./definition.js";
 import { InvalidInput } from "./issues.js";
-import { pollIntervalOf } from "./polling.js";
 import { parseSchedule } from "./schedules.js";
+import { checkTrigger } from "./triggers.js";
 import { parseConcurrencyControl, parseVariables } from "./variables.js";
 import { SHELL_SCRIPT_INPUT, SHELL_TASK } from "./vocabulary.js";
-import { checkTrigger } from "./webhooks.js";
 import { formatPath, Locator, parsePath, type Segment, slugOf, withRequestErrors } from "./yaml-locator.js";
 
 /** The body of `POST /v5/{project_id}/api/pipelines` and `PUT …/pipelines/{pipeline_id}`. */
@@ -343,7 +342,6 @@ function fromYamlForm(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody 
     withRequestErrors(loc, () =>
       triggers.forEach((t: unknown, i) => {
         checkTrigger(t, `triggers[${i}]`);
-        pollIntervalOf(t, `triggers[${i}]`);
       }),
     );
     body.triggers = triggers;

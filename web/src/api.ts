@@ -114,6 +114,7 @@ export const paths = {
   projects: () => "/admin/v1/projects",
   pipelines: (p: string) => `/v5/${p}/api/pipelines`,
   pipeline: (p: string, id: string) => `/v5/${p}/api/pipelines/${id}`,
+  webhook: (p: string, id: string) => `/v5/${p}/api/pipelines/${id}/webhook`,
   list: (p: string) => `/v5/${p}/api/pipelines/list`,
   status: (p: string) => `/v5/${p}/api/pipelines/status`,
   batch: (p: string) => `/v5/${p}/api/pipelines/batch-runs`,

@@ -95,6 +95,18 @@ export function relativeTime(t: number, now: number): string {
   return new Date(t).toLocaleDateString();
 }
 
+/** How far ahead t is: "in 40 s", "in 12 min", "in 3 h", "in 2 days" (past times: relativeTime). */
+export function untilText(t: number, now: number): string {
+  const s = Math.round((t - now) / 1000);
+  if (s < 0) return relativeTime(t, now);
+  if (s < 60) return s < 5 ? "in a moment" : `in ${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `in ${m} min`;
+  const hrs = Math.round(m / 60);
+  if (hrs < 48) return `in ${hrs} h`;
+  return `in ${Math.round(hrs / 24)} days`;
+}
+
 export function absoluteTime(t: number): string {
   return t ? new Date(t).toLocaleString() : "";
 }

@@ -8,6 +8,7 @@ import { ApiError, paths } from "../api.js";
 import { errorText, routes, type View } from "../context.js";
 import { fill, h, setText } from "../dom.js";
 import { type Located, locateJsonError, locateLocalError, locateServerError } from "../locate.js";
+import { scheduleEntry, schedulesOf, triggerEntry, triggersOf } from "../pipeline-update.js";
 import type { PipelineDetail } from "../types.js";
 
 type Format = "yaml" | "json";
@@ -59,6 +60,8 @@ function yamlText(body: Body): string {
     variables: Array.isArray(body.variables) ? (body.variables as Record<string, unknown>[]) : null,
     concurrency_control: (body.concurrency_control as Record<string, unknown> | null | undefined) ?? null,
     sources: Array.isArray(body.sources) ? body.sources : null,
+    schedules: Array.isArray(body.schedules) ? (body.schedules as Record<string, unknown>[]) : null,
+    triggers: Array.isArray(body.triggers) ? (body.triggers as Record<string, unknown>[]) : null,
   });
 }
 
@@ -359,12 +362,13 @@ export const editorView: View = (ctx, main, params) => {
       showError(parsed.error, "Found while reading the text; nothing was sent.");
       return;
     }
-    // The text carries no schedules or triggers: an update keeps those it had.
+    // Text without `schedules` or `triggers` keeps those the pipeline had (without the detail's
+    // read-only view of them); the pipeline's page edits them one by one.
     const body: Body =
       editing && detail
         ? {
-            schedules: detail.schedules,
-            triggers: detail.triggers,
+            schedules: schedulesOf(detail).map(scheduleEntry),
+            triggers: triggersOf(detail).map(triggerEntry),
             group_id: detail.group_id,
             ...parsed.body,
           }
@@ -416,6 +420,10 @@ export const editorView: View = (ctx, main, params) => {
             definition: d.definition,
             variables: d.variables,
             concurrency_control: d.concurrency_control,
+            // A full replace: what the text leaves out is gone (schedules and triggers excepted).
+            sources: d.sources,
+            ...(d.schedules.length > 0 ? { schedules: schedulesOf(d).map(scheduleEntry) } : {}),
+            ...(d.triggers.length > 0 ? { triggers: triggersOf(d).map(triggerEntry) } : {}),
           });
         }
         if (d.banned) setText(status, "This pipeline is disabled: enable it before saving changes.");

@@ -1,5 +1,5 @@
-// A pipeline's page: its runs (status, trigger, number, duration), a chart of the last ones, and
-// Run / Edit / Disable.
+// A pipeline's page: its runs (status, what started them, number, duration), a chart of the last
+// ones, its triggers and schedules, and Run / Edit.
 
 import { paths } from "../api.js";
 import { runChart } from "../chart.js";
@@ -7,6 +7,8 @@ import { errorText, routes, sleep, type View } from "../context.js";
 import { h, keepFocus, setText } from "../dom.js";
 import { durationText, pill, timeEl } from "../format.js";
 import { runDialog } from "../run-dialog.js";
+import { buildParamsOf, originBrief } from "../run-origin.js";
+import { createTriggersPanel } from "../triggers-panel.js";
 import type { PipelineDetail, RunList } from "../types.js";
 import { TERMINAL } from "../types.js";
 
@@ -19,7 +21,6 @@ export const historyView: View = (ctx, main, params) => {
   const life = new AbortController();
   let offset = 0;
   let total = 0;
-  let detail: PipelineDetail | undefined;
 
   const heading = h("h1", { tabindex: "-1" }, "Pipeline");
   const banned = h("span", { class: "badge", hidden: true }, "Disabled");
@@ -44,6 +45,7 @@ export const historyView: View = (ctx, main, params) => {
     offset += PAGE;
     void load();
   });
+  const panel = createTriggersPanel(ctx, pipelineId, (d) => showDetail(d));
   const empty = h(
     "p",
     { class: "empty muted", hidden: true },
@@ -95,6 +97,7 @@ export const historyView: View = (ctx, main, params) => {
         empty,
         pager,
       ),
+      panel.el,
     ),
   );
 
@@ -103,15 +106,10 @@ export const historyView: View = (ctx, main, params) => {
     if (run) ctx.navigate(routes.run(projectId, pipelineId, run));
   });
 
-  async function loadDetail(): Promise<void> {
-    try {
-      detail = await ctx.api.get<PipelineDetail>(paths.pipeline(projectId, pipelineId));
-      setText(heading, detail.name);
-      document.title = `${detail.name} · Pipewright`;
-      banned.hidden = !detail.banned;
-    } catch (err) {
-      ctx.notify(errorText(err), "error");
-    }
+  function showDetail(d: PipelineDetail): void {
+    setText(heading, d.name);
+    document.title = `${d.name} · Pipewright`;
+    banned.hidden = !d.banned;
   }
 
   async function load(): Promise<boolean> {
@@ -157,9 +155,8 @@ export const historyView: View = (ctx, main, params) => {
             ),
             h(
               "td",
-              { class: "opt" },
-              r.trigger_type,
-              r.executor_name ? h("span", { class: "muted" }, ` · ${r.executor_name}`) : null,
+              { class: "opt", "data-testid": "run-trigger" },
+              originBrief(r.trigger_type, r.executor_name, buildParamsOf(r.build_params)),
             ),
             h("td", {}, timeEl(r.start_time, now)),
             h("td", { class: "num" }, durationText(r.start_time, r.end_time, now)),
@@ -176,7 +173,8 @@ export const historyView: View = (ctx, main, params) => {
   }
 
   void (async () => {
-    await loadDetail();
+    // The panel reads the pipeline; the heading shows what it read (showDetail).
+    await panel.load();
     while (!life.signal.aborted) {
       let busy = false;
       try {
@@ -189,5 +187,8 @@ export const historyView: View = (ctx, main, params) => {
     }
   })();
 
-  return () => life.abort();
+  return () => {
+    life.abort();
+    panel.dispose();
+  };
 };

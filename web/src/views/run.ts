@@ -3,9 +3,10 @@
 
 import { ApiError, paths } from "../api.js";
 import { errorText, routes, sleep, type View } from "../context.js";
-import { h, setText } from "../dom.js";
+import { fill, h, setText } from "../dom.js";
 import { absoluteTime, durationText, formatDuration, pill, updatePill } from "../format.js";
 import { createLogPane } from "../log-pane.js";
+import { buildParamsOfSources, originSentence } from "../run-origin.js";
 import type { JobRun, RunDetail, StageRun, StepRun } from "../types.js";
 import { TERMINAL } from "../types.js";
 
@@ -60,14 +61,13 @@ export const runView: View = (ctx, main, params) => {
   );
   const logs = createLogPane(ctx.api);
   const metaTexts = {
-    trigger: h("dd", {}, "—"),
-    by: h("dd", {}, "—"),
+    // What started the run, and who: "Push to main · a1b2c3d “fix login” by alice".
+    trigger: h("dd", { class: "origin", "data-testid": "run-trigger" }, "—"),
     started: h("dd", {}, "—"),
     duration: h("dd", { class: "num", "data-testid": "run-duration" }, "—"),
   };
   meta.append(
-    h("div", {}, h("dt", {}, "Trigger"), metaTexts.trigger),
-    h("div", {}, h("dt", {}, "Started by"), metaTexts.by),
+    h("div", { class: "meta-wide" }, h("dt", {}, "Trigger"), metaTexts.trigger),
     h("div", {}, h("dt", {}, "Started"), metaTexts.started),
     h("div", {}, h("dt", {}, "Duration"), metaTexts.duration),
   );
@@ -294,14 +294,17 @@ export const runView: View = (ctx, main, params) => {
       selected = undefined;
     }
     if (first) {
+      // A run's trigger and sources do not change while it runs.
+      fill(
+        metaTexts.trigger,
+        originSentence(r.trigger_type, r.executor_name, buildParamsOfSources(r.sources)),
+      );
       setText(heading, `${r.name} #${r.run_number}`);
       document.title = `${r.name} #${r.run_number} · Pipewright`;
       const crumb = crumbs.querySelectorAll("a")[1];
       if (crumb) setText(crumb, r.name);
     }
     updatePill(runPill, r.status);
-    setText(metaTexts.trigger, r.trigger_type);
-    setText(metaTexts.by, r.executor_name || "—");
     setText(metaTexts.started, r.start_time ? absoluteTime(r.start_time) : "—");
     stopBtn.hidden = !STOPPABLE.has(r.status);
     retryBtn.hidden =
