@@ -10,6 +10,7 @@ const ENGINE_E2E = [
   "test/lifecycle.test.ts",
   "test/logs.test.ts",
   "test/crash.test.ts",
+  "test/outputs.test.ts",
 ];
 
 const hasPostgres =

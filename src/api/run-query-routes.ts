@@ -6,7 +6,7 @@ import { yieldToEventLoop } from "../clock.js";
 import { invalid, PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { ID_PATTERN, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
-import type { RunGraph } from "../store/run-records.js";
+import type { RunGraph, StepRunRecord } from "../store/run-records.js";
 import {
   artifactsSchema,
   latestStatusSchema,
@@ -191,7 +191,8 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
     {
       schema: {
         tags: ["runs"],
-        summary: "Step outputs (ShowStepOutputs); empty until steps can declare outputs",
+        summary:
+          "Step outputs (ShowStepOutputs): what steps wrote to $PIPEWRIGHT_OUTPUT; without step_run_ids, every step of the run that left some",
         params: runParams,
         querystring: { type: "object", properties: { step_run_ids: { type: "string", maxLength: 4000 } } },
         response: { 200: stepOutputsSchema },
@@ -207,14 +208,23 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
           `names ${ids.length} steps, more than the limit of ${LIMITS.stepRunIds}`,
         );
       }
+      const steps: StepRunRecord[] = [];
       for (const [i, id] of ids.entries()) {
         if (!ID_RE.test(id)) throw invalid(`step_run_ids[${i}]`, "must be 32 letters or digits");
         const step = await store.getStep(id);
         if (step?.run_id !== req.params.pipeline_run_id)
           throw invalid(`step_run_ids[${i}]`, `no step ${id} in run ${req.params.pipeline_run_id}`);
+        steps.push(step);
+      }
+      if (ids.length === 0) {
+        const g = await store.getRunGraph(req.params.pipeline_run_id);
+        steps.push(...(g?.steps ?? []).filter((s) => s.outputs.length > 0));
       }
       return {
-        step_outputs: ids.map((id) => ({ step_run_id: id, output_result: [] })),
+        step_outputs: steps.map((s) => ({
+          step_run_id: s.id,
+          output_result: s.outputs.map((o) => ({ key: o.key, value: o.value })),
+        })),
         current_system_time: clock.now(),
       };
     },

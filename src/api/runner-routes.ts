@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { RunnerReport } from "../engine/runner-protocol.js";
 import { PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
+import { OUTPUT_NAME } from "../pipeline/outputs.js";
 import { STEP_RESULTS } from "../pipeline/vocabulary.js";
 import type { Principal } from "./auth.js";
 import { principalOf, type RouteContext } from "./context.js";
@@ -41,6 +42,21 @@ const askedLabels = {
 } as const;
 const attemptBody = { type: "object", required: ["runner_id", "attempt"], properties: reportFields } as const;
 
+/** A step's outputs as a runner reports them (checked by the runner; bounded here again). */
+const outputsSchema = {
+  type: "array",
+  maxItems: LIMITS.stepOutputs,
+  items: {
+    type: "object",
+    required: ["key", "value"],
+    additionalProperties: false,
+    properties: {
+      key: { type: "string", pattern: OUTPUT_NAME.source, maxLength: LIMITS.nameLength },
+      value: { type: "string", maxLength: LIMITS.stepOutputValueLength },
+    },
+  },
+} as const;
+
 /** Reports in one batch at most, and the batch's size (log text included). */
 export const REPORTS_PER_BATCH = 5000;
 const REPORTS_BODY_BYTES = 16 * 1024 * 1024;
@@ -55,6 +71,7 @@ interface WireReport {
   status?: (typeof STEP_RESULTS)[number] | undefined;
   next_step?: number | undefined;
   message?: string | null | undefined;
+  outputs?: { key: string; value: string }[] | undefined;
 }
 
 /** A report as the engine takes it; a field its type needs but lacks is refused, named. */
@@ -86,6 +103,7 @@ function toReport(r: WireReport, i: number): RunnerReport {
         stepId: need(r.step_id, "step_id"),
         status: need(r.status, "status"),
         message: r.message ?? null,
+        outputs: r.outputs,
       };
     case "job_finished":
       return {
@@ -273,6 +291,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
                   status: { type: "string", enum: STEP_RESULTS },
                   next_step: { type: "integer", minimum: 0, maximum: LIMITS.stepsPerJob },
                   message: { type: ["string", "null"], maxLength: LIMITS.reportMessageLength },
+                  outputs: outputsSchema,
                 },
               },
             },
@@ -376,6 +395,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
             ...reportFields,
             status: { type: "string", enum: STEP_RESULTS },
             message: { type: ["string", "null"], maxLength: LIMITS.reportMessageLength },
+            outputs: outputsSchema,
           },
         },
         response: held,
@@ -390,6 +410,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
           stepId: req.params.step_id,
           status: b.status,
           message: b.message ?? null,
+          outputs: b.outputs,
         }),
       };
     },

@@ -1,6 +1,7 @@
 // What a runner gets for a job it claimed: the job's steps from the run's frozen definition, the
 // environment (run variables and the system values), the secrets to mask and the limits.
 
+import { referencedJobs, substituteOutputs } from "../pipeline/outputs.js";
 import type { JobAssignment } from "../runner/job.js";
 import type { JobRunRecord, RunRecord, StepRunRecord } from "../store/run-records.js";
 
@@ -9,15 +10,29 @@ export interface AssignmentLimits {
   readonly maxLogBytes: number;
 }
 
-/** `steps` are the job's, in order (reading only them keeps a claim cheap in a large run). */
+/** Whether the job's step inputs read other jobs' outputs (`${{ jobs.<job>.outputs.<name> }}`). */
+export function readsOutputs(run: RunRecord, job: JobRunRecord): boolean {
+  const jd = run.context.definition.stages[job.stage_idx]!.jobs[job.idx]!;
+  return jd.steps.some((s) =>
+    s.inputs.some((i) => typeof i.value === "string" && referencedJobs(i.value).length > 0),
+  );
+}
+
+/**
+ * `steps` are the job's, in order (reading only them keeps a claim cheap in a large run);
+ * `outputsOf` answers another job's outputs (by identifier), for inputs that refer to them.
+ */
 export function buildAssignment(
   run: RunRecord,
   job: JobRunRecord,
   steps: readonly StepRunRecord[],
   limits: AssignmentLimits,
+  outputsOf?: (jobIdentifier: string) => Readonly<Record<string, string>> | undefined,
 ): JobAssignment {
   const def = run.context.definition;
   const jd = def.stages[job.stage_idx]!.jobs[job.idx]!;
+  const resolve = (v: unknown): unknown =>
+    outputsOf && typeof v === "string" ? substituteOutputs(v, outputsOf) : v;
   const env: Record<string, string> = {};
   for (const v of run.context.variables) env[v.name] = v.value;
   Object.assign(env, {
@@ -43,7 +58,7 @@ export function buildAssignment(
       identifier: s.identifier,
       name: s.name,
       task: s.task,
-      inputs: jd.steps[i]?.inputs ?? [],
+      inputs: (jd.steps[i]?.inputs ?? []).map((inp) => ({ ...inp, value: resolve(inp.value) })),
     })),
     startStep: job.next_step,
     env,

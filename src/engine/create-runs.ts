@@ -229,6 +229,7 @@ export function buildRunGraph(input: BuildRunInput): RunGraph {
           log_bytes: 0,
           start_time: 0,
           end_time: 0,
+          outputs: [],
         });
       });
     });

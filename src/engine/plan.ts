@@ -9,6 +9,7 @@ import {
   parseCondition,
 } from "../pipeline/condition.js";
 import { DEFAULT_CONDITION, stageOrder } from "../pipeline/definition.js";
+import { jobOutputs } from "../pipeline/outputs.js";
 import { checkpointSettings } from "../pipeline/task-inputs.js";
 import type { Definition, JobDef, StageDef } from "../pipeline/types.js";
 import {
@@ -198,14 +199,24 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
   // One context for every condition of this pass, made when the first condition needs it; job
   // statuses in it follow as they change.
   let ctx:
-    | (Omit<ConditionContext, "predecessors"> & { jobs: Record<string, { status: string }> })
+    | (Omit<ConditionContext, "predecessors"> & {
+        jobs: Record<string, { status: string; outputs: Record<string, string> }>;
+      })
     | undefined;
   const conditionContext = () => {
     if (ctx) return ctx;
     const vars: Record<string, string> = {};
     for (const v of run.context.variables) vars[v.name] = v.value;
-    const jobs: Record<string, { status: string }> = {};
-    for (const j of g.jobs) jobs[j.identifier] = { status: jobAt(j).status };
+    const jobs: Record<string, { status: string; outputs: Record<string, string> }> = {};
+    for (const j of g.jobs) {
+      // Outputs are read from the steps only when a condition asks for them.
+      jobs[j.identifier] = {
+        status: jobAt(j).status,
+        get outputs() {
+          return jobOutputs(stepsOfJob(j.id).map(stepAt));
+        },
+      };
+    }
     ctx = {
       pipeline: conditionPipelineContext(run),
       variables: vars,

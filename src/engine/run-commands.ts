@@ -110,7 +110,14 @@ export function retryChanges(
       lease_expires: null,
       ...(ranIds.has(j.id) ? { run_attempt: j.run_attempt + 1 } : {}),
     })),
-    steps: resetSteps.map((s) => ({ id: s.id, ...init, message: null, deadline: null, log_bytes: 0 })),
+    steps: resetSteps.map((s) => ({
+      id: s.id,
+      ...init,
+      message: null,
+      deadline: null,
+      log_bytes: 0,
+      outputs: [],
+    })),
     // Kept attempts take their logs along; a step of a job that never started has none.
     keepAttempts,
   };

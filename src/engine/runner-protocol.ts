@@ -6,11 +6,12 @@
 
 import type { Clock } from "../clock.js";
 import { PipewrightError } from "../errors.js";
+import { jobOutputs, type StepOutput } from "../pipeline/outputs.js";
 import type { StepResult } from "../pipeline/vocabulary.js";
 import type { JobAssignment, JobOutcome } from "../runner/job.js";
 import type { RunChanges, RunGraph } from "../store/run-records.js";
 import type { JobQueueStore, LogStore, RunStore } from "../store/store.js";
-import { type AssignmentLimits, buildAssignment } from "./assignment.js";
+import { type AssignmentLimits, buildAssignment, readsOutputs } from "./assignment.js";
 import { applyChanges, mergeChanges } from "./graph.js";
 import { jobFinishedChanges } from "./job-reports.js";
 import type { LogHub } from "./log-hub.js";
@@ -95,6 +96,8 @@ export type RunnerReport =
       readonly stepId: string;
       readonly status: StepResult;
       readonly message: string | null;
+      /** What the step wrote to its outputs file (checked and masked by the runner). */
+      readonly outputs?: readonly StepOutput[] | undefined;
     }
   | {
       readonly type: "job_finished";
@@ -160,7 +163,18 @@ export function reportChanges(
       steps: [{ id: s.id, status: "RUNNING", start_time: now }],
     };
   }
-  return { steps: [{ id: s.id, status: r.status, message: r.message, end_time: now }] };
+  return {
+    steps: [
+      {
+        id: s.id,
+        status: r.status,
+        message: r.message,
+        end_time: now,
+        // A step that ran again (its job dispatched again) keeps nothing of the earlier try.
+        outputs: r.outputs ?? [],
+      },
+    ],
+  };
 }
 
 interface OpenStream {
@@ -242,7 +256,17 @@ export function createRunnerProtocol(deps: {
       if (!run) continue;
       // The run turns RUNNING with its job's first report (planned then), not with the claim.
       rememberRun(job.id, job.run_id);
-      out.push(buildAssignment(run, job, steps, config));
+      let outputsOf: ((identifier: string) => Record<string, string> | undefined) | undefined;
+      if (readsOutputs(run, job)) {
+        // Inputs that read earlier jobs' outputs: the run's other jobs and steps are read too.
+        const whole = g ?? (await store.getRunGraph(job.run_id));
+        outputsOf = (identifier) => {
+          const other = whole?.jobs.find((j) => j.identifier === identifier);
+          if (!other) return undefined;
+          return jobOutputs(whole!.steps.filter((s) => s.job_id === other.id).sort((a, b) => a.idx - b.idx));
+        };
+      }
+      out.push(buildAssignment(run, job, steps, config, outputsOf));
     }
     return out;
   }

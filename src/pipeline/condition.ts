@@ -28,8 +28,8 @@ const ARITY: Readonly<Record<ConditionFunction, number>> = {
 
 /**
  * Context roots and how many segments a path below each must have: `pipeline.x`, `variables.x`
- * (`env.x` is CodeArts's spelling of the same), `sources.<alias>.x`, `jobs.<id>.status`. Jobs take
- * any depth ≥ 3 so CodeArts paths such as `jobs.<id>.outputs.<name>` parse (and read as "").
+ * (`env.x` is CodeArts's spelling of the same), `sources.<alias>.x`, `jobs.<id>.status` and
+ * `jobs.<id>.outputs.<name>` (what its steps wrote to their outputs files). Jobs take any depth ≥ 3.
  */
 export const CONDITION_CONTEXTS = ["pipeline", "variables", "env", "sources", "jobs"] as const;
 export type ConditionContextName = (typeof CONDITION_CONTEXTS)[number];
@@ -59,8 +59,10 @@ export interface ConditionContext {
   readonly pipeline: Readonly<Record<string, string>>;
   readonly variables: Readonly<Record<string, string>>;
   readonly sources: Readonly<Record<string, Readonly<Record<string, string>>>>;
-  /** Keyed by job identifier. */
-  readonly jobs: Readonly<Record<string, { readonly status: string }>>;
+  /** Keyed by job identifier: its status, and the outputs its steps left (`jobs.<id>.outputs.<name>`). */
+  readonly jobs: Readonly<
+    Record<string, { readonly status: string; readonly outputs?: Readonly<Record<string, string>> }>
+  >;
   /** Statuses of the jobs this job depends on (or of the previous stage when it has none). */
   readonly predecessors: readonly string[];
 }

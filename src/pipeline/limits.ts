@@ -71,6 +71,10 @@ export const LIMITS = {
   runnerLabelLength: 64,
   runnerSlots: 1_024,
   reportMessageLength: 4_096,
+  /** What one step's output file may hold (bytes), how many outputs, and a value's length. */
+  stepOutputBytes: 1024 * 1024,
+  stepOutputs: 100,
+  stepOutputValueLength: 65_536,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

@@ -11,6 +11,7 @@ import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import os from "node:os";
 import { type Clock, systemClock } from "../clock.js";
+import type { StepOutput } from "../pipeline/outputs.js";
 import { createSseParser } from "../wire/sse.js";
 import type { StepGroups } from "./groups.js";
 import type { JobAssignment, JobOutcome, JobReporter, StepOutcomeStatus } from "./job.js";
@@ -83,6 +84,7 @@ type WireReport =
       step_id: string;
       status: StepOutcomeStatus;
       message: string | null;
+      outputs?: readonly StepOutput[];
     }
   | {
       type: "job_finished";
@@ -248,7 +250,13 @@ export function createAgent(opts: AgentOptions): Agent {
 
   function report(r: WireReport): Promise<boolean | undefined> {
     return new Promise((settle) => {
-      queue.push({ report: r, bytes: r.type === "step_log" ? r.text.length : 0, settle });
+      const bytes =
+        r.type === "step_log"
+          ? r.text.length
+          : r.type === "step_finished" && r.outputs
+            ? r.outputs.reduce((n, o) => n + o.key.length + o.value.length, 0)
+            : 0;
+      queue.push({ report: r, bytes, settle });
       // From the next turn: reports made together (a step's end and its job's) go as one batch.
       sending ??= new Promise<void>((resolve) => setImmediate(resolve))
         .then(sendAll)
@@ -374,12 +382,20 @@ export function createAgent(opts: AgentOptions): Agent {
         if (b.bytes >= LOG_FLUSH_BYTES) void flush(stepId);
         else flushSoon();
       },
-      async stepFinished(stepId, status: StepOutcomeStatus, message) {
+      async stepFinished(stepId, status: StepOutcomeStatus, message, outputs) {
         void flush(stepId);
         buffers.delete(stepId);
         if (stopping.signal.aborted) return;
         // Not waited for: reports go in order, and the next step's start is waited for anyway.
-        void report({ type: "step_finished", ...key, step_id: stepId, status, message }).then(lost);
+        const r = {
+          type: "step_finished" as const,
+          ...key,
+          step_id: stepId,
+          status,
+          message,
+          ...(outputs && outputs.length > 0 ? { outputs } : {}),
+        };
+        void report(r).then(lost);
       },
     };
 

@@ -2,6 +2,8 @@
 // gets assignments like this one and runs them with the local runner. A job's steps run in order in one workspace; the scheduler learns of
 // progress through a reporter and of the end through the returned outcome.
 
+import type { StepOutput } from "../pipeline/outputs.js";
+
 export interface StepAssignment {
   readonly id: string;
   readonly identifier: string;
@@ -36,7 +38,13 @@ export interface JobReporter {
   stepStarted(stepId: string): Promise<void>;
   /** Masked, capped log text of a running step, in order. Must not throw. */
   stepOutput(stepId: string, text: string): void;
-  stepFinished(stepId: string, status: StepOutcomeStatus, message: string | null): Promise<void>;
+  /** `outputs`: what the step wrote to its outputs file, masked (none: it wrote nothing). */
+  stepFinished(
+    stepId: string,
+    status: StepOutcomeStatus,
+    message: string | null,
+    outputs?: readonly StepOutput[],
+  ): Promise<void>;
 }
 
 export interface JobOutcome {

@@ -6,6 +6,8 @@ import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
 import { cloneUrlProblem } from "../pipeline/environment.js";
+import { LIMITS } from "../pipeline/limits.js";
+import { OUTPUT_FILE_VARIABLE, parseOutputs, type StepOutput } from "../pipeline/outputs.js";
 import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
 import { FULL_COMMIT, gitClone } from "./git-clone.js";
 import type { StepGroups } from "./groups.js";
@@ -19,6 +21,7 @@ import type {
 } from "./job.js";
 import { createLogCap } from "./log-cap.js";
 import { createMasker } from "./mask.js";
+import { createOutputFile, readOutputFile } from "./output-file.js";
 import type { HostEnv, Launcher, OutputStream, ProcessResult } from "./process.js";
 import { NO_NETWORK_LABEL, NO_SANDBOX, type Sandbox, type SandboxSpec } from "./sandbox.js";
 import { RUNNER_DIR, runShellScript } from "./shell.js";
@@ -101,11 +104,11 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           }
           await reporter.stepStarted(step.id);
           const remaining = deadline - clock.now();
-          const { status, message } =
+          const { status, message, outputs } =
             remaining <= 0
-              ? { status: "FAILED" as const, message: timeoutMessage(job) }
+              ? { status: "FAILED" as const, message: timeoutMessage(job), outputs: [] }
               : await runStep(step, job, place, remaining, reporter, signal);
-          await reporter.stepFinished(step.id, status, message);
+          await reporter.stepFinished(step.id, status, message, outputs);
           if (status !== "COMPLETED") {
             outcome = { status, nextStep: i, message };
             return outcome;
@@ -132,7 +135,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     timeoutMs: number,
     reporter: JobReporter,
     signal: AbortSignal,
-  ): Promise<{ status: StepOutcomeStatus; message: string | null }> {
+  ): Promise<{ status: StepOutcomeStatus; message: string | null; outputs: StepOutput[] }> {
     const masker = createMasker(job.secrets);
     const cap = createLogCap(job.maxLogBytes);
     const decoders: Record<OutputStream, StringDecoder> = {
@@ -169,13 +172,46 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       launcher: opts.launcher,
     };
 
+    // A shell step may leave outputs for later jobs in the file $PIPEWRIGHT_OUTPUT names.
+    let outputFile: string | undefined;
+    if (step.task === SHELL_TASK) {
+      outputFile = await createOutputFile(workspace, place.user).catch(() => undefined);
+      if (outputFile) env[OUTPUT_FILE_VARIABLE] = outputFile;
+    }
     let result: ProcessResult;
     try {
       result = await runTask();
     } finally {
       for (const pid of recorded) opts.groups?.forget(pid);
     }
-    return conclude(result);
+    const outputs = outputFile ? await readOutputs(outputFile) : [];
+    return { ...conclude(result), outputs };
+
+    /** The step's outputs, masked; what was refused is said in its log (its result stays). */
+    async function readOutputs(file: string): Promise<StepOutput[]> {
+      const read = await readOutputFile(workspace, file, place.user);
+      const problems: string[] = [];
+      let outputs: StepOutput[] = [];
+      if ("error" in read) problems.push(read.error);
+      else if (read.bytes > 0) {
+        const parsed = parseOutputs(read.text, read.bytes);
+        problems.push(...parsed.problems);
+        for (const o of parsed.outputs) {
+          const m = createMasker(job.secrets);
+          const value = m.push(o.value) + m.flush();
+          if (value.length > LIMITS.stepOutputValueLength) {
+            problems.push(
+              `output ${o.key}: its value is longer than ${LIMITS.stepOutputValueLength} characters`,
+            );
+          } else outputs.push({ key: o.key, value });
+        }
+      }
+      if (problems.length > 0) outputs = outputs.slice(0, LIMITS.stepOutputs);
+      for (const p of problems) emit(`[pipewright] outputs refused: ${p}\n`);
+      const tail = cap.push(masker.flush());
+      if (tail !== "") reporter.stepOutput(step.id, tail);
+      return outputs;
+    }
 
     async function runTask(): Promise<ProcessResult> {
       if (step.task === SHELL_TASK) {

@@ -1,6 +1,7 @@
 // Records of pipeline runs as the engine reads and writes them: a run, its stage, job and step
 // runs, log chunks. Shared by the Store port and the engine.
 
+import type { StepOutput } from "../pipeline/outputs.js";
 import type { Definition } from "../pipeline/types.js";
 import type { NodeStatus, RunStatus } from "../pipeline/vocabulary.js";
 
@@ -98,6 +99,8 @@ export interface StepRunRecord {
   readonly log_bytes: number;
   readonly start_time: number;
   readonly end_time: number;
+  /** What the step wrote to its outputs file (`$PIPEWRIGHT_OUTPUT`), secrets masked. */
+  readonly outputs: readonly StepOutput[];
 }
 
 /** An earlier execution of a job, kept when a retry reran it (its steps' logs with it). */

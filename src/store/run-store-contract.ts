@@ -149,6 +149,7 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
               log_bytes: 0,
               start_time: 0,
               end_time: 0,
+              outputs: [],
             },
           ],
         });

@@ -148,6 +148,8 @@ export interface StepRunTable {
   log_bytes: number;
   start_time: number;
   end_time: number;
+  /** JSON: [{key, value}]. */
+  outputs: string;
 }
 
 /** An earlier execution of a job, kept when a retry reran it. */

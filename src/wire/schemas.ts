@@ -266,7 +266,10 @@ export const logPageSchema = record({
 export const stepOutputsSchema = record({
   step_outputs: {
     type: "array",
-    items: record({ step_run_id: str, output_result: { type: "array", items: anything } }),
+    items: record({
+      step_run_id: str,
+      output_result: { type: "array", items: record({ key: str, value: str }) },
+    }),
   },
   current_system_time: int,
 });

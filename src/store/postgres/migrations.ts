@@ -194,4 +194,10 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX trigger_polls_due ON trigger_polls (next_due)`.execute(db);
     },
   },
+  // Step outputs: what each step wrote to its outputs file, read by later jobs' expressions.
+  "013_step_outputs": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE step_runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'`.execute(db);
+    },
+  },
 };

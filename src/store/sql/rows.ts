@@ -114,7 +114,14 @@ export function jobRow(j: JobRunRecord): JobRunTable {
 }
 
 export function stepRow(s: StepRunRecord): StepRunTable {
-  return { ...s };
+  return { ...s, outputs: JSON.stringify(s.outputs) };
+}
+
+/** A step's patch as columns: booleans as 0/1, outputs as JSON text. */
+export function stepPatch(patch: Partial<StepRunRecord>): Record<string, unknown> {
+  const p = boolPatch(patch);
+  if (patch.outputs) p.outputs = JSON.stringify(patch.outputs);
+  return p;
 }
 
 export function openContext(text: string, sealer: Sealer): Omit<RunRecord["context"], "definition"> {
@@ -184,5 +191,6 @@ export function toStep(r: StepRunTable): StepRunRecord {
     log_bytes: Number(r.log_bytes),
     start_time: Number(r.start_time),
     end_time: Number(r.end_time),
+    outputs: JSON.parse(r.outputs),
   };
 }

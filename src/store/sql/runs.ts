@@ -20,6 +20,7 @@ import {
   runPatch,
   runRow,
   stageRow,
+  stepPatch,
   stepRow,
   toJob,
   toRun,
@@ -65,7 +66,7 @@ export function runQueries(ctx: SqlContext): RunStore {
       await tx.updateTable("job_runs").set(p).where("id", "=", id).execute();
     }
     for (const { id, ...patch } of steps) {
-      await tx.updateTable("step_runs").set(boolPatch(patch)).where("id", "=", id).execute();
+      await tx.updateTable("step_runs").set(stepPatch(patch)).where("id", "=", id).execute();
     }
     if (clearLogsOf.length > 0) {
       await tx.deleteFrom("step_logs").where("step_id", "in", clearLogsOf).execute();
@@ -367,7 +368,7 @@ export function runQueries(ctx: SqlContext): RunStore {
         await bulk.update(
           tx,
           "step_runs",
-          there.flatMap((it) => (it.changes.steps ?? []).map(({ id, ...p }) => ({ ...boolPatch(p), id }))),
+          there.flatMap((it) => (it.changes.steps ?? []).map(({ id, ...p }) => ({ ...stepPatch(p), id }))),
         );
         for (const [id, v] of versions) out.set(id, v);
         return out;
