@@ -66,7 +66,12 @@ describe("job outputs and references", () => {
   it("joins a job's steps' outputs, a later step winning", () => {
     expect(
       jobOutputs([
-        { outputs: [{ key: "a", value: "1" }, { key: "b", value: "2" }] },
+        {
+          outputs: [
+            { key: "a", value: "1" },
+            { key: "b", value: "2" },
+          ],
+        },
         { outputs: [{ key: "a", value: "3" }] },
       ]),
     ).toEqual({ a: "3", b: "2" });
