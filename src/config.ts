@@ -26,6 +26,10 @@ export interface Config {
   readonly allowLocalClone: boolean;
   /** How long SIGTERM waits for running jobs before it stops them (seconds). */
   readonly drainTimeoutSeconds: number;
+  /** Where artifacts' bytes live: a directory (default `<dataDir>/artifacts`) or `s3://bucket/prefix?…`. */
+  readonly artifactsUrl: string;
+  /** The cap on one artifact, in bytes. */
+  readonly maxArtifactBytes: number;
   /**
    * Where the keyring that seals secrets at rest comes from: a file (`--secret-key-file`), the
    * keys themselves (`PIPEWRIGHT_SECRET_KEY`, environment only: a flag would show in `ps`), or, in
@@ -55,6 +59,8 @@ const OPTIONS: readonly Option[] = [
   { flag: "log-level", env: "PIPEWRIGHT_LOG_LEVEL", key: "logLevel" },
   { flag: "lease-seconds", env: "PIPEWRIGHT_LEASE_SECONDS", key: "leaseSeconds" },
   { flag: "drain-timeout", env: "PIPEWRIGHT_DRAIN_TIMEOUT", key: "drainTimeoutSeconds" },
+  { flag: "artifacts-url", env: "PIPEWRIGHT_ARTIFACTS_URL", key: "artifactsUrl" },
+  { flag: "max-artifact-bytes", env: "PIPEWRIGHT_MAX_ARTIFACT_BYTES", key: "maxArtifactBytes" },
 ];
 
 /** Flags that take no value (`--x` is true, `--no-x` false). */
@@ -193,5 +199,14 @@ export function loadConfig(
       86_400,
     ),
     secretKey,
+    artifactsUrl: (() => {
+      const u = get("artifactsUrl");
+      if (u === undefined) return path.join(dataDir, "artifacts");
+      if (u.startsWith("s3://")) return u;
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u))
+        throw new ConfigError(`${nameOf("artifactsUrl")} must be a directory or an s3:// URL, got "${u}"`);
+      return path.resolve(cwd, u);
+    })(),
+    maxArtifactBytes: positiveInt(nameOf("maxArtifactBytes"), get("maxArtifactBytes") ?? String(1024 ** 3)),
   });
 }

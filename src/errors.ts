@@ -154,6 +154,16 @@ export const ERRORS = {
     summary:
       "Concurrency limit of the pipeline reached and its exceed_action is ABORT; the run was not started.",
   },
+  ARTIFACT_NOT_FOUND: {
+    code: "DEVPIPE.00020240",
+    status: 404,
+    summary: "The run has no artifact of this name (or the job does not ask for it).",
+  },
+  ARTIFACT_TOO_LARGE: {
+    code: "DEVPIPE.00020241",
+    status: 413,
+    summary: "The artifact is larger than the server's cap (--max-artifact-bytes).",
+  },
   INVALID_VARIABLE: {
     code: "DEVPIPE.00020230",
     status: 400,

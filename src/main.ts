@@ -10,7 +10,7 @@ import { type Logger, pino } from "pino";
 import { buildApp } from "./api/app.js";
 import { ADMIN_TOKEN_META_KEY, hashToken, newSecret } from "./api/auth.js";
 import { type Clock, systemClock } from "./clock.js";
-import type { Config } from "./config.js";
+import { type Config, ConfigError } from "./config.js";
 import { type DataDirLock, lockDataDir, privateDataDir } from "./data-dir.js";
 import { createEngine, type Engine } from "./engine/engine.js";
 import { createLogHub, type LogHub } from "./engine/log-hub.js";
@@ -19,6 +19,9 @@ import { INTERRUPTED_MESSAGE } from "./engine/recovery.js";
 import { newId } from "./ids.js";
 import { embeddedRunnerFiles, readHolder } from "./runner/embedded.js";
 import { createRunnerSupervisor, type RunnerSupervisor } from "./runner-supervisor.js";
+import { createDirBlobStore } from "./store/blob-dir.js";
+import { createS3BlobStore, S3_MAX_BLOB_BYTES, s3OptionsFromUrl } from "./store/blob-s3.js";
+import type { BlobStore } from "./store/blobs.js";
 import { openPostgresStore } from "./store/postgres/open.js";
 import { createSealer, KeyringError, newSecretKey, parseKeyring, type Sealer } from "./store/sealer.js";
 import { openSqliteStore } from "./store/sqlite/open.js";
@@ -195,7 +198,9 @@ async function assemble(
   const logs = createLogHub({ store, logger: engineLogger, clock });
   const policy = { allowLocalClone: config.allowLocalClone };
   const legacyRunnerId = `local:${os.hostname()}:${config.dataDir}`;
+  const blobs = openBlobStore(config);
   const engine = createEngine({
+    blobs,
     store,
     reapLegacyGroup,
     logs,
@@ -210,6 +215,7 @@ async function assemble(
       sweepMs: 1000,
       maxBatchSize: config.maxBatchSize,
       policy,
+      maxArtifactBytes: config.maxArtifactBytes,
     },
   });
   const listening = opts.listen !== false;
@@ -318,6 +324,7 @@ async function assemble(
           await logs.stop();
           await resealed;
           await store.close();
+          blobs.close?.();
         } finally {
           lock.release();
         }
@@ -326,4 +333,19 @@ async function assemble(
     },
   };
   return server;
+}
+
+/** The artifacts' blob store the config names: a directory, or S3-compatible storage. */
+function openBlobStore(config: Config): BlobStore & { close?(): void } {
+  if (!config.artifactsUrl.startsWith("s3://")) return createDirBlobStore(config.artifactsUrl);
+  if (config.maxArtifactBytes > S3_MAX_BLOB_BYTES) {
+    throw new ConfigError(
+      `--max-artifact-bytes may be at most ${S3_MAX_BLOB_BYTES} (5 GiB) with S3 storage, got ${config.maxArtifactBytes}`,
+    );
+  }
+  try {
+    return createS3BlobStore(s3OptionsFromUrl(config.artifactsUrl));
+  } catch (err) {
+    throw new ConfigError(`--artifacts-url: ${(err as Error).message}`);
+  }
 }

@@ -44,7 +44,16 @@ describe.skipIf(!POSTGRES_BIN)(
     beforeAll(async () => {
       cluster = await startPostgres();
       const url = await cluster.createDatabase();
-      const args = ["--no-local-runner", "--lease-seconds", "3", "--max-batch-size", "1000"];
+      // Artifacts' bytes in one directory both replicas see (a shared mount, or S3, in production).
+      const args = [
+        "--no-local-runner",
+        "--lease-seconds",
+        "3",
+        "--max-batch-size",
+        "1000",
+        "--artifacts-url",
+        path.join(dir, "artifacts"),
+      ];
       replicas = [
         await startServerProcess({ args, env: { DATABASE_URL: url } }),
         await startServerProcess({ args, env: { DATABASE_URL: url } }),
@@ -232,6 +241,78 @@ describe.skipIf(!POSTGRES_BIN)(
         .join("");
       expect(logged).toBe("first\nline 1\nline 2\nline 3\n");
       expect(text).toContain("event: end");
+    }, 120_000);
+
+    it("hands an artifact one agent's job kept to another agent's job, through the other replica", async () => {
+      runners.push(
+        startRunnerProcess({
+          server: replicas[0]!.url,
+          token: runnerToken,
+          slots: 1,
+          labels: ["art-a"],
+          name: "aa",
+        }),
+        startRunnerProcess({
+          server: replicas[1]!.url,
+          token: runnerToken,
+          slots: 1,
+          labels: ["art-b"],
+          name: "ab",
+        }),
+      );
+      const admin = client(replicas[0]!.url, E2E_ADMIN_TOKEN);
+      await waitFor(
+        async () => {
+          const names = (await admin.get("/admin/v1/runners")).body.runners.map(
+            (r: { name: string }) => r.name,
+          );
+          return names.includes("aa") && names.includes("ab") ? true : undefined;
+        },
+        20_000,
+        "the two artifact runners registered",
+      );
+      const job = (identifier: string, label: string, script: string, extra: Record<string, unknown>) => ({
+        name: identifier,
+        identifier,
+        resource: JSON.stringify({ labels: [label] }),
+        steps: [
+          {
+            name: "s",
+            task: "official_shell_plugin",
+            inputs: [{ key: "OFFICIAL_SHELL_SCRIPT_INPUT", value: script }],
+          },
+        ],
+        ...extra,
+      });
+      const pl = await createPipelineVia(api, pid, {
+        definition: JSON.stringify({
+          stages: [
+            {
+              name: "make",
+              identifier: "make",
+              jobs: [
+                job("make", "art-a", "mkdir out && echo made-on-a > out/file.txt", {
+                  artifacts: [{ name: "out", paths: ["out"] }],
+                }),
+              ],
+            },
+            {
+              name: "use",
+              identifier: "use",
+              jobs: [job("use", "art-b", "cat out/file.txt", { download_artifacts: ["out"] })],
+            },
+          ],
+        }),
+      });
+      const res = await api.post(`/v5/${pid}/api/pipelines/${pl}/run`, {});
+      const d = await waitForRun(apiB, pid, pl, res.body.pipeline_run_id, undefined, 60_000);
+      expect(d.status).toBe("COMPLETED");
+      const use = d.stages[1].jobs[0];
+      const log = await apiB.post(
+        `/v5/${pid}/api/pipelines/${pl}/pipeline-runs/${d.id}/jobs/${use.id}/steps/${use.steps[0].id}/logs`,
+        { limit: 1000, sort: "asc" },
+      );
+      expect(log.body.log).toContain("made-on-a\n");
     }, 120_000);
 
     it("goes on when one replica stops", async () => {

@@ -21,6 +21,7 @@ import type { RunPolicy } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import type { Store } from "../store/store.js";
 import { registerAdminRoutes } from "./admin-routes.js";
+import { registerArtifactRoutes } from "./artifact-routes.js";
 import { createAuthenticator } from "./auth.js";
 import { registerBatchRoutes } from "./batch-routes.js";
 import { parseJsonBody } from "./body.js";
@@ -208,6 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunQueryRoutes(app, ctx);
   registerLogRoutes(app, ctx);
   registerRunnerRoutes(app, ctx);
+  registerArtifactRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;

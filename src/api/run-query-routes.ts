@@ -7,13 +7,7 @@ import { invalid, PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { ID_PATTERN, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
 import type { RunGraph, StepRunRecord } from "../store/run-records.js";
-import {
-  artifactsSchema,
-  latestStatusSchema,
-  runDetailSchema,
-  runListSchema,
-  stepOutputsSchema,
-} from "../wire/schemas.js";
+import { latestStatusSchema, runDetailSchema, runListSchema, stepOutputsSchema } from "../wire/schemas.js";
 import type { RunDetail, RunList, RunSummary } from "../wire/types.js";
 import { authorizeProject, type RouteContext } from "./context.js";
 import { loadPipeline, loadRun } from "./lookups.js";
@@ -227,23 +221,6 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
         })),
         current_system_time: clock.now(),
       };
-    },
-  );
-
-  api.get(
-    `${BASE}/:pipeline_id/pipeline-runs/:pipeline_run_id/artifacts`,
-    {
-      schema: {
-        tags: ["runs"],
-        summary: "Run artifacts (ShowPipelineArtifacts); empty until artifacts are supported",
-        params: runParams,
-        response: { 200: artifactsSchema },
-      },
-    },
-    async (req) => {
-      await authorizeProject(ctx, req, req.params.project_id, "read");
-      await loadRun(store, req.params);
-      return { artifacts: [] };
     },
   );
 

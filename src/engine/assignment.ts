@@ -8,6 +8,7 @@ import type { JobRunRecord, RunRecord, StepRunRecord } from "../store/run-record
 export interface AssignmentLimits {
   readonly defaultJobTimeoutSeconds: number;
   readonly maxLogBytes: number;
+  readonly maxArtifactBytes: number;
 }
 
 /** Whether the job's step inputs read other jobs' outputs (`${{ jobs.<job>.outputs.<name> }}`). */
@@ -67,5 +68,9 @@ export function buildAssignment(
     timeoutMs: (jd.timeoutSeconds ?? limits.defaultJobTimeoutSeconds) * 1000,
     maxLogBytes: limits.maxLogBytes,
     labels: job.labels,
+    // Definitions frozen before artifacts existed have neither list.
+    artifacts: jd.artifacts ?? [],
+    downloads: jd.download_artifacts ?? [],
+    maxArtifactBytes: limits.maxArtifactBytes,
   };
 }

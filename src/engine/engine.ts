@@ -7,9 +7,11 @@ import crypto from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock, Timer } from "../clock.js";
 import type { RunPolicy } from "../pipeline/environment.js";
+import type { BlobStore } from "../store/blobs.js";
 import type { RunRecord } from "../store/run-records.js";
 import type { Store } from "../store/store.js";
 import { admitWaitingRuns } from "./admission.js";
+import { type Artifacts, createArtifacts } from "./artifacts.js";
 import { type CodeEvents, createCodeEvents } from "./code-events.js";
 import type { Executor } from "./create-runs.js";
 import { expireLeases } from "./leases.js";
@@ -45,6 +47,8 @@ export interface EngineConfig {
   readonly maxBatchSize: number;
   /** What runs may do beyond the defaults (local clones). */
   readonly policy: RunPolicy;
+  /** The cap on one artifact, in bytes. */
+  readonly maxArtifactBytes: number;
 }
 
 export interface EngineDeps {
@@ -56,6 +60,8 @@ export interface EngineDeps {
   readonly clock: Clock;
   readonly newId: () => string;
   readonly config: EngineConfig;
+  /** Where artifacts' bytes live. */
+  readonly blobs: BlobStore;
 }
 
 export interface ReviewRequest {
@@ -92,6 +98,8 @@ export interface Engine {
   readonly runners: RunnerProtocol;
   /** Webhook deliveries of code events (forges' pushes, tags and merge requests). */
   readonly codeEvents: CodeEvents;
+  /** Artifacts of runs: runners upload and download them, users list and download them. */
+  readonly artifacts: Artifacts;
   /** Resolves when background work begun so far (polls, superseding) has ended. */
   settled(): Promise<void>;
 }
@@ -149,7 +157,14 @@ export function createEngine(deps: EngineDeps): Engine {
     wake: pump,
     clock,
     newId,
-    config: { ...limits, leaseMs: config.leaseMs },
+    config: { ...limits, leaseMs: config.leaseMs, maxArtifactBytes: config.maxArtifactBytes },
+  });
+  const artifacts = createArtifacts({
+    store,
+    blobs: deps.blobs,
+    runners,
+    maxBytes: config.maxArtifactBytes,
+    now,
   });
   const commands = createRunCommands({
     store,
@@ -220,6 +235,7 @@ export function createEngine(deps: EngineDeps): Engine {
     events,
     runners,
     codeEvents,
+    artifacts,
     get stopping() {
       return stopped;
     },

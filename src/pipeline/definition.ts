@@ -1,6 +1,7 @@
 // Validation of CodeArts's `definition` (spec §5.1, §5.5) into the normalised `Definition`, plus
 // the stage ordering the scheduler follows. Every failure names the offending field path.
 
+import { parseArtifactDecls, parseDownloads } from "./artifacts.js";
 import { parseCondition } from "./condition.js";
 import { InvalidInput, invalidDefinition, withPathPrefix } from "./issues.js";
 import { checkJsonValue, LIMITS, type LimitName, utf8Length } from "./limits.js";
@@ -21,6 +22,8 @@ const JOB_KEYS = new Set([
   "timeout",
   "resource",
   "steps",
+  "artifacts",
+  "download_artifacts",
 ]);
 const STEP_KEYS = new Set(["name", "identifier", "task", "sequence", "inputs"]);
 
@@ -183,6 +186,8 @@ function parseJob(raw: unknown, path: string, s: number, j: number): JobDef {
     resource: res,
     // Sorted later, like jobs, so error paths keep the positions the client sent.
     steps,
+    artifacts: parseArtifactDecls(raw.artifacts, `${path}.artifacts`),
+    download_artifacts: parseDownloads(raw.download_artifacts, `${path}.download_artifacts`),
     extra: extraOf(raw, JOB_KEYS),
   };
 }
@@ -471,7 +476,68 @@ function* parseSteps(input: unknown): Generator<void, Definition> {
       : "";
     throw bad("definition.stages", `dependency cycle ${stageCycle.join(" -> ")}${why}`);
   }
+  checkArtifactFlow(def, order);
   return def;
+}
+
+/**
+ * Artifact names are the run's (one job keeps each), and a job downloads only what a job that
+ * ends before it keeps: one of a stage it waits for (through others), or one it depends on in
+ * its own stage. Paths name the jobs as sent, after sorting (the definition's own order).
+ */
+function checkArtifactFlow(def: Definition, order: readonly StageOrderEntry[]): void {
+  const keeper = new Map<string, { stage: number; job: string; path: string }>();
+  for (const [s, st] of def.stages.entries()) {
+    for (const [j, job] of st.jobs.entries()) {
+      for (const [k, a] of (job.artifacts ?? []).entries()) {
+        const path = `definition.stages[${s}].jobs[${j}].artifacts[${k}].name`;
+        const other = keeper.get(a.name);
+        if (other) throw bad(path, `artifact "${a.name}" is also kept by job "${other.job}"`);
+        keeper.set(a.name, { stage: s, job: job.identifier, path });
+      }
+    }
+  }
+  if (!def.stages.some((st) => st.jobs.some((j) => (j.download_artifacts ?? []).length > 0))) return;
+  const index = new Map(order.map((o) => [o.identifier, o.index]));
+  /** The stages (indexes) each stage waits for, through others. */
+  const before = order.map(() => new Set<number>());
+  for (const o of order) {
+    const todo = o.waitsFor.map((id) => index.get(id)!);
+    while (todo.length > 0) {
+      const n = todo.pop()!;
+      if (before[o.index]!.has(n)) continue;
+      before[o.index]!.add(n);
+      todo.push(...order[n]!.waitsFor.map((id) => index.get(id)!));
+    }
+  }
+  def.stages.forEach((st, s) => {
+    const deps = new Map(st.jobs.map((j) => [j.identifier, j.depends_on]));
+    const upstream = (id: string): Set<string> => {
+      const seen = new Set<string>();
+      const todo = [...(deps.get(id) ?? [])];
+      while (todo.length > 0) {
+        const n = todo.pop()!;
+        if (seen.has(n)) continue;
+        seen.add(n);
+        todo.push(...(deps.get(n) ?? []));
+      }
+      return seen;
+    };
+    for (const [j, job] of st.jobs.entries()) {
+      for (const [k, name] of (job.download_artifacts ?? []).entries()) {
+        const path = `definition.stages[${s}].jobs[${j}].download_artifacts[${k}]`;
+        const from = keeper.get(name);
+        if (!from) throw bad(path, `no job keeps an artifact "${name}"`);
+        const ok = from.stage === s ? upstream(job.identifier).has(from.job) : before[s]!.has(from.stage);
+        if (!ok) {
+          throw bad(
+            path,
+            `artifact "${name}" is kept by job "${from.job}", which does not end before this job (a stage this one waits for, or a job it depends on)`,
+          );
+        }
+      }
+    }
+  });
 }
 
 export interface StageOrderEntry {

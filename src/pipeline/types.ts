@@ -1,6 +1,7 @@
 // Domain types of a pipeline: the normalised form of CodeArts's `definition` JSON (spec §5.1),
 // its variables (§5.2) and concurrency control (§5.4). Status and task names: vocabulary.ts.
 
+import type { ArtifactDecl } from "./artifacts.js";
 import type { TaskName } from "./vocabulary.js";
 
 export interface StepInput {
@@ -32,6 +33,9 @@ export interface JobDef {
   /** `resource` JSON string as sent (labels for runner selection live in it). */
   readonly resource: string;
   readonly steps: readonly StepDef[];
+  /** Ours: what the job keeps once its steps complete, and what of earlier jobs it gets first. */
+  readonly artifacts: readonly ArtifactDecl[];
+  readonly download_artifacts: readonly string[];
   readonly extra: Readonly<Record<string, unknown>>;
 }
 

@@ -90,6 +90,8 @@ export function yamlFormFromDetail(p: PipelineDetailLike): string {
           y.resource = job.resource;
         }
       }
+      if ((job.artifacts ?? []).length > 0) y.artifacts = job.artifacts.map((a) => ({ ...a }));
+      if ((job.download_artifacts ?? []).length > 0) y.download_artifacts = [...job.download_artifacts];
       y.steps = job.steps.map((step) => {
         const ys: Obj = { name: step.name, uses: step.task };
         // The server's default (step_<s>_<j>_<k>) is positional, so it is left to be generated again.

@@ -64,6 +64,8 @@ const JOB_KEYS = [
   "timeout",
   "resource",
   "labels",
+  "artifacts",
+  "download_artifacts",
   "steps",
 ];
 const STEP_KEYS = ["name", "identifier", "uses", "with"];
@@ -391,6 +393,9 @@ function jobOf(
     condition: typeof condition === "string" && condition !== "" ? condition : DEFAULT_CONDITION,
     timeout: timeout === undefined || timeout === null ? "" : timeout,
     resource: resourceOf(job, jp, loc),
+    // Checked with the definition (their errors point here through the path map).
+    ...(job.artifacts !== undefined ? { artifacts: job.artifacts } : {}),
+    ...(job.download_artifacts !== undefined ? { download_artifacts: job.download_artifacts } : {}),
     steps: list(job.steps, [...jp, "steps"], loc, "steps").map((step, k) =>
       stepOf(step, [...jp, "steps", k], k, loc, map),
     ),

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import os from "node:os";
+import type { Readable } from "node:stream";
 import { type Clock, systemClock } from "../clock.js";
 import type { StepOutput } from "../pipeline/outputs.js";
 import { createSseParser } from "../wire/sse.js";
@@ -210,6 +211,51 @@ export function createAgent(opts: AgentOptions): Agent {
     return res;
   }
 
+  /**
+   * An artifact's bytes to or from the server, streamed (PUT with `body`, else GET). Not retried:
+   * a stream cannot be sent again, and the job fails with what went wrong.
+   */
+  async function transfer(
+    path: string,
+    body: Readable | undefined,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
+    const url = new URL(base() + path);
+    const secure = url.protocol === "https:";
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (secure ? https : http).request(
+        url,
+        {
+          method: body ? "PUT" : "GET",
+          agent: secure ? httpsAgent : httpAgent,
+          headers: {
+            "x-auth-token": token(),
+            ...(body ? { "content-type": "application/octet-stream", "transfer-encoding": "chunked" } : {}),
+          },
+          signal,
+        },
+        resolve,
+      );
+      req.once("error", reject);
+      if (!body) req.end();
+      else {
+        body.once("error", (err) => req.destroy(err));
+        body.pipe(req);
+      }
+    });
+    if (!ok(res)) {
+      const text = await readAll(res);
+      let message = text.slice(0, 500);
+      try {
+        message = (JSON.parse(text) as { error_msg?: string }).error_msg ?? message;
+      } catch {
+        // not JSON: the text as it came
+      }
+      throw new HttpError(res.statusCode ?? 0, message);
+    }
+    return res;
+  }
+
   const sleep = (ms: number): Promise<void> => clock.sleep(ms, stopping.signal);
   const notRegistered = (err: unknown): boolean =>
     err instanceof HttpError && err.status === 400 && err.message.includes("not registered");
@@ -396,6 +442,23 @@ export function createAgent(opts: AgentOptions): Agent {
           ...(outputs && outputs.length > 0 ? { outputs } : {}),
         };
         void report(r).then(lost);
+      },
+      async uploadArtifact(name, body) {
+        const q = `?runner_id=${runnerId}&attempt=${job.attempt}`;
+        const res = await transfer(
+          `/runner/v1/jobs/${job.jobRunId}/artifacts/${encodeURIComponent(name)}${q}`,
+          body,
+          controller.signal,
+        );
+        return JSON.parse(await readAll(res)) as { sha256: string; size: number };
+      },
+      async downloadArtifact(name) {
+        const q = `?runner_id=${runnerId}&attempt=${job.attempt}`;
+        return transfer(
+          `/runner/v1/jobs/${job.jobRunId}/artifacts/${encodeURIComponent(name)}${q}`,
+          undefined,
+          controller.signal,
+        );
       },
     };
 

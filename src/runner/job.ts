@@ -2,6 +2,7 @@
 // gets assignments like this one and runs them with the local runner. A job's steps run in order in one workspace; the scheduler learns of
 // progress through a reporter and of the end through the returned outcome.
 
+import type { Readable } from "node:stream";
 import type { StepOutput } from "../pipeline/outputs.js";
 
 export interface StepAssignment {
@@ -29,6 +30,11 @@ export interface JobAssignment {
   readonly maxLogBytes: number;
   /** The runner labels the job asked for (`no-network`: run it without network). */
   readonly labels: readonly string[];
+  /** What the job keeps once its steps complete (uploaded before its last step is reported). */
+  readonly artifacts: readonly { readonly name: string; readonly paths: readonly string[] }[];
+  /** Artifacts of earlier jobs of the run, written into the workspace before the first step. */
+  readonly downloads: readonly string[];
+  readonly maxArtifactBytes: number;
 }
 
 export type StepOutcomeStatus = "COMPLETED" | "FAILED" | "CANCELED";
@@ -45,6 +51,10 @@ export interface JobReporter {
     message: string | null,
     outputs?: readonly StepOutput[],
   ): Promise<void>;
+  /** Sends what the job keeps under `name` to the server; answers its hash and size. */
+  uploadArtifact(name: string, body: Readable): Promise<{ readonly sha256: string; readonly size: number }>;
+  /** An earlier job's artifact the job asks for. */
+  downloadArtifact(name: string): Promise<Readable>;
 }
 
 export interface JobOutcome {

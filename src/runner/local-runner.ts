@@ -9,6 +9,7 @@ import { cloneUrlProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { OUTPUT_FILE_VARIABLE, parseOutputs, type StepOutput } from "../pipeline/outputs.js";
 import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
+import { ArtifactRefused, artifactStream, collectArtifact, extractArtifact } from "./artifacts.js";
 import { FULL_COMMIT, gitClone } from "./git-clone.js";
 import type { StepGroups } from "./groups.js";
 import type {
@@ -104,10 +105,21 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           }
           await reporter.stepStarted(step.id);
           const remaining = deadline - clock.now();
-          const { status, message, outputs } =
-            remaining <= 0
+          // The artifacts the job asks for are in its workspace before its first step runs.
+          const fetched =
+            i === 0 && (job.downloads ?? []).length > 0
+              ? await fetchArtifacts(job, place, step.id, reporter)
+              : undefined;
+          let { status, message, outputs } =
+            fetched ??
+            (remaining <= 0
               ? { status: "FAILED" as const, message: timeoutMessage(job), outputs: [] }
-              : await runStep(step, job, place, remaining, reporter, signal);
+              : await runStep(step, job, place, remaining, reporter, signal));
+          // What the job keeps goes up with its last step, whose result it is part of.
+          if (status === "COMPLETED" && i === job.steps.length - 1 && (job.artifacts ?? []).length > 0) {
+            const kept = await keepArtifacts(job, place, step.id, reporter);
+            if (kept) ({ status, message } = kept);
+          }
           await reporter.stepFinished(step.id, status, message, outputs);
           if (status !== "COMPLETED") {
             outcome = { status, nextStep: i, message };
@@ -334,4 +346,54 @@ function pickSource(sources: readonly unknown[], alias: string | undefined): Sou
   const params = sources.map((s) => (s as { params?: SourceParams }).params ?? {});
   if (alias) return params.find((p) => p.alias === alias);
   return params[0];
+}
+
+const size = (n: number): string =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+
+/** Writes the artifacts the job asks for into its workspace; a failure fails the step. */
+async function fetchArtifacts(
+  job: JobAssignment,
+  place: Place,
+  stepId: string,
+  reporter: JobReporter,
+): Promise<{ status: StepOutcomeStatus; message: string; outputs: [] } | undefined> {
+  for (const name of job.downloads) {
+    try {
+      const files = await extractArtifact(place.workspace, await reporter.downloadArtifact(name), place.user);
+      reporter.stepOutput(stepId, `[pipewright] artifact ${name}: ${files} files into the workspace\n`);
+    } catch (err) {
+      const message = `artifact ${name}: ${(err as Error).message}`;
+      reporter.stepOutput(stepId, `[pipewright] ${message}\n`);
+      return { status: "FAILED", message, outputs: [] };
+    }
+  }
+  return undefined;
+}
+
+/** Sends what the job keeps; answers the step's failure when something could not be kept. */
+async function keepArtifacts(
+  job: JobAssignment,
+  place: Place,
+  stepId: string,
+  reporter: JobReporter,
+): Promise<{ status: StepOutcomeStatus; message: string } | undefined> {
+  for (const a of job.artifacts) {
+    try {
+      const c = await collectArtifact(place.workspace, a.name, a.paths, place.user, job.maxArtifactBytes);
+      const info = await reporter.uploadArtifact(a.name, artifactStream(c));
+      reporter.stepOutput(
+        stepId,
+        `[pipewright] artifact ${a.name}: ${c.entries.length} files, ${size(info.size)} kept (sha256 ${info.sha256.slice(0, 12)})\n`,
+      );
+    } catch (err) {
+      const message =
+        err instanceof ArtifactRefused
+          ? err.message
+          : `artifact ${a.name} could not be kept: ${(err as Error).message}`;
+      reporter.stepOutput(stepId, `[pipewright] ${message}\n`);
+      return { status: "FAILED", message };
+    }
+  }
+  return undefined;
 }

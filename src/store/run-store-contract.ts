@@ -36,6 +36,8 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
               timeoutSeconds: null,
               timeout: "",
               resource: "",
+              artifacts: [],
+              download_artifacts: [],
               extra: {},
               steps: [
                 {

@@ -246,6 +246,19 @@ export interface TriggerPollTable {
   last_error: string | null;
 }
 
+/** An artifact a job of a run kept: its bytes are the blob of that hash (see blobs.ts). */
+export interface ArtifactTable {
+  run_id: string;
+  name: string;
+  project_id: string;
+  pipeline_id: string;
+  job_run_id: string;
+  job_identifier: string;
+  sha256: string;
+  size: number;
+  create_time: number;
+}
+
 /** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
 export interface WebhookSecretTable {
   project_id: string;
@@ -291,6 +304,7 @@ export interface Database {
   project_dispatch: ProjectDispatchTable;
   schedules: ScheduleTable;
   trigger_polls: TriggerPollTable;
+  artifacts: ArtifactTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
 }

@@ -355,6 +355,26 @@ export interface PollStore {
   ): Promise<void>;
 }
 
+/** An artifact a job of a run kept (see ArtifactTable). */
+export interface ArtifactRecord {
+  readonly run_id: string;
+  readonly name: string;
+  readonly project_id: string;
+  readonly pipeline_id: string;
+  readonly job_run_id: string;
+  readonly job_identifier: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly create_time: number;
+}
+
+/** What jobs kept. A job that runs again (a retry) keeps its artifacts anew: the record is replaced. */
+export interface ArtifactStore {
+  putArtifact(a: ArtifactRecord): Promise<void>;
+  listArtifacts(runId: string): Promise<ArtifactRecord[]>;
+  getArtifact(runId: string, name: string): Promise<ArtifactRecord | undefined>;
+}
+
 export interface DeliveryRecord {
   readonly id: string;
   readonly project_id: string;
@@ -420,6 +440,7 @@ export interface Store
     BatchStore,
     ScheduleStore,
     PollStore,
+    ArtifactStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

@@ -274,7 +274,25 @@ export const stepOutputsSchema = record({
   current_system_time: int,
 });
 
-export const artifactsSchema = record({ artifacts: { type: "array", items: anything } });
+/** ShowPipelineArtifacts: the SDK's Artifact fields, plus ours (job_identifier, create_time). */
+export const artifactSchema = record({
+  project_id: str,
+  name: str,
+  artifact_version: str,
+  upload_target: str,
+  artifact_package_type: str,
+  artifact_uri: str,
+  artifact_download_url_with_id: str,
+  artifact_type: str,
+  hash_code: { type: "array", items: record({ hash_type: str, hash_value: str }) },
+  job_id: str,
+  build_no: int,
+  daily_build_number: str,
+  file_size: str,
+  job_identifier: str,
+  create_time: int,
+});
+export const artifactsSchema = record({ artifacts: { type: "array", items: artifactSchema } });
 
 // ---- pipelines ---------------------------------------------------------------------------------
 

@@ -220,6 +220,8 @@ export function client(url: string, token: string) {
     return { status: res.status, body: parsed, headers: res.headers };
   }
   return {
+    /** The token it calls with (for calls made without it, such as downloads). */
+    token,
     get: (p: string, headers?: Record<string, string>) => send("GET", p, undefined, headers),
     post: (p: string, body?: unknown, headers?: Record<string, string>) => send("POST", p, body, headers),
     put: (p: string, body?: unknown) => send("PUT", p, body),
@@ -277,6 +279,9 @@ export interface JobSpec {
   condition?: string;
   timeout?: string;
   resource?: string;
+  /** Ours: what the job keeps, and what of earlier jobs it gets (docs/definition.md). */
+  artifacts?: { name: string; paths: string[] }[];
+  download_artifacts?: string[];
   steps: StepSpec[];
 }
 export interface StageSpec {
@@ -304,6 +309,8 @@ export function definition(stages: StageSpec[]): string {
         condition: j.condition ?? "${{ default() }}",
         timeout: j.timeout ?? "",
         resource: j.resource ?? "",
+        ...(j.artifacts ? { artifacts: j.artifacts } : {}),
+        ...(j.download_artifacts ? { download_artifacts: j.download_artifacts } : {}),
         steps: j.steps.map((st, k) => ({
           name: st.name ?? `step${k}`,
           identifier: st.identifier ?? `${j.identifier}_s${k}`,

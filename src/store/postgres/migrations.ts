@@ -200,4 +200,16 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`ALTER TABLE step_runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'`.execute(db);
     },
   },
+  // Artifacts: what each job of a run kept (its blob's hash and size), one per run and name.
+  "014_artifacts": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE artifacts (
+        run_id TEXT NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL, project_id TEXT NOT NULL, pipeline_id TEXT NOT NULL,
+        job_run_id TEXT NOT NULL, job_identifier TEXT NOT NULL, sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL, create_time BIGINT NOT NULL,
+        PRIMARY KEY (run_id, name))`.execute(db);
+      await sql`CREATE INDEX artifacts_by_blob ON artifacts (sha256)`.execute(db);
+    },
+  },
 };

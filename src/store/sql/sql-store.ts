@@ -7,6 +7,7 @@ import type { Database } from "../schema.js";
 import type { Sealer } from "../sealer.js";
 import type { Store, StoreCapabilities } from "../store.js";
 import { credentialQueries, metaQueries, projectQueries } from "./accounts.js";
+import { artifactQueries } from "./artifacts.js";
 import { batchQueries } from "./batches.js";
 import {
   type BulkWriter,
@@ -55,6 +56,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...batchQueries(ctx),
       ...scheduleQueries(ctx),
       ...pollQueries(ctx),
+      ...artifactQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
