@@ -4,6 +4,7 @@
 
 import os from "node:os";
 import { performance } from "node:perf_hooks";
+import { artifacts } from "./artifacts.js";
 import { batchExecution } from "./batch-execution.js";
 import { batchVsSingle } from "./batch-vs-single.js";
 import { crashWave } from "./crash-wave.js";
@@ -25,6 +26,7 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: "large-run", run: largeRun },
   { name: "crash-wave", run: crashWave },
   { name: "webhooks", run: webhooks },
+  { name: "artifacts", run: artifacts },
 ];
 
 const loadLine = (): string =>
