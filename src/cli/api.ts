@@ -14,7 +14,7 @@ import type {
   RunSummary,
   PipelineListItem as WirePipelineListItem,
 } from "../wire/types.js";
-import type { HttpClient, SseEvent } from "./client.js";
+import type { HttpClient, SseEvent, StreamedAnswer } from "./client.js";
 
 export type {
   BatchResultItem,
@@ -65,6 +65,35 @@ export interface DeliveryPage {
   readonly offset: number;
   readonly limit: number;
   readonly deliveries: readonly WebhookDelivery[];
+}
+
+/**
+ * One artifact as ShowPipelineArtifacts lists it: a tar archive of the files a job kept. The
+ * fields the CLI reads; `job_identifier` and `create_time` are Pipewright's, beyond CodeArts's.
+ */
+export interface Artifact {
+  readonly project_id: string;
+  readonly name: string;
+  readonly artifact_version: string;
+  readonly upload_target: string;
+  readonly artifact_package_type: string;
+  /** The path of the archive within the run, e.g. `build/dist.tar`. */
+  readonly artifact_uri: string;
+  readonly artifact_download_url_with_id: string;
+  readonly artifact_type: string;
+  readonly hash_code: readonly { readonly hash_type: string; readonly hash_value: string }[];
+  /** The job run that kept it. */
+  readonly job_id: string;
+  readonly build_no: number;
+  readonly daily_build_number: string;
+  /** Bytes, as a decimal string. */
+  readonly file_size: string;
+  readonly job_identifier?: string;
+  readonly create_time?: number;
+}
+
+export interface ArtifactList {
+  readonly artifacts: readonly Artifact[];
 }
 
 export interface RunOptions {
@@ -146,6 +175,10 @@ export function projectApi(http: HttpClient, projectId: string) {
       }
       return out;
     },
+    artifacts: (p: string, r: string) => http.request<ArtifactList>("GET", `${runPath(p, r)}/artifacts`),
+    /** The archive's bytes as they arrive, with its X-Checksum-Sha256 and Content-Length. */
+    downloadArtifact: (p: string, r: string, name: string, signal?: AbortSignal): Promise<StreamedAnswer> =>
+      http.getStream(`${runPath(p, r)}/artifacts/${encodeURIComponent(name)}/download`, { signal }),
     stop: (p: string, r: string) => http.request<{ success: boolean }>("POST", `${runPath(p, r)}/stop`),
     retry: (p: string, r: string) => http.request<{ success: boolean }>("PUT", `${runPath(p, r)}/retry`),
     review: (p: string, r: string, job: string, step: string, decision: "pass" | "refuse") =>

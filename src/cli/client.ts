@@ -1,7 +1,10 @@
 // HTTP to a Pipewright (or CodeArts) server: JSON in and out with X-Auth-Token, Server-Sent Events
-// for live logs, and the translation of every failure into a one-line CliError: a server answer
-// names its DEVPIPE code, a network failure names the server it tried.
+// for live logs, streamed downloads, and the translation of every failure into a one-line
+// CliError: a server answer names its DEVPIPE code, a network failure names the server it tried.
 
+import http from "node:http";
+import https from "node:https";
+import { PassThrough, type Readable } from "node:stream";
 import { createSseParser, type SseEvent } from "../wire/sse.js";
 import { CliError, EXIT } from "./cli-error.js";
 
@@ -15,11 +18,34 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
 }
 
+export interface StreamOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** How long the connection may stay silent (before the answer, or between its chunks); default 60 s. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** A 2xx answer whose body is still to be read. */
+export interface StreamedAnswer {
+  readonly status: number;
+  /** A response header (any case), its values joined with ", " when it came several times. */
+  header(name: string): string | undefined;
+  /**
+   * The body as it arrives. It fails (with a CliError of EXIT.NETWORK) when the connection breaks
+   * off or stays silent too long, so a reader never mistakes a cut body for a whole one.
+   */
+  readonly body: Readable;
+}
+
 export interface HttpClient {
   readonly server: string;
   request<T>(method: string, path: string, opts?: RequestOptions): Promise<T>;
   /** Opens an event stream; the iterator ends when the server closes it. */
   events(path: string, signal?: AbortSignal): AsyncIterable<SseEvent>;
+  /**
+   * GET that answers once the headers are in, for bodies too big to hold in memory (downloads).
+   * It goes over node:http(s), not through `fetch` (nor an injected one).
+   */
+  getStream(path: string, opts?: StreamOptions): Promise<StreamedAnswer>;
 }
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -58,28 +84,45 @@ export function apiErrorOf(status: number, statusText: string, bodyText: string,
   });
 }
 
+/** Why a request got no (whole) answer, in a few words: "connection refused". Pure. */
+export function networkReason(err: unknown, timeoutMs: number): string {
+  const e = err as {
+    name?: string;
+    code?: string;
+    cause?: { code?: string; message?: string };
+    message?: string;
+  };
+  if (e.name === "TimeoutError") {
+    // Ours (streamedGet) say which silence it was; fetch's say only that time ran out.
+    return e.message?.startsWith("no ") ? e.message : `no answer within ${Math.round(timeoutMs / 1000)} s`;
+  }
+  // fetch wraps the socket's error as its cause; node:http throws it as is.
+  const code = e.cause?.code ?? e.code;
+  // node:http reports a body cut short as ECONNRESET "aborted".
+  if (code === "ECONNRESET" && e.message === "aborted") return "the connection closed early";
+  const known: Record<string, string> = {
+    ECONNREFUSED: "connection refused",
+    ENOTFOUND: "host not found",
+    EAI_AGAIN: "host name lookup failed",
+    ECONNRESET: "connection reset",
+    ECONNABORTED: "connection aborted",
+    ETIMEDOUT: "connection timed out",
+    EHOSTUNREACH: "host unreachable",
+    ENETUNREACH: "network unreachable",
+  };
+  return (code && known[code]) ?? e.cause?.message ?? e.message ?? String(err);
+}
+
 /** Why a request never got an answer, naming the server. Pure. */
 export function networkErrorOf(server: string, err: unknown, timeoutMs: number): CliError {
-  const e = err as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-  let why: string;
-  if (e.name === "TimeoutError") why = `no answer within ${Math.round(timeoutMs / 1000)} s`;
-  else {
-    const code = e.cause?.code;
-    const known: Record<string, string> = {
-      ECONNREFUSED: "connection refused",
-      ENOTFOUND: "host not found",
-      EAI_AGAIN: "host name lookup failed",
-      ECONNRESET: "connection reset",
-      ETIMEDOUT: "connection timed out",
-      EHOSTUNREACH: "host unreachable",
-      ENETUNREACH: "network unreachable",
-    };
-    why = (code && known[code]) ?? e.cause?.message ?? e.message ?? String(err);
-  }
-  return new CliError(EXIT.NETWORK, `cannot reach the server at ${server} (${why})`, {
-    hint: "Is it running? Set --server, PIPEWRIGHT_SERVER or run 'pipewright login'.",
-    cause: err,
-  });
+  return new CliError(
+    EXIT.NETWORK,
+    `cannot reach the server at ${server} (${networkReason(err, timeoutMs)})`,
+    {
+      hint: "Is it running? Set --server, PIPEWRIGHT_SERVER or run 'pipewright login'.",
+      cause: err,
+    },
+  );
 }
 
 export function createHttpClient(opts: {
@@ -153,5 +196,101 @@ export function createHttpClient(opts: {
         yield* ready.splice(0);
       }
     },
+    getStream(path: string, so: StreamOptions = {}): Promise<StreamedAnswer> {
+      return streamedGet(opts.server, path, { ...baseHeaders, accept: "*/*" }, so);
+    },
   };
+}
+
+/** Bytes of an error answer read for its message; the rest is dropped. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/**
+ * GET over node:http(s) rather than fetch: a download may take longer than any bound on a whole
+ * request, so what is bounded here is silence (the socket's idle timeout), and the body is a Node
+ * stream that pipes with backpressure into a file.
+ */
+function streamedGet(
+  server: string,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  so: StreamOptions,
+): Promise<StreamedAnswer> {
+  const url = new URL(server + path);
+  const idleMs = so.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const client = url.protocol === "https:" ? https : http;
+  const aborted = (): boolean => so.signal?.aborted === true;
+  return new Promise<StreamedAnswer>((resolve, reject) => {
+    let answer: http.IncomingMessage | undefined;
+    const req = client.request(url, {
+      method: "GET",
+      headers,
+      ...(so.signal ? { signal: so.signal } : {}),
+    });
+    req.setTimeout(idleMs, () => {
+      const secs = idleMs / 1000;
+      const err = Object.assign(new Error(answer ? `no data for ${secs} s` : `no answer within ${secs} s`), {
+        name: "TimeoutError",
+      });
+      // Once the answer has begun the reader is listening on its body: the error goes there.
+      answer?.destroy(err);
+      req.destroy(err);
+    });
+    req.once("error", (err) => {
+      // Our own cancellation (Ctrl-C) is not a network failure; let the caller see it as is.
+      reject(aborted() ? err : networkErrorOf(server, err, idleMs));
+    });
+    req.once("response", (res) => {
+      answer = res;
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          if (size < ERROR_BODY_LIMIT) chunks.push(c);
+          size += c.length;
+        });
+        res.once("end", () =>
+          reject(
+            apiErrorOf(
+              status,
+              res.statusMessage ?? "",
+              Buffer.concat(chunks).toString("utf8").slice(0, ERROR_BODY_LIMIT),
+              `GET ${url.href}`,
+            ),
+          ),
+        );
+        res.once("error", (err) => reject(aborted() ? err : networkErrorOf(server, err, idleMs)));
+        return;
+      }
+      // A body that breaks off or goes silent fails naming the server, so a reader never takes a
+      // cut body for a whole one; a cancellation passes as it is.
+      const body = new PassThrough();
+      res.on("error", (err) =>
+        body.destroy(
+          aborted()
+            ? err
+            : new CliError(
+                EXIT.NETWORK,
+                `the answer from ${server} broke off (${networkReason(err, idleMs)})`,
+                { cause: err },
+              ),
+        ),
+      );
+      // A reader that gives up (a full disk, say) closes the connection instead of leaving it paused.
+      body.once("close", () => {
+        if (!res.complete) res.destroy();
+      });
+      res.pipe(body);
+      resolve({
+        status,
+        header(name) {
+          const v = res.headers[name.toLowerCase()];
+          return Array.isArray(v) ? v.join(", ") : v;
+        },
+        body,
+      });
+    });
+    req.end();
+  });
 }

@@ -21,6 +21,8 @@ export interface Output {
 
 export interface Io {
   readonly stdout: Output;
+  /** The same stdout, for bytes (a download to `-o -`), with its backpressure. */
+  readonly binaryOut: NodeJS.WritableStream & { readonly isTTY?: boolean };
   readonly stderr: Output;
   readonly stdin: NodeJS.ReadableStream & { readonly isTTY?: boolean };
   readonly env: Env;

@@ -10,6 +10,7 @@ import path from "node:path";
 import { ConfigError, loadConfig } from "../config.js";
 import { adminCommands } from "./admin-commands.js";
 import { closest, formatCommandHelp, formatGroupHelp, parseCommandArgs } from "./args.js";
+import { artifactCommands } from "./artifact-commands.js";
 import { CliError, EXIT } from "./cli-error.js";
 import { type Command, createCtx, type Io, type Output } from "./command.js";
 import { colorWanted, createStyle } from "./format.js";
@@ -38,6 +39,8 @@ Options (flag > environment variable > default):
   --log-level LEVEL           PIPEWRIGHT_LOG_LEVEL           info
   --drain-timeout SECS        PIPEWRIGHT_DRAIN_TIMEOUT       600 (SIGTERM: how long running jobs may finish)
   --allow-local-clone         PIPEWRIGHT_ALLOW_LOCAL_CLONE   off: checkouts clone network URLs only
+  --artifacts-url DIR|URL     PIPEWRIGHT_ARTIFACTS_URL       <data dir>/artifacts (or s3://bucket/prefix?endpoint=…)
+  --max-artifact-bytes N      PIPEWRIGHT_MAX_ARTIFACT_BYTES  1073741824 (1 GiB per artifact)
   --secret-key-file FILE      PIPEWRIGHT_SECRET_KEY_FILE     <data dir>/secret.key (generated; embedded only)
                               PIPEWRIGHT_SECRET_KEY          the keys themselves (base64, first one seals)
 `;
@@ -48,12 +51,14 @@ const COMMANDS: readonly Command[] = [
   ...runCommands,
   ...runInspectCommands,
   ...runControlCommands,
+  ...artifactCommands,
   ...adminCommands,
 ];
 
 const GROUPS: Readonly<Record<string, string>> = {
   pipeline: "Create or update, list, show and delete pipelines; show their webhook.",
   review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
+  artifacts: "The archives of files a run's jobs kept: list them, download one.",
   admin: "Projects, tokens and access keys: Pipewright's admin API (/admin/v1).",
   "admin project": "Projects (created with the server's admin token).",
   "admin token": "X-Auth-Tokens, each bound to projects with a role.",
@@ -84,6 +89,8 @@ Runs:
   stop RUN                           stop a run
   retry RUN                          retry a failed or canceled run
   review pass|refuse RUN             decide on a manual review
+  artifacts list RUN                 the files a run's jobs kept: name, job, size, sha256
+  artifacts download RUN NAME        save one as NAME.tar, checking its sha256 (-o FILE, -o -)
 
 Set-up:
   login                              save server, token and project in a profile
@@ -270,6 +277,7 @@ async function client(argv: string[]): Promise<number> {
   });
   const io: Io = {
     stdout: outputOf(process.stdout),
+    binaryOut: process.stdout,
     stderr: outputOf(process.stderr),
     stdin: process.stdin,
     env: process.env,

@@ -15,6 +15,18 @@ export class ApiError extends Error {
   }
 }
 
+/** A body read whole, with the answer's headers. */
+export interface Fetched {
+  readonly blob: Blob;
+  header(name: string): string | null;
+}
+
+export interface BytesOptions {
+  readonly signal?: AbortSignal;
+  /** As chunks arrive: bytes so far, and Content-Length when the server sent it. */
+  readonly onProgress?: (received: number, total: number | undefined) => void;
+}
+
 export interface Api {
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
@@ -25,6 +37,12 @@ export interface Api {
    * aborts (answers false).
    */
   stream(path: string, signal: AbortSignal, onEvent: (e: SseEvent) => void): Promise<boolean>;
+  /**
+   * GETs a body as bytes, with the token in its header as every call: a download link cannot
+   * carry it (the token is not a cookie, and put in a URL it would land in logs and history).
+   * The whole body ends up in memory, as a Blob: see the artifacts panel for what that bounds.
+   */
+  bytes(path: string, opts?: BytesOptions): Promise<Fetched>;
 }
 
 export interface ApiOptions {
@@ -106,6 +124,43 @@ export function createApi(opts: ApiOptions): Api {
       });
       return ended;
     },
+    async bytes(path, o = {}) {
+      let res: Response;
+      try {
+        res = await fetch(path, { headers: headers(), ...(o.signal ? { signal: o.signal } : {}) });
+      } catch (err) {
+        if (o.signal?.aborted) throw err;
+        throw new ApiError(0, "NETWORK", `The server did not answer: ${(err as Error).message}`, null);
+      }
+      if (!res.ok) {
+        const err = await errorOf(res);
+        if (res.status === 401) opts.onUnauthorized(err);
+        throw err;
+      }
+      const length = res.headers.get("content-length");
+      const total = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+      const chunks: Uint8Array[] = [];
+      let received = 0;
+      if (res.body) {
+        const reader = res.body.getReader();
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            chunks.push(value);
+            received += value.length;
+            o.onProgress?.(received, total);
+          }
+        } catch (err) {
+          if (o.signal?.aborted) throw err;
+          throw new ApiError(0, "NETWORK", `The download broke off: ${(err as Error).message}`, null);
+        }
+      }
+      const blob = new Blob(chunks as BlobPart[], {
+        type: res.headers.get("content-type") ?? "application/octet-stream",
+      });
+      return { blob, header: (name) => res.headers.get(name) };
+    },
   };
 }
 
@@ -124,6 +179,10 @@ export const paths = {
   detail: (p: string, id: string, run: string) =>
     `/v5/${p}/api/pipelines/${id}/pipeline-runs/detail?pipeline_run_id=${run}`,
   runPath: (p: string, id: string, run: string) => `/v5/${p}/api/pipelines/${id}/pipeline-runs/${run}`,
+  artifacts: (p: string, id: string, run: string) =>
+    `/v5/${p}/api/pipelines/${id}/pipeline-runs/${run}/artifacts`,
+  artifactDownload: (p: string, id: string, run: string, name: string) =>
+    `/v5/${p}/api/pipelines/${id}/pipeline-runs/${run}/artifacts/${encodeURIComponent(name)}/download`,
   stepPath: (p: string, id: string, run: string, job: string, step: string) =>
     `/v5/${p}/api/pipelines/${id}/pipeline-runs/${run}/jobs/${job}/steps/${step}`,
 };

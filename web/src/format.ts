@@ -117,6 +117,20 @@ export function timeEl(t: number, now: number): HTMLElement {
   return h("time", { datetime: new Date(t).toISOString(), title: absoluteTime(t) }, relativeTime(t, now));
 }
 
+/** `512 B`, `1.5 KiB`, `12.3 MiB`: powers of 1024, as the CLI prints sizes. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return "—";
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1023.5 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 99.95 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
 export function shortId(id: string): string {
   return id.slice(0, 8);
 }

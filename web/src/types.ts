@@ -91,6 +91,22 @@ export interface TriggerView extends TriggerEntry {
   readonly poll_error?: string | null;
 }
 
+/**
+ * One artifact as GET …/pipeline-runs/{run}/artifacts lists it (ShowPipelineArtifacts): a tar
+ * archive of the files a job kept. The fields the UI reads; `job_identifier` and `create_time`
+ * are Pipewright's own.
+ */
+export interface Artifact {
+  readonly name: string;
+  readonly job_id: string;
+  readonly job_identifier?: string;
+  /** Bytes, as a decimal string. */
+  readonly file_size: string;
+  readonly hash_code: readonly { readonly hash_type: string; readonly hash_value: string }[];
+  readonly artifact_uri: string;
+  readonly create_time?: number;
+}
+
 /** GET …/pipelines/{id}/webhook. */
 export interface WebhookInfo {
   readonly callback_url: string;

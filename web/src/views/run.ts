@@ -2,13 +2,14 @@
 // the selected step's live log, and stop / retry / pass / refuse.
 
 import { ApiError, paths } from "../api.js";
+import { createArtifactsPanel } from "../artifacts-panel.js";
 import { errorText, routes, sleep, type View } from "../context.js";
 import { fill, h, setText } from "../dom.js";
 import { absoluteTime, durationText, formatDuration, pill, updatePill } from "../format.js";
 import { createLogPane } from "../log-pane.js";
 import { buildParamsOfSources, originSentence } from "../run-origin.js";
 import type { JobRun, RunDetail, StageRun, StepRun } from "../types.js";
-import { TERMINAL } from "../types.js";
+import { STEP_DONE, TERMINAL } from "../types.js";
 
 const CHECKPOINT = "official_devcloud_checkpoint";
 const STOPPABLE = new Set(["RUNNING", "QUEUED", "PAUSED", "SUSPEND"]);
@@ -60,6 +61,7 @@ export const runView: View = (ctx, main, params) => {
     h("a", { href: routes.pipeline(projectId, pipelineId) }, "Pipeline"),
   );
   const logs = createLogPane(ctx.api);
+  const artifacts = createArtifactsPanel(ctx, { pipelineId, runId });
   const metaTexts = {
     // What started the run, and who: "Push to main · a1b2c3d “fix login” by alice".
     trigger: h("dd", { class: "origin", "data-testid": "run-trigger" }, "—"),
@@ -85,6 +87,8 @@ export const runView: View = (ctx, main, params) => {
       message,
       graph,
       logs.el,
+      // Below the log, so that its appearing when a job ends does not move what is being read.
+      artifacts.el,
     ),
   );
 
@@ -96,6 +100,8 @@ export const runView: View = (ctx, main, params) => {
   const jobPills = new Map<string, HTMLElement>();
   const jobMessages = new Map<string, HTMLElement>();
   let selected: string | undefined;
+  /** Which jobs had ended when the artifacts were last read: a job keeps its files as it ends. */
+  let endedJobs = "";
   let userPicked = false;
   let watching = false;
 
@@ -350,6 +356,16 @@ export const runView: View = (ctx, main, params) => {
       }
     }
     tick();
+    const ended = r.stages
+      .flatMap((st) => st.jobs)
+      .filter((j) => STEP_DONE.has(j.status))
+      .map((j) => `${j.id}:${j.end_time}`)
+      .join(",")
+      .concat(` ${r.status}`);
+    if (ended !== endedJobs || first) {
+      endedJobs = ended;
+      void artifacts.load();
+    }
     if (!userPicked) {
       const id = interestingStep(r);
       if (id && id !== selected) select(id, false);
@@ -399,5 +415,6 @@ export const runView: View = (ctx, main, params) => {
     life.abort();
     clearInterval(ticker);
     logs.dispose();
+    artifacts.dispose();
   };
 };
