@@ -30,6 +30,14 @@ export interface Config {
   readonly artifactsUrl: string;
   /** The cap on one artifact, in bytes. */
   readonly maxArtifactBytes: number;
+  /** What is kept how long: days (0: for ever), ended runs per pipeline (0: all). */
+  readonly retention: {
+    readonly runsDays: number;
+    readonly runsPerPipeline: number;
+    readonly logsDays: number;
+    readonly artifactsDays: number;
+    readonly idempotencyDays: number;
+  };
   /**
    * Where the keyring that seals secrets at rest comes from: a file (`--secret-key-file`), the
    * keys themselves (`PIPEWRIGHT_SECRET_KEY`, environment only: a flag would show in `ps`), or, in
@@ -63,6 +71,25 @@ const OPTIONS: readonly Option[] = [
   { flag: "max-artifact-bytes", env: "PIPEWRIGHT_MAX_ARTIFACT_BYTES", key: "maxArtifactBytes" },
 ];
 
+/** Retention settings: flag, environment variable, default. */
+const RETENTION = [
+  { flag: "keep-runs-days", env: "PIPEWRIGHT_KEEP_RUNS_DAYS", key: "runsDays", fallback: 365 },
+  {
+    flag: "keep-runs-per-pipeline",
+    env: "PIPEWRIGHT_KEEP_RUNS_PER_PIPELINE",
+    key: "runsPerPipeline",
+    fallback: 1000,
+  },
+  { flag: "keep-logs-days", env: "PIPEWRIGHT_KEEP_LOGS_DAYS", key: "logsDays", fallback: 90 },
+  { flag: "keep-artifacts-days", env: "PIPEWRIGHT_KEEP_ARTIFACTS_DAYS", key: "artifactsDays", fallback: 30 },
+  {
+    flag: "keep-idempotency-days",
+    env: "PIPEWRIGHT_KEEP_IDEMPOTENCY_DAYS",
+    key: "idempotencyDays",
+    fallback: 7,
+  },
+] as const;
+
 /** Flags that take no value (`--x` is true, `--no-x` false). */
 const BOOLEAN_FLAGS: readonly string[] = ["local-runner", "allow-local-clone"];
 
@@ -75,7 +102,12 @@ export class ConfigError extends Error {
 /** Parses `--name value`, `--name=value` and `--no-name` flags. Unknown flags are an error. */
 export function parseFlags(argv: readonly string[]): Map<string, string> {
   const flags = new Map<string, string>();
-  const known = new Set([...OPTIONS.map((o) => o.flag), ...BOOLEAN_FLAGS, SECRET_KEY_FILE.flag]);
+  const known = new Set([
+    ...OPTIONS.map((o) => o.flag),
+    ...RETENTION.map((o) => o.flag),
+    ...BOOLEAN_FLAGS,
+    SECRET_KEY_FILE.flag,
+  ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
@@ -208,5 +240,16 @@ export function loadConfig(
       return path.resolve(cwd, u);
     })(),
     maxArtifactBytes: positiveInt(nameOf("maxArtifactBytes"), get("maxArtifactBytes") ?? String(1024 ** 3)),
+    retention: Object.fromEntries(
+      RETENTION.map((o) => {
+        const raw = flags.get(o.flag) ?? (env[o.env] || undefined);
+        if (raw === undefined) return [o.key, o.fallback];
+        if (!/^\d{1,9}$/.test(raw))
+          throw new ConfigError(
+            `--${o.flag} / ${o.env} must be a whole number (0: keep for ever), got "${raw}"`,
+          );
+        return [o.key, Number(raw)];
+      }),
+    ) as unknown as Config["retention"],
   });
 }

@@ -216,6 +216,7 @@ async function assemble(
       maxBatchSize: config.maxBatchSize,
       policy,
       maxArtifactBytes: config.maxArtifactBytes,
+      retention: config.retention,
     },
   });
   const listening = opts.listen !== false;

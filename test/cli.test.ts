@@ -142,6 +142,14 @@ describe("pipewright CLI", { timeout: 120_000 }, () => {
     expect(JSON.parse(list.stdout).map((x: { id: string }) => x.id)).toContain(token.id);
     const text = await ok(["admin", "project", "list"], admin);
     expect(text.stdout).toContain("cli-demo");
+    const usage = await ok(["admin", "usage"], admin);
+    expect(usage.stdout).toMatch(/^PROJECT\s+RUNS\s+LOGS\s+ARTIFACTS\s+ARTIFACT BYTES/);
+    expect(usage.stdout).toMatch(/cli-demo\s+0\s+0 B\s+0\s+0 B/);
+    expect(usage.stdout).toMatch(/artifact store \(dir\): /);
+    const usageJson = JSON.parse((await ok(["admin", "usage", "--json"], admin)).stdout);
+    expect(usageJson.projects.find((x: { name: string }) => x.name === "cli-demo")).toMatchObject({
+      runs: 0,
+    });
     Object.assign(baseEnv, {
       PIPEWRIGHT_SERVER: server.url,
       PIPEWRIGHT_TOKEN: token.token,

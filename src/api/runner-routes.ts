@@ -453,4 +453,20 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       return { runners: await store.listRunners() };
     },
   );
+
+  app.get(
+    "/admin/v1/usage",
+    {
+      schema: {
+        tags: ["admin"],
+        summary: "What each project keeps (runs, log bytes, artifacts), and the artifacts' store in all",
+      },
+    },
+    async (req) => {
+      const p = await principalOf(ctx, req);
+      if (!p.superuser) throw new PipewrightError("SUPERUSER_ONLY");
+      const [projects, bytes] = await Promise.all([store.usage(), ctx.engine.artifacts.storeBytes()]);
+      return { projects, artifact_store: { kind: ctx.engine.artifacts.kind, bytes } };
+    },
+  );
 }

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { type AdminApi, adminApi, type Credential } from "./api.js";
 import type { OptionSpec } from "./args.js";
+import { formatBytes } from "./artifacts-format.js";
 import { EXIT, usageError } from "./cli-error.js";
 import { CONNECTION_GROUP, type Command, type Ctx, OUTPUT_OPTIONS, resolveProjectId } from "./command.js";
 import { formatTime, table } from "./format.js";
@@ -326,9 +327,43 @@ a setting. Without --project, the token's only project is taken.`,
   },
 };
 
+const usage: Command = {
+  spec: {
+    path: ["admin", "usage"],
+    summary: "What each project keeps: runs, log bytes, artifacts (the server's admin token)",
+    description: `Retention (serve --keep-*) removes what is old in the background; this shows what is left.
+The artifact store's total counts a blob once, however many artifacts share it.`,
+    options: ADMIN_OPTIONS,
+    maxArgs: 0,
+  },
+  async run(ctx) {
+    const u = await adminOf(ctx).usage();
+    if (ctx.json) {
+      print(ctx, u);
+      return EXIT.OK;
+    }
+    ctx.out(
+      table(
+        ["PROJECT", "RUNS", "LOGS", "ARTIFACTS", "ARTIFACT BYTES"],
+        u.projects.map((p) => [
+          p.name,
+          String(p.runs),
+          formatBytes(p.log_bytes),
+          String(p.artifacts),
+          formatBytes(p.artifact_bytes),
+        ]),
+        ctx.style,
+      ),
+    );
+    ctx.out(`\nartifact store (${u.artifact_store.kind}): ${formatBytes(u.artifact_store.bytes)}\n`);
+    return EXIT.OK;
+  },
+};
+
 export const adminCommands: readonly Command[] = [
   projectCreate,
   projectList,
+  usage,
   ...credentialCommands("tokens"),
   ...credentialCommands("access-keys"),
   login,

@@ -217,6 +217,18 @@ export interface Credential {
 export function adminApi(http: HttpClient) {
   return {
     http,
+    usage: () =>
+      http.request<{
+        projects: {
+          project_id: string;
+          name: string;
+          runs: number;
+          log_bytes: number;
+          artifacts: number;
+          artifact_bytes: number;
+        }[];
+        artifact_store: { kind: string; bytes: number };
+      }>("GET", "/admin/v1/usage"),
     listProjects: async () =>
       (await http.request<{ projects: ProjectItem[] }>("GET", "/admin/v1/projects")).projects,
     createProject: (name: string) =>

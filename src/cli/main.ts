@@ -41,6 +41,11 @@ Options (flag > environment variable > default):
   --allow-local-clone         PIPEWRIGHT_ALLOW_LOCAL_CLONE   off: checkouts clone network URLs only
   --artifacts-url DIR|URL     PIPEWRIGHT_ARTIFACTS_URL       <data dir>/artifacts (or s3://bucket/prefix?endpoint=…)
   --max-artifact-bytes N      PIPEWRIGHT_MAX_ARTIFACT_BYTES  1073741824 (1 GiB per artifact)
+  --keep-runs-days N          PIPEWRIGHT_KEEP_RUNS_DAYS      365 (ended runs older go; 0: kept for ever)
+  --keep-runs-per-pipeline N  PIPEWRIGHT_KEEP_RUNS_PER_PIPELINE 1000 (ended runs past the newest N go; 0: all kept)
+  --keep-logs-days N          PIPEWRIGHT_KEEP_LOGS_DAYS      90 (logs of runs that ended before go)
+  --keep-artifacts-days N     PIPEWRIGHT_KEEP_ARTIFACTS_DAYS 30
+  --keep-idempotency-days N   PIPEWRIGHT_KEEP_IDEMPOTENCY_DAYS 7 (Idempotency-Key and delivery records)
   --secret-key-file FILE      PIPEWRIGHT_SECRET_KEY_FILE     <data dir>/secret.key (generated; embedded only)
                               PIPEWRIGHT_SECRET_KEY          the keys themselves (base64, first one seals)
 `;
@@ -59,7 +64,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   pipeline: "Create or update, list, show and delete pipelines; show their webhook.",
   review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
   artifacts: "The archives of files a run's jobs kept: list them, download one.",
-  admin: "Projects, tokens and access keys: Pipewright's admin API (/admin/v1).",
+  admin: "Projects, tokens, access keys and usage: Pipewright's admin API (/admin/v1).",
   "admin project": "Projects (created with the server's admin token).",
   "admin token": "X-Auth-Tokens, each bound to projects with a role.",
   "admin access-key": "AK/SK pairs for the official Huawei Cloud SDKs.",
@@ -97,6 +102,7 @@ Set-up:
   admin project create|list          projects
   admin token create|list|revoke     X-Auth-Tokens
   admin access-key create|list|revoke  AK/SK pairs for the official SDKs
+  admin usage                        what each project keeps (runs, logs, artifacts)
 
 PIPELINE is a pipeline name or id. RUN is PIPELINE (its latest run), PIPELINE#N or a run id.
 Client commands take --server, --token and --project, else PIPEWRIGHT_SERVER, PIPEWRIGHT_TOKEN

@@ -31,6 +31,8 @@ export interface Artifacts {
     name: string,
   ): Promise<{ readonly body: Readable; readonly record: ArtifactRecord }>;
   list(runId: string): Promise<ArtifactRecord[]>;
+  /** Bytes the blob store holds in all (a blob shared by artifacts counts once). */
+  storeBytes(): Promise<number>;
   /** A user's download; throws 404 when the run has no such artifact. */
   open(runId: string, name: string): Promise<{ readonly body: Readable; readonly record: ArtifactRecord }>;
 }
@@ -117,6 +119,7 @@ export function createArtifacts(deps: {
     },
 
     list: (runId) => store.listArtifacts(runId),
+    storeBytes: () => blobs.usage(),
 
     async open(runId, name) {
       const record = await store.getArtifact(runId, name);

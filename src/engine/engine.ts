@@ -19,6 +19,7 @@ import type { LogHub } from "./log-hub.js";
 import { createPoller } from "./polling.js";
 import { createPump } from "./pump.js";
 import { interruptedChanges, recoverAfterRestart } from "./recovery.js";
+import { createRetention, type Retention, type RetentionPolicy } from "./retention.js";
 import { createReviews, type ReviewDecision } from "./review.js";
 import { createRunCommands } from "./run-commands.js";
 import { createRunEvents, createRunWriter, type RunEvents } from "./run-writer.js";
@@ -49,6 +50,8 @@ export interface EngineConfig {
   readonly policy: RunPolicy;
   /** The cap on one artifact, in bytes. */
   readonly maxArtifactBytes: number;
+  /** What is kept how long (see retention.ts). */
+  readonly retention: RetentionPolicy;
 }
 
 export interface EngineDeps {
@@ -100,7 +103,9 @@ export interface Engine {
   readonly codeEvents: CodeEvents;
   /** Artifacts of runs: runners upload and download them, users list and download them. */
   readonly artifacts: Artifacts;
-  /** Resolves when background work begun so far (polls, superseding) has ended. */
+  /** What is old goes (in the background of the sweep; `pass` runs one now). */
+  readonly retention: Retention;
+  /** Resolves when background work begun so far (polls, superseding, retention) has ended. */
   settled(): Promise<void>;
 }
 
@@ -209,6 +214,8 @@ export function createEngine(deps: EngineDeps): Engine {
     allowLocalClone: config.policy.allowLocalClone,
   });
 
+  const retention = createRetention({ store, blobs: deps.blobs, policy: config.retention, now, logger });
+
   let sweeping: Promise<void> | undefined;
   /**
    * Periodic duties of every replica: nothing here depends on events seen by this process. One
@@ -223,6 +230,7 @@ export function createEngine(deps: EngineDeps): Engine {
         await reviews.expire();
         await scheduler.fireDue();
         await poller.pollDue();
+        retention.due();
         pump.all();
       } finally {
         sweeping = undefined;
@@ -284,9 +292,11 @@ export function createEngine(deps: EngineDeps): Engine {
       runners.stop();
     },
 
+    retention,
     async settled() {
       await sweeping;
       await poller.idle();
+      await retention.idle();
       await superseder.idle();
     },
     batchRun: (req) => start.batchRun(req),

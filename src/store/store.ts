@@ -375,6 +375,45 @@ export interface ArtifactStore {
   getArtifact(runId: string, name: string): Promise<ArtifactRecord | undefined>;
 }
 
+/** What a project keeps (the admin's usage view). */
+export interface ProjectUsage {
+  readonly project_id: string;
+  readonly name: string;
+  readonly runs: number;
+  /** Bytes of step logs kept. */
+  readonly log_bytes: number;
+  readonly artifacts: number;
+  /** Bytes of its artifacts (a blob two artifacts share counts for each). */
+  readonly artifact_bytes: number;
+}
+
+/**
+ * What retention removes, a batch at a time (each call one short transaction at most): runs that
+ * ended before a time or past a number per pipeline, logs of runs that ended before a time,
+ * artifacts and idempotency records older than a time. Unfinished runs are never touched.
+ */
+export interface RetentionStore {
+  expiredRuns(q: {
+    readonly endedBefore?: number | undefined;
+    readonly keepPerPipeline?: number | undefined;
+    readonly limit: number;
+  }): Promise<string[]>;
+  /** Deletes the runs (if still ended) with their nodes, logs and artifact records; answers the blobs those referenced. */
+  deleteRuns(ids: readonly string[]): Promise<string[]>;
+  /** Drops the logs of up to `limit` steps of runs that ended before the time; answers how many. */
+  dropLogs(endedBefore: number, limit: number): Promise<number>;
+  /** Deletes up to `limit` artifact records made before the time; answers how many and their blobs. */
+  expireArtifacts(
+    before: number,
+    limit: number,
+  ): Promise<{ readonly removed: number; readonly blobs: string[] }>;
+  /** Those of the blobs no artifact record references any more. */
+  unreferencedBlobs(shas: readonly string[]): Promise<string[]>;
+  /** Deletes batch records and deliveries made before the time (up to `limit` of each). */
+  expireIdempotency(before: number, limit: number): Promise<number>;
+  usage(): Promise<ProjectUsage[]>;
+}
+
 export interface DeliveryRecord {
   readonly id: string;
   readonly project_id: string;
@@ -441,6 +480,7 @@ export interface Store
     ScheduleStore,
     PollStore,
     ArtifactStore,
+    RetentionStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

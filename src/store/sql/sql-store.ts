@@ -20,6 +20,7 @@ import { jobQueueQueries } from "./job-queue.js";
 import { logQueries } from "./logs.js";
 import { pipelineQueries } from "./pipelines.js";
 import { pollQueries } from "./polls.js";
+import { retentionQueries } from "./retention.js";
 import { runQueries } from "./runs.js";
 import { scheduleQueries } from "./schedules.js";
 import { secretQueries } from "./secrets.js";
@@ -57,6 +58,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...scheduleQueries(ctx),
       ...pollQueries(ctx),
       ...artifactQueries(ctx),
+      ...retentionQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
