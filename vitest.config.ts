@@ -11,6 +11,7 @@ const ENGINE_E2E = [
   "test/logs.test.ts",
   "test/crash.test.ts",
   "test/outputs.test.ts",
+  "test/caches.test.ts",
 ];
 
 const hasPostgres =

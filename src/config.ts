@@ -37,7 +37,11 @@ export interface Config {
     readonly logsDays: number;
     readonly artifactsDays: number;
     readonly idempotencyDays: number;
+    readonly cachesDays: number;
   };
+  /** The cap on one cache entry, and on a project's entries in all. */
+  readonly maxCacheBytes: number;
+  readonly cacheQuotaBytes: number;
   /**
    * Where the keyring that seals secrets at rest comes from: a file (`--secret-key-file`), the
    * keys themselves (`PIPEWRIGHT_SECRET_KEY`, environment only: a flag would show in `ps`), or, in
@@ -69,6 +73,8 @@ const OPTIONS: readonly Option[] = [
   { flag: "drain-timeout", env: "PIPEWRIGHT_DRAIN_TIMEOUT", key: "drainTimeoutSeconds" },
   { flag: "artifacts-url", env: "PIPEWRIGHT_ARTIFACTS_URL", key: "artifactsUrl" },
   { flag: "max-artifact-bytes", env: "PIPEWRIGHT_MAX_ARTIFACT_BYTES", key: "maxArtifactBytes" },
+  { flag: "max-cache-bytes", env: "PIPEWRIGHT_MAX_CACHE_BYTES", key: "maxCacheBytes" },
+  { flag: "cache-quota-bytes", env: "PIPEWRIGHT_CACHE_QUOTA_BYTES", key: "cacheQuotaBytes" },
 ];
 
 /** Retention settings: flag, environment variable, default. */
@@ -88,6 +94,7 @@ const RETENTION = [
     key: "idempotencyDays",
     fallback: 7,
   },
+  { flag: "keep-caches-days", env: "PIPEWRIGHT_KEEP_CACHES_DAYS", key: "cachesDays", fallback: 14 },
 ] as const;
 
 /** Flags that take no value (`--x` is true, `--no-x` false). */
@@ -240,6 +247,8 @@ export function loadConfig(
       return path.resolve(cwd, u);
     })(),
     maxArtifactBytes: positiveInt(nameOf("maxArtifactBytes"), get("maxArtifactBytes") ?? String(1024 ** 3)),
+    maxCacheBytes: positiveInt(nameOf("maxCacheBytes"), get("maxCacheBytes") ?? String(1024 ** 3)),
+    cacheQuotaBytes: positiveInt(nameOf("cacheQuotaBytes"), get("cacheQuotaBytes") ?? String(10 * 1024 ** 3)),
     retention: Object.fromEntries(
       RETENTION.map((o) => {
         const raw = flags.get(o.flag) ?? (env[o.env] || undefined);

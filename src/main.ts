@@ -217,6 +217,8 @@ async function assemble(
       policy,
       maxArtifactBytes: config.maxArtifactBytes,
       retention: config.retention,
+      maxCacheBytes: config.maxCacheBytes,
+      cacheQuotaBytes: config.cacheQuotaBytes,
     },
   });
   const listening = opts.listen !== false;

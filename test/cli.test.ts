@@ -143,8 +143,10 @@ describe("pipewright CLI", { timeout: 120_000 }, () => {
     const text = await ok(["admin", "project", "list"], admin);
     expect(text.stdout).toContain("cli-demo");
     const usage = await ok(["admin", "usage"], admin);
-    expect(usage.stdout).toMatch(/^PROJECT\s+RUNS\s+LOGS\s+ARTIFACTS\s+ARTIFACT BYTES/);
-    expect(usage.stdout).toMatch(/cli-demo\s+0\s+0 B\s+0\s+0 B/);
+    expect(usage.stdout).toMatch(
+      /^PROJECT\s+RUNS\s+LOGS\s+ARTIFACTS\s+ARTIFACT BYTES\s+CACHES\s+CACHE BYTES/,
+    );
+    expect(usage.stdout).toMatch(/cli-demo\s+0\s+0 B\s+0\s+0 B\s+0\s+0 B/);
     expect(usage.stdout).toMatch(/artifact store \(dir\): /);
     const usageJson = JSON.parse((await ok(["admin", "usage", "--json"], admin)).stdout);
     expect(usageJson.projects.find((x: { name: string }) => x.name === "cli-demo")).toMatchObject({

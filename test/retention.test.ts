@@ -124,6 +124,18 @@ describe("retention", () => {
           create_time: T0,
         });
       }
+      // A cache entry, last used now, with bytes of its own.
+      const cacheBlob = await blobs.put(Readable.from([Buffer.from("cached bytes")]), 1000);
+      await t.store.putCache({
+        pipeline_id: pl,
+        scope: "main",
+        key: "deps",
+        project_id: pid,
+        sha256: cacheBlob.sha256,
+        size: cacheBlob.size,
+        create_time: T0,
+        last_used: T0,
+      });
       const graph = await t.store.getRunGraph(ended[3]!);
       const step = graph!.steps[0]!;
       await t.store.appendLog(step.id, 0, "an old log line\n");
@@ -161,6 +173,8 @@ describe("retention", () => {
       expect(await t.store.listArtifacts(ended[4]!)).toEqual([]);
       expect(await t.store.listArtifacts(otherRun)).toEqual([]);
       expect(await blobs.get(blob.sha256)).toBeUndefined();
+      // The cache entry is 8 days unused, within --keep-caches-days (14 by default).
+      expect((await t.store.projectCaches(pid)).items).toHaveLength(1);
 
       // Day 11: logs of runs that ended 11 days ago go; the run stays.
       await later(3 * DAY);
@@ -178,6 +192,8 @@ describe("retention", () => {
       for (const r of [ended[3]!, ended[4]!]) expect(await exists(pl, r)).toBe(false);
       expect(await exists(other, otherRun)).toBe(false);
       expect(await exists(pl, unfinished)).toBe(true);
+      expect((await t.store.projectCaches(pid)).items).toEqual([]);
+      expect(await blobs.get(cacheBlob.sha256)).toBeUndefined();
       for (const r of fresh) expect(await exists(pl, r)).toBe(true);
 
       const usage = await call(t.app, "GET", "/admin/v1/usage", { token: ADMIN_TOKEN });

@@ -2,7 +2,7 @@
 // (streams both ways, never whole in memory), users list a run's artifacts (CodeArts's
 // ShowPipelineArtifacts) and download them.
 
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { PipewrightError } from "../errors.js";
 import type { ArtifactRecord } from "../store/store.js";
 import { artifactsSchema } from "../wire/schemas.js";
@@ -88,7 +88,77 @@ export function registerArtifactRoutes(app: FastifyInstance, ctx: RouteContext):
     );
   });
 
+  // Caches: the same scope rules as artifacts (a body stays the request's stream).
+  const cacheQuery = {
+    type: "object",
+    required: ["runner_id", "attempt", "key"],
+    properties: { ...runnerQuery.properties, key: { type: "string", minLength: 1, maxLength: 2048 } },
+  } as const;
+  const jobOnly = { type: "object", required: ["job_id"], properties: { job_id: idSchema } } as const;
+  const runnerOf = async (req: FastifyRequest, what: string) => {
+    const p = await principalOf(ctx, req);
+    if (!p.superuser && p.role !== "runner")
+      throw new PipewrightError("NO_PERMISSION", `Only runner credentials (role runner) may ${what}.`);
+    return p;
+  };
+  void app.register(async (scope) => {
+    scope.addContentTypeParser("application/octet-stream", (_req, _payload, done) => done(null));
+    typed(scope).put(
+      "/runner/v1/jobs/:job_id/cache",
+      {
+        bodyLimit: Number.MAX_SAFE_INTEGER,
+        schema: {
+          tags: ["runners"],
+          summary: "A runner saves a job's cache under its key (kept unless the key is there)",
+          params: jobOnly,
+          querystring: cacheQuery,
+        },
+      },
+      async (req) => {
+        const p = await runnerOf(req, "save caches");
+        return engine.caches.save(
+          { credentialId: p.id, runnerId: req.query.runner_id },
+          req.params.job_id,
+          Number(req.query.attempt),
+          req.query.key,
+          req.raw,
+        );
+      },
+    );
+  });
+
   const api = typed(app);
+  api.get(
+    "/runner/v1/jobs/:job_id/cache",
+    {
+      schema: {
+        tags: ["runners"],
+        summary: "A runner restores a job's cache entry of a key (404 on a miss)",
+        params: jobOnly,
+        querystring: cacheQuery,
+      },
+    },
+    async (req, reply) => {
+      const p = await runnerOf(req, "restore caches");
+      const hit = await engine.caches.restore(
+        { credentialId: p.id, runnerId: req.query.runner_id },
+        req.params.job_id,
+        Number(req.query.attempt),
+        req.query.key,
+      );
+      if (!hit)
+        throw new PipewrightError(
+          "ARTIFACT_NOT_FOUND",
+          `There is no cache entry of key ${JSON.stringify(req.query.key)}.`,
+        );
+      return reply
+        .type("application/x-tar")
+        .header("content-length", hit.record.size)
+        .header("x-checksum-sha256", hit.record.sha256)
+        .send(hit.body);
+    },
+  );
+
   api.get(
     "/runner/v1/jobs/:job_id/artifacts/:name",
     {

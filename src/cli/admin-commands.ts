@@ -330,7 +330,7 @@ a setting. Without --project, the token's only project is taken.`,
 const usage: Command = {
   spec: {
     path: ["admin", "usage"],
-    summary: "What each project keeps: runs, log bytes, artifacts (the server's admin token)",
+    summary: "What each project keeps: runs, log bytes, artifacts, caches (the server's admin token)",
     description: `Retention (serve --keep-*) removes what is old in the background; this shows what is left.
 The artifact store's total counts a blob once, however many artifacts share it.`,
     options: ADMIN_OPTIONS,
@@ -344,13 +344,15 @@ The artifact store's total counts a blob once, however many artifacts share it.`
     }
     ctx.out(
       table(
-        ["PROJECT", "RUNS", "LOGS", "ARTIFACTS", "ARTIFACT BYTES"],
+        ["PROJECT", "RUNS", "LOGS", "ARTIFACTS", "ARTIFACT BYTES", "CACHES", "CACHE BYTES"],
         u.projects.map((p) => [
           p.name,
           String(p.runs),
           formatBytes(p.log_bytes),
           String(p.artifacts),
           formatBytes(p.artifact_bytes),
+          String(p.caches),
+          formatBytes(p.cache_bytes),
         ]),
         ctx.style,
       ),

@@ -226,6 +226,8 @@ export function adminApi(http: HttpClient) {
           log_bytes: number;
           artifacts: number;
           artifact_bytes: number;
+          caches: number;
+          cache_bytes: number;
         }[];
         artifact_store: { kind: string; bytes: number };
       }>("GET", "/admin/v1/usage"),

@@ -46,6 +46,9 @@ Options (flag > environment variable > default):
   --keep-logs-days N          PIPEWRIGHT_KEEP_LOGS_DAYS      90 (logs of runs that ended before go)
   --keep-artifacts-days N     PIPEWRIGHT_KEEP_ARTIFACTS_DAYS 30
   --keep-idempotency-days N   PIPEWRIGHT_KEEP_IDEMPOTENCY_DAYS 7 (Idempotency-Key and delivery records)
+  --max-cache-bytes N         PIPEWRIGHT_MAX_CACHE_BYTES     1073741824 (1 GiB per cache entry)
+  --cache-quota-bytes N       PIPEWRIGHT_CACHE_QUOTA_BYTES   10737418240 (a project's caches; least recently used go)
+  --keep-caches-days N        PIPEWRIGHT_KEEP_CACHES_DAYS    14 (cache entries unused that long go)
   --secret-key-file FILE      PIPEWRIGHT_SECRET_KEY_FILE     <data dir>/secret.key (generated; embedded only)
                               PIPEWRIGHT_SECRET_KEY          the keys themselves (base64, first one seals)
 `;

@@ -9,6 +9,7 @@ export interface AssignmentLimits {
   readonly defaultJobTimeoutSeconds: number;
   readonly maxLogBytes: number;
   readonly maxArtifactBytes: number;
+  readonly maxCacheBytes: number;
 }
 
 /** Whether the job's step inputs read other jobs' outputs (`${{ jobs.<job>.outputs.<name> }}`). */
@@ -72,5 +73,7 @@ export function buildAssignment(
     artifacts: jd.artifacts ?? [],
     downloads: jd.download_artifacts ?? [],
     maxArtifactBytes: limits.maxArtifactBytes,
+    cache: jd.cache ?? null,
+    maxCacheBytes: limits.maxCacheBytes,
   };
 }

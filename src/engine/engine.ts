@@ -12,6 +12,7 @@ import type { RunRecord } from "../store/run-records.js";
 import type { Store } from "../store/store.js";
 import { admitWaitingRuns } from "./admission.js";
 import { type Artifacts, createArtifacts } from "./artifacts.js";
+import { type Caches, createCaches } from "./caches.js";
 import { type CodeEvents, createCodeEvents } from "./code-events.js";
 import type { Executor } from "./create-runs.js";
 import { expireLeases } from "./leases.js";
@@ -52,6 +53,9 @@ export interface EngineConfig {
   readonly maxArtifactBytes: number;
   /** What is kept how long (see retention.ts). */
   readonly retention: RetentionPolicy;
+  /** The cap on one cache entry, and on a project's entries in all (least recently used go). */
+  readonly maxCacheBytes: number;
+  readonly cacheQuotaBytes: number;
 }
 
 export interface EngineDeps {
@@ -103,6 +107,8 @@ export interface Engine {
   readonly codeEvents: CodeEvents;
   /** Artifacts of runs: runners upload and download them, users list and download them. */
   readonly artifacts: Artifacts;
+  /** Caches of pipelines' jobs: runners restore and save them. */
+  readonly caches: Caches;
   /** What is old goes (in the background of the sweep; `pass` runs one now). */
   readonly retention: Retention;
   /** Resolves when background work begun so far (polls, superseding, retention) has ended. */
@@ -162,7 +168,20 @@ export function createEngine(deps: EngineDeps): Engine {
     wake: pump,
     clock,
     newId,
-    config: { ...limits, leaseMs: config.leaseMs, maxArtifactBytes: config.maxArtifactBytes },
+    config: {
+      ...limits,
+      leaseMs: config.leaseMs,
+      maxArtifactBytes: config.maxArtifactBytes,
+      maxCacheBytes: config.maxCacheBytes,
+    },
+  });
+  const caches = createCaches({
+    store,
+    blobs: deps.blobs,
+    runners,
+    maxBytes: config.maxCacheBytes,
+    quotaBytes: config.cacheQuotaBytes,
+    now,
   });
   const artifacts = createArtifacts({
     store,
@@ -244,6 +263,7 @@ export function createEngine(deps: EngineDeps): Engine {
     runners,
     codeEvents,
     artifacts,
+    caches,
     get stopping() {
       return stopped;
     },

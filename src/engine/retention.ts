@@ -17,6 +17,8 @@ export interface RetentionPolicy {
   readonly logsDays: number;
   readonly artifactsDays: number;
   readonly idempotencyDays: number;
+  /** Cache entries unused this long go. */
+  readonly cachesDays: number;
 }
 
 /** How often a replica sweeps for what is old. */
@@ -31,6 +33,7 @@ export interface RetentionCounts {
   artifacts: number;
   blobs: number;
   idempotency: number;
+  caches: number;
 }
 
 export interface Retention {
@@ -61,7 +64,7 @@ export function createRetention(deps: {
 
   async function pass(): Promise<RetentionCounts> {
     const t = now();
-    const c: RetentionCounts = { runs: 0, logs: 0, artifacts: 0, blobs: 0, idempotency: 0 };
+    const c: RetentionCounts = { runs: 0, logs: 0, artifacts: 0, blobs: 0, idempotency: 0, caches: 0 };
     const runsBefore = policy.runsDays > 0 ? t - policy.runsDays * DAY : undefined;
     const perPipeline = policy.runsPerPipeline > 0 ? policy.runsPerPipeline : undefined;
     if (runsBefore !== undefined || perPipeline !== undefined) {
@@ -94,6 +97,15 @@ export function createRetention(deps: {
         await turn();
       }
     }
+    if (policy.cachesDays > 0) {
+      for (let i = 0; i < BATCHES; i++) {
+        const { removed, blobs: shas } = await store.expireCaches(t - policy.cachesDays * DAY, BATCH);
+        if (removed === 0) break;
+        c.caches += removed;
+        c.blobs += await dropBlobs(shas);
+        await turn();
+      }
+    }
     if (policy.idempotencyDays > 0) {
       for (let i = 0; i < BATCHES; i++) {
         const n = await store.expireIdempotency(t - policy.idempotencyDays * DAY, BATCH);
@@ -102,7 +114,8 @@ export function createRetention(deps: {
         await turn();
       }
     }
-    if (c.runs + c.logs + c.artifacts + c.blobs + c.idempotency > 0) logger.info({ removed: c }, "retention");
+    if (c.runs + c.logs + c.artifacts + c.blobs + c.idempotency + c.caches > 0)
+      logger.info({ removed: c }, "retention");
     return c;
   }
 

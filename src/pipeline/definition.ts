@@ -2,6 +2,7 @@
 // the stage ordering the scheduler follows. Every failure names the offending field path.
 
 import { parseArtifactDecls, parseDownloads } from "./artifacts.js";
+import { parseCacheDecl } from "./caches.js";
 import { parseCondition } from "./condition.js";
 import { InvalidInput, invalidDefinition, withPathPrefix } from "./issues.js";
 import { checkJsonValue, LIMITS, type LimitName, utf8Length } from "./limits.js";
@@ -24,6 +25,7 @@ const JOB_KEYS = new Set([
   "steps",
   "artifacts",
   "download_artifacts",
+  "cache",
 ]);
 const STEP_KEYS = new Set(["name", "identifier", "task", "sequence", "inputs"]);
 
@@ -188,6 +190,7 @@ function parseJob(raw: unknown, path: string, s: number, j: number): JobDef {
     steps,
     artifacts: parseArtifactDecls(raw.artifacts, `${path}.artifacts`),
     download_artifacts: parseDownloads(raw.download_artifacts, `${path}.download_artifacts`),
+    cache: parseCacheDecl(raw.cache, `${path}.cache`),
     extra: extraOf(raw, JOB_KEYS),
   };
 }

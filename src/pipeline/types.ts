@@ -2,6 +2,7 @@
 // its variables (§5.2) and concurrency control (§5.4). Status and task names: vocabulary.ts.
 
 import type { ArtifactDecl } from "./artifacts.js";
+import type { CacheDecl } from "./caches.js";
 import type { TaskName } from "./vocabulary.js";
 
 export interface StepInput {
@@ -36,6 +37,8 @@ export interface JobDef {
   /** Ours: what the job keeps once its steps complete, and what of earlier jobs it gets first. */
   readonly artifacts: readonly ArtifactDecl[];
   readonly download_artifacts: readonly string[];
+  /** Ours: files kept between runs of the pipeline (and branch), by key. */
+  readonly cache: CacheDecl | null;
   readonly extra: Readonly<Record<string, unknown>>;
 }
 

@@ -92,6 +92,7 @@ export function yamlFormFromDetail(p: PipelineDetailLike): string {
       }
       if ((job.artifacts ?? []).length > 0) y.artifacts = job.artifacts.map((a) => ({ ...a }));
       if ((job.download_artifacts ?? []).length > 0) y.download_artifacts = [...job.download_artifacts];
+      if (job.cache) y.cache = { key: job.cache.key, paths: [...job.cache.paths] };
       y.steps = job.steps.map((step) => {
         const ys: Obj = { name: step.name, uses: step.task };
         // The server's default (step_<s>_<j>_<k>) is positional, so it is left to be generated again.

@@ -66,6 +66,7 @@ const JOB_KEYS = [
   "labels",
   "artifacts",
   "download_artifacts",
+  "cache",
   "steps",
 ];
 const STEP_KEYS = ["name", "identifier", "uses", "with"];
@@ -396,6 +397,7 @@ function jobOf(
     // Checked with the definition (their errors point here through the path map).
     ...(job.artifacts !== undefined ? { artifacts: job.artifacts } : {}),
     ...(job.download_artifacts !== undefined ? { download_artifacts: job.download_artifacts } : {}),
+    ...(job.cache !== undefined ? { cache: job.cache } : {}),
     steps: list(job.steps, [...jp, "steps"], loc, "steps").map((step, k) =>
       stepOf(step, [...jp, "steps", k], k, loc, map),
     ),

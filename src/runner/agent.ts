@@ -452,6 +452,22 @@ export function createAgent(opts: AgentOptions): Agent {
         );
         return JSON.parse(await readAll(res)) as { sha256: string; size: number };
       },
+      async restoreCache(key) {
+        const q = `?runner_id=${runnerId}&attempt=${job.attempt}&key=${encodeURIComponent(key)}`;
+        try {
+          return await transfer(`/runner/v1/jobs/${job.jobRunId}/cache${q}`, undefined, controller.signal);
+        } catch (err) {
+          // A miss: the job goes on without it.
+          if (err instanceof HttpError && err.status === 404 && err.message.includes("no cache entry"))
+            return undefined;
+          throw err;
+        }
+      },
+      async saveCache(key, body) {
+        const q = `?runner_id=${runnerId}&attempt=${job.attempt}&key=${encodeURIComponent(key)}`;
+        const res = await transfer(`/runner/v1/jobs/${job.jobRunId}/cache${q}`, body, controller.signal);
+        return JSON.parse(await readAll(res)) as { sha256: string; size: number };
+      },
       async downloadArtifact(name) {
         const q = `?runner_id=${runnerId}&attempt=${job.attempt}`;
         return transfer(

@@ -4,6 +4,7 @@
 // only what the step could have handed over itself — files of the step's user, links that stay
 // inside the workspace — and writes only inside the workspace, as the step's user.
 
+import crypto from "node:crypto";
 import { constants } from "node:fs";
 import { chown, lstat, mkdir, open, readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
@@ -104,7 +105,13 @@ export function artifactStream(c: {
  * Writes an artifact's archive into `workspace`: directories made as needed (never through a
  * link), files created new (an existing path is refused), owned by the job's user.
  */
-export async function extractArtifact(workspace: string, body: Readable, owner: Owner): Promise<number> {
+export async function extractArtifact(
+  workspace: string,
+  body: Readable,
+  owner: Owner,
+  /** `fail`: a path already there fails the extraction (artifacts); `keep`: it is left as it is (caches). */
+  existing: "fail" | "keep" = "fail",
+): Promise<number> {
   const root = await realpath(workspace);
   let files = 0;
   /** Makes the directories of `rel` below the root, refusing any that is not a real directory. */
@@ -135,9 +142,13 @@ export async function extractArtifact(workspace: string, body: Readable, owner: 
           constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
           (e.mode & 0o777) | 0o600,
         ).catch((err: NodeJS.ErrnoException) => {
-          if (err.code === "EEXIST") throw new ArtifactRefused(`${e.path} is already in the workspace`);
+          if (err.code === "EEXIST") {
+            if (existing === "keep") return undefined;
+            throw new ArtifactRefused(`${e.path} is already in the workspace`);
+          }
           throw err;
         });
+        if (!fh) return { write: async () => {}, end: async () => {} };
         if (owner) await fh.chown(owner.uid, owner.gid);
         files++;
         return {
@@ -152,4 +163,39 @@ export async function extractArtifact(workspace: string, body: Readable, owner: 
     }),
   );
   return files;
+}
+
+/**
+ * `hashFiles(globs)` of a cache key: the sha256 of the matched files of the workspace (their paths
+ * and contents, in path order); "" when nothing matches, as GitHub's hashFiles answers.
+ */
+export async function hashWorkspaceFiles(workspace: string, globs: readonly string[]): Promise<string> {
+  const isMatch = picomatch([...globs], { dot: true });
+  const root = await realpath(workspace);
+  const files: string[] = [];
+  const todo = [""];
+  while (todo.length > 0) {
+    const rel = todo.pop()!;
+    for (const n of await readdir(path.join(root, rel))) {
+      const relPath = rel === "" ? n : `${rel}/${n}`;
+      if (relPath === RUNNER_DIR) continue;
+      const st = await lstat(path.join(root, relPath));
+      if (st.isDirectory()) todo.push(relPath);
+      else if (st.isFile() && isMatch(relPath)) files.push(relPath);
+    }
+  }
+  if (files.length === 0) return "";
+  files.sort();
+  const all = crypto.createHash("sha256");
+  for (const f of files) {
+    const one = crypto.createHash("sha256");
+    const fh = await open(path.join(root, f), constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      for await (const chunk of fh.createReadStream({ autoClose: false })) one.update(chunk as Buffer);
+    } finally {
+      await fh.close();
+    }
+    all.update(`${f}\0${one.digest("hex")}\n`);
+  }
+  return all.digest("hex");
 }

@@ -35,6 +35,9 @@ export interface JobAssignment {
   /** Artifacts of earlier jobs of the run, written into the workspace before the first step. */
   readonly downloads: readonly string[];
   readonly maxArtifactBytes: number;
+  /** Files restored by key before the first step that is not a checkout, saved after a miss. */
+  readonly cache: { readonly key: string; readonly paths: readonly string[] } | null;
+  readonly maxCacheBytes: number;
 }
 
 export type StepOutcomeStatus = "COMPLETED" | "FAILED" | "CANCELED";
@@ -55,6 +58,10 @@ export interface JobReporter {
   uploadArtifact(name: string, body: Readable): Promise<{ readonly sha256: string; readonly size: number }>;
   /** An earlier job's artifact the job asks for. */
   downloadArtifact(name: string): Promise<Readable>;
+  /** The cache entry of `key` for the job's pipeline and branch; undefined on a miss. */
+  restoreCache(key: string): Promise<Readable | undefined>;
+  /** Saves the job's cache under `key` (the server keeps the first entry of a key). */
+  saveCache(key: string, body: Readable): Promise<{ readonly sha256: string; readonly size: number }>;
 }
 
 export interface JobOutcome {

@@ -5,11 +5,18 @@ import { chown, mkdir, rm, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
+import { renderCacheKey } from "../pipeline/caches.js";
 import { cloneUrlProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { OUTPUT_FILE_VARIABLE, parseOutputs, type StepOutput } from "../pipeline/outputs.js";
 import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
-import { ArtifactRefused, artifactStream, collectArtifact, extractArtifact } from "./artifacts.js";
+import {
+  ArtifactRefused,
+  artifactStream,
+  collectArtifact,
+  extractArtifact,
+  hashWorkspaceFiles,
+} from "./artifacts.js";
 import { FULL_COMMIT, gitClone } from "./git-clone.js";
 import type { StepGroups } from "./groups.js";
 import type {
@@ -90,6 +97,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         },
       };
       const deadline = clock.now() + job.timeoutMs;
+      /** The cache key that missed at restore (then saved after the last step). */
+      let cacheMiss: string | undefined;
       let outcome: JobOutcome = { status: "COMPLETED", nextStep: job.steps.length, message: null };
       try {
         for (let i = job.startStep; i < job.steps.length; i++) {
@@ -106,10 +115,16 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           await reporter.stepStarted(step.id);
           const remaining = deadline - clock.now();
           // The artifacts the job asks for are in its workspace before its first step runs.
-          const fetched =
+          let fetched =
             i === 0 && (job.downloads ?? []).length > 0
               ? await fetchArtifacts(job, place, step.id, reporter)
               : undefined;
+          // Its cache before its first step that is not a checkout (the key may hash checked-out files).
+          if (!fetched && job.cache && i === firstAfterCheckout(job)) {
+            const restored = await restoreCache(job.cache, place, step.id, reporter);
+            if ("failed" in restored) fetched = { status: "FAILED", message: restored.failed, outputs: [] };
+            else cacheMiss = restored.miss;
+          }
           let { status, message, outputs } =
             fetched ??
             (remaining <= 0
@@ -119,6 +134,10 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           if (status === "COMPLETED" && i === job.steps.length - 1 && (job.artifacts ?? []).length > 0) {
             const kept = await keepArtifacts(job, place, step.id, reporter);
             if (kept) ({ status, message } = kept);
+          }
+          if (status === "COMPLETED" && i === job.steps.length - 1 && job.cache && cacheMiss) {
+            const saved = await saveCache(job, job.cache, cacheMiss, place, step.id, reporter);
+            if (saved) ({ status, message } = saved);
           }
           await reporter.stepFinished(step.id, status, message, outputs);
           if (status !== "COMPLETED") {
@@ -396,4 +415,80 @@ async function keepArtifacts(
     }
   }
   return undefined;
+}
+
+/** The index of the job's first step that is not a checkout (its cache is restored before it). */
+function firstAfterCheckout(job: JobAssignment): number {
+  const i = job.steps.findIndex((s) => s.task !== GIT_CLONE_TASK);
+  return i < 0 ? job.steps.length - 1 : i;
+}
+
+async function cacheKey(cache: NonNullable<JobAssignment["cache"]>, place: Place) {
+  return renderCacheKey(cache.key, (globs) => hashWorkspaceFiles(place.workspace, globs));
+}
+
+/** Restores the cache entry of the job's key; a miss is no error (answers the key to save). */
+async function restoreCache(
+  cache: NonNullable<JobAssignment["cache"]>,
+  place: Place,
+  stepId: string,
+  reporter: JobReporter,
+): Promise<{ miss: string | undefined } | { failed: string }> {
+  let key = "";
+  try {
+    key = await cacheKey(cache, place);
+    const body = await reporter.restoreCache(key);
+    if (!body) {
+      reporter.stepOutput(stepId, `[pipewright] cache ${key}: not found, it is saved after the job\n`);
+      return { miss: key };
+    }
+    const files = await extractArtifact(place.workspace, body, place.user, "keep");
+    reporter.stepOutput(stepId, `[pipewright] cache ${key}: ${files} files restored\n`);
+    return { miss: undefined };
+  } catch (err) {
+    const message = `cache ${key}: ${(err as Error).message}`;
+    reporter.stepOutput(stepId, `[pipewright] ${message}\n`);
+    return { failed: message };
+  }
+}
+
+/** Saves the job's cache under the key that missed; a failure fails the last step, saying why. */
+async function saveCache(
+  job: JobAssignment,
+  cache: NonNullable<JobAssignment["cache"]>,
+  key: string,
+  place: Place,
+  stepId: string,
+  reporter: JobReporter,
+): Promise<{ status: StepOutcomeStatus; message: string } | undefined> {
+  try {
+    const c = await collectArtifact(
+      place.workspace,
+      `cache ${key}`,
+      cache.paths,
+      place.user,
+      job.maxCacheBytes,
+    );
+    const info = await reporter.saveCache(key, artifactStream(c));
+    reporter.stepOutput(
+      stepId,
+      `[pipewright] cache ${key}: ${c.entries.length} files, ${size(info.size)} saved\n`,
+    );
+    return undefined;
+  } catch (err) {
+    if (err instanceof ArtifactRefused && /no file matches/.test(err.message)) {
+      // Nothing to keep yet is not the job's failure.
+      reporter.stepOutput(stepId, `[pipewright] ${err.message.replace(/^artifact /, "")}: nothing saved\n`);
+      return undefined;
+    }
+    const message = (
+      err instanceof ArtifactRefused
+        ? err.message
+        : `cache ${key} could not be saved: ${(err as Error).message}`
+    )
+      .replace(/^artifact cache /, "cache ")
+      .replace("the cap on an artifact (--max-artifact-bytes)", "the cap on a cache (--max-cache-bytes)");
+    reporter.stepOutput(stepId, `[pipewright] ${message}\n`);
+    return { status: "FAILED", message };
+  }
 }

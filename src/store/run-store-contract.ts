@@ -38,6 +38,7 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
               resource: "",
               artifacts: [],
               download_artifacts: [],
+              cache: null,
               extra: {},
               steps: [
                 {

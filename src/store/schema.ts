@@ -259,6 +259,19 @@ export interface ArtifactTable {
   create_time: number;
 }
 
+/** A cache entry: the files a pipeline's job kept under a key, for its runs at a branch. */
+export interface CacheTable {
+  pipeline_id: string;
+  /** The branch the runs build ("" when they build none). */
+  scope: string;
+  key: string;
+  project_id: string;
+  sha256: string;
+  size: number;
+  create_time: number;
+  last_used: number;
+}
+
 /** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
 export interface WebhookSecretTable {
   project_id: string;
@@ -305,6 +318,7 @@ export interface Database {
   schedules: ScheduleTable;
   trigger_polls: TriggerPollTable;
   artifacts: ArtifactTable;
+  caches: CacheTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
 }

@@ -375,6 +375,34 @@ export interface ArtifactStore {
   getArtifact(runId: string, name: string): Promise<ArtifactRecord | undefined>;
 }
 
+/** A cache entry (see CacheTable). */
+export interface CacheRecord {
+  readonly pipeline_id: string;
+  readonly scope: string;
+  readonly key: string;
+  readonly project_id: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly create_time: number;
+  readonly last_used: number;
+}
+
+/** Cache entries. An entry is immutable: saving a key that is there keeps the first. */
+export interface CacheStore {
+  /** The entry, its last use moved to `now`; undefined on a miss. */
+  useCache(pipelineId: string, scope: string, key: string, now: number): Promise<CacheRecord | undefined>;
+  /** Stores the entry unless its key is there; answers whether it was stored. */
+  putCache(c: CacheRecord): Promise<boolean>;
+  /** The project's entries, least recently used first, and their bytes in all. */
+  projectCaches(projectId: string): Promise<{ readonly items: CacheRecord[]; readonly bytes: number }>;
+  deleteCache(pipelineId: string, scope: string, key: string): Promise<void>;
+  /** Deletes up to `limit` entries unused since the time; answers how many and their blobs. */
+  expireCaches(
+    unusedSince: number,
+    limit: number,
+  ): Promise<{ readonly removed: number; readonly blobs: string[] }>;
+}
+
 /** What a project keeps (the admin's usage view). */
 export interface ProjectUsage {
   readonly project_id: string;
@@ -385,6 +413,8 @@ export interface ProjectUsage {
   readonly artifacts: number;
   /** Bytes of its artifacts (a blob two artifacts share counts for each). */
   readonly artifact_bytes: number;
+  readonly caches: number;
+  readonly cache_bytes: number;
 }
 
 /**
@@ -407,7 +437,7 @@ export interface RetentionStore {
     before: number,
     limit: number,
   ): Promise<{ readonly removed: number; readonly blobs: string[] }>;
-  /** Those of the blobs no artifact record references any more. */
+  /** Those of the blobs no artifact record nor cache entry references any more. */
   unreferencedBlobs(shas: readonly string[]): Promise<string[]>;
   /** Deletes batch records and deliveries made before the time (up to `limit` of each). */
   expireIdempotency(before: number, limit: number): Promise<number>;
@@ -481,6 +511,7 @@ export interface Store
     PollStore,
     ArtifactStore,
     RetentionStore,
+    CacheStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

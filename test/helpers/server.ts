@@ -282,6 +282,7 @@ export interface JobSpec {
   /** Ours: what the job keeps, and what of earlier jobs it gets (docs/definition.md). */
   artifacts?: { name: string; paths: string[] }[];
   download_artifacts?: string[];
+  cache?: { key: string; paths: string[] };
   steps: StepSpec[];
 }
 export interface StageSpec {
@@ -311,6 +312,7 @@ export function definition(stages: StageSpec[]): string {
         resource: j.resource ?? "",
         ...(j.artifacts ? { artifacts: j.artifacts } : {}),
         ...(j.download_artifacts ? { download_artifacts: j.download_artifacts } : {}),
+        ...(j.cache ? { cache: j.cache } : {}),
         steps: j.steps.map((st, k) => ({
           name: st.name ?? `step${k}`,
           identifier: st.identifier ?? `${j.identifier}_s${k}`,

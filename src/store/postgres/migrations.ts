@@ -212,4 +212,16 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX artifacts_by_blob ON artifacts (sha256)`.execute(db);
     },
   },
+  // Caches: files kept between runs of a pipeline (and branch) under a key, newest use first out last.
+  "015_caches": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE caches (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL, key TEXT NOT NULL, project_id TEXT NOT NULL, sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL, create_time BIGINT NOT NULL, last_used BIGINT NOT NULL,
+        PRIMARY KEY (pipeline_id, scope, key))`.execute(db);
+      await sql`CREATE INDEX caches_by_use ON caches (project_id, last_used)`.execute(db);
+      await sql`CREATE INDEX caches_by_blob ON caches (sha256)`.execute(db);
+    },
+  },
 };

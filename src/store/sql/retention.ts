@@ -89,7 +89,8 @@ export function retentionQueries(ctx: SqlContext): RetentionStore {
     async unreferencedBlobs(shas) {
       if (shas.length === 0) return [];
       const used = await db.selectFrom("artifacts").select("sha256").where("sha256", "in", shas).execute();
-      const still = new Set(used.map((u) => u.sha256));
+      const cached = await db.selectFrom("caches").select("sha256").where("sha256", "in", shas).execute();
+      const still = new Set([...used, ...cached].map((u) => u.sha256));
       return shas.filter((s) => !still.has(s));
     },
 
@@ -139,7 +140,17 @@ export function retentionQueries(ctx: SqlContext): RetentionStore {
         ])
         .groupBy("project_id")
         .execute();
+      const cached = await db
+        .selectFrom("caches")
+        .select([
+          "project_id",
+          (eb) => eb.fn.sum<number>("size").as("bytes"),
+          (eb) => eb.fn.countAll<number>().as("n"),
+        ])
+        .groupBy("project_id")
+        .execute();
       const by = <T extends { project_id: string }>(rows: T[]) => new Map(rows.map((r) => [r.project_id, r]));
+      const c = by(cached);
       const r = by(runs);
       const l = by(logs);
       const a = by(arts);
@@ -151,6 +162,8 @@ export function retentionQueries(ctx: SqlContext): RetentionStore {
           log_bytes: Number(l.get(p.id)?.bytes ?? 0),
           artifacts: Number(a.get(p.id)?.n ?? 0),
           artifact_bytes: Number(a.get(p.id)?.bytes ?? 0),
+          caches: Number(c.get(p.id)?.n ?? 0),
+          cache_bytes: Number(c.get(p.id)?.bytes ?? 0),
         }),
       );
     },

@@ -9,6 +9,7 @@ import type { Store, StoreCapabilities } from "../store.js";
 import { credentialQueries, metaQueries, projectQueries } from "./accounts.js";
 import { artifactQueries } from "./artifacts.js";
 import { batchQueries } from "./batches.js";
+import { cacheQueries } from "./caches.js";
 import {
   type BulkWriter,
   DefinitionCache,
@@ -59,6 +60,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...pollQueries(ctx),
       ...artifactQueries(ctx),
       ...retentionQueries(ctx),
+      ...cacheQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
