@@ -4,7 +4,7 @@
 // on the same disk. Server RSS is sampled every 20 ms meanwhile: the bytes must stream, not
 // gather in memory.
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -103,6 +103,37 @@ const devNull = (): Writable =>
     },
   });
 
+/**
+ * A second baseline: a bare node:http server in another process doing what the artifact path
+ * must (hash the upload while writing it to a file; stream the file back), so the figures show
+ * what Pipewright adds over HTTP itself.
+ */
+const BARE_SERVER = `
+const http = require("node:http"), fs = require("node:fs"), crypto = require("node:crypto");
+const { pipeline } = require("node:stream/promises"), { Transform } = require("node:stream");
+const file = process.argv[1];
+http.createServer(async (req, res) => {
+  if (req.method === "PUT") {
+    const h = crypto.createHash("sha256");
+    const t = new Transform({ transform(c, _e, d) { h.update(c); d(null, c); } });
+    await pipeline(req, t, fs.createWriteStream(file, { highWaterMark: 1 << 20 }));
+    res.end(JSON.stringify({ sha256: h.digest("hex") }));
+  } else {
+    res.writeHead(200, { "content-length": fs.statSync(file).size });
+    await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), res);
+  }
+}).listen(0, "127.0.0.1", function () { process.stdout.write(String(this.address().port) + "\\n"); });
+`;
+
+async function startBare(file: string): Promise<{ url: string; stop(): void }> {
+  const proc = spawn(process.execPath, ["-e", BARE_SERVER, file], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<string>((resolve, reject) => {
+    proc.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim()));
+    proc.once("exit", (code) => reject(new Error(`bare server exited ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/`, stop: () => proc.kill() };
+}
+
 export async function artifacts(): Promise<BenchResult> {
   const dir = tempDir("pipewright-bench-a-");
   const server = await startServer(dir, ["--no-local-runner", "--max-artifact-bytes", String(2 * SIZE)]);
@@ -145,7 +176,9 @@ export async function artifacts(): Promise<BenchResult> {
     const downloadUrl = new URL(
       `${server.url}/v5/${projectId}/api/pipelines/${pl}/pipeline-runs/${run}/artifacts/big/download`,
     );
+    const bare = await startBare(path.join(work, "bare.bin"));
     const rows: [string, string][] = [];
+    const bares: number[] = [];
     const cps: number[] = [];
     const ups: number[] = [];
     const downs: number[] = [];
@@ -157,6 +190,11 @@ export async function artifacts(): Promise<BenchResult> {
       if (cp.status !== 0) throw new Error(`cp failed: ${cp.stderr}`);
       cps.push(performance.now() - t0);
       fs.rmSync(dst);
+      const bareUp = await transfer(new URL(bare.url), "", "PUT", src);
+      const bareGot = path.join(work, `bare-got-${r}.bin`);
+      const bareDown = await transfer(new URL(bare.url), "", "GET", bareGot);
+      fs.rmSync(bareGot);
+      bares.push(bareUp + bareDown);
 
       const before = rssMb(server.pid);
       let peak = before;
@@ -176,11 +214,12 @@ export async function artifacts(): Promise<BenchResult> {
       const load = os.loadavg()[0]!.toFixed(2);
       rows.push([
         `round ${r + 1} (load ${load})`,
-        `cp ${cps[r]!.toFixed(0)} ms · upload ${ups[r]!.toFixed(0)} ms · download ${downs[r]!.toFixed(0)} ms · RSS +${(peak - before).toFixed(1)} MB`,
+        `cp ${cps[r]!.toFixed(0)} ms · bare node:http up+down ${bares[r]!.toFixed(0)} ms · upload ${ups[r]!.toFixed(0)} ms · download ${downs[r]!.toFixed(0)} ms · RSS +${(peak - before).toFixed(1)} MB`,
       ]);
     }
     runner.close();
     api.close();
+    bare.stop();
 
     // Round trip: the artifact up and down again, against one cp of it.
     const trips = ups.map((u, i) => cps[i]! / (u + downs[i]!));
@@ -194,6 +233,10 @@ export async function artifacts(): Promise<BenchResult> {
         ["upload (median)", `${mbps(median(ups))} (${ratio(median(cps) / median(ups))} of cp)`],
         ["download (median)", `${mbps(median(downs))} (${ratio(median(cps) / median(downs))} of cp)`],
         ["round trip throughput / cp (per round)", trips.map((t) => ratio(t)).join(" · ")],
+        [
+          "Pipewright up+down / bare node:http up+down (per round)",
+          ups.map((u, i) => ratio((u + downs[i]!) / bares[i]!)).join(" · "),
+        ],
       ],
       targets: [
         {
@@ -211,6 +254,7 @@ export async function artifacts(): Promise<BenchResult> {
       ],
       notes: [
         "round trip throughput = size / (upload + download time), against size / cp time, so 0.50× means the two transfers took twice one cp",
+        "cp copies within the page cache (copy_file_range); the bare node:http server shows what HTTP on this machine allows",
       ],
     };
   } finally {
