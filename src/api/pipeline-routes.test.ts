@@ -162,11 +162,21 @@ describe("pipeline endpoints", () => {
     const banned = (await call(t.app, "POST", `${base()}/list`, { token: ADMIN_TOKEN, body: {} })).body
       .pipelines[0].pipeline_id;
     await call(t.app, "PUT", `${base()}/${banned}/ban`, { token: ADMIN_TOKEN });
-    const onlyBanned = await call(t.app, "POST", `${base()}/list`, {
+    // is_banned: whether disabled pipelines are included (the SDK's ListPipelineQuery).
+    const withBanned = await call(t.app, "POST", `${base()}/list`, {
       token: ADMIN_TOKEN,
-      body: { is_banned: true },
+      body: { is_banned: true, limit: 100 },
     });
-    expect(onlyBanned.body.pipelines.map((p: { pipeline_id: string }) => p.pipeline_id)).toEqual([banned]);
+    expect(withBanned.body.total).toBe(13);
+    expect(withBanned.body.pipelines.map((p: { pipeline_id: string }) => p.pipeline_id)).toContain(banned);
+    const withoutBanned = await call(t.app, "POST", `${base()}/list`, {
+      token: ADMIN_TOKEN,
+      body: { is_banned: false, limit: 100 },
+    });
+    expect(withoutBanned.body.total).toBe(12);
+    expect(withoutBanned.body.pipelines.map((p: { pipeline_id: string }) => p.pipeline_id)).not.toContain(
+      banned,
+    );
   });
 
   it("rejects invalid definitions naming the field path, creating nothing", async () => {

@@ -10,6 +10,7 @@ import { LIMITS } from "../pipeline/limits.js";
 import { parseSchedule } from "../pipeline/schedules.js";
 import { checkTrigger } from "../pipeline/triggers.js";
 import { parseConcurrencyControl, parseVariables, restoreMaskedSecrets } from "../pipeline/variables.js";
+import { RUN_STATUSES } from "../pipeline/vocabulary.js";
 import { PIPELINE_SORT_KEYS, type PipelineSpec } from "../store/store.js";
 import {
   pipelineRequestSchema as pipelineBody,
@@ -22,7 +23,7 @@ import { authorizeProject, type RouteContext } from "./context.js";
 import { loadPipeline, requireProjectExists } from "./lookups.js";
 import { pipelineDetailView, pipelineListItemView, TRIGGER_VIEW_FIELDS } from "./pipeline-views.js";
 import { runSummaryView } from "./run-views.js";
-import { pipelineParams, projectParams } from "./schemas.js";
+import { idSchema, pipelineParams, projectParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
 export const PIPELINE_LIST_DEFAULT_LIMIT = 10;
@@ -280,14 +281,45 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
         params: projectParams,
         body: {
           type: ["object", "null"],
+          // Every field the SDK's ListPipelineQuery has; anything else is refused, named.
+          additionalProperties: false,
           properties: {
+            project_id: idSchema,
+            project_ids: { type: "array", items: idSchema, maxItems: LIMITS.queryEntries },
+            component_id: { type: "string", maxLength: LIMITS.nameLength },
             name: { type: "string", maxLength: LIMITS.nameLength },
-            is_banned: { type: "boolean" },
+            status: {
+              type: "array",
+              items: { type: "string", enum: RUN_STATUSES },
+              maxItems: RUN_STATUSES.length,
+            },
             is_publish: { type: "boolean" },
+            creator_id: { type: "string", maxLength: LIMITS.nameLength },
+            creator_ids: {
+              type: "array",
+              items: { type: "string", maxLength: LIMITS.nameLength },
+              maxItems: LIMITS.queryEntries,
+            },
+            executor_ids: {
+              type: "array",
+              items: { type: "string", maxLength: LIMITS.nameLength },
+              maxItems: LIMITS.queryEntries,
+            },
+            start_time: { type: "string", maxLength: 64 },
+            end_time: { type: "string", maxLength: 64 },
             offset: { type: "integer", minimum: 0, maximum: LIMITS.listOffset },
             limit: { type: "integer", minimum: 0, maximum: PIPELINE_LIST_MAX_LIMIT },
             sort_key: { type: "string", enum: PIPELINE_SORT_KEYS },
             sort_dir: { type: "string", enum: ["asc", "desc"] },
+            group_path_id: { type: "string", maxLength: 128 },
+            by_group: { type: "boolean" },
+            is_banned: { type: "boolean" },
+            query_new: { type: "boolean" },
+            security_level_list: {
+              type: "array",
+              items: { type: "integer", minimum: 0, maximum: 100 },
+              maxItems: 100,
+            },
           },
         },
         response: { 200: pipelineListSchema },
@@ -298,19 +330,54 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       await authorizeProject(ctx, req, project_id, "read");
       await requireProjectExists(store, project_id);
       const b = req.body ?? {};
+      if (b.project_id !== undefined && b.project_id !== project_id)
+        throw invalid("project_id", "must be the project of the path (list several with project_ids)");
+      // Pipeline groups do not exist yet: a group filter cannot be honoured, so it is refused.
+      if (b.group_path_id !== undefined && b.group_path_id !== "")
+        throw invalid("group_path_id", "pipeline groups are not supported yet");
+      if (b.by_group === true) throw invalid("by_group", "pipeline groups are not supported yet");
+      // Each project listed must be one the caller may read.
+      for (const id of b.project_ids ?? []) {
+        await authorizeProject(ctx, req, id, "read");
+        await requireProjectExists(store, id);
+      }
       // limit 0 means "the default", as the cloud service documents no meaning for it.
       const limit = b.limit ? b.limit : PIPELINE_LIST_DEFAULT_LIMIT;
       const offset = b.offset ?? 0;
-      const page = await store.listPipelines({
-        project_id,
-        name: b.name,
-        banned: b.is_banned,
-        is_publish: b.is_publish,
-        offset,
-        limit,
-        sort_key: b.sort_key ?? "create_time",
-        sort_dir: b.sort_dir ?? "desc",
-      });
+      const creators = [...(b.creator_id !== undefined ? [b.creator_id] : []), ...(b.creator_ids ?? [])];
+      const from =
+        b.start_time !== undefined && b.start_time !== "" ? timeOf(b.start_time, "start_time") : undefined;
+      const to = b.end_time !== undefined && b.end_time !== "" ? timeOf(b.end_time, "end_time") : undefined;
+      // No pipeline has a security level (0: none set): a list without 0 matches none.
+      const levelless =
+        b.security_level_list === undefined ||
+        b.security_level_list.length === 0 ||
+        b.security_level_list.includes(0);
+      const page = levelless
+        ? await store.listPipelines({
+            project_id,
+            project_ids: b.project_ids && b.project_ids.length > 0 ? b.project_ids : undefined,
+            name: b.name,
+            // is_banned: whether disabled pipelines are included (the SDK's meaning); absent: they are.
+            banned: b.is_banned === false ? false : undefined,
+            is_publish: b.is_publish,
+            component_id: b.component_id !== undefined && b.component_id !== "" ? b.component_id : undefined,
+            creator_ids: creators.length > 0 ? creators : undefined,
+            latest:
+              b.status?.length || b.executor_ids?.length || from !== undefined || to !== undefined
+                ? {
+                    statuses: b.status?.length ? b.status : undefined,
+                    executor_ids: b.executor_ids?.length ? b.executor_ids : undefined,
+                    started_from: from,
+                    started_to: to,
+                  }
+                : undefined,
+            offset,
+            limit,
+            sort_key: b.sort_key ?? "create_time",
+            sort_dir: b.sort_dir ?? "desc",
+          })
+        : { total: 0, items: [] };
       // Each pipeline's latest run (what started it, how it went), for the page in two queries.
       const latest = await store.latestRuns(page.items.map((p) => p.id));
       const stages = await store.getStagesOfRuns(latest.map((r) => r.id));
@@ -332,4 +399,17 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       };
     },
   );
+}
+
+/**
+ * A time filter of the list: epoch milliseconds, or an ISO 8601 date-time (`2026-12-01T08:00:00Z`,
+ * or `2026-12-01 08:00:00`, read as UTC when it names no zone); a 400 naming the field otherwise.
+ */
+export function timeOf(text: string, field: string): number {
+  if (/^\d{1,15}$/.test(text)) return Number(text);
+  const m = /^(\d{4}-\d\d-\d\d)(?:[T ](\d\d:\d\d(?::\d\d(?:\.\d+)?)?))?(Z|[+-]\d\d:?\d\d)?$/i.exec(text);
+  const ms = m ? Date.parse(`${m[1]}T${m[2] ?? "00:00:00"}${m[3] ?? "Z"}`) : Number.NaN;
+  if (Number.isNaN(ms))
+    throw invalid(field, "must be epoch milliseconds or a date-time such as 2026-12-01 08:00:00 (UTC)");
+  return ms;
 }

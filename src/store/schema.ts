@@ -53,6 +53,8 @@ export interface PipelineTable {
   update_time: number;
   /** Last run_number handed out. */
   run_counter: number;
+  /** The spec's component_id, as a column for the list's filter. */
+  component_id: string;
 }
 
 export interface RunTable {

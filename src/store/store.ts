@@ -102,9 +102,23 @@ export type PipelineSortKey = (typeof PIPELINE_SORT_KEYS)[number];
 
 export interface PipelineQuery {
   readonly project_id: string;
+  /** The projects to list instead of `project_id` (the caller may read each). */
+  readonly project_ids?: readonly string[] | undefined;
   readonly name?: string | undefined;
+  /** Only disabled (true) or only enabled (false) pipelines; undefined: both. */
   readonly banned?: boolean | undefined;
   readonly is_publish?: boolean | undefined;
+  readonly component_id?: string | undefined;
+  readonly creator_ids?: readonly string[] | undefined;
+  /** Filters on each pipeline's latest run (a pipeline that never ran matches none of them). */
+  readonly latest?:
+    | {
+        readonly statuses?: readonly string[] | undefined;
+        readonly executor_ids?: readonly string[] | undefined;
+        readonly started_from?: number | undefined;
+        readonly started_to?: number | undefined;
+      }
+    | undefined;
   readonly offset: number;
   readonly limit: number;
   readonly sort_key: PipelineSortKey;

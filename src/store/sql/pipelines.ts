@@ -28,6 +28,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
             banned: 0,
             spec: specText(p.spec, sealer),
             run_counter: 0,
+            component_id: p.spec.component_id ?? "",
           })
           .execute();
         await syncSchedules(tx, p, p.create_time);
@@ -79,7 +80,12 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
       inTransaction(ctx, async ({ db: tx }) => {
         const row = await tx
           .updateTable("pipelines")
-          .set({ ...f, is_publish: bool(f.is_publish), spec: specText(f.spec, sealer) })
+          .set({
+            ...f,
+            is_publish: bool(f.is_publish),
+            spec: specText(f.spec, sealer),
+            component_id: f.spec.component_id ?? "",
+          })
           .where("id", "=", id)
           .returning("project_id")
           .executeTakeFirst();
@@ -114,17 +120,41 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
     },
 
     async listPipelines(q) {
-      let base = db.selectFrom("pipelines").where("project_id", "=", q.project_id);
+      const projects = q.project_ids ?? [q.project_id];
+      const latest = q.latest;
+      let base = db
+        .selectFrom("pipelines")
+        // A pipeline's latest run is the one of its last run number.
+        .leftJoin("pipeline_runs as lr", (join) =>
+          join
+            .onRef("lr.pipeline_id", "=", "pipelines.id")
+            .onRef("lr.run_number", "=", "pipelines.run_counter"),
+        )
+        .where("pipelines.project_id", "in", projects.length > 0 ? projects : [""]);
       // lower() on both sides: SQLite LIKE ignores ASCII case, PostgreSQL LIKE does not.
-      if (q.name) base = base.where(sql<boolean>`lower(name) like lower(${likePattern(q.name)}) escape '\\'`);
-      if (q.banned !== undefined) base = base.where("banned", "=", bool(q.banned));
-      if (q.is_publish !== undefined) base = base.where("is_publish", "=", bool(q.is_publish));
+      if (q.name)
+        base = base.where(sql<boolean>`lower(pipelines.name) like lower(${likePattern(q.name)}) escape '\\'`);
+      if (q.banned !== undefined) base = base.where("pipelines.banned", "=", bool(q.banned));
+      if (q.is_publish !== undefined) base = base.where("pipelines.is_publish", "=", bool(q.is_publish));
+      if (q.component_id !== undefined) base = base.where("pipelines.component_id", "=", q.component_id);
+      if (q.creator_ids !== undefined)
+        base = base.where("pipelines.creator_id", "in", q.creator_ids.length > 0 ? q.creator_ids : [""]);
+      if (latest?.statuses !== undefined)
+        base = base.where("lr.status", "in", latest.statuses.length > 0 ? latest.statuses : [""]);
+      if (latest?.executor_ids !== undefined)
+        base = base.where(
+          "lr.executor_id",
+          "in",
+          latest.executor_ids.length > 0 ? latest.executor_ids : [""],
+        );
+      if (latest?.started_from !== undefined) base = base.where("lr.start_time", ">=", latest.started_from);
+      if (latest?.started_to !== undefined) base = base.where("lr.start_time", "<=", latest.started_to);
       const [count, rows] = await Promise.all([
         base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
         base
-          .selectAll()
-          .orderBy(q.sort_key, q.sort_dir)
-          .orderBy("id", q.sort_dir)
+          .selectAll("pipelines")
+          .orderBy(`pipelines.${q.sort_key}`, q.sort_dir)
+          .orderBy("pipelines.id", q.sort_dir)
           .limit(q.limit)
           .offset(q.offset)
           .execute(),

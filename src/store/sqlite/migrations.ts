@@ -226,4 +226,14 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX caches_by_blob ON caches (sha256)`.execute(db);
     },
   },
+  // The list filters by micro-service: component_id as a column (it was only in the spec JSON).
+  "016_pipeline_component": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE pipelines ADD COLUMN component_id TEXT NOT NULL DEFAULT ''`.execute(db);
+      await sql`UPDATE pipelines SET component_id = COALESCE(json_extract(spec, '$.component_id'), '')`.execute(
+        db,
+      );
+      await sql`CREATE INDEX pipelines_by_component ON pipelines (project_id, component_id)`.execute(db);
+    },
+  },
 };
