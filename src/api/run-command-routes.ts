@@ -4,6 +4,7 @@
 
 import type { FastifyInstance } from "fastify";
 import { PipewrightError } from "../errors.js";
+import { LIMITS } from "../pipeline/limits.js";
 import type { RunRecord } from "../store/run-records.js";
 import type { PipelineRecord } from "../store/store.js";
 import { runStartedSchema, successSchema } from "../wire/schemas.js";
@@ -149,6 +150,11 @@ export function registerRunCommandRoutes(app: FastifyInstance, ctx: RouteContext
               ? "Pass a manual review (AcceptManualReview)"
               : "Refuse a manual review (RejectManualReview)",
           params: stepParams,
+          // CodeArts's reviewer remark; it goes into the step's message.
+          body: {
+            type: ["object", "null"],
+            properties: { approval_description: { type: "string", maxLength: LIMITS.descriptionLength } },
+          },
           response: success,
         },
       },
@@ -161,6 +167,7 @@ export function registerRunCommandRoutes(app: FastifyInstance, ctx: RouteContext
           stepRunId: req.params.step_run_id,
           decision,
           who: { id: who.id, name: who.name },
+          description: req.body?.approval_description,
         });
         return { success: true };
       },

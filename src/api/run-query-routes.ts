@@ -99,9 +99,16 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
     {
       schema: {
         tags: ["runs"],
-        summary: "Run detail (ShowPipelineRunDetail); the latest run without pipeline_run_id",
+        summary:
+          "Run detail (ShowPipelineRunDetail): by pipeline_run_id, or by pipeline_run_number; the latest run without either",
         params: pipelineParams,
-        querystring: { type: "object", properties: { pipeline_run_id: idSchema } },
+        querystring: {
+          type: "object",
+          properties: {
+            pipeline_run_id: idSchema,
+            pipeline_run_number: { type: "string", pattern: "^[1-9]\\d{0,14}$" },
+          },
+        },
         response: { 200: runDetailSchema },
       },
     },
@@ -110,6 +117,12 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
       await authorizeProject(ctx, req, project_id, "read");
       await loadPipeline(store, project_id, pipeline_id);
       let id = req.query.pipeline_run_id;
+      if (id === undefined && req.query.pipeline_run_number !== undefined) {
+        const n = Number(req.query.pipeline_run_number);
+        const run = await store.getRunByNumber(pipeline_id, n);
+        if (!run) throw new PipewrightError("RUN_NOT_FOUND", `Pipeline ${pipeline_id} has no run #${n}.`);
+        id = run.id;
+      }
       if (id === undefined) {
         const latest = await store.getLatestRun(pipeline_id);
         if (!latest) throw new PipewrightError("NEVER_RUN", `Pipeline ${pipeline_id} has not run yet.`);
@@ -118,6 +131,9 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
       const g = await store.getRunGraph(id);
       if (!g || g.run.pipeline_id !== pipeline_id)
         throw new PipewrightError("RUN_NOT_FOUND", `Pipeline ${pipeline_id} has no run ${id}.`);
+      const n = req.query.pipeline_run_number;
+      if (n !== undefined && String(g.run.run_number) !== n)
+        throw new PipewrightError("RUN_NOT_FOUND", `Run ${id} of pipeline ${pipeline_id} is not run #${n}.`);
       return detailOf(g);
     },
   );

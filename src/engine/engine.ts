@@ -77,6 +77,8 @@ export interface ReviewRequest {
   readonly stepRunId: string;
   readonly decision: ReviewDecision;
   readonly who: Executor;
+  /** What the reviewer wrote (approval_description). */
+  readonly description?: string | undefined;
 }
 
 export interface Engine {
@@ -324,6 +326,7 @@ export function createEngine(deps: EngineDeps): Engine {
     stopRun: (runId, who) => commands.stopRun(runId, who),
     retryRun: (runId, who) => commands.retryRun(runId, who),
     deletePipeline: (pipelineId, who) => commands.deletePipeline(pipelineId, who),
-    review: (req) => reviews.decide(req.runId, req.jobRunId, req.stepRunId, req.decision, req.who.name),
+    review: (req) =>
+      reviews.decide(req.runId, req.jobRunId, req.stepRunId, req.decision, req.who.name, req.description),
   };
 }

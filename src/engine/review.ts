@@ -55,6 +55,8 @@ export function decisionChanges(
   who: string,
   now: number,
   nextSeq: () => number,
+  /** What the reviewer wrote (CodeArts's approval_description), kept in the step's message. */
+  description?: string,
 ): RunChanges {
   const step = g.steps.find((s) => s.id === stepRunId);
   const job = g.jobs.find((j) => j.id === jobRunId);
@@ -67,7 +69,8 @@ export function decisionChanges(
       `Step ${stepRunId} is ${step.status}, not a manual review waiting for a decision.`,
     );
   }
-  const message = `${decision === "pass" ? "approved" : "refused"} by ${who}`;
+  const said = description?.trim();
+  const message = `${decision === "pass" ? "approved" : "refused"} by ${who}${said ? `: ${said}` : ""}`;
   return reviewChanges(g, job, stepRunId, decision, message, now, nextSeq);
 }
 
@@ -94,6 +97,7 @@ export interface Reviews {
     stepRunId: string,
     decision: ReviewDecision,
     who: string,
+    description?: string,
   ): Promise<void>;
   /** Decides every review whose deadline has passed. */
   expire(): Promise<void>;
@@ -123,9 +127,9 @@ export function createReviews(deps: {
   }
 
   return {
-    decide: async (runId, jobRunId, stepRunId, decision, who) => {
+    decide: async (runId, jobRunId, stepRunId, decision, who, description) => {
       await writer.mutate(runId, (g) =>
-        decisionChanges(g, jobRunId, stepRunId, decision, who, clock.now(), writer.nextSeq),
+        decisionChanges(g, jobRunId, stepRunId, decision, who, clock.now(), writer.nextSeq, description),
       );
     },
     expire,

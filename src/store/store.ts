@@ -198,6 +198,8 @@ export interface RunStore {
   getRun(id: string): Promise<RunRecord | undefined>;
   getRuns(ids: readonly string[]): Promise<RunRecord[]>;
   getLatestRun(pipelineId: string): Promise<RunRecord | undefined>;
+  /** The pipeline's run of that number (the SDK's pipeline_run_number). */
+  getRunByNumber(pipelineId: string, runNumber: number): Promise<RunRecord | undefined>;
   getRunGraph(id: string): Promise<RunGraph | undefined>;
   /** The kept earlier executions of the run's jobs (see RunChanges.keepAttempts), oldest first. */
   getJobAttempts(runId: string): Promise<JobAttemptRecord[]>;

@@ -251,6 +251,16 @@ export function runQueries(ctx: SqlContext): RunStore {
       return row && (await toRuns([row]))[0];
     },
 
+    async getRunByNumber(pipelineId, runNumber) {
+      const row = await db
+        .selectFrom("pipeline_runs")
+        .selectAll()
+        .where("pipeline_id", "=", pipelineId)
+        .where("run_number", "=", runNumber)
+        .executeTakeFirst();
+      return row && (await toRuns([row]))[0];
+    },
+
     async getRunGraph(id) {
       const run = await getRun(id);
       if (!run) return undefined;
