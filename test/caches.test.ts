@@ -4,11 +4,11 @@
 // own entries; an entry past the cap fails the step naming it; a project over its quota loses
 // its least recently used entries first.
 
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/app.js";
+import { git } from "./helpers/git.js";
 import {
   type Client,
   createPipelineVia,
@@ -32,17 +32,6 @@ let pid: string;
 let root: string;
 let bare: string;
 let work: string;
-const gitEnv = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "t",
-  GIT_AUTHOR_EMAIL: "t@t.invalid",
-  GIT_COMMITTER_NAME: "t",
-  GIT_COMMITTER_EMAIL: "t@t.invalid",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_CONFIG_NOSYSTEM: "1",
-};
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", args, { cwd, env: gitEnv, stdio: "pipe" });
 function commitLock(content: string) {
   fs.writeFileSync(path.join(work, "lock.txt"), content);
   git(work, "add", "lock.txt");

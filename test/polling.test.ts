@@ -4,7 +4,6 @@
 // what is tested is which runs polling starts, with what, and that each starts once (also with
 // two PostgreSQL replicas polling side by side).
 
-import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -20,6 +19,7 @@ import {
   type TestApp,
   tempDir,
 } from "./helpers/app.js";
+import { git } from "./helpers/git.js";
 import { type PostgresCluster, startPostgres } from "./helpers/postgres.js";
 import { waitFor } from "./helpers/server.js";
 
@@ -38,17 +38,6 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 const T0 = Date.UTC(2026, 11, 1, 8, 0, 0);
-const env = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "Pipewright Test",
-  GIT_AUTHOR_EMAIL: "test@pipewright.invalid",
-  GIT_COMMITTER_NAME: "Pipewright Test",
-  GIT_COMMITTER_EMAIL: "test@pipewright.invalid",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_CONFIG_NOSYSTEM: "1",
-};
-const git = (cwd: string, ...args: string[]): string =>
-  execFileSync("git", args, { cwd, env, stdio: "pipe", encoding: "utf8" }).trim();
 
 interface Repository {
   readonly url: string;

@@ -3,7 +3,6 @@
 // and a pipeline with `concurrency_control.supersede` stops its older runs of the same branch
 // when a newer event arrives (not those of another branch, and never for a tag).
 
-import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -16,6 +15,7 @@ import {
   createTestApp,
   type TestApp,
 } from "./helpers/app.js";
+import { git } from "./helpers/git.js";
 import { definition, waitFor } from "./helpers/server.js";
 
 let t: TestApp;
@@ -23,17 +23,6 @@ let pid: string;
 let secret: string;
 let bare: string;
 let work: string;
-const env = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "Pipewright Test",
-  GIT_AUTHOR_EMAIL: "test@pipewright.invalid",
-  GIT_COMMITTER_NAME: "Pipewright Test",
-  GIT_COMMITTER_EMAIL: "test@pipewright.invalid",
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_CONFIG_NOSYSTEM: "1",
-};
-const git = (cwd: string, ...args: string[]): string =>
-  execFileSync("git", args, { cwd, env, stdio: "pipe", encoding: "utf8" }).trim();
 
 function commit(branch: string, content: string): string {
   git(work, "checkout", "--quiet", ...(git(work, "branch", "--list", branch) ? [] : ["-b"]), branch);
