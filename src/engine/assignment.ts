@@ -15,10 +15,18 @@ export interface AssignmentLimits {
 /** Whether the job's step inputs read other jobs' outputs (`${{ jobs.<job>.outputs.<name> }}`). */
 export function readsOutputs(run: RunRecord, job: JobRunRecord): boolean {
   const jd = run.context.definition.stages[job.stage_idx]!.jobs[job.idx]!;
-  return jd.steps.some((s) =>
-    s.inputs.some((i) => typeof i.value === "string" && referencedJobs(i.value).length > 0),
-  );
+  let reads = readers.get(jd);
+  if (reads === undefined) {
+    reads = jd.steps.some((s) =>
+      s.inputs.some((i) => typeof i.value === "string" && referencedJobs(i.value).length > 0),
+    );
+    readers.set(jd, reads);
+  }
+  return reads;
 }
+
+/** Per job definition (one object serves every run of a definition text): whether it reads outputs. */
+const readers = new WeakMap<object, boolean>();
 
 /**
  * `steps` are the job's, in order (reading only them keeps a claim cheap in a large run);
