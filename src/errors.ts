@@ -106,6 +106,12 @@ export const ERRORS = {
   TOKEN_NOT_FOUND: { code: "DEVPIPE.00020120", status: 404, summary: "No such token." },
   ACCESS_KEY_NOT_FOUND: { code: "DEVPIPE.00020121", status: 404, summary: "No such access key." },
   PROJECT_NAME_TAKEN: { code: "DEVPIPE.00020122", status: 409, summary: "A project with this name exists." },
+  TAG_NOT_FOUND: { code: "DEVPIPE.00020123", status: 404, summary: "The project has no such pipeline tag." },
+  TAG_NAME_TAKEN: {
+    code: "DEVPIPE.00020124",
+    status: 409,
+    summary: "The project has a pipeline tag of this name.",
+  },
   RUN_NOT_FOUND: { code: "DEVPIPE.00020200", status: 404, summary: "The pipeline run does not exist." },
   NEVER_RUN: {
     code: "DEVPIPE.00020201",

@@ -32,6 +32,7 @@ import { registerRunCommandRoutes } from "./run-command-routes.js";
 import { registerRunQueryRoutes } from "./run-query-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
+import { registerTagRoutes } from "./tag-routes.js";
 import { registerWebRoutes } from "./web-routes.js";
 import { registerWebhookRoutes } from "./webhook-routes.js";
 
@@ -210,6 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerLogRoutes(app, ctx);
   registerRunnerRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
+  registerTagRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;

@@ -320,6 +320,8 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
               items: { type: "integer", minimum: 0, maximum: 100 },
               maxItems: 100,
             },
+            // Ours: pipelines carrying one of these tags (the pipeline-tag API's ids).
+            tag_ids: { type: "array", items: idSchema, maxItems: 100 },
           },
         },
         response: { 200: pipelineListSchema },
@@ -363,6 +365,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
             is_publish: b.is_publish,
             component_id: b.component_id !== undefined && b.component_id !== "" ? b.component_id : undefined,
             creator_ids: creators.length > 0 ? creators : undefined,
+            tag_ids: b.tag_ids && b.tag_ids.length > 0 ? b.tag_ids : undefined,
             latest:
               b.status?.length || b.executor_ids?.length || from !== undefined || to !== undefined
                 ? {

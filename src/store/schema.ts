@@ -274,6 +274,21 @@ export interface CacheTable {
   last_used: number;
 }
 
+/** A project's pipeline tag. */
+export interface TagTable {
+  id: string;
+  project_id: string;
+  name: string;
+  color: string;
+  create_time: number;
+}
+
+/** A tag a pipeline carries. */
+export interface PipelineTagTable {
+  pipeline_id: string;
+  tag_id: string;
+}
+
 /** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
 export interface WebhookSecretTable {
   project_id: string;
@@ -321,6 +336,8 @@ export interface Database {
   trigger_polls: TriggerPollTable;
   artifacts: ArtifactTable;
   caches: CacheTable;
+  tags: TagTable;
+  pipeline_tags: PipelineTagTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
 }

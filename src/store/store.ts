@@ -110,6 +110,8 @@ export interface PipelineQuery {
   readonly is_publish?: boolean | undefined;
   readonly component_id?: string | undefined;
   readonly creator_ids?: readonly string[] | undefined;
+  /** Pipelines carrying one of these tags (ours). */
+  readonly tag_ids?: readonly string[] | undefined;
   /** Filters on each pipeline's latest run (a pipeline that never ran matches none of them). */
   readonly latest?:
     | {
@@ -391,6 +393,29 @@ export interface ArtifactStore {
   getArtifact(runId: string, name: string): Promise<ArtifactRecord | undefined>;
 }
 
+export interface TagRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly name: string;
+  readonly color: string;
+  readonly create_time: number;
+}
+
+/** A project's pipeline tags, and which of its pipelines carry them. */
+export interface TagStore {
+  /** Throws DuplicateKey when the project has a tag of that name. */
+  createTag(t: TagRecord): Promise<void>;
+  listTags(projectId: string): Promise<TagRecord[]>;
+  /** False when the project has no such tag; DuplicateKey when the new name is another tag's. */
+  updateTag(projectId: string, id: string, name: string, color: string): Promise<boolean>;
+  /** False when the project has no such tag; pipelines lose it. */
+  deleteTag(projectId: string, id: string): Promise<boolean>;
+  /** Each pipeline carries exactly these tags afterwards (one transaction). */
+  setPipelineTags(pipelineIds: readonly string[], tagIds: readonly string[]): Promise<void>;
+  /** The tags of each pipeline (by id), for a page of the list. */
+  tagsOfPipelines(pipelineIds: readonly string[]): Promise<Map<string, TagRecord[]>>;
+}
+
 /** A cache entry (see CacheTable). */
 export interface CacheRecord {
   readonly pipeline_id: string;
@@ -528,6 +553,7 @@ export interface Store
     ArtifactStore,
     RetentionStore,
     CacheStore,
+    TagStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

@@ -232,4 +232,18 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX pipelines_by_component ON pipelines (project_id, component_id)`.execute(db);
     },
   },
+  // Pipeline tags (CodeArts's pipeline-tag API): a project's tags, and which pipelines carry them.
+  "017_tags": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE tags (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL, color TEXT NOT NULL, create_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE UNIQUE INDEX tags_name ON tags (project_id, name)`.execute(db);
+      await sql`CREATE TABLE pipeline_tags (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        tag_id TEXT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+        PRIMARY KEY (pipeline_id, tag_id))`.execute(db);
+      await sql`CREATE INDEX pipeline_tags_by_tag ON pipeline_tags (tag_id)`.execute(db);
+    },
+  },
 };

@@ -137,6 +137,13 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
       if (q.banned !== undefined) base = base.where("pipelines.banned", "=", bool(q.banned));
       if (q.is_publish !== undefined) base = base.where("pipelines.is_publish", "=", bool(q.is_publish));
       if (q.component_id !== undefined) base = base.where("pipelines.component_id", "=", q.component_id);
+      if (q.tag_ids !== undefined) {
+        const tagged = db
+          .selectFrom("pipeline_tags")
+          .select("pipeline_tags.pipeline_id")
+          .where("pipeline_tags.tag_id", "in", q.tag_ids.length > 0 ? q.tag_ids : [""]);
+        base = base.where("pipelines.id", "in", tagged);
+      }
       if (q.creator_ids !== undefined)
         base = base.where("pipelines.creator_id", "in", q.creator_ids.length > 0 ? q.creator_ids : [""]);
       if (latest?.statuses !== undefined)

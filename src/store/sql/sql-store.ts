@@ -25,6 +25,7 @@ import { retentionQueries } from "./retention.js";
 import { runQueries } from "./runs.js";
 import { scheduleQueries } from "./schedules.js";
 import { secretQueries } from "./secrets.js";
+import { tagQueries } from "./tags.js";
 import { webhookQueries } from "./webhooks.js";
 
 /** A Store over SQL; `db` is there for tests that look at rows directly. */
@@ -61,6 +62,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...artifactQueries(ctx),
       ...retentionQueries(ctx),
       ...cacheQueries(ctx),
+      ...tagQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
