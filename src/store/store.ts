@@ -460,7 +460,7 @@ export interface ProjectUsage {
 
 /**
  * What retention removes, a batch at a time (each call one short transaction at most): runs that
- * ended before a time or past a number per pipeline, logs of runs that ended before a time,
+ * ended before a time or more than a number of run numbers behind their pipeline's latest, logs of runs that ended before a time,
  * artifacts and idempotency records older than a time. Unfinished runs are never touched.
  */
 export interface RetentionStore {

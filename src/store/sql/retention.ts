@@ -26,15 +26,24 @@ export function retentionQueries(ctx: SqlContext): RetentionStore {
         for (const r of rows) ids.add(r.id);
       }
       if (q.keepPerPipeline !== undefined && ids.size < q.limit) {
-        // The ended runs of each pipeline past its newest `keepPerPipeline` (by run number).
-        const rows = await sql<{ id: string }>`
-          SELECT id FROM (
-            SELECT id, status, ROW_NUMBER() OVER (PARTITION BY pipeline_id ORDER BY run_number DESC) AS n
-            FROM pipeline_runs
-          ) ranked
-          WHERE n > ${q.keepPerPipeline} AND status IN (${sql.join(ENDED)})
-          LIMIT ${q.limit - ids.size}`.execute(db);
-        for (const r of rows.rows) ids.add(r.id);
+        // Ended runs more than `keepPerPipeline` run numbers behind their pipeline's latest: the
+        // (pipeline_id, run_number) index answers it, and only pipelines with that many runs look.
+        const rows = await db
+          .selectFrom("pipeline_runs")
+          .innerJoin("pipelines", "pipelines.id", "pipeline_runs.pipeline_id")
+          .select("pipeline_runs.id")
+          .where("pipelines.run_counter", ">", q.keepPerPipeline)
+          .where((eb) =>
+            eb(
+              "pipeline_runs.run_number",
+              "<=",
+              eb(eb.ref("pipelines.run_counter"), "-", q.keepPerPipeline!),
+            ),
+          )
+          .where("pipeline_runs.status", "in", ENDED)
+          .limit(q.limit - ids.size)
+          .execute();
+        for (const r of rows) ids.add(r.id);
       }
       return [...ids];
     },
