@@ -124,12 +124,6 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
       const latest = q.latest;
       let base = db
         .selectFrom("pipelines")
-        // A pipeline's latest run is the one of its last run number.
-        .leftJoin("pipeline_runs as lr", (join) =>
-          join
-            .onRef("lr.pipeline_id", "=", "pipelines.id")
-            .onRef("lr.run_number", "=", "pipelines.run_counter"),
-        )
         .where("pipelines.project_id", "in", projects.length > 0 ? projects : [""]);
       // lower() on both sides: SQLite LIKE ignores ASCII case, PostgreSQL LIKE does not.
       if (q.name)
@@ -146,16 +140,27 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
       }
       if (q.creator_ids !== undefined)
         base = base.where("pipelines.creator_id", "in", q.creator_ids.length > 0 ? q.creator_ids : [""]);
-      if (latest?.statuses !== undefined)
-        base = base.where("lr.status", "in", latest.statuses.length > 0 ? latest.statuses : [""]);
-      if (latest?.executor_ids !== undefined)
-        base = base.where(
-          "lr.executor_id",
-          "in",
-          latest.executor_ids.length > 0 ? latest.executor_ids : [""],
-        );
-      if (latest?.started_from !== undefined) base = base.where("lr.start_time", ">=", latest.started_from);
-      if (latest?.started_to !== undefined) base = base.where("lr.start_time", "<=", latest.started_to);
+      if (latest) {
+        // The latest run is the one of the pipeline's last run number (one index lookup each).
+        base = base.where((eb) => {
+          let lr = eb
+            .selectFrom("pipeline_runs as lr")
+            .select("lr.id")
+            .whereRef("lr.pipeline_id", "=", "pipelines.id")
+            .whereRef("lr.run_number", "=", "pipelines.run_counter");
+          if (latest.statuses !== undefined)
+            lr = lr.where("lr.status", "in", latest.statuses.length > 0 ? latest.statuses : [""]);
+          if (latest.executor_ids !== undefined)
+            lr = lr.where(
+              "lr.executor_id",
+              "in",
+              latest.executor_ids.length > 0 ? latest.executor_ids : [""],
+            );
+          if (latest.started_from !== undefined) lr = lr.where("lr.start_time", ">=", latest.started_from);
+          if (latest.started_to !== undefined) lr = lr.where("lr.start_time", "<=", latest.started_to);
+          return eb.exists(lr);
+        });
+      }
       const [count, rows] = await Promise.all([
         base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
         base
