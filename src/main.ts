@@ -20,7 +20,6 @@ import { newId } from "./ids.js";
 import { embeddedRunnerFiles, readHolder } from "./runner/embedded.js";
 import { createRunnerSupervisor, type RunnerSupervisor } from "./runner-supervisor.js";
 import { createDirBlobStore } from "./store/blob-dir.js";
-import { createS3BlobStore, S3_MAX_BLOB_BYTES, s3OptionsFromUrl } from "./store/blob-s3.js";
 import type { BlobStore } from "./store/blobs.js";
 import { openPostgresStore } from "./store/postgres/open.js";
 import { createSealer, KeyringError, newSecretKey, parseKeyring, type Sealer } from "./store/sealer.js";
@@ -198,7 +197,7 @@ async function assemble(
   const logs = createLogHub({ store, logger: engineLogger, clock });
   const policy = { allowLocalClone: config.allowLocalClone };
   const legacyRunnerId = `local:${os.hostname()}:${config.dataDir}`;
-  const blobs = openBlobStore(config);
+  const blobs = await openBlobStore(config);
   const engine = createEngine({
     blobs,
     store,
@@ -338,9 +337,13 @@ async function assemble(
   return server;
 }
 
-/** The artifacts' blob store the config names: a directory, or S3-compatible storage. */
-function openBlobStore(config: Config): BlobStore & { close?(): void } {
+/**
+ * The artifacts' blob store the config names: a directory, or S3-compatible storage (the AWS SDK
+ * is loaded only then: it adds a tenth of a second to every start).
+ */
+async function openBlobStore(config: Config): Promise<BlobStore & { close?(): void }> {
   if (!config.artifactsUrl.startsWith("s3://")) return createDirBlobStore(config.artifactsUrl);
+  const { createS3BlobStore, S3_MAX_BLOB_BYTES, s3OptionsFromUrl } = await import("./store/blob-s3.js");
   if (config.maxArtifactBytes > S3_MAX_BLOB_BYTES) {
     throw new ConfigError(
       `--max-artifact-bytes may be at most ${S3_MAX_BLOB_BYTES} (5 GiB) with S3 storage, got ${config.maxArtifactBytes}`,
