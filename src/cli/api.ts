@@ -96,6 +96,16 @@ export interface ArtifactList {
   readonly artifacts: readonly Artifact[];
 }
 
+/** A pipeline tag as `pipeline-tag/list` answers it (a bare array of these). */
+export interface PipelineTag {
+  readonly tag_id: string;
+  readonly name: string;
+  /** `#rrggbb`. */
+  readonly color: string;
+  readonly project_id: string;
+  readonly project_name: string;
+}
+
 export interface RunOptions {
   readonly variables?: readonly { name: string; value: string }[];
   readonly choose_stages?: readonly string[];
@@ -111,11 +121,15 @@ export function projectApi(http: HttpClient, projectId: string) {
   const stepPath = (p: string, r: string, j: string, s: string): string =>
     `${runPath(p, r)}/jobs/${j}/steps/${s}`;
   const projectBase = `/v5/${encodeURIComponent(projectId)}/api`;
+  const tagBase = `${projectBase}/pipeline-tag`;
   return {
     http,
     projectId,
-    /** Every pipeline of the project (names containing `name`, when given), oldest first. */
-    async allPipelines(name?: string): Promise<PipelineListItem[]> {
+    /**
+     * Every pipeline of the project (names containing `name`, carrying one of `tagIds`, when
+     * given), oldest first.
+     */
+    async allPipelines(name?: string, tagIds?: readonly string[]): Promise<PipelineListItem[]> {
       const out: PipelineListItem[] = [];
       for (let offset = 0; ; offset += PAGE) {
         const page = await http.request<PipelineList>("POST", `${base}/list`, {
@@ -125,12 +139,25 @@ export function projectApi(http: HttpClient, projectId: string) {
             sort_key: "create_time",
             sort_dir: "asc",
             ...(name ? { name } : {}),
+            ...(tagIds && tagIds.length > 0 ? { tag_ids: tagIds } : {}),
           },
         });
         out.push(...page.pipelines.map((p) => ({ ...p, latest_run: null })));
         if (page.pipelines.length < PAGE || out.length >= page.total) return out;
       }
     },
+    listTags: () => http.request<PipelineTag[]>("GET", `${tagBase}/list`),
+    createTag: (name: string, color: string) =>
+      http.request<{ success: boolean }>("POST", `${tagBase}/create`, { body: { name, color } }),
+    updateTag: (tagId: string, name: string, color: string) =>
+      http.request<{ success: boolean }>("POST", `${tagBase}/update`, { body: { tagId, name, color } }),
+    deleteTag: (tagId: string) =>
+      http.request<{ success: boolean }>("DELETE", `${tagBase}/delete?${new URLSearchParams({ tagId })}`),
+    /** Each listed pipeline carries exactly `tagIds` afterwards (none: it loses them all). */
+    setTags: (pipelineIds: readonly string[], tagIds: readonly string[]) =>
+      http.request<{ success: boolean }>("POST", `${tagBase}/set-tags`, {
+        body: { pipelineList: pipelineIds, tagList: tagIds },
+      }),
     getPipeline: (id: string) => http.request<PipelineDetail>("GET", `${base}/${id}`),
     createPipeline: (body: PipelineBody) => http.request<{ pipeline_id: string }>("POST", base, { body }),
     updatePipeline: (id: string, body: PipelineBody) =>

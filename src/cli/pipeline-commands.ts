@@ -13,6 +13,8 @@ import { CliError, EXIT, type ExitCode, usageError } from "./cli-error.js";
 import { CLIENT_OPTIONS, type Command, type Ctx } from "./command.js";
 import { colorStatus, formatTime, shellWord, table } from "./format.js";
 import { resolvePipeline, resolvePipelines, runLabel } from "./refs.js";
+import { tagsOfPipelines } from "./tag-commands.js";
+import { findTags, tagNames } from "./tags.js";
 import { type ScheduleView, scheduleLine, type TriggerView, triggerLines } from "./triggers-format.js";
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -150,39 +152,68 @@ const list: Command = {
   spec: {
     path: ["pipeline", "list"],
     summary: "List the project's pipelines with their latest run",
+    description: `When the project has tags, a TAGS column shows the ones each pipeline carries (found with one
+filtered listing per tag). --tag lists only the pipelines carrying TAG (by name or id); given
+several times, those carrying any of them. --json prints the list items, each with its latest_run.`,
     options: [
       { name: "filter", type: "string", arg: "TEXT", help: "only pipelines whose name contains TEXT" },
+      {
+        name: "tag",
+        type: "string",
+        multiple: true,
+        arg: "TAG",
+        help: "only pipelines carrying TAG; repeat for any of several",
+      },
       ...CLIENT_OPTIONS,
     ],
     maxArgs: 0,
     examples: [
       "pipewright pipeline list",
       "pipewright pipeline list --filter nightly --json | jq -r '.[].name'",
+      "pipewright pipeline list --tag release --tag hotfix",
     ],
   },
   async run(ctx) {
     const api = await ctx.project();
     const filter = ctx.args.str("filter");
-    const items = await withLatestRuns(api, await api.allPipelines(filter));
+    const tagRefs = ctx.args.list("tag");
+    // Read once: it resolves --tag and, for text, names the TAGS column.
+    const tags = tagRefs.length > 0 || !ctx.json ? await api.listTags() : [];
+    const wanted = findTags(tagRefs, tags);
+    const items = await withLatestRuns(
+      api,
+      await api.allPipelines(
+        filter,
+        wanted.map((t) => t.tag_id),
+      ),
+    );
     if (ctx.json) {
       ctx.out(`${JSON.stringify(items, null, 2)}\n`);
       return EXIT.OK;
     }
     if (items.length === 0) {
+      const tagged = wanted.length > 0 ? ` carrying ${wanted.map((t) => t.name).join(" or ")}` : "";
       ctx.out(
         filter
-          ? `No pipeline name contains "${filter}".\n`
-          : "No pipelines yet: create one with 'pipewright pipeline apply -f FILE'.\n",
+          ? tagged
+            ? `No pipeline${tagged} has a name containing "${filter}".\n`
+            : `No pipeline name contains "${filter}".\n`
+          : tagged
+            ? `No pipeline${tagged}.\n`
+            : "No pipelines yet: create one with 'pipewright pipeline apply -f FILE'.\n",
       );
       return EXIT.OK;
     }
     const { style } = ctx;
+    const carried = await tagsOfPipelines(api, tags, filter);
+    const withTags = tags.length > 0;
     ctx.out(
       table(
-        ["NAME", "ID", "LATEST RUN", "STATUS", "UPDATED"],
+        ["NAME", "ID", ...(withTags ? ["TAGS"] : []), "LATEST RUN", "STATUS", "UPDATED"],
         items.map((p) => [
           p.name + (p.banned ? style.yellow(" (disabled)") : ""),
           p.pipeline_id,
+          ...(withTags ? [tagNames(carried.get(p.pipeline_id))] : []),
           p.latest_run ? runLabel(p.name, p.latest_run.run_number) : "-",
           p.latest_run ? colorStatus(style, p.latest_run.status) : style.dim("never run"),
           formatTime(p.update_time),
@@ -228,6 +259,9 @@ pipeline detail, where schedules carry next_time, last_fire_time and missed_coun
       `${style.bold(p.name)}  ${style.dim(p.id)}${p.banned ? style.yellow("  disabled") : ""}`,
     ];
     if (p.description) lines.push(p.description);
+    const tags = await api.listTags();
+    const carried = (await tagsOfPipelines(api, tags, p.name)).get(p.id);
+    if (carried && carried.length > 0) lines.push(`tags: ${tagNames(carried)}`);
     lines.push(
       `created ${formatTime(p.create_time)}${p.creator_name ? ` by ${p.creator_name}` : ""} · updated ${formatTime(p.update_time)}`,
     );

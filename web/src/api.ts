@@ -183,6 +183,12 @@ export const paths = {
     `/v5/${p}/api/pipelines/${id}/pipeline-runs/${run}/artifacts`,
   artifactDownload: (p: string, id: string, run: string, name: string) =>
     `/v5/${p}/api/pipelines/${id}/pipeline-runs/${run}/artifacts/${encodeURIComponent(name)}/download`,
+  tags: (p: string) => `/v5/${p}/api/pipeline-tag/list`,
+  tagCreate: (p: string) => `/v5/${p}/api/pipeline-tag/create`,
+  tagUpdate: (p: string) => `/v5/${p}/api/pipeline-tag/update`,
+  tagDelete: (p: string, tagId: string) =>
+    `/v5/${p}/api/pipeline-tag/delete?tagId=${encodeURIComponent(tagId)}`,
+  setTags: (p: string) => `/v5/${p}/api/pipeline-tag/set-tags`,
   stepPath: (p: string, id: string, run: string, job: string, step: string) =>
     `/v5/${p}/api/pipelines/${id}/pipeline-runs/${run}/jobs/${job}/steps/${step}`,
 };

@@ -112,3 +112,13 @@ export interface WebhookInfo {
   readonly callback_url: string;
   readonly security_token: string;
 }
+
+/** A pipeline tag as GET …/pipeline-tag/list lists it (a bare array of these). */
+export interface PipelineTag {
+  readonly tag_id: string;
+  readonly name: string;
+  /** `#rrggbb`. */
+  readonly color: string;
+  readonly project_id: string;
+  readonly project_name: string;
+}

@@ -1,13 +1,14 @@
 // A pipeline's page: its runs (status, what started them, number, duration), a chart of the last
-// ones, its triggers and schedules, and Run / Edit.
+// ones, its tags, its triggers and schedules, and Run / Tags… / Edit.
 
 import { paths } from "../api.js";
 import { runChart } from "../chart.js";
 import { errorText, routes, sleep, type View } from "../context.js";
-import { h, keepFocus, setText } from "../dom.js";
+import { fill, h, keepFocus, setText } from "../dom.js";
 import { durationText, pill, timeEl } from "../format.js";
 import { runDialog } from "../run-dialog.js";
 import { buildParamsOf, originBrief } from "../run-origin.js";
+import { listTags, pipelineTagsDialog, tagChips, tagsOfPipelines } from "../tags.js";
 import { createTriggersPanel } from "../triggers-panel.js";
 import type { PipelineDetail, RunList } from "../types.js";
 import { TERMINAL } from "../types.js";
@@ -25,6 +26,13 @@ export const historyView: View = (ctx, main, params) => {
   const heading = h("h1", { tabindex: "-1" }, "Pipeline");
   const banned = h("span", { class: "badge", hidden: true }, "Disabled");
   const runBtn = h("button", { type: "button", class: "btn primary", "data-testid": "history-run" }, "Run…");
+  const tagsBtn = h(
+    "button",
+    { type: "button", class: "btn", "data-testid": "history-tags", disabled: true },
+    "Tags…",
+  );
+  const tagsBox = h("div", { class: "history-tags", "data-testid": "history-tag-chips" });
+  let pipelineName = "";
   const editLink = h(
     "a",
     { class: "btn", href: routes.edit(projectId, pipelineId), "data-testid": "history-edit" },
@@ -67,8 +75,9 @@ export const historyView: View = (ctx, main, params) => {
             h("a", { href: routes.pipelines(projectId) }, "Pipelines"),
           ),
           h("div", { class: "title-row" }, heading, banned),
+          tagsBox,
         ),
-        h("div", { class: "actions" }, runBtn, editLink),
+        h("div", { class: "actions" }, runBtn, tagsBtn, editLink),
       ),
       chartBox,
       h(
@@ -106,7 +115,27 @@ export const historyView: View = (ctx, main, params) => {
     if (run) ctx.navigate(routes.run(projectId, pipelineId, run));
   });
 
+  tagsBtn.addEventListener("click", async () => {
+    if (await pipelineTagsDialog(ctx, { id: pipelineId, name: pipelineName })) await loadTags();
+  });
+
+  /** The tags it carries: the list filtered by each tag, narrowed to names like its own. */
+  async function loadTags(): Promise<void> {
+    try {
+      const tags = await listTags(ctx);
+      const carried = (await tagsOfPipelines(ctx, tags, pipelineName)).get(pipelineId);
+      fill(tagsBox, tagChips(carried, `Tags of ${pipelineName}`));
+    } catch (err) {
+      ctx.notify(errorText(err), "error");
+    }
+  }
+
   function showDetail(d: PipelineDetail): void {
+    const first = pipelineName === "";
+    pipelineName = d.name;
+    tagsBtn.disabled = false;
+    tagsBtn.setAttribute("aria-label", `Tags of ${d.name}…`);
+    if (first) void loadTags();
     setText(heading, d.name);
     document.title = `${d.name} · Pipewright`;
     banned.hidden = !d.banned;

@@ -1,6 +1,6 @@
-// The pipelines of a project: latest run of each (status, duration, time), a name filter,
-// paging, selection for a batch run with its per-pipeline results followed live, and per-row
-// Run… / Edit / Disable / Delete.
+// The pipelines of a project: latest run of each (status, duration, time), its tags as chips, a
+// name filter and a tag filter, paging, selection for a batch run with its per-pipeline results
+// followed live, and per-row Run… / Tags… / Edit / Disable / Delete; Manage tags for the project's.
 
 import { paths } from "../api.js";
 import { errorText, routes, sleep, type View } from "../context.js";
@@ -8,17 +8,29 @@ import { confirmDialog } from "../dialogs.js";
 import { fill, h, keepFocus, setText } from "../dom.js";
 import { durationText, pill, shortId, timeEl, updatePill } from "../format.js";
 import { runDialog } from "../run-dialog.js";
+import { knownTagIds } from "../tag-colors.js";
+import {
+  listTags,
+  manageTagsDialog,
+  pipelineTagsDialog,
+  tagChip,
+  tagChips,
+  tagsOfPipelines,
+} from "../tags.js";
 import type {
   BatchStart,
   BatchStartResult,
   PipelineItem,
   PipelineList,
+  PipelineTag,
   RunDetail,
   RunSummary,
 } from "../types.js";
 import { TERMINAL } from "../types.js";
 
 const PAGE_SIZES = [10, 20, 50] as const;
+/** How often the tags each pipeline carries are read again when nothing here changed them. */
+const TAGS_EVERY_MS = 15_000;
 
 interface BatchRow {
   readonly pipelineId: string;
@@ -33,12 +45,12 @@ interface BatchRow {
 }
 
 /** Which pipelines the list shows, kept while the user visits other pages of the UI. */
-const remembered = new Map<string, { name: string; offset: number; limit: number }>();
+const remembered = new Map<string, { name: string; tagIds: string[]; offset: number; limit: number }>();
 
 export const pipelinesView: View = (ctx, main) => {
   const projectId = ctx.projectId;
   const life = new AbortController();
-  const state = remembered.get(projectId) ?? { name: "", offset: 0, limit: 10 };
+  const state = remembered.get(projectId) ?? { name: "", tagIds: [], offset: 0, limit: 10 };
   remembered.set(projectId, state);
   let items: readonly PipelineItem[] = [];
   let total = 0;
@@ -48,6 +60,11 @@ export const pipelinesView: View = (ctx, main) => {
   let wake: (() => void) | undefined;
   let again = false;
   let lastKey = "";
+  let tags: PipelineTag[] = [];
+  let carried = new Map<string, PipelineTag[]>();
+  /** When `carried` was read, and for which name filter; 0: read it again. */
+  let carriedAt = 0;
+  let carriedFor = "";
 
   const heading = h("h1", { tabindex: "-1" }, "Pipelines");
   const filter = h("input", {
@@ -57,6 +74,18 @@ export const pipelinesView: View = (ctx, main) => {
     autocomplete: "off",
     value: state.name,
     "data-testid": "filter",
+  });
+  const manageTags = h(
+    "button",
+    { type: "button", class: "btn", "data-testid": "manage-tags" },
+    "Manage tags",
+  );
+  const tagFilter = h("div", {
+    class: "tag-filter",
+    role: "group",
+    "aria-label": "Filter by tag",
+    "data-testid": "tag-filter",
+    hidden: true,
   });
   const runSelected = h(
     "button",
@@ -98,6 +127,7 @@ export const pipelinesView: View = (ctx, main) => {
         h(
           "div",
           { class: "actions" },
+          manageTags,
           h(
             "a",
             { class: "btn", href: routes.newPipeline(projectId), "data-testid": "new-pipeline" },
@@ -116,6 +146,7 @@ export const pipelinesView: View = (ctx, main) => {
         ),
         h("div", { class: "toolbar-end" }, selectionInfo, clearSel, runSelected),
       ),
+      tagFilter,
       batchBox,
       h(
         "div",
@@ -159,7 +190,8 @@ export const pipelinesView: View = (ctx, main) => {
   );
   document.title = "Pipelines · Pipewright";
 
-  function refreshSoon(): void {
+  function refreshSoon(opts: { tags?: boolean } = {}): void {
+    if (opts.tags) carriedAt = 0;
     lastKey = "";
     again = true;
     wake?.();
@@ -213,6 +245,69 @@ export const pipelinesView: View = (ctx, main) => {
     updateSelection();
   });
   runSelected.addEventListener("click", () => void startBatch());
+  manageTags.addEventListener("click", async () => {
+    await manageTagsDialog(ctx);
+    refreshSoon({ tags: true });
+  });
+
+  /** One toggle per tag (pressed: the list shows the pipelines carrying it, or any pressed one). */
+  function renderTagFilter(): void {
+    tagFilter.hidden = tags.length === 0;
+    const buttons = tags.map((t) => {
+      const on = state.tagIds.includes(t.tag_id);
+      return h(
+        "button",
+        {
+          type: "button",
+          class: `btn small tag-toggle${on ? " on" : ""}`,
+          "aria-pressed": on ? "true" : "false",
+          "data-testid": `tag-filter-${t.name}`,
+          "data-focus-key": `tag-filter-${t.tag_id}`,
+          on: {
+            click: () => {
+              state.tagIds = on ? state.tagIds.filter((id) => id !== t.tag_id) : [...state.tagIds, t.tag_id];
+              state.offset = 0;
+              renderTagFilter();
+              refreshSoon();
+            },
+          },
+        },
+        h("span", { class: "tag-toggle-mark", "aria-hidden": "true" }, on ? "✓" : ""),
+        tagChip(t),
+      );
+    });
+    keepFocus(tagFilter, () =>
+      fill(
+        tagFilter,
+        h("span", { class: "muted tag-filter-label", "aria-hidden": "true" }, "Tags:"),
+        ...buttons,
+        state.tagIds.length > 0
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "btn small ghost",
+                "data-testid": "tag-filter-clear",
+                "data-focus-key": "tag-filter-clear",
+                on: {
+                  click: () => {
+                    state.tagIds = [];
+                    state.offset = 0;
+                    renderTagFilter();
+                    refreshSoon();
+                  },
+                },
+              },
+              "All pipelines",
+            )
+          : null,
+      ),
+    );
+  }
+
+  async function editTags(p: PipelineItem): Promise<void> {
+    if (await pipelineTagsDialog(ctx, { id: p.pipeline_id, name: p.name })) refreshSoon({ tags: true });
+  }
 
   function row(p: PipelineItem, now: number): HTMLTableRowElement {
     const run = latest.get(p.pipeline_id);
@@ -242,6 +337,18 @@ export const pipelinesView: View = (ctx, main) => {
           on: { click: () => void runOne(p) },
         },
         "Run…",
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn small ghost",
+          "data-testid": `tags-${p.name}`,
+          "data-focus-key": `tags-${p.pipeline_id}`,
+          "aria-label": `Tags of ${p.name}…`,
+          on: { click: () => void editTags(p) },
+        },
+        "Tags…",
       ),
       h(
         "a",
@@ -286,6 +393,7 @@ export const pipelinesView: View = (ctx, main) => {
         { class: "name-cell" },
         h("a", { href: routes.pipeline(projectId, p.pipeline_id), class: "name" }, p.name),
         p.banned ? h("span", { class: "badge", "data-testid": `banned-${p.name}` }, "Disabled") : null,
+        tagChips(carried.get(p.pipeline_id), `Tags of ${p.name}`),
       ),
       h(
         "td",
@@ -309,9 +417,14 @@ export const pipelinesView: View = (ctx, main) => {
     const now = ctx.now();
     keepFocus(tbody, () => tbody.replaceChildren(...items.map((p) => row(p, now))));
     empty.hidden = items.length > 0;
+    const tagged = state.tagIds.length > 0;
     setText(
       empty,
-      state.name ? `No pipeline matches “${state.name}”.` : "No pipelines yet. Create one with New pipeline.",
+      state.name
+        ? `No pipeline${tagged ? " with these tags" : ""} matches “${state.name}”.`
+        : tagged
+          ? "No pipeline carries these tags."
+          : "No pipelines yet. Create one with New pipeline.",
     );
     setText(
       range,
@@ -322,9 +435,33 @@ export const pipelinesView: View = (ctx, main) => {
     updateSelection();
   }
 
+  /** The project's tags every round (one call); who carries them when due or changed. */
+  async function loadTags(): Promise<void> {
+    const fresh = await listTags(ctx);
+    const changed = JSON.stringify(fresh) !== JSON.stringify(tags);
+    tags = fresh;
+    const known = knownTagIds(state.tagIds, tags);
+    if (changed || known.length !== state.tagIds.length) {
+      state.tagIds = known;
+      renderTagFilter();
+    }
+    if (changed || carriedFor !== state.name || ctx.now() - carriedAt > TAGS_EVERY_MS) {
+      carried = await tagsOfPipelines(ctx, tags, state.name || undefined);
+      carriedAt = ctx.now();
+      carriedFor = state.name;
+    }
+  }
+
   async function load(): Promise<boolean> {
+    try {
+      await loadTags();
+    } catch {
+      // Tags are an extra: the list goes on without fresh ones, and its own call reports a
+      // server that does not answer.
+    }
     const list = await ctx.api.post<PipelineList>(paths.list(projectId), {
       name: state.name || undefined,
+      ...(state.tagIds.length > 0 ? { tag_ids: state.tagIds } : {}),
       offset: state.offset,
       limit: state.limit,
     });
@@ -340,7 +477,7 @@ export const pipelinesView: View = (ctx, main) => {
     items = list.pipelines;
     total = list.total;
     const busy = runs.some((r) => !TERMINAL.has(r.status));
-    const key = JSON.stringify([list, runs]);
+    const key = JSON.stringify([list, runs, tags, [...carried]]);
     if (key !== lastKey || busy) {
       lastKey = key;
       render();
