@@ -10,6 +10,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { formatBytes } from "../src/cli/artifacts-format.js";
 import { tempDir } from "./helpers/app.js";
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium, LONG } from "./helpers/browser.js";
 import {
   type Client,
   client,
@@ -22,21 +23,6 @@ import {
   startServerProcess,
   waitForRun,
 } from "./helpers/server.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = fs.existsSync(CHROMIUM);
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-/** Upper bounds for waits, never expectations about speed. */
-const LONG = 30_000;
 
 const sha256 = (b: Buffer): string => crypto.createHash("sha256").update(b).digest("hex");
 
@@ -106,7 +92,7 @@ describe.skipIf(!hasChromium)("artifacts in Chromium (skipped: Debian chromium n
     plainRun = await startRun(api, pid, plainId);
     await waitForRun(api, pid, plainId, plainRun);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     page = await context.newPage();
     page.setDefaultTimeout(LONG);

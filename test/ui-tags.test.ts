@@ -4,7 +4,6 @@
 // name legibly, refusals shown beside the form with what was typed kept, and all of it within a
 // phone's width. The pure helpers behind the chips are tested first, without a browser.
 
-import fs from "node:fs";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +16,13 @@ import {
   tagsByPipeline,
 } from "../web/src/tag-colors.js";
 import { tempDir } from "./helpers/app.js";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  hasChromium,
+  newPage as openPage,
+  signIn as signInWith,
+} from "./helpers/browser.js";
 import {
   type Client,
   client,
@@ -60,21 +66,6 @@ describe("tag colours (pure)", () => {
   });
 });
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = fs.existsSync(CHROMIUM);
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-/** Upper bounds for waits, never expectations about speed. */
-const LONG = 30_000;
-
 describe.skipIf(!hasChromium)("pipeline tags in Chromium (skipped: Debian chromium not installed)", () => {
   let server: ServerProcess;
   let browser: Browser;
@@ -85,6 +76,8 @@ describe.skipIf(!hasChromium)("pipeline tags in Chromium (skipped: Debian chromi
   let pid: string;
   const ids: Record<string, string> = {};
   const pageErrors: string[] = [];
+  const newPage = (ctx: BrowserContext): Promise<Page> => openPage(ctx, pageErrors);
+  const signIn = (p: Page, token: string): Promise<void> => signInWith(p, server.url, token);
 
   const listPage = () => `${server.url}/#/p/${pid}`;
 
@@ -99,26 +92,6 @@ describe.skipIf(!hasChromium)("pipeline tags in Chromium (skipped: Debian chromi
     if (!tag) throw new Error(`no tag ${tagName}`);
     const res = await api.post(`/v5/${pid}/api/pipelines/list`, { tag_ids: [tag.tag_id], limit: 100 });
     return res.body.pipelines.map((p: { name: string }) => p.name).sort();
-  }
-
-  async function newPage(ctx: BrowserContext): Promise<Page> {
-    const p = await ctx.newPage();
-    p.setDefaultTimeout(LONG);
-    p.on("pageerror", (e) => pageErrors.push(`pageerror: ${e.message}`));
-    p.on("console", (m) => {
-      // Chromium reports every 4xx answer as "Failed to load resource"; the tests cause some on purpose.
-      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
-        pageErrors.push(`console: ${m.text()}`);
-      }
-    });
-    return p;
-  }
-
-  async function signIn(p: Page, with_: string): Promise<void> {
-    await p.goto(`${server.url}/`);
-    await p.getByTestId("token").fill(with_);
-    await p.getByTestId("sign-in").click();
-    await p.getByTestId("pipelines-table").waitFor();
   }
 
   /** Buttons and inputs inside the selector's element with no accessible name. */
@@ -150,7 +123,7 @@ describe.skipIf(!hasChromium)("pipeline tags in Chromium (skipped: Debian chromi
     api = client(server.url, token);
     for (const name of ["build", "deploy", "docs"])
       ids[name] = await createPipelineVia(api, pid, { name, definition: shellPipeline("true") });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await newPage(context);
   }, 120_000);

@@ -4,11 +4,18 @@
 // started them.
 
 import crypto from "node:crypto";
-import fs from "node:fs";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page, type Request } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/app.js";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  hasChromium,
+  LONG,
+  newPage as openPage,
+  signIn as signInWith,
+} from "./helpers/browser.js";
 import {
   type Client,
   client,
@@ -21,20 +28,6 @@ import {
   waitForRun,
 } from "./helpers/server.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = fs.existsSync(CHROMIUM);
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-/** Upper bounds for waits, never expectations about speed. */
-const LONG = 30_000;
 // On loopback, at a port nobody listens on: the server's polls of it fail at once, going nowhere.
 const REPO = "http://127.0.0.1:9/acme/app.git";
 /** What the detail adds to a polled trigger (where its polling stands), never sent back. */
@@ -56,6 +49,8 @@ describe.skipIf(!hasChromium)(
     let pid: string;
     let pipelineId: string;
     const pageErrors: string[] = [];
+    const newPage = (ctx: BrowserContext): Promise<Page> => openPage(ctx, pageErrors);
+    const signIn = (p: Page, token: string): Promise<void> => signInWith(p, server.url, token);
 
     const detailPath = () => `/v5/${pid}/api/pipelines/${pipelineId}`;
     const detail = async () => {
@@ -64,26 +59,6 @@ describe.skipIf(!hasChromium)(
       return res.body;
     };
     const pipelinePage = () => `${server.url}/#/p/${pid}/pipelines/${pipelineId}`;
-
-    async function newPage(ctx: BrowserContext): Promise<Page> {
-      const p = await ctx.newPage();
-      p.setDefaultTimeout(LONG);
-      p.on("pageerror", (e) => pageErrors.push(`pageerror: ${e.message}`));
-      p.on("console", (m) => {
-        // Chromium reports every 4xx answer as "Failed to load resource"; the tests cause some on purpose.
-        if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
-          pageErrors.push(`console: ${m.text()}`);
-        }
-      });
-      return p;
-    }
-
-    async function signIn(p: Page, with_: string): Promise<void> {
-      await p.goto(`${server.url}/`);
-      await p.getByTestId("token").fill(with_);
-      await p.getByTestId("sign-in").click();
-      await p.getByTestId("pipelines-table").waitFor();
-    }
 
     /** The body of the next PUT the page sends (the update of the pipeline). */
     function nextPut(p: Page): Promise<Request> {
@@ -123,7 +98,7 @@ describe.skipIf(!hasChromium)(
         variables: [{ name: "API_KEY", value: "s3cret-value", is_secret: true }],
         definition: shellPipeline("echo built"),
       });
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
       context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       page = await newPage(context);
     }, 120_000);

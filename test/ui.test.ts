@@ -9,6 +9,7 @@ import { type Browser, type BrowserContext, chromium, type Locator, type Page } 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { registerWebRoutes } from "../src/api/web-routes.js";
 import { tempDir } from "./helpers/app.js";
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium, LONG } from "./helpers/browser.js";
 import {
   type Client,
   client,
@@ -21,25 +22,11 @@ import {
   waitFor,
 } from "./helpers/server.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = fs.existsSync(CHROMIUM);
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** `npm run screenshots` writes docs/screenshot-*.png; a plain test run writes them to a temp dir. */
 const SHOTS =
   process.env.PIPEWRIGHT_SCREENSHOTS === "1"
     ? path.resolve(import.meta.dirname, "..", "docs")
     : tempDir("pipewright-shots-");
-/** Upper bounds for waits, never expectations about speed. */
-const LONG = 30_000;
 
 describe("web UI routes", () => {
   it("answer 503 with a hint until the UI is built, then serve only files below their root", async () => {
@@ -120,7 +107,7 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
     });
     token = t.body.token;
     api = client(server.url, token);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     page = await context.newPage();
     page.setDefaultTimeout(LONG);
