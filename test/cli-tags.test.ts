@@ -3,11 +3,11 @@
 // --tag`, each checked against the API; refusals (unknown tag, taken name, bad colour, a viewer)
 // with their exit status and code, and nothing changed.
 
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/app.js";
+import { type CliResult, cliRunner } from "./helpers/cli.js";
 import {
   type Client,
   client,
@@ -18,14 +18,7 @@ import {
   startServerProcess,
 } from "./helpers/server.js";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const CLI = path.join(ROOT, "dist", "src", "cli", "main.js");
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 interface Tag {
   tag_id: string;
   name: string;
@@ -40,31 +33,7 @@ let projectId: string;
 let viewerToken: string;
 const ids: Record<string, string> = {};
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const proc = spawn(process.execPath, [CLI, ...args], {
-    cwd: work,
-    env: { ...baseEnv, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  proc.stdin.end();
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 90_000);
-  return new Promise<Result>((resolve) =>
-    proc.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
-
-async function ok(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const res = await cli(args, env);
-  expect(res.code, `pipewright ${args.join(" ")}\n${res.stdout}\n${res.stderr}`).toBe(0);
-  return res;
-}
+const { cli, ok } = cliRunner(() => ({ cwd: work, env: baseEnv }));
 
 /** Runs the CLI expecting a failure: its exit status, one stderr line (and a hint), no stdout. */
 async function fails(args: string[], code: number, env: Record<string, string> = {}): Promise<string[]> {

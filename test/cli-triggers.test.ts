@@ -2,12 +2,12 @@
 // server: schedules and triggers in `pipeline show`, the project's webhook (`pipeline webhook`),
 // signed generic deliveries listed by `deliveries`, and `status` of the run one started.
 
-import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/app.js";
+import { type CliResult, cliRunner } from "./helpers/cli.js";
 import {
   type Answer,
   type Client,
@@ -19,18 +19,12 @@ import {
   waitForRun,
 } from "./helpers/server.js";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const CLI = path.join(ROOT, "dist", "src", "cli", "main.js");
 const REPO = "https://github.com/acme/app.git";
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 /** The CLI's local zone: an hour ahead of the schedule's Singapore, so the conversion shows. */
 const LOCAL_TZ = "Asia/Tokyo";
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 let server: ServerProcess;
 let work: string;
@@ -40,32 +34,7 @@ let projectId: string;
 let pipelineId: string;
 let viewerToken: string;
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const proc = spawn(process.execPath, [CLI, ...args], {
-    cwd: work,
-    env: { ...baseEnv, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  proc.stdin.end();
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 90_000);
-  return new Promise<Result>((resolve) =>
-    proc.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
-
-/** Runs the CLI and expects exit code 0, showing its output otherwise. */
-async function ok(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const res = await cli(args, env);
-  expect(res.code, `pipewright ${args.join(" ")}\n${res.stdout}\n${res.stderr}`).toBe(0);
-  return res;
-}
+const { cli, ok } = cliRunner(() => ({ cwd: work, env: baseEnv }));
 
 /** A local time as the CLI prints it (`2027-01-01 04:00:00`), in LOCAL_TZ. */
 function localTime(ms: number): string {
