@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/app.js";
-import { type CliResult, cliRunner } from "./helpers/cli.js";
+import { cliRunner } from "./helpers/cli.js";
 import {
   type Client,
   client,
@@ -18,7 +18,6 @@ import {
   startServerProcess,
 } from "./helpers/server.js";
 
-type Result = CliResult;
 interface Tag {
   tag_id: string;
   name: string;

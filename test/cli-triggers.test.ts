@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/app.js";
-import { type CliResult, cliRunner } from "./helpers/cli.js";
+import { cliRunner } from "./helpers/cli.js";
 import {
   type Answer,
   type Client,
@@ -23,8 +23,6 @@ const REPO = "https://github.com/acme/app.git";
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 /** The CLI's local zone: an hour ahead of the schedule's Singapore, so the conversion shows. */
 const LOCAL_TZ = "Asia/Tokyo";
-
-type Result = CliResult;
 
 let server: ServerProcess;
 let work: string;

@@ -17,7 +17,9 @@ export interface CliResult {
  * `cli` and `ok` (expects exit 0, showing the output otherwise) for tests whose work dir and
  * environment are set in a beforeAll: `where` is read at each call.
  */
-export function cliRunner(where: () => { readonly cwd: string; readonly env: Readonly<Record<string, string>> }) {
+export function cliRunner(
+  where: () => { readonly cwd: string; readonly env: Readonly<Record<string, string>> },
+) {
   function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
     const at = where();
     const proc = spawn(process.execPath, [CLI, ...args], {
