@@ -4,6 +4,7 @@
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { PipewrightError } from "../errors.js";
+import { ARTIFACT_NAME } from "../pipeline/artifacts.js";
 import type { ArtifactRecord } from "../store/store.js";
 import { artifactsSchema } from "../wire/schemas.js";
 import { authorizeProject, principalOf, type RouteContext } from "./context.js";
@@ -11,7 +12,7 @@ import { loadRun } from "./lookups.js";
 import { idSchema, runParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
-const nameSchema = { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$" } as const;
+const nameSchema = { type: "string", pattern: ARTIFACT_NAME.source } as const;
 const runnerArtifactParams = {
   type: "object",
   required: ["job_id", "name"],
@@ -55,6 +56,18 @@ function artifactView(a: ArtifactRecord, runNumber: number, downloadUrl: string)
 export function registerArtifactRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store, engine } = ctx;
 
+  const cacheQuery = {
+    type: "object",
+    required: ["runner_id", "attempt", "key"],
+    properties: { ...runnerQuery.properties, key: { type: "string", minLength: 1, maxLength: 2048 } },
+  } as const;
+  const jobOnly = { type: "object", required: ["job_id"], properties: { job_id: idSchema } } as const;
+  const runnerOf = async (req: FastifyRequest, what: string) => {
+    const p = await principalOf(ctx, req);
+    if (!p.superuser && p.role !== "runner")
+      throw new PipewrightError("NO_PERMISSION", `Only runner credentials (role runner) may ${what}.`);
+    return p;
+  };
   // Uploads: their own scope, where a body stays the request's stream.
   void app.register(async (scope) => {
     scope.addContentTypeParser("application/octet-stream", (_req, _payload, done) => done(null));
@@ -71,12 +84,7 @@ export function registerArtifactRoutes(app: FastifyInstance, ctx: RouteContext):
         },
       },
       async (req) => {
-        const p = await principalOf(ctx, req);
-        if (!p.superuser && p.role !== "runner")
-          throw new PipewrightError(
-            "NO_PERMISSION",
-            "Only runner credentials (role runner) may send artifacts.",
-          );
+        const p = await runnerOf(req, "send artifacts");
         return engine.artifacts.upload(
           { credentialId: p.id, runnerId: req.query.runner_id },
           req.params.job_id,
@@ -86,23 +94,6 @@ export function registerArtifactRoutes(app: FastifyInstance, ctx: RouteContext):
         );
       },
     );
-  });
-
-  // Caches: the same scope rules as artifacts (a body stays the request's stream).
-  const cacheQuery = {
-    type: "object",
-    required: ["runner_id", "attempt", "key"],
-    properties: { ...runnerQuery.properties, key: { type: "string", minLength: 1, maxLength: 2048 } },
-  } as const;
-  const jobOnly = { type: "object", required: ["job_id"], properties: { job_id: idSchema } } as const;
-  const runnerOf = async (req: FastifyRequest, what: string) => {
-    const p = await principalOf(ctx, req);
-    if (!p.superuser && p.role !== "runner")
-      throw new PipewrightError("NO_PERMISSION", `Only runner credentials (role runner) may ${what}.`);
-    return p;
-  };
-  void app.register(async (scope) => {
-    scope.addContentTypeParser("application/octet-stream", (_req, _payload, done) => done(null));
     typed(scope).put(
       "/runner/v1/jobs/:job_id/cache",
       {
@@ -170,12 +161,7 @@ export function registerArtifactRoutes(app: FastifyInstance, ctx: RouteContext):
       },
     },
     async (req, reply) => {
-      const p = await principalOf(ctx, req);
-      if (!p.superuser && p.role !== "runner")
-        throw new PipewrightError(
-          "NO_PERMISSION",
-          "Only runner credentials (role runner) may get artifacts.",
-        );
+      const p = await runnerOf(req, "get artifacts");
       const { body, record } = await engine.artifacts.downloadForJob(
         { credentialId: p.id, runnerId: req.query.runner_id },
         req.params.job_id,

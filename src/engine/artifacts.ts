@@ -6,7 +6,6 @@
 import type { Readable } from "node:stream";
 import { PipewrightError } from "../errors.js";
 import { type BlobInfo, type BlobStore, BlobTooLarge } from "../store/blobs.js";
-import type { JobRunRecord } from "../store/run-records.js";
 import type { ArtifactRecord, Store } from "../store/store.js";
 import type { RunnerCaller, RunnerProtocol } from "./runner-protocol.js";
 
@@ -39,6 +38,28 @@ export interface Artifacts {
 
 const notFound = (what: string) => new PipewrightError("ARTIFACT_NOT_FOUND", what);
 
+/**
+ * The job, its run and its definition, when this runner's attempt holds the job (a runner sends
+ * or gets files only for a job it holds); 404 otherwise.
+ */
+export async function heldJob(
+  store: Store,
+  runners: Pick<RunnerProtocol, "checkRunner">,
+  caller: RunnerCaller,
+  jobId: string,
+  attempt: number,
+) {
+  await runners.checkRunner(caller);
+  const job = await store.getJob(jobId);
+  if (!job || job.status !== "RUNNING" || job.runner_id !== caller.runnerId || job.attempt !== attempt) {
+    throw new PipewrightError("JOB_NOT_FOUND", `Job ${jobId} is not held by runner ${caller.runnerId}.`);
+  }
+  const run = await store.getRun(job.run_id);
+  const jd = run?.context.definition.stages[job.stage_idx]?.jobs[job.idx];
+  if (!run || !jd) throw new PipewrightError("JOB_NOT_FOUND", `Job ${job.id} has no definition.`);
+  return { job, run, jd };
+}
+
 export function createArtifacts(deps: {
   readonly store: Store;
   readonly blobs: BlobStore;
@@ -47,23 +68,6 @@ export function createArtifacts(deps: {
   readonly now: () => number;
 }): Artifacts {
   const { store, blobs } = deps;
-
-  /** The job, when this runner's attempt holds it. */
-  async function heldJob(caller: RunnerCaller, jobId: string, attempt: number): Promise<JobRunRecord> {
-    await deps.runners.checkRunner(caller);
-    const job = await store.getJob(jobId);
-    if (!job || job.status !== "RUNNING" || job.runner_id !== caller.runnerId || job.attempt !== attempt) {
-      throw new PipewrightError("JOB_NOT_FOUND", `Job ${jobId} is not held by runner ${caller.runnerId}.`);
-    }
-    return job;
-  }
-
-  async function jobDef(job: JobRunRecord) {
-    const run = await store.getRun(job.run_id);
-    const jd = run?.context.definition.stages[job.stage_idx]?.jobs[job.idx];
-    if (!run || !jd) throw new PipewrightError("JOB_NOT_FOUND", `Job ${job.id} has no definition.`);
-    return { run, jd };
-  }
 
   async function opened(record: ArtifactRecord) {
     const blob = await blobs.get(record.sha256);
@@ -76,8 +80,7 @@ export function createArtifacts(deps: {
     maxBytes: deps.maxBytes,
 
     async upload(caller, jobId, attempt, name, body) {
-      const job = await heldJob(caller, jobId, attempt);
-      const { run, jd } = await jobDef(job);
+      const { job, run, jd } = await heldJob(store, deps.runners, caller, jobId, attempt);
       if (!(jd.artifacts ?? []).some((a) => a.name === name)) {
         throw notFound(`Job ${jd.identifier} does not keep an artifact "${name}".`);
       }
@@ -108,8 +111,7 @@ export function createArtifacts(deps: {
     },
 
     async downloadForJob(caller, jobId, attempt, name) {
-      const job = await heldJob(caller, jobId, attempt);
-      const { jd } = await jobDef(job);
+      const { job, jd } = await heldJob(store, deps.runners, caller, jobId, attempt);
       if (!(jd.download_artifacts ?? []).includes(name)) {
         throw notFound(`Job ${jd.identifier} does not ask for an artifact "${name}".`);
       }

@@ -5,8 +5,9 @@
 import type { Readable } from "node:stream";
 import { PipewrightError } from "../errors.js";
 import { type BlobInfo, type BlobStore, BlobTooLarge } from "../store/blobs.js";
-import type { JobRunRecord, RunRecord } from "../store/run-records.js";
+import type { RunRecord } from "../store/run-records.js";
 import type { CacheRecord, Store } from "../store/store.js";
+import { heldJob } from "./artifacts.js";
 import type { RunnerCaller, RunnerProtocol } from "./runner-protocol.js";
 
 export interface Caches {
@@ -51,14 +52,8 @@ export function createCaches(deps: {
   const { store, blobs, now } = deps;
 
   async function held(caller: RunnerCaller, jobId: string, attempt: number) {
-    await deps.runners.checkRunner(caller);
-    const job: JobRunRecord | undefined = await store.getJob(jobId);
-    if (!job || job.status !== "RUNNING" || job.runner_id !== caller.runnerId || job.attempt !== attempt) {
-      throw new PipewrightError("JOB_NOT_FOUND", `Job ${jobId} is not held by runner ${caller.runnerId}.`);
-    }
-    const run = await store.getRun(job.run_id);
-    const jd = run?.context.definition.stages[job.stage_idx]?.jobs[job.idx];
-    if (!run || !jd?.cache) throw new PipewrightError("JOB_NOT_FOUND", `Job ${jobId} keeps no cache.`);
+    const { run, jd } = await heldJob(store, deps.runners, caller, jobId, attempt);
+    if (!jd.cache) throw new PipewrightError("JOB_NOT_FOUND", `Job ${jobId} keeps no cache.`);
     return { run };
   }
 

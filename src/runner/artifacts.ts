@@ -17,6 +17,14 @@ import { type TarEntry, tarStream, untar } from "./tar.js";
 type Owner = { readonly uid: number; readonly gid: number } | undefined;
 
 export class ArtifactRefused extends Error {}
+/** No file of the workspace matches the patterns. */
+export class NothingMatches extends ArtifactRefused {}
+
+/** What is collected, for messages: an artifact or a cache, and the setting that caps it. */
+const KINDS = {
+  artifact: { word: "artifact", cap: "the cap on an artifact (--max-artifact-bytes)" },
+  cache: { word: "cache", cap: "the cap on a cache (--max-cache-bytes)" },
+} as const;
 
 /** What a pattern also matches: a directory named by it stands for everything under it. */
 const withContents = (patterns: readonly string[]): string[] =>
@@ -33,7 +41,9 @@ export async function collectArtifact(
   patterns: readonly string[],
   owner: Owner,
   maxBytes: number,
+  kind: keyof typeof KINDS = "artifact",
 ): Promise<{ entries: TarEntry[]; sources: Map<string, string>; bytes: number }> {
+  const what = `${KINDS[kind].word} ${name}`;
   const isMatch = picomatch(withContents(patterns), { dot: true });
   const root = await realpath(workspace);
   const entries: TarEntry[] = [];
@@ -61,7 +71,7 @@ export async function collectArtifact(
       if (st.isSymbolicLink()) {
         const target = await realpath(full).catch(() => undefined);
         if (target === undefined || !(target === root || target.startsWith(`${root}/`))) {
-          throw new ArtifactRefused(`artifact ${name}: ${relPath} is a link out of the workspace`);
+          throw new ArtifactRefused(`${what}: ${relPath} is a link out of the workspace`);
         }
         const t = await stat(target);
         if (!t.isFile()) continue;
@@ -71,20 +81,18 @@ export async function collectArtifact(
         continue;
       }
       if (owner && uid !== owner.uid) {
-        throw new ArtifactRefused(`artifact ${name}: ${relPath} belongs to another user than the job's`);
+        throw new ArtifactRefused(`${what}: ${relPath} belongs to another user than the job's`);
       }
       bytes += size;
       if (bytes > maxBytes) {
-        throw new ArtifactRefused(
-          `artifact ${name} is more than ${maxBytes} bytes, the cap on an artifact (--max-artifact-bytes)`,
-        );
+        throw new ArtifactRefused(`${what} is more than ${maxBytes} bytes, ${KINDS[kind].cap}`);
       }
       entries.push({ path: relPath, type: "file", size, mode: mode & 0o777, mtime: st.mtimeMs });
       sources.set(relPath, source);
     }
   }
   if (entries.length === 0) {
-    throw new ArtifactRefused(`artifact ${name}: no file matches ${patterns.join(", ")}`);
+    throw new NothingMatches(`${what}: no file matches ${patterns.join(", ")}`);
   }
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { entries, sources, bytes };

@@ -16,6 +16,7 @@ import {
   collectArtifact,
   extractArtifact,
   hashWorkspaceFiles,
+  NothingMatches,
 } from "./artifacts.js";
 import { FULL_COMMIT, gitClone } from "./git-clone.js";
 import type { StepGroups } from "./groups.js";
@@ -464,10 +465,11 @@ async function saveCache(
   try {
     const c = await collectArtifact(
       place.workspace,
-      `cache ${key}`,
+      key,
       cache.paths,
       place.user,
       job.maxCacheBytes,
+      "cache",
     );
     const info = await reporter.saveCache(key, artifactStream(c));
     reporter.stepOutput(
@@ -476,18 +478,15 @@ async function saveCache(
     );
     return undefined;
   } catch (err) {
-    if (err instanceof ArtifactRefused && /no file matches/.test(err.message)) {
+    if (err instanceof NothingMatches) {
       // Nothing to keep yet is not the job's failure.
-      reporter.stepOutput(stepId, `[pipewright] ${err.message.replace(/^artifact /, "")}: nothing saved\n`);
+      reporter.stepOutput(stepId, `[pipewright] ${err.message}: nothing saved\n`);
       return undefined;
     }
-    const message = (
+    const message =
       err instanceof ArtifactRefused
         ? err.message
-        : `cache ${key} could not be saved: ${(err as Error).message}`
-    )
-      .replace(/^artifact cache /, "cache ")
-      .replace("the cap on an artifact (--max-artifact-bytes)", "the cap on a cache (--max-cache-bytes)");
+        : `cache ${key} could not be saved: ${(err as Error).message}`;
     reporter.stepOutput(stepId, `[pipewright] ${message}\n`);
     return { status: "FAILED", message };
   }
