@@ -27,12 +27,6 @@ export const ERRORS = {
     status: 400,
     summary: "The pipeline belongs to another project than the one in the path.",
   },
-  RUN_QUEUED: {
-    code: "DEVPIPE.00011169",
-    status: 409,
-    summary:
-      "Concurrency limit of the pipeline reached; the run waits in the queue (body carries error.pipeline_run_id and error.queue_id).",
-  },
   NO_PERMISSION: {
     code: "DEVPIPE.30011011",
     status: 403,
@@ -107,6 +101,11 @@ export const ERRORS = {
   ACCESS_KEY_NOT_FOUND: { code: "DEVPIPE.00020121", status: 404, summary: "No such access key." },
   PROJECT_NAME_TAKEN: { code: "DEVPIPE.00020122", status: 409, summary: "A project with this name exists." },
   TAG_NOT_FOUND: { code: "DEVPIPE.00020123", status: 404, summary: "The project has no such pipeline tag." },
+  MEMBER_NOT_FOUND: {
+    code: "DEVPIPE.00020160",
+    status: 404,
+    summary: "The project has no such member (an unrevoked token or access key with a role in it).",
+  },
   TAG_NAME_TAKEN: {
     code: "DEVPIPE.00020124",
     status: 409,

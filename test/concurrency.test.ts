@@ -61,7 +61,7 @@ describe("concurrency control", () => {
   const started = (order: string, n: number) =>
     waitFor(async () => lines(order).includes(`start ${n}`), 20_000, `run ${n} to start`);
 
-  it("QUEUE: extra runs answer 409 DEVPIPE.00011169, wait QUEUED in position, then run first come first served", async () => {
+  it("QUEUE: extra runs answer 200 with DEVPIPE.00011169 beside their id, wait QUEUED in position, then run first come first served", async () => {
     const p = await gatedPipeline("QUEUE");
     try {
       const first = await run(p.id);
@@ -71,9 +71,12 @@ describe("concurrency control", () => {
       const queued: string[] = [];
       for (const position of [1, 2]) {
         const res = await run(p.id);
-        expect(res.status).toBe(409);
+        // As the cloud answers it: a success that carries the queuing code and the run's id.
+        expect(res.status).toBe(200);
         expect(res.body.error_code).toBe("DEVPIPE.00011169");
-        expect(res.body.error.pipeline_run_id).toMatch(/^[0-9a-f]{32}$/);
+        expect(res.body.error_msg).toContain("queued");
+        expect(res.body.pipeline_run_id).toMatch(/^[0-9a-f]{32}$/);
+        expect(res.body.error.pipeline_run_id).toBe(res.body.pipeline_run_id);
         expect(res.body.error.queue_id).toMatch(/^[0-9a-f]{32}$/);
         const d = await runDetail(api, pid, p.id, res.body.error.pipeline_run_id);
         expect(d.status).toBe("QUEUED");
@@ -87,6 +90,33 @@ describe("concurrency control", () => {
         status: ["QUEUED"],
       });
       expect(waiting.body.total).toBe(2);
+      // The pipeline's queue (ListPipelineQueue): the waiting runs, first first, as the model has them.
+      const queue = await api.get(`/v5/${pid}/api/pipelines/${p.id}/queued-pipeline?offset=0&limit=10`);
+      expect(queue.status).toBe(200);
+      expect(Object.keys(queue.body).sort()).toEqual(["limit", "offset", "queuedPipelines", "total"]);
+      expect(queue.body.total).toBe(2);
+      expect(queue.body.queuedPipelines.map((q: { pipeline_run_id: string }) => q.pipeline_run_id)).toEqual(
+        queued,
+      );
+      const head = queue.body.queuedPipelines[0];
+      expect(Object.keys(head).sort()).toEqual(
+        [
+          "creator_id",
+          "creator_name",
+          "enqueue_time",
+          "id",
+          "pipeline_id",
+          "pipeline_run_id",
+          "region",
+          "status",
+          "trigger_type",
+        ].sort(),
+      );
+      expect(head).toMatchObject({ id: 2, pipeline_id: p.id, status: "QUEUED", trigger_type: "Manual" });
+      expect(typeof head.enqueue_time).toBe("number");
+      expect(head.creator_name).not.toBe("");
+      const second = await api.get(`/v5/${pid}/api/pipelines/${p.id}/queued-pipeline?offset=1&limit=1`);
+      expect(second.body.queuedPipelines.map((q: { id: number }) => q.id)).toEqual([3]);
       // Nothing of the queued runs has executed.
       expect(lines(p.order)).toEqual(["start 1"]);
 
@@ -108,7 +138,7 @@ describe("concurrency control", () => {
       await started(p.order, 1);
       await started(p.order, 2);
       const c = await run(p.id);
-      expect(c.status).toBe(409);
+      expect(c.status).toBe(200);
       expect(c.body.error_code).toBe("DEVPIPE.00011169");
       expect((await runDetail(api, pid, p.id, c.body.error.pipeline_run_id)).queue_position).toBe(1);
       p.open();
@@ -129,7 +159,7 @@ describe("concurrency control", () => {
       await started(p.order, 1);
       const second = await run(p.id);
       const third = await run(p.id);
-      expect([second.status, third.status]).toEqual([409, 409]);
+      expect([second.status, third.status]).toEqual([200, 200]);
       const secondId = second.body.error.pipeline_run_id;
       const thirdId = third.body.error.pipeline_run_id;
 

@@ -287,12 +287,22 @@ describe("run lifecycle", () => {
       const pgid = await readPgid(path.join(dir, "queue.pgid"));
       const queued = async (): Promise<string> => {
         const res = await api.post(`/v5/${pid}/api/pipelines/${pl}/run`, {});
-        expect(res.status).toBe(409);
+        expect(res.status).toBe(200);
         expect(res.body.error_code).toBe("DEVPIPE.00011169");
         return res.body.error.pipeline_run_id;
       };
       const second = await queued();
       const third = await queued();
+      // cancel-queuing names the queued run by its id or by its queuing record's id (the run's
+      // number, as queued-pipeline lists it); any other id is refused and cancels nothing.
+      const fourth = await queued();
+      const number = (await detail(pl, fourth)).run_number;
+      const cancelPath = (q: string | number) =>
+        `/v5/${pid}/api/pipelines/${pl}/${fourth}/cancel-queuing/${q}`;
+      expect((await api.post(cancelPath(Number(number) + 1))).status).toBe(409);
+      expect((await detail(pl, fourth)).status).toBe("QUEUED");
+      expect((await api.post(cancelPath(number))).body).toEqual({ success: true });
+      expect((await detail(pl, fourth)).status).toBe("CANCELED");
       expect((await detail(pl, second)).status).toBe("QUEUED");
 
       const res = await api.post(`${runsPath(pl, second)}/stop`);

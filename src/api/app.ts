@@ -27,6 +27,7 @@ import { registerBatchRoutes } from "./batch-routes.js";
 import { parseJsonBody } from "./body.js";
 import type { RouteContext } from "./context.js";
 import { registerLogRoutes } from "./log-routes.js";
+import { registerPermissionRoutes } from "./permission-routes.js";
 import { registerPipelineRoutes } from "./pipeline-routes.js";
 import { registerRunCommandRoutes } from "./run-command-routes.js";
 import { registerRunQueryRoutes } from "./run-query-routes.js";
@@ -212,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunnerRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerTagRoutes(app, ctx);
+  registerPermissionRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;

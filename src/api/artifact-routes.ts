@@ -7,8 +7,9 @@ import { PipewrightError } from "../errors.js";
 import { ARTIFACT_NAME } from "../pipeline/artifacts.js";
 import type { ArtifactRecord } from "../store/store.js";
 import { artifactsSchema } from "../wire/schemas.js";
-import { authorizeProject, principalOf, type RouteContext } from "./context.js";
+import { principalOf, type RouteContext } from "./context.js";
 import { loadRun } from "./lookups.js";
+import { authorizePipeline } from "./pipeline-access.js";
 import { idSchema, runParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
@@ -187,7 +188,7 @@ export function registerArtifactRoutes(app: FastifyInstance, ctx: RouteContext):
       },
     },
     async (req) => {
-      await authorizeProject(ctx, req, req.params.project_id, "read");
+      await authorizePipeline(ctx, req, req.params.project_id, req.params.pipeline_id, "query");
       const run = await loadRun(store, req.params);
       const base = `${req.protocol}://${req.headers.host ?? "localhost"}/v5/${run.project_id}/api/pipelines/${run.pipeline_id}/pipeline-runs/${run.id}/artifacts`;
       const items = await engine.artifacts.list(run.id);
@@ -209,7 +210,7 @@ export function registerArtifactRoutes(app: FastifyInstance, ctx: RouteContext):
       },
     },
     async (req, reply) => {
-      await authorizeProject(ctx, req, req.params.project_id, "read");
+      await authorizePipeline(ctx, req, req.params.project_id, req.params.pipeline_id, "query");
       const run = await loadRun(store, req.params);
       const { body, record } = await engine.artifacts.open(run.id, req.params.name);
       return reply

@@ -25,6 +25,12 @@ const ALLOWED: Record<Role, ReadonlySet<Permission>> = {
   admin: new Set(["read", "operate", "manage"]),
 };
 
+const VERBS: Record<Permission, string> = {
+  read: "see projects",
+  operate: "run, stop, retry or review pipelines",
+  manage: "change pipelines",
+};
+
 export const ADMIN_TOKEN_META_KEY = "admin_token_sha256";
 
 export function hashToken(token: string): string {
@@ -142,9 +148,6 @@ export function authorize(p: Principal, projectId: string, permission: Permissio
     );
   }
   if (!ALLOWED[p.role].has(permission)) {
-    throw new PipewrightError(
-      "NO_PERMISSION",
-      `Role ${p.role} may not ${permission === "operate" ? "run, stop, retry or review pipelines" : "change pipelines"}.`,
-    );
+    throw new PipewrightError("NO_PERMISSION", `Role ${p.role} may not ${VERBS[permission]}.`);
   }
 }

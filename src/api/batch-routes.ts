@@ -4,7 +4,9 @@
 import type { FastifyInstance } from "fastify";
 import { batchResultSchema, batchRunSchema } from "../wire/schemas.js";
 import type { BatchResultAnswer, BatchRunAnswer } from "../wire/types.js";
-import { authorizeProject, type RouteContext } from "./context.js";
+import { authorize } from "./auth.js";
+import { authorizeProject, principalOf, type RouteContext } from "./context.js";
+import { hiddenFrom, requireOperation } from "./pipeline-access.js";
 import { batchResultBody, batchRunBody, idempotencyHeaders } from "./run-schemas.js";
 import { projectParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
@@ -34,7 +36,17 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     },
     async (req, reply): Promise<BatchRunAnswer> => {
       const { project_id } = req.params;
-      const who = await authorizeProject(ctx, req, project_id, "operate");
+      const who = await principalOf(ctx, req);
+      authorize(who, project_id, "read");
+      // Unknown and foreign ids are the engine's to reject (all named); the rest must be runnable.
+      const owners = await store.getPipelineProjects(req.body.pipeline_ids);
+      const here = [...new Set(req.body.pipeline_ids)].filter((id) => owners.get(id) === project_id);
+      await requireOperation(
+        ctx,
+        who,
+        here.map((id) => ({ id })),
+        "execute",
+      );
       const res = await engine.batchRun({
         projectId: project_id,
         pipelineIds: req.body.pipeline_ids,
@@ -59,14 +71,21 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: RouteContext): vo
     },
     async (req): Promise<BatchResultAnswer> => {
       const { project_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
+      const who = await authorizeProject(ctx, req, project_id, "read");
       const query = req.body.query;
       const runs = new Map((await store.getRuns(query.map((q) => q.pipeline_run_id))).map((r) => [r.id, r]));
+      // A run of a pipeline the caller may not see is answered like a missing one.
+      const hidden = await hiddenFrom(ctx, who, [...new Set([...runs.values()].map((r) => r.pipeline_id))]);
       return {
         result: query.map((q) => {
           const r = runs.get(q.pipeline_run_id);
           const ids = { pipeline_id: q.pipeline_id, pipeline_run_id: q.pipeline_run_id };
-          if (!r || r.pipeline_id !== q.pipeline_id || r.project_id !== project_id) {
+          if (
+            !r ||
+            r.pipeline_id !== q.pipeline_id ||
+            r.project_id !== project_id ||
+            hidden.has(r.pipeline_id)
+          ) {
             return {
               ...ids,
               pipeline_name: null,

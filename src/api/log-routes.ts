@@ -5,9 +5,10 @@ import type { FastifyInstance } from "fastify";
 import { TERMINAL_NODE_STATUSES } from "../pipeline/vocabulary.js";
 import { logPageSchema } from "../wire/schemas.js";
 import type { LogPage } from "../wire/types.js";
-import { authorizeProject, type RouteContext } from "./context.js";
+import type { RouteContext } from "./context.js";
 import { joinFrom, offsetOf, pageBackward, pageForward } from "./log-paging.js";
 import { loadStepLog } from "./lookups.js";
+import { authorizePipeline } from "./pipeline-access.js";
 import { logBody, logStreamQuery } from "./run-schemas.js";
 import { stepParams } from "./schemas.js";
 import { type SseStream, streamSse } from "./sse.js";
@@ -38,7 +39,7 @@ export function registerLogRoutes(app: FastifyInstance, ctx: RouteContext): void
       },
     },
     async (req): Promise<LogPage> => {
-      await authorizeProject(ctx, req, req.params.project_id, "read");
+      await authorizePipeline(ctx, req, req.params.project_id, req.params.pipeline_id, "query");
       const b = req.body;
       const { logId, running } = await loadStepLog(store, req.params, b.attempt);
       const start = offsetOf("start_offset", b.start_offset);
@@ -72,7 +73,7 @@ export function registerLogRoutes(app: FastifyInstance, ctx: RouteContext): void
       },
     },
     async (req, reply) => {
-      await authorizeProject(ctx, req, req.params.project_id, "read");
+      await authorizePipeline(ctx, req, req.params.project_id, req.params.pipeline_id, "query");
       const attempt = req.query.attempt === undefined ? undefined : Number(req.query.attempt);
       const { logId, running } = await loadStepLog(store, req.params, attempt);
       const from = Number(req.query.offset ?? "0");

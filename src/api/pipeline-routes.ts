@@ -20,10 +20,11 @@ import {
 } from "../wire/schemas.js";
 import type { PipelineDetail, PipelineList, PipelineRequest } from "../wire/types.js";
 import { authorizeProject, type RouteContext } from "./context.js";
-import { loadPipeline, requireProjectExists } from "./lookups.js";
+import { requireProjectExists } from "./lookups.js";
+import { authorizePipeline, visibleTo } from "./pipeline-access.js";
 import { pipelineDetailView, pipelineListItemView, TRIGGER_VIEW_FIELDS } from "./pipeline-views.js";
 import { runSummaryView } from "./run-views.js";
-import { idSchema, pipelineParams, projectParams } from "./schemas.js";
+import { idSchema, pageOfQuery, pageQueryFields, pipelineParams, projectParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
 export const PIPELINE_LIST_DEFAULT_LIMIT = 10;
@@ -117,6 +118,68 @@ const componentOf = (q: { component_id?: string; componentId?: string }): string
 const nameTaken = (name: string): PipewrightError =>
   new PipewrightError("PIPELINE_NAME_TAKEN", `name: a pipeline named "${name}" exists in this project.`);
 
+const batchDeleteSchema = {
+  type: "object",
+  required: ["result"],
+  additionalProperties: false,
+  properties: {
+    result: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["pipeline_id", "pipeline_name", "status", "reason"],
+        additionalProperties: false,
+        properties: {
+          pipeline_id: { type: "string" },
+          pipeline_name: { type: ["string", "null"] },
+          status: { type: "string", enum: ["DELETE_SUCCESS", "DELETE_FAILED"] },
+          reason: { type: ["string", "null"] },
+        },
+      },
+    },
+  },
+} as const;
+
+const queuedPipelinesSchema = {
+  type: "object",
+  required: ["offset", "limit", "total", "queuedPipelines"],
+  additionalProperties: false,
+  properties: {
+    offset: { type: "integer" },
+    limit: { type: "integer" },
+    total: { type: "integer" },
+    queuedPipelines: {
+      type: "array",
+      items: {
+        type: "object",
+        required: [
+          "id",
+          "pipeline_id",
+          "pipeline_run_id",
+          "region",
+          "enqueue_time",
+          "trigger_type",
+          "creator_id",
+          "creator_name",
+          "status",
+        ],
+        additionalProperties: false,
+        properties: {
+          id: { type: "integer" },
+          pipeline_id: { type: "string" },
+          pipeline_run_id: { type: "string" },
+          region: { type: ["string", "null"] },
+          enqueue_time: { type: "integer" },
+          trigger_type: { type: "string" },
+          creator_id: { type: "string" },
+          creator_name: { type: "string" },
+          status: { type: "string" },
+        },
+      },
+    },
+  },
+} as const;
+
 export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store, clock, engine } = ctx;
   const now = (): number => clock.now();
@@ -176,8 +239,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
     },
     async (req): Promise<PipelineDetail> => {
       const { project_id, pipeline_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
-      const p = await loadPipeline(store, project_id, pipeline_id);
+      const { pipeline: p } = await authorizePipeline(ctx, req, project_id, pipeline_id, "query");
       const [schedules, polls] = await Promise.all([store.listSchedulesOf(p.id), store.listPollsOf(p.id)]);
       return pipelineDetailView(p, schedules, polls);
     },
@@ -197,8 +259,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
     },
     async (req) => {
       const { project_id, pipeline_id } = req.params;
-      const who = await authorizeProject(ctx, req, project_id, "manage");
-      const current = await loadPipeline(store, project_id, pipeline_id);
+      const { who, pipeline: current } = await authorizePipeline(ctx, req, project_id, pipeline_id, "update");
       if (current.banned) {
         throw new PipewrightError(
           "PIPELINE_BANNED",
@@ -242,10 +303,110 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
     },
     async (req) => {
       const { project_id, pipeline_id } = req.params;
-      const who = await authorizeProject(ctx, req, project_id, "manage");
-      await loadPipeline(store, project_id, pipeline_id);
+      const { who } = await authorizePipeline(ctx, req, project_id, pipeline_id, "delete");
       await engine.deletePipeline(pipeline_id, who.name);
       return { pipeline_id };
+    },
+  );
+
+  api.post(
+    `${base}/batch-delete`,
+    {
+      schema: {
+        tags: ["pipelines"],
+        summary: "Delete pipelines in batches (BatchDeletePipeline): a result per pipeline",
+        description:
+          "Each pipeline is deleted on its own (its unfinished runs stopped first), in request order. One that does " +
+          "not exist, is in another project or that the caller may not delete is DELETE_FAILED with a reason; the others go.",
+        params: projectParams,
+        body: {
+          type: "object",
+          required: ["pipeline_ids"],
+          additionalProperties: false,
+          properties: {
+            pipeline_ids: { type: "array", items: idSchema, minItems: 1, maxItems: LIMITS.queryEntries },
+          },
+        },
+        response: { 200: batchDeleteSchema },
+      },
+    },
+    async (req) => {
+      const { project_id } = req.params;
+      const who = await authorizeProject(ctx, req, project_id, "read");
+      const result: {
+        pipeline_id: string;
+        pipeline_name: string | null;
+        status: "DELETE_SUCCESS" | "DELETE_FAILED";
+        reason: string | null;
+      }[] = [];
+      for (const id of new Set(req.body.pipeline_ids)) {
+        try {
+          const { pipeline } = await authorizePipeline(ctx, req, project_id, id, "delete");
+          await engine.deletePipeline(id, who.name);
+          result.push({
+            pipeline_id: id,
+            pipeline_name: pipeline.name,
+            status: "DELETE_SUCCESS",
+            reason: null,
+          });
+        } catch (err) {
+          if (!(err instanceof PipewrightError) || err.status >= 500) throw err;
+          result.push({ pipeline_id: id, pipeline_name: null, status: "DELETE_FAILED", reason: err.message });
+        }
+      }
+      return { result };
+    },
+  );
+
+  api.get(
+    `${base}/:pipeline_id/queued-pipeline`,
+    {
+      schema: {
+        tags: ["runs"],
+        summary:
+          "The pipeline's queue (ListPipelineQueue): its runs waiting behind its concurrency limit, first first",
+        description:
+          "id is the queued run's number; cancel one with …/{pipeline_run_id}/cancel-queuing/{queue_id}, where queue_id " +
+          "is the run id (as a queued start answers it) or this id.",
+        params: pipelineParams,
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: pageQueryFields,
+        },
+        response: { 200: queuedPipelinesSchema },
+      },
+    },
+    async (req) => {
+      const { project_id, pipeline_id } = req.params;
+      await authorizePipeline(ctx, req, project_id, pipeline_id, "query");
+      const { offset, limit } = pageOfQuery(req.query, 10);
+      const page = await store.listRuns({
+        pipeline_id,
+        statuses: ["QUEUED"],
+        admitted: false,
+        offset,
+        limit,
+        sort_key: "start_time",
+        sort_dir: "asc",
+      });
+      return {
+        offset,
+        limit,
+        total: page.total,
+        queuedPipelines: page.items.map((r) => ({
+          id: r.run_number,
+          pipeline_id,
+          pipeline_run_id: r.id,
+          // A self-hosted installation has no cloud regions (the cloud's own example answers null).
+          region: null,
+          enqueue_time: r.create_time,
+          trigger_type: r.trigger_type,
+          creator_id: r.executor_id,
+          creator_name: r.executor_name,
+          status: r.status,
+        })),
+      };
     },
   );
 
@@ -263,8 +424,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       },
       async (req) => {
         const { project_id, pipeline_id } = req.params;
-        await authorizeProject(ctx, req, project_id, "manage");
-        await loadPipeline(store, project_id, pipeline_id);
+        await authorizePipeline(ctx, req, project_id, pipeline_id, "update");
         await store.setPipelineBanned(pipeline_id, action === "ban", now());
         return true;
       },
@@ -329,7 +489,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
     },
     async (req): Promise<PipelineList> => {
       const { project_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
+      const who = await authorizeProject(ctx, req, project_id, "read");
       await requireProjectExists(store, project_id);
       const b = req.body ?? {};
       if (b.project_id !== undefined && b.project_id !== project_id)
@@ -359,6 +519,8 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
         ? await store.listPipelines({
             project_id,
             project_ids: b.project_ids && b.project_ids.length > 0 ? b.project_ids : undefined,
+            // Pipelines whose own permissions hide them from the caller are not listed.
+            visible_to: visibleTo(who),
             name: b.name,
             // is_banned: whether disabled pipelines are included (the SDK's meaning); absent: they are.
             banned: b.is_banned === false ? false : undefined,

@@ -8,14 +8,17 @@ import { LIMITS } from "../pipeline/limits.js";
 import type { RunRecord } from "../store/run-records.js";
 import type { PipelineRecord } from "../store/store.js";
 import { runStartedSchema, successSchema } from "../wire/schemas.js";
-import type { RunStarted } from "../wire/types.js";
-import { authorizeProject, type RouteContext } from "./context.js";
+import { RUN_QUEUED_CODE, type RunStarted } from "../wire/types.js";
+import type { RouteContext } from "./context.js";
 import { loadPipeline, loadRun } from "./lookups.js";
+import { authorizePipeline } from "./pipeline-access.js";
 import { runBody } from "./run-schemas.js";
 import { idSchema, pipelineParams, runParams, stepParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
 const BASE = "/v5/:project_id/api/pipelines";
+/** A run's number as a path segment. */
+const RUN_NUMBER = { type: "string", pattern: "^[1-9]\\d{0,14}$" } as const;
 const success = { 200: successSchema } as const;
 
 /**
@@ -30,13 +33,13 @@ function answerStarted(p: PipelineRecord, run: RunRecord): RunStarted {
     throw new PipewrightError("RUN_ABORTED_BY_CONCURRENCY", `${run.start_reason} (run ${run.id})`, { extra });
   }
   if (!run.admitted) {
-    throw new PipewrightError(
-      "RUN_QUEUED",
-      `Concurrency limit of pipeline ${p.name} reached; run ${run.id} is queued.`,
-      {
-        extra,
-      },
-    );
+    // 200, as the cloud answers it: clients (the SDKs, Terraform) read the run id of the body.
+    return {
+      pipeline_run_id: run.id,
+      error_code: RUN_QUEUED_CODE,
+      error_msg: `Concurrency limit of pipeline ${p.name} reached; run ${run.id} is queued.`,
+      error: { pipeline_run_id: run.id, queue_id: run.id },
+    };
   }
   return { pipeline_run_id: run.id };
 }
@@ -53,7 +56,8 @@ export function registerRunCommandRoutes(app: FastifyInstance, ctx: RouteContext
         summary: "Start a pipeline (RunPipeline)",
         description:
           "Only is_runtime variables may be overridden. Over a QUEUE concurrency limit the run is created and waits: " +
-          "the answer is 409 DEVPIPE.00011169 with error.pipeline_run_id and error.queue_id, as in the cloud service.",
+          "the answer is 200 with the run's pipeline_run_id and CodeArts's queuing code: error_code DEVPIPE.00011169, " +
+          "error.pipeline_run_id and error.queue_id, as in the cloud service.",
         params: pipelineParams,
         body: runBody,
         response: { 200: runStartedSchema },
@@ -61,7 +65,7 @@ export function registerRunCommandRoutes(app: FastifyInstance, ctx: RouteContext
     },
     async (req): Promise<RunStarted> => {
       const { project_id, pipeline_id } = req.params;
-      const who = await authorizeProject(ctx, req, project_id, "operate");
+      const { who } = await authorizePipeline(ctx, req, project_id, pipeline_id, "execute");
       const p = await loadPipeline(store, project_id, pipeline_id);
       const run = await engine.runOne({
         pipelineId: p.id,
@@ -83,7 +87,13 @@ export function registerRunCommandRoutes(app: FastifyInstance, ctx: RouteContext
       },
     },
     async (req) => {
-      const who = await authorizeProject(ctx, req, req.params.project_id, "operate");
+      const { who } = await authorizePipeline(
+        ctx,
+        req,
+        req.params.project_id,
+        req.params.pipeline_id,
+        "execute",
+      );
       await loadRun(store, req.params);
       await engine.stopRun(req.params.pipeline_run_id, who.name);
       return { success: true };
@@ -96,19 +106,28 @@ export function registerRunCommandRoutes(app: FastifyInstance, ctx: RouteContext
       schema: {
         tags: ["runs"],
         summary: "Cancel a queued run",
-        description: "queue_id is the run id (as given in DEVPIPE.00011169 answers and in run detail).",
+        description:
+          "queue_id is the run id (as a queued start's error.queue_id gives it) or the id of its queuing record " +
+          "(GET …/queued-pipeline: the run's number).",
         params: {
           ...runParams,
           required: [...runParams.required, "queue_id"],
-          properties: { ...runParams.properties, queue_id: idSchema },
+          properties: { ...runParams.properties, queue_id: { anyOf: [idSchema, RUN_NUMBER] } },
         },
         response: success,
       },
     },
     async (req) => {
-      const who = await authorizeProject(ctx, req, req.params.project_id, "operate");
+      const { who } = await authorizePipeline(
+        ctx,
+        req,
+        req.params.project_id,
+        req.params.pipeline_id,
+        "execute",
+      );
       const run = await loadRun(store, req.params);
-      if (req.params.queue_id !== run.id || run.status !== "QUEUED") {
+      const q = req.params.queue_id;
+      if ((q !== run.id && q !== String(run.run_number)) || run.status !== "QUEUED") {
         throw new PipewrightError(
           "RUN_NOT_STOPPABLE",
           `Run ${run.id} is not waiting in queue ${req.params.queue_id}.`,
@@ -132,7 +151,13 @@ export function registerRunCommandRoutes(app: FastifyInstance, ctx: RouteContext
       },
     },
     async (req) => {
-      const who = await authorizeProject(ctx, req, req.params.project_id, "operate");
+      const { who } = await authorizePipeline(
+        ctx,
+        req,
+        req.params.project_id,
+        req.params.pipeline_id,
+        "execute",
+      );
       await loadRun(store, req.params);
       await engine.retryRun(req.params.pipeline_run_id, who.name);
       return { success: true };
@@ -159,7 +184,13 @@ export function registerRunCommandRoutes(app: FastifyInstance, ctx: RouteContext
         },
       },
       async (req) => {
-        const who = await authorizeProject(ctx, req, req.params.project_id, "operate");
+        const { who } = await authorizePipeline(
+          ctx,
+          req,
+          req.params.project_id,
+          req.params.pipeline_id,
+          "execute",
+        );
         await loadRun(store, req.params);
         await engine.review({
           runId: req.params.pipeline_run_id,

@@ -10,7 +10,8 @@ import type { RunGraph, StepRunRecord } from "../store/run-records.js";
 import { latestStatusSchema, runDetailSchema, runListSchema, stepOutputsSchema } from "../wire/schemas.js";
 import type { RunDetail, RunList, RunSummary } from "../wire/types.js";
 import { authorizeProject, type RouteContext } from "./context.js";
-import { loadPipeline, loadRun } from "./lookups.js";
+import { loadRun } from "./lookups.js";
+import { authorizePipeline, hiddenFrom } from "./pipeline-access.js";
 import { latestStatusBody, RUN_LIST_DEFAULT_LIMIT, RUN_LIST_MAX_LIMIT, runListBody } from "./run-schemas.js";
 import { runDetailView, runSummaryView } from "./run-views.js";
 import { idSchema, pipelineParams, projectParams, runParams } from "./schemas.js";
@@ -114,8 +115,7 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
     },
     async (req): Promise<RunDetail> => {
       const { project_id, pipeline_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
-      await loadPipeline(store, project_id, pipeline_id);
+      await authorizePipeline(ctx, req, project_id, pipeline_id, "query");
       let id = req.query.pipeline_run_id;
       if (id === undefined && req.query.pipeline_run_number !== undefined) {
         const n = Number(req.query.pipeline_run_number);
@@ -152,8 +152,7 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
     },
     async (req): Promise<RunList> => {
       const { project_id, pipeline_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
-      await loadPipeline(store, project_id, pipeline_id);
+      await authorizePipeline(ctx, req, project_id, pipeline_id, "query");
       const b = req.body ?? {};
       const limit = b.limit ? b.limit : RUN_LIST_DEFAULT_LIMIT;
       const offset = b.offset ?? 0;
@@ -187,9 +186,16 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
     },
     async (req): Promise<readonly RunSummary[]> => {
       const { project_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
+      const who = await authorizeProject(ctx, req, project_id, "read");
       const ids = [...new Set(req.body)];
-      const runs = (await store.latestRuns(ids)).filter((r) => r.project_id === project_id);
+      const found = (await store.latestRuns(ids)).filter((r) => r.project_id === project_id);
+      // Pipelines the caller may not see are left out like those of other projects.
+      const hidden = await hiddenFrom(
+        ctx,
+        who,
+        found.map((r) => r.pipeline_id),
+      );
+      const runs = found.filter((r) => !hidden.has(r.pipeline_id));
       const order = new Map(ids.map((id, i) => [id, i]));
       runs.sort((a, b) => order.get(a.pipeline_id)! - order.get(b.pipeline_id)!);
       return summariesOf(runs, false);
@@ -209,7 +215,7 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
       },
     },
     async (req) => {
-      await authorizeProject(ctx, req, req.params.project_id, "read");
+      await authorizePipeline(ctx, req, req.params.project_id, req.params.pipeline_id, "query");
       await loadRun(store, req.params);
       const ids = (req.query.step_run_ids ?? "").split(",").filter(Boolean);
       if (ids.length > LIMITS.stepRunIds) {
@@ -253,8 +259,8 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
       },
     },
     async (req, reply) => {
-      const { project_id, pipeline_run_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
+      const { project_id, pipeline_id, pipeline_run_id } = req.params;
+      await authorizePipeline(ctx, req, project_id, pipeline_id, "query");
       await loadRun(store, req.params);
       return streamSse(req, reply, { clock }, async (stream) => {
         const unsubscribe = engine.events.subscribe((id) => {

@@ -51,3 +51,17 @@ export function fieldPath(context: string, instancePath: string): string {
   }
   return out.startsWith("[") ? `${context}${out}` : out;
 }
+
+/** offset and limit as a query string carries them (text); limit 0 or absent: `defaultLimit`. */
+export const pageQueryFields = {
+  offset: { type: "string", pattern: "^\\d{1,9}$" },
+  limit: { type: "string", pattern: "^(0|100|[1-9]\\d?)$" },
+} as const;
+
+export function pageOfQuery(
+  q: { readonly offset?: string | undefined; readonly limit?: string | undefined },
+  defaultLimit: number,
+): { offset: number; limit: number } {
+  const limit = Number(q.limit ?? "0");
+  return { offset: Number(q.offset ?? "0"), limit: limit > 0 ? limit : defaultLimit };
+}

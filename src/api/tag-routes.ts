@@ -9,6 +9,7 @@ import { DuplicateKey } from "../store/store.js";
 import { successSchema } from "../wire/schemas.js";
 import { authorizeProject, type RouteContext } from "./context.js";
 import { loadPipeline, requireProjectExists } from "./lookups.js";
+import { requireOperation } from "./pipeline-access.js";
 import { idSchema, projectParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
@@ -174,8 +175,12 @@ export function registerTagRoutes(app: FastifyInstance, ctx: RouteContext): void
     },
     async (req) => {
       const { project_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "manage");
-      for (const id of req.body.pipelineList) await loadPipeline(store, project_id, id);
+      const who = await authorizeProject(ctx, req, project_id, "read");
+      const pipelines = [];
+      for (const id of new Set(req.body.pipelineList))
+        pipelines.push(await loadPipeline(store, project_id, id));
+      // Tagging a pipeline changes it: each must be one the caller may update.
+      await requireOperation(ctx, who, pipelines, "update");
       const known = new Set((await store.listTags(project_id)).map((t) => t.id));
       const unknown = req.body.tagList.find((id) => !known.has(id));
       if (unknown) throw new PipewrightError("TAG_NOT_FOUND", `tagList: the project has no tag ${unknown}.`);

@@ -14,7 +14,8 @@ import {
 } from "../wire/schemas.js";
 import { parseJsonBody } from "./body.js";
 import { authorizeProject, type RouteContext } from "./context.js";
-import { loadPipeline, requireProjectExists } from "./lookups.js";
+import { requireProjectExists } from "./lookups.js";
+import { authorizePipeline } from "./pipeline-access.js";
 import { pipelineParams, projectParams } from "./schemas.js";
 
 /** Query strings are text: offset (default 0) and limit (1-100, default 10) as numbers. */
@@ -102,8 +103,7 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
     async (req) => {
       const { project_id, pipeline_id } = req.params as { project_id: string; pipeline_id: string };
       // The secret lets anyone start the project's pipelines: those who may change them see it.
-      await authorizeProject(ctx, req, project_id, "manage");
-      await loadPipeline(store, project_id, pipeline_id);
+      await authorizePipeline(ctx, req, project_id, pipeline_id, "update");
       return {
         callback_url: `${req.protocol}://${req.headers.host ?? "localhost"}/hooks/v1/${project_id}`,
         security_token: await engine.codeEvents.secretOf(project_id),
@@ -125,8 +125,7 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: RouteContext): 
     },
     async (req) => {
       const { project_id, pipeline_id } = req.params as { project_id: string; pipeline_id: string };
-      await authorizeProject(ctx, req, project_id, "read");
-      await loadPipeline(store, project_id, pipeline_id);
+      await authorizePipeline(ctx, req, project_id, pipeline_id, "query");
       const q = pageOf(req.query as { offset?: string; limit?: string });
       const [rejected, skipped] = await Promise.all([
         store.listDeliveries({ projectId: project_id, statuses: ["rejected"], limit: 1000, offset: 0 }),

@@ -3,6 +3,7 @@
 
 import crypto from "node:crypto";
 import { systemClock } from "../clock.js";
+import { RUN_QUEUED_CODE } from "../wire/types.js";
 import type { BatchRunAnswer, ProjectApi } from "./api.js";
 import type { OptionSpec } from "./args.js";
 import { CliError, EXIT, type ExitCode, usageError } from "./cli-error.js";
@@ -19,8 +20,6 @@ import {
   runLabel,
 } from "./refs.js";
 import { queuedRow, type WatchedRun, watchRuns } from "./watch.js";
-
-const RUN_QUEUED = "DEVPIPE.00011169";
 
 const WAIT_OPTIONS: readonly OptionSpec[] = [
   {
@@ -157,23 +156,15 @@ concurrency limit waits in the queue; it is reported as queued, not as an error.
     const jobs = ctx.args.list("job");
     const description = ctx.args.str("description");
     let runId: string;
-    let queued = false;
-    try {
-      runId = (
-        await api.run(p.id, {
-          ...(variables.length ? { variables } : {}),
-          ...(stages.length ? { choose_stages: stages } : {}),
-          ...(jobs.length ? { choose_jobs: jobs } : {}),
-          ...(description !== undefined ? { description } : {}),
-        })
-      ).pipeline_run_id;
-    } catch (err) {
-      // Over a QUEUE concurrency limit CodeArts answers an error, yet the run exists and will start.
-      const id = err instanceof CliError && err.code === RUN_QUEUED ? queuedRunId(err.body) : undefined;
-      if (!id) throw err;
-      runId = id;
-      queued = true;
-    }
+    const started = await api.run(p.id, {
+      ...(variables.length ? { variables } : {}),
+      ...(stages.length ? { choose_stages: stages } : {}),
+      ...(jobs.length ? { choose_jobs: jobs } : {}),
+      ...(description !== undefined ? { description } : {}),
+    });
+    runId = started.pipeline_run_id;
+    // Over a QUEUE concurrency limit CodeArts answers its queuing code beside the run's id.
+    const queued = started.error_code === RUN_QUEUED_CODE;
     const detail = await api.runDetail(p.id, runId);
     const label = runLabel(p.name, detail.run_number);
     if (ctx.args.bool("wait")) {
@@ -195,12 +186,6 @@ concurrency limit waits in the queue; it is reported as queued, not as an error.
     return EXIT.OK;
   },
 };
-
-function queuedRunId(body: unknown): string | undefined {
-  const b = body as { pipeline_run_id?: unknown; error?: { pipeline_run_id?: unknown } } | null;
-  const id = b?.error?.pipeline_run_id ?? b?.pipeline_run_id;
-  return typeof id === "string" ? id : undefined;
-}
 
 /** The pipelines a batch-run names: arguments, --filter matches and --all, each once, in that order. */
 function selectPipelines(

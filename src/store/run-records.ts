@@ -175,6 +175,8 @@ export interface RunQuery {
   readonly start_time?: number | undefined;
   readonly end_time?: number | undefined;
   readonly update_time?: number | undefined;
+  /** Only runs admitted past concurrency control (true) or still waiting for it (false). */
+  readonly admitted?: boolean | undefined;
   readonly offset: number;
   readonly limit: number;
   readonly sort_key: RunSortKey;

@@ -289,6 +289,27 @@ export interface PipelineTagTable {
   tag_id: string;
 }
 
+/** Whether a pipeline's own permissions are on (a row: on or off; no row: off, the default). */
+export interface PipelinePermissionSwitchTable {
+  pipeline_id: string;
+  enabled: number;
+  update_time: number;
+}
+
+/** One row of a pipeline's permission matrix: a project role's or one credential's operations. */
+export interface PipelinePermissionTable {
+  pipeline_id: string;
+  /** role (subject_id: admin, operator, viewer) or user (subject_id: a token id or an AK). */
+  subject_kind: string;
+  subject_id: string;
+  op_query: number;
+  op_execute: number;
+  op_update: number;
+  op_delete: number;
+  op_authorize: number;
+  update_time: number;
+}
+
 /** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
 export interface WebhookSecretTable {
   project_id: string;
@@ -338,6 +359,8 @@ export interface Database {
   caches: CacheTable;
   tags: TagTable;
   pipeline_tags: PipelineTagTable;
+  pipeline_permission_switch: PipelinePermissionSwitchTable;
+  pipeline_permissions: PipelinePermissionTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
 }

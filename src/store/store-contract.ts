@@ -104,6 +104,55 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect((await store.listAccessKeys())[0]?.revoked_time).toBe(2);
     });
 
+    it("pipeline permissions: switch and rows, replaced in place, the list filtered by them, gone with the pipeline", async () => {
+      const pid = id();
+      await store.createProject({ id: pid, name: "p", create_time: 1 });
+      const [a, b] = [pipeline(pid, "a", 1), pipeline(pid, "b", 2)];
+      await store.createPipeline(a);
+      await store.createPipeline(b);
+      expect((await store.permissionsOf([a.id, b.id])).size).toBe(0);
+      const none = { query: false, execute: false, update: false, delete: false, authorize: false };
+      const all = { query: true, execute: true, update: true, delete: true, authorize: true };
+      await store.setPermissionSwitch(a.id, true, 5);
+      await store.setPermissions([
+        { pipeline_id: a.id, subject_kind: "role", subject_id: "viewer", operations: none, update_time: 5 },
+        { pipeline_id: a.id, subject_kind: "user", subject_id: "tok1", operations: all, update_time: 5 },
+      ]);
+      // Written again: replaced, not doubled.
+      await store.setPermissions([
+        {
+          pipeline_id: a.id,
+          subject_kind: "user",
+          subject_id: "tok1",
+          operations: { ...none, query: true },
+          update_time: 6,
+        },
+      ]);
+      const got = (await store.permissionsOf([a.id, b.id])).get(a.id);
+      expect(got?.enabled).toBe(true);
+      expect(got?.roles.get("viewer")).toEqual(none);
+      expect(got?.users.get("tok1")).toEqual({ ...none, query: true });
+      const visible = async (role: string, credential: string) =>
+        (
+          await store.listPipelines({
+            project_id: pid,
+            visible_to: { role, credential_id: credential },
+            offset: 0,
+            limit: 10,
+            sort_key: "name",
+            sort_dir: "asc",
+          })
+        ).items.map((p) => p.name);
+      expect(await visible("viewer", "other")).toEqual(["b"]);
+      expect(await visible("viewer", "tok1")).toEqual(["a", "b"]);
+      expect(await visible("operator", "other")).toEqual(["a", "b"]);
+      await store.setPermissionSwitch(a.id, false, 7);
+      expect(await visible("viewer", "other")).toEqual(["a", "b"]);
+      expect((await store.permissionsOf([a.id])).get(a.id)?.roles.get("viewer")).toEqual(none);
+      expect(await store.deletePipeline(a.id)).toBeTruthy();
+      expect((await store.permissionsOf([a.id])).size).toBe(0);
+    });
+
     it("pipelines: create, get, update, ban, delete; names unique per project", async () => {
       const pid = id();
       await store.createProject({ id: pid, name: "p", create_time: 1 });

@@ -2,6 +2,7 @@
 // role so a caller can depend on only what it uses. Both backends implement them through the same
 // Kysely queries (sql/); their differences are capability flags, never dialect checks in callers.
 
+import type { OperationSet, PipelinePermissions } from "../pipeline/permissions.js";
 import type { ConcurrencyControl, Variable } from "../pipeline/types.js";
 import type {
   BatchRecord,
@@ -110,6 +111,8 @@ export interface PipelineQuery {
   readonly is_publish?: boolean | undefined;
   readonly component_id?: string | undefined;
   readonly creator_ids?: readonly string[] | undefined;
+  /** Only pipelines this credential may query (its per-pipeline permissions); unset: no such filter. */
+  readonly visible_to?: { readonly role: string; readonly credential_id: string } | undefined;
   /** Pipelines carrying one of these tags (ours). */
   readonly tag_ids?: readonly string[] | undefined;
   /** Filters on each pipeline's latest run (a pipeline that never ran matches none of them). */
@@ -416,6 +419,24 @@ export interface TagStore {
   tagsOfPipelines(pipelineIds: readonly string[]): Promise<Map<string, TagRecord[]>>;
 }
 
+/** One row of a pipeline's permission matrix (see PipelinePermissionTable). */
+export interface PermissionRow {
+  readonly pipeline_id: string;
+  readonly subject_kind: "role" | "user";
+  readonly subject_id: string;
+  readonly operations: OperationSet;
+  readonly update_time: number;
+}
+
+/** Per-pipeline permissions: a switch and a matrix per pipeline (src/pipeline/permissions.ts). */
+export interface PermissionStore {
+  /** The settings of each pipeline among `ids` that has any; the others follow the project. */
+  permissionsOf(pipelineIds: readonly string[]): Promise<Map<string, PipelinePermissions>>;
+  setPermissionSwitch(pipelineId: string, enabled: boolean, now: number): Promise<void>;
+  /** Writes the rows (insert or replace), in one transaction. */
+  setPermissions(rows: readonly PermissionRow[]): Promise<void>;
+}
+
 /** A cache entry (see CacheTable). */
 export interface CacheRecord {
   readonly pipeline_id: string;
@@ -554,6 +575,7 @@ export interface Store
     RetentionStore,
     CacheStore,
     TagStore,
+    PermissionStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

@@ -235,7 +235,21 @@ export const runListSchema = record({
 
 export const latestStatusSchema = { type: "array", items: runSummarySchema } as const;
 
-export const runStartedSchema = record({ pipeline_run_id: str });
+/**
+ * A started run. A run that waits over a QUEUE concurrency limit is answered with 200 too, and
+ * with CodeArts's queuing code beside its id (docs/decisions.md: what the cloud answers).
+ */
+export const runStartedSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["pipeline_run_id"],
+  properties: {
+    pipeline_run_id: str,
+    error_code: str,
+    error_msg: str,
+    error: record({ pipeline_run_id: str, queue_id: str }),
+  },
+} as const;
 
 export const batchRunSchema = record({
   result: { type: "array", items: record({ pipeline_id: str, pipeline_run_id: str }) },

@@ -77,3 +77,9 @@ export type FileBodyFitsRequest = Assert<
       : false
     : false
 >;
+
+/**
+ * CodeArts's code for a run that waits over a QUEUE concurrency limit. It is not an error: the
+ * run exists, and RunPipeline answers 200 with it beside the run's id (docs/decisions.md).
+ */
+export const RUN_QUEUED_CODE = "DEVPIPE.00011169";

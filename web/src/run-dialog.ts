@@ -1,11 +1,12 @@
 // "Run…": start one pipeline with its runtime variables and a choice of stages and jobs.
 
 import { parseDefinition } from "../../src/pipeline/definition.js";
-import { ApiError, paths } from "./api.js";
+import { RUN_QUEUED_CODE } from "../../src/wire/types.js";
+import { paths } from "./api.js";
 import { type Ctx, errorText } from "./context.js";
 import { modal } from "./dialogs.js";
 import { h } from "./dom.js";
-import type { PipelineDetail } from "./types.js";
+import type { PipelineDetail, RunStarted } from "./types.js";
 
 interface RunChoice {
   readonly runId: string;
@@ -159,16 +160,14 @@ export async function runDialog(ctx: Ctx, pipelineId: string): Promise<string | 
       if (description.value.trim() !== "") body.description = description.value.trim();
       submit.disabled = true;
       ctx.api
-        .post<{ pipeline_run_id: string }>(paths.run(ctx.projectId, pipelineId), body)
-        .then((res) => close({ runId: res.pipeline_run_id }))
-        .catch((err: unknown) => {
-          // Over a QUEUE concurrency limit the run exists and waits: show it.
-          const queued = err instanceof ApiError && err.status === 409 ? queuedRunOf(err) : undefined;
-          if (queued) {
+        .post<RunStarted>(paths.run(ctx.projectId, pipelineId), body)
+        .then((res) => {
+          // Over a QUEUE concurrency limit the run exists and waits: CodeArts's code says so.
+          if (res.error_code === RUN_QUEUED_CODE)
             ctx.notify("The run is queued behind the pipeline's concurrency limit.", "info");
-            close({ runId: queued });
-            return;
-          }
+          close({ runId: res.pipeline_run_id });
+        })
+        .catch((err: unknown) => {
           submit.disabled = false;
           error.hidden = false;
           error.textContent = errorText(err);
@@ -177,10 +176,4 @@ export async function runDialog(ctx: Ctx, pipelineId: string): Promise<string | 
     return { title: `Run ${detail.name}`, testid: "run-dialog", body: [form] };
   });
   return result?.runId;
-}
-
-function queuedRunOf(err: ApiError): string | undefined {
-  const b = err.body as { error?: { pipeline_run_id?: unknown } } | null;
-  const id = b?.error?.pipeline_run_id;
-  return err.code === "DEVPIPE.00011169" && typeof id === "string" ? id : undefined;
 }

@@ -13,6 +13,7 @@ export type {
   PipelineListItem as PipelineItem,
   RunDetail,
   RunList,
+  RunStarted,
   RunSummary,
   StageRun,
   StageStatus,

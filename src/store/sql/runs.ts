@@ -15,6 +15,7 @@ import {
   yieldToEventLoop,
 } from "./context.js";
 import {
+  bool,
   boolPatch,
   jobRow,
   runPatch,
@@ -496,8 +497,10 @@ export function runQueries(ctx: SqlContext): RunStore {
         (q.statuses?.length ?? 0) > 0 ||
         q.start_time !== undefined ||
         q.end_time !== undefined ||
-        q.update_time !== undefined;
+        q.update_time !== undefined ||
+        q.admitted !== undefined;
       if (q.statuses && q.statuses.length > 0) base = base.where("status", "in", q.statuses);
+      if (q.admitted !== undefined) base = base.where("admitted", "=", bool(q.admitted));
       if (q.start_time !== undefined) base = base.where("start_time", ">=", q.start_time);
       if (q.end_time !== undefined) base = base.where("start_time", "<=", q.end_time);
       if (q.update_time !== undefined) base = base.where("update_time", ">=", q.update_time);

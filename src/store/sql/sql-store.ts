@@ -19,6 +19,7 @@ import {
 } from "./context.js";
 import { jobQueueQueries } from "./job-queue.js";
 import { logQueries } from "./logs.js";
+import { permissionQueries } from "./permissions.js";
 import { pipelineQueries } from "./pipelines.js";
 import { pollQueries } from "./polls.js";
 import { retentionQueries } from "./retention.js";
@@ -53,6 +54,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...projectQueries(ctx),
       ...credentialQueries(ctx),
       ...pipelineQueries(ctx),
+      ...permissionQueries(ctx),
       ...runQueries(ctx),
       ...jobQueueQueries(ctx),
       ...logQueries(ctx),

@@ -250,4 +250,18 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX pipeline_tags_by_tag ON pipeline_tags (tag_id)`.execute(db);
     },
   },
+  // Per-pipeline permissions (CodeArts's pipeline-permissions API): the switch and the matrix.
+  "021_pipeline_permissions": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE pipeline_permission_switch (
+        pipeline_id TEXT PRIMARY KEY REFERENCES pipelines(id) ON DELETE CASCADE,
+        enabled INTEGER NOT NULL, update_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE TABLE pipeline_permissions (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,
+        op_query INTEGER NOT NULL, op_execute INTEGER NOT NULL, op_update INTEGER NOT NULL,
+        op_delete INTEGER NOT NULL, op_authorize INTEGER NOT NULL, update_time BIGINT NOT NULL,
+        PRIMARY KEY (pipeline_id, subject_kind, subject_id))`.execute(db);
+    },
+  },
 };
