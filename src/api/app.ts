@@ -33,6 +33,7 @@ import { registerRunQueryRoutes } from "./run-query-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
 import { registerTagRoutes } from "./tag-routes.js";
+import { registerTemplateRoutes } from "./template-routes.js";
 import { registerWebRoutes } from "./web-routes.js";
 import { registerWebhookRoutes } from "./webhook-routes.js";
 
@@ -212,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunnerRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerTagRoutes(app, ctx);
+  registerTemplateRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;
