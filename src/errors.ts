@@ -111,6 +111,22 @@ export const ERRORS = {
     status: 409,
     summary: "The project has a pipeline tag of this name.",
   },
+  // CodeArts's own code for a missing template (the Terraform provider reads it as "deleted").
+  TEMPLATE_NOT_FOUND: {
+    code: "DEVPIPE.00011203",
+    status: 404,
+    summary: "The pipeline template does not exist, or is of a project you cannot see.",
+  },
+  TEMPLATE_NAME_TAKEN: {
+    code: "DEVPIPE.00020130",
+    status: 409,
+    summary: "The project has a pipeline template of this name, or a built-in template has it.",
+  },
+  TEMPLATE_BUILT_IN: {
+    code: "DEVPIPE.00020131",
+    status: 403,
+    summary: "Built-in pipeline templates are read-only: they cannot be updated or deleted.",
+  },
   RUN_NOT_FOUND: { code: "DEVPIPE.00020200", status: 404, summary: "The pipeline run does not exist." },
   NEVER_RUN: {
     code: "DEVPIPE.00020201",

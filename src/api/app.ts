@@ -34,6 +34,7 @@ import { registerRunQueryRoutes } from "./run-query-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
 import { registerTagRoutes } from "./tag-routes.js";
+import { registerTemplateRoutes } from "./template-routes.js";
 import { registerWebRoutes } from "./web-routes.js";
 import { registerWebhookRoutes } from "./webhook-routes.js";
 
@@ -214,6 +215,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerArtifactRoutes(app, ctx);
   registerTagRoutes(app, ctx);
   registerPermissionRoutes(app, ctx);
+  registerTemplateRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;

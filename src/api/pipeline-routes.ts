@@ -19,6 +19,7 @@ import {
   pipelineListSchema,
 } from "../wire/schemas.js";
 import type { PipelineDetail, PipelineList, PipelineRequest } from "../wire/types.js";
+import type { Principal } from "./auth.js";
 import { authorizeProject, type RouteContext } from "./context.js";
 import { requireProjectExists } from "./lookups.js";
 import { authorizePipeline, visibleTo } from "./pipeline-access.js";
@@ -179,6 +180,40 @@ const queuedPipelinesSchema = {
     },
   },
 } as const;
+/**
+ * Validates a create body and stores the pipeline: the one way a pipeline comes to be, for
+ * POST …/pipelines and for a pipeline made from a template. The caller has checked the project
+ * and the caller's right to create in it. Answers the new pipeline's id.
+ */
+export async function createPipelineFrom(
+  ctx: RouteContext,
+  who: Principal,
+  projectId: string,
+  body: PipelineRequest,
+  componentId: string,
+): Promise<string> {
+  const { store } = ctx;
+  const spec = await buildSpec(body, componentId, undefined, ctx.policy, ctx.newId);
+  if (await store.findPipelineByName(projectId, body.name)) throw nameTaken(body.name);
+  const t = ctx.clock.now();
+  const id = ctx.newId();
+  await store.createPipeline({
+    id,
+    project_id: projectId,
+    name: body.name,
+    description: body.description ?? "",
+    is_publish: body.is_publish,
+    manifest_version: body.manifest_version ?? "3.0",
+    definition: body.definition,
+    spec,
+    creator_id: who.id,
+    creator_name: who.name,
+    updater_id: who.id,
+    create_time: t,
+    update_time: t,
+  });
+  return id;
+}
 
 export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store, clock, engine } = ctx;
@@ -203,27 +238,9 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       const { project_id } = req.params;
       const who = await authorizeProject(ctx, req, project_id, "manage");
       await requireProjectExists(store, project_id);
-      const body = req.body;
-      const spec = await buildSpec(body, componentOf(req.query) ?? "", undefined, ctx.policy, ctx.newId);
-      if (await store.findPipelineByName(project_id, body.name)) throw nameTaken(body.name);
-      const t = now();
-      const id = ctx.newId();
-      await store.createPipeline({
-        id,
-        project_id,
-        name: body.name,
-        description: body.description ?? "",
-        is_publish: body.is_publish,
-        manifest_version: body.manifest_version ?? "3.0",
-        definition: body.definition,
-        spec,
-        creator_id: who.id,
-        creator_name: who.name,
-        updater_id: who.id,
-        create_time: t,
-        update_time: t,
-      });
-      return { pipeline_id: id };
+      return {
+        pipeline_id: await createPipelineFrom(ctx, who, project_id, req.body, componentOf(req.query) ?? ""),
+      };
     },
   );
 

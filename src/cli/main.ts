@@ -19,6 +19,7 @@ import { runCommands } from "./run-commands.js";
 import { runControlCommands } from "./run-control-commands.js";
 import { runInspectCommands } from "./run-inspect-commands.js";
 import { pipelineTagCommands, tagCommands } from "./tag-commands.js";
+import { pipelineTemplateCommands, templateCommands } from "./template-commands.js";
 import { webhookCommands } from "./webhook-commands.js";
 
 const SERVE_USAGE = `Usage: pipewright serve [options]
@@ -58,6 +59,8 @@ const COMMANDS: readonly Command[] = [
   ...pipelineCommands,
   ...pipelineTagCommands,
   ...tagCommands,
+  ...pipelineTemplateCommands,
+  ...templateCommands,
   ...webhookCommands,
   ...runCommands,
   ...runInspectCommands,
@@ -69,6 +72,7 @@ const COMMANDS: readonly Command[] = [
 const GROUPS: Readonly<Record<string, string>> = {
   pipeline: "Create or update, list, show, tag and delete pipelines; show their webhook.",
   tag: "Pipeline tags: list, create, rename or recolour, delete ('pipeline tag' sets a pipeline's).",
+  template: "Pipeline templates: list, show, create, delete ('pipeline create --template' uses one).",
   review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
   artifacts: "The archives of files a run's jobs kept: list them, download one.",
   admin: "Projects, tokens, access keys and usage: Pipewright's admin API (/admin/v1).",
@@ -87,12 +91,14 @@ Server:
 
 Pipelines:
   pipeline apply -f FILE...          create or update pipelines from YAML or JSON files
+  pipeline create --template T       create a pipeline from a template (--name, --git-url, --var)
   pipeline list                      list pipelines with their latest run (--tag TAG)
   pipeline show PIPELINE             show a pipeline, its schedules and triggers (--yaml: YAML form)
   pipeline delete PIPELINE...        delete pipelines and their runs
   pipeline webhook PIPELINE          the webhook URL and secret forges deliver code events with
   pipeline tag PIPELINE [TAG...]     set the tags a pipeline carries (--add, --remove)
   tag list|create|rename|delete      the project's pipeline tags
+  template list|show|create|delete   pipeline templates: the built-in ones and the project's
   deliveries                         webhook deliveries and the runs they started (--status)
 
 Runs:

@@ -24,7 +24,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** Reads and validates one file; an invalid file is a usage error carrying the server's code. */
-async function loadFile(ctx: Ctx, file: string, name: string | undefined): Promise<PipelineBody> {
+export async function loadFile(ctx: Ctx, file: string, name: string | undefined): Promise<PipelineBody> {
   let text: string;
   try {
     text = file === "-" ? await readAll(ctx.io.stdin) : fs.readFileSync(file, "utf8");

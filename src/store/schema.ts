@@ -310,6 +310,30 @@ export interface PipelinePermissionTable {
   update_time: number;
 }
 
+/** A project's pipeline template (built-in ones live in code, not here). */
+export interface TemplateTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  language: string;
+  definition: string;
+  /** JSON of the template's variables, secret values sealed. */
+  variables: string;
+  is_show_source: number;
+  creator_id: string;
+  creator_name: string;
+  updater_id: string;
+  create_time: number;
+  update_time: number;
+}
+
+/** A template a caller (token, access key or admin) marked as a favourite; built-ins too. */
+export interface TemplateFavoriteTable {
+  template_id: string;
+  principal_id: string;
+}
+
 /** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
 export interface WebhookSecretTable {
   project_id: string;
@@ -361,6 +385,8 @@ export interface Database {
   pipeline_tags: PipelineTagTable;
   pipeline_permission_switch: PipelinePermissionSwitchTable;
   pipeline_permissions: PipelinePermissionTable;
+  templates: TemplateTable;
+  template_favorites: TemplateFavoriteTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
 }

@@ -6,7 +6,7 @@ import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildRunGraph } from "../engine/create-runs.js";
 import { parseDefinition } from "../pipeline/definition.js";
-import type { NewPipeline, Store } from "./store.js";
+import { DuplicateKey, type NewPipeline, type Store, type TemplateRecord } from "./store.js";
 
 export const id = (): string => crypto.randomUUID().replaceAll("-", "");
 
@@ -324,6 +324,104 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(again.get(one.run.id)).toBe(2);
       expect(again.get(two.run.id)).toBe(2);
       expect((await store.lockRuns([two.run.id, one.run.id, id()])).size).toBe(2);
+    });
+
+    describe("templates", () => {
+      const template = (projectId: string, name: string, t: number): TemplateRecord => ({
+        id: id(),
+        project_id: projectId,
+        name,
+        description: "d",
+        language: "go",
+        definition: "{}",
+        variables: [
+          {
+            name: "token",
+            sequence: 1,
+            type: "string",
+            value: "s3cret",
+            is_secret: true,
+            description: "",
+            is_runtime: false,
+            limits: [],
+            is_reset: false,
+            latest_value: "",
+          },
+        ],
+        is_show_source: true,
+        creator_id: "u",
+        creator_name: "U",
+        updater_id: "u",
+        create_time: t,
+        update_time: t,
+      });
+      const P = "c".repeat(32);
+      const Q = "d".repeat(32);
+      beforeEach(async () => {
+        await store.createProject({ id: P, name: "p", create_time: 1 });
+        await store.createProject({ id: Q, name: "q", create_time: 1 });
+      });
+
+      it("create, get, list by project with name and language filters, names unique per project", async () => {
+        const a = template(P, "Go Service", 1);
+        const b = template(P, "50%_off", 2);
+        await store.createTemplate(a);
+        await store.createTemplate(b);
+        await store.createTemplate(template(Q, "Go Service", 3));
+        await expect(store.createTemplate(template(P, "Go Service", 4))).rejects.toBeInstanceOf(DuplicateKey);
+        expect(await store.getTemplate(a.id)).toEqual(a);
+        expect(await store.getTemplate(id())).toBeUndefined();
+        expect((await store.listTemplates(P, {})).map((t) => t.name)).toEqual(["50%_off", "Go Service"]);
+        expect((await store.listTemplates(P, { name: "service" })).map((t) => t.id)).toEqual([a.id]);
+        expect((await store.listTemplates(P, { name: "%" })).map((t) => t.id)).toEqual([b.id]);
+        expect((await store.listTemplates(P, { name: "0_" })).map((t) => t.id)).toEqual([]);
+        expect(await store.listTemplates(P, { language: "java" })).toEqual([]);
+      });
+
+      it("seals secret variable values at rest", async () => {
+        const a = template(P, "sealed", 1);
+        await store.createTemplate(a);
+        const rows = await (store as unknown as { db: Kysely<{ templates: { variables: string } }> }).db
+          .selectFrom("templates")
+          .select("variables")
+          .execute();
+        expect(rows[0]!.variables).not.toContain("s3cret");
+        expect((await store.getTemplate(a.id))!.variables[0]!.value).toBe("s3cret");
+      });
+
+      it("update and delete only in the owning project; favourites per principal go with the template", async () => {
+        const a = template(P, "one", 1);
+        const b = template(P, "two", 1);
+        await store.createTemplate(a);
+        await store.createTemplate(b);
+        const change = {
+          name: "uno",
+          description: "",
+          language: "none",
+          definition: "{}",
+          variables: [],
+          is_show_source: false,
+          updater_id: "v",
+          update_time: 9,
+        };
+        expect(await store.updateTemplate(Q, a.id, change)).toBe(false);
+        expect(await store.updateTemplate(P, a.id, change)).toBe(true);
+        expect(await store.getTemplate(a.id)).toMatchObject({ ...change, creator_id: "u", create_time: 1 });
+        await expect(store.updateTemplate(P, b.id, { ...change, name: "uno" })).rejects.toBeInstanceOf(
+          DuplicateKey,
+        );
+
+        await store.setTemplateFavorite(a.id, "me", true);
+        await store.setTemplateFavorite(a.id, "me", true);
+        await store.setTemplateFavorite(b.id, "me", true);
+        await store.setTemplateFavorite(b.id, "me", false);
+        await store.setTemplateFavorite(a.id, "you", true);
+        expect(await store.favoriteTemplates("me", [a.id, b.id])).toEqual(new Set([a.id]));
+        expect(await store.deleteTemplate(Q, a.id)).toBe(false);
+        expect(await store.deleteTemplate(P, a.id)).toBe(true);
+        expect(await store.getTemplate(a.id)).toBeUndefined();
+        expect(await store.favoriteTemplates("you", [a.id])).toEqual(new Set());
+      });
     });
   });
 }

@@ -437,6 +437,54 @@ export interface PermissionStore {
   setPermissions(rows: readonly PermissionRow[]): Promise<void>;
 }
 
+/** A project's pipeline template (see TemplateTable); variables in clear. */
+export interface TemplateRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly language: string;
+  readonly definition: string;
+  readonly variables: readonly Variable[];
+  readonly is_show_source: boolean;
+  readonly creator_id: string;
+  readonly creator_name: string;
+  readonly updater_id: string;
+  readonly create_time: number;
+  readonly update_time: number;
+}
+
+export type TemplateChange = Pick<
+  TemplateRecord,
+  | "name"
+  | "description"
+  | "language"
+  | "definition"
+  | "variables"
+  | "is_show_source"
+  | "updater_id"
+  | "update_time"
+>;
+
+/** A project's pipeline templates, and which templates each caller marked as favourites. */
+export interface TemplateStore {
+  /** Throws DuplicateKey when the project has a template of that name. */
+  createTemplate(t: TemplateRecord): Promise<void>;
+  getTemplate(id: string): Promise<TemplateRecord | undefined>;
+  /** The project's templates, by name; `name` matches anywhere in the name (case-insensitive). */
+  listTemplates(
+    projectId: string,
+    filter: { readonly name?: string | undefined; readonly language?: string | undefined },
+  ): Promise<TemplateRecord[]>;
+  /** False when the project has no such template; DuplicateKey when the new name is another's. */
+  updateTemplate(projectId: string, id: string, change: TemplateChange): Promise<boolean>;
+  /** False when the project has no such template; its favourite marks go with it. */
+  deleteTemplate(projectId: string, id: string): Promise<boolean>;
+  setTemplateFavorite(templateId: string, principalId: string, favorite: boolean): Promise<void>;
+  /** Which of these templates the principal marked as favourites. */
+  favoriteTemplates(principalId: string, templateIds: readonly string[]): Promise<Set<string>>;
+}
+
 /** A cache entry (see CacheTable). */
 export interface CacheRecord {
   readonly pipeline_id: string;
@@ -576,6 +624,7 @@ export interface Store
     CacheStore,
     TagStore,
     PermissionStore,
+    TemplateStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

@@ -23,6 +23,7 @@ export type View = (ctx: Ctx, main: HTMLElement, params: Readonly<Record<string,
 export const routes = {
   pipelines: (p: string) => `#/p/${p}`,
   newPipeline: (p: string) => `#/p/${p}/new`,
+  templates: (p: string) => `#/p/${p}/templates`,
   pipeline: (p: string, id: string) => `#/p/${p}/pipelines/${id}`,
   edit: (p: string, id: string) => `#/p/${p}/pipelines/${id}/edit`,
   run: (p: string, id: string, run: string) => `#/p/${p}/pipelines/${id}/runs/${run}`,

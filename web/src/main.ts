@@ -4,6 +4,7 @@
 import { ApiError, createApi, paths } from "./api.js";
 import { type Ctx, errorText, type NoticeKind, routes, type View } from "./context.js";
 import { h } from "./dom.js";
+import { templatesView } from "./templates.js";
 import type { Project } from "./types.js";
 import { editorView } from "./views/editor.js";
 import { historyView } from "./views/history.js";
@@ -22,6 +23,7 @@ interface Route {
 const ROUTES: readonly Route[] = [
   { pattern: /^#\/p\/(\w+)$/, keys: ["project"], view: pipelinesView },
   { pattern: /^#\/p\/(\w+)\/new$/, keys: ["project"], view: editorView },
+  { pattern: /^#\/p\/(\w+)\/templates$/, keys: ["project"], view: templatesView },
   { pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)$/, keys: ["project", "pipeline"], view: historyView },
   { pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)\/edit$/, keys: ["project", "pipeline"], view: editorView },
   {
@@ -115,6 +117,7 @@ function start(root: HTMLElement): void {
       nav.append(
         link(routes.pipelines(projectId), "Pipelines", "nav-pipelines"),
         link(routes.newPipeline(projectId), "New pipeline", "nav-new"),
+        link(routes.templates(projectId), "Templates", "nav-templates"),
       );
     }
   }

@@ -246,6 +246,23 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX pipeline_tags_by_tag ON pipeline_tags (tag_id)`.execute(db);
     },
   },
+  // Pipeline templates (CodeArts's pipeline-templates API): a project's own templates, and who
+  // marked which template (built-in ones included, so no foreign key) as a favourite.
+  "018_templates": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE templates (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL, description TEXT NOT NULL, language TEXT NOT NULL, definition TEXT NOT NULL,
+        variables TEXT NOT NULL, is_show_source INTEGER NOT NULL,
+        creator_id TEXT NOT NULL, creator_name TEXT NOT NULL, updater_id TEXT NOT NULL,
+        create_time BIGINT NOT NULL, update_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE UNIQUE INDEX templates_name ON templates (project_id, name)`.execute(db);
+      await sql`CREATE TABLE template_favorites (
+        template_id TEXT NOT NULL, principal_id TEXT NOT NULL,
+        PRIMARY KEY (principal_id, template_id))`.execute(db);
+      await sql`CREATE INDEX template_favorites_by_template ON template_favorites (template_id)`.execute(db);
+    },
+  },
   // Per-pipeline permissions (CodeArts's pipeline-permissions API): the switch and the matrix.
   "021_pipeline_permissions": {
     async up(db: Kysely<unknown>): Promise<void> {

@@ -27,6 +27,7 @@ import { runQueries } from "./runs.js";
 import { scheduleQueries } from "./schedules.js";
 import { secretQueries } from "./secrets.js";
 import { tagQueries } from "./tags.js";
+import { templateQueries } from "./templates.js";
 import { webhookQueries } from "./webhooks.js";
 
 /** A Store over SQL; `db` is there for tests that look at rows directly. */
@@ -65,6 +66,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...retentionQueries(ctx),
       ...cacheQueries(ctx),
       ...tagQueries(ctx),
+      ...templateQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),

@@ -229,6 +229,19 @@ export const editorView: View = (ctx, main, params) => {
             h("a", { href: routes.pipelines(projectId) }, "Pipelines"),
           ),
           heading,
+          editing
+            ? null
+            : h(
+                "p",
+                { class: "muted" },
+                "Write it below, or ",
+                h(
+                  "a",
+                  { href: routes.templates(projectId), "data-testid": "editor-templates" },
+                  "start from a template",
+                ),
+                ".",
+              ),
         ),
       ),
       form,

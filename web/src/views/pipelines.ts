@@ -130,6 +130,11 @@ export const pipelinesView: View = (ctx, main) => {
           manageTags,
           h(
             "a",
+            { class: "btn", href: routes.templates(projectId), "data-testid": "from-template" },
+            "From a template",
+          ),
+          h(
+            "a",
             { class: "btn", href: routes.newPipeline(projectId), "data-testid": "new-pipeline" },
             "New pipeline",
           ),
