@@ -26,6 +26,7 @@ import { createAuthenticator } from "./auth.js";
 import { registerBatchRoutes } from "./batch-routes.js";
 import { parseJsonBody } from "./body.js";
 import type { RouteContext } from "./context.js";
+import { registerGroupRoutes } from "./group-routes.js";
 import { registerLogRoutes } from "./log-routes.js";
 import { registerPipelineRoutes } from "./pipeline-routes.js";
 import { registerRunCommandRoutes } from "./run-command-routes.js";
@@ -212,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunnerRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerTagRoutes(app, ctx);
+  registerGroupRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;

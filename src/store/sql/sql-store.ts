@@ -17,6 +17,7 @@ import {
   kyselyBulkWriter,
   type SqlContext,
 } from "./context.js";
+import { groupQueries } from "./groups.js";
 import { jobQueueQueries } from "./job-queue.js";
 import { logQueries } from "./logs.js";
 import { pipelineQueries } from "./pipelines.js";
@@ -63,6 +64,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...retentionQueries(ctx),
       ...cacheQueries(ctx),
       ...tagQueries(ctx),
+      ...groupQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
