@@ -1,6 +1,7 @@
 // The pipelines of a project: latest run of each (status, duration, time), its tags as chips, a
-// name filter and a tag filter, paging, selection for a batch run with its per-pipeline results
-// followed live, and per-row Run… / Tags… / Edit / Disable / Delete; Manage tags for the project's.
+// name filter, a tag filter and a group filter, paging, selection for a batch run (or Run group)
+// with its per-pipeline results followed live, Move selected to a group, and per-row Run… / Tags…
+// / Edit / Disable / Delete; Manage tags and Manage groups for the project's.
 
 import { paths } from "../api.js";
 import { errorText, routes, sleep, type View } from "../context.js";
