@@ -127,6 +127,43 @@ export const ERRORS = {
     status: 403,
     summary: "Built-in pipeline templates are read-only: they cannot be updated or deleted.",
   },
+  GROUP_NOT_FOUND: {
+    code: "DEVPIPE.00020140",
+    status: 404,
+    summary: "The project has no such pipeline group.",
+  },
+  GROUP_NAME_TAKEN: {
+    code: "DEVPIPE.00020141",
+    status: 409,
+    summary: "A sibling group (same parent) already has this name.",
+  },
+  GROUP_TOO_DEEP: {
+    code: "DEVPIPE.00020142",
+    status: 400,
+    summary: "Pipeline groups nest at most three levels deep.",
+  },
+  GROUP_LIMIT_REACHED: {
+    code: "DEVPIPE.00020143",
+    status: 400,
+    summary: "The project already has the most pipeline groups it may have (1000).",
+  },
+  GROUPS_NOT_SIBLINGS: {
+    code: "DEVPIPE.00020144",
+    status: 400,
+    summary: "Only two groups of the same parent can swap places.",
+  },
+  GROUP_HAS_NO_PIPELINES: {
+    code: "DEVPIPE.00020145",
+    status: 400,
+    summary:
+      "batch-runs of a group rejected: the group and its subgroups hold no pipeline; no run was created.",
+  },
+  GROUP_TOO_LARGE_FOR_BATCH: {
+    code: "DEVPIPE.00020146",
+    status: 400,
+    summary:
+      "batch-runs of a group rejected: it holds more pipelines than PIPEWRIGHT_MAX_BATCH_SIZE; no run was created.",
+  },
   RUN_NOT_FOUND: { code: "DEVPIPE.00020200", status: 404, summary: "The pipeline run does not exist." },
   NEVER_RUN: {
     code: "DEVPIPE.00020201",

@@ -129,8 +129,7 @@ describe("ListPipelines filters", () => {
   });
 
   it.each([
-    [{ group_path_id: "g1" }, "group_path_id: pipeline groups are not supported yet"],
-    [{ by_group: true }, "by_group: pipeline groups are not supported yet"],
+    [{ by_group: "yes" }, "by_group"],
     [{ unknown_filter: 1 }, "unknown_filter"],
     [{ status: ["DONE"] }, "status[0]"],
     [{ start_time: "yesterday" }, "start_time: must be epoch milliseconds or a date-time"],

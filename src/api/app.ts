@@ -26,6 +26,7 @@ import { createAuthenticator } from "./auth.js";
 import { registerBatchRoutes } from "./batch-routes.js";
 import { parseJsonBody } from "./body.js";
 import type { RouteContext } from "./context.js";
+import { registerGroupRoutes } from "./group-routes.js";
 import { registerLogRoutes } from "./log-routes.js";
 import { registerPermissionRoutes } from "./permission-routes.js";
 import { registerPipelineRoutes } from "./pipeline-routes.js";
@@ -216,6 +217,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerTagRoutes(app, ctx);
   registerPermissionRoutes(app, ctx);
   registerTemplateRoutes(app, ctx);
+  registerGroupRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;

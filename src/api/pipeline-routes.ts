@@ -21,6 +21,7 @@ import {
 import type { PipelineDetail, PipelineList, PipelineRequest } from "../wire/types.js";
 import type { Principal } from "./auth.js";
 import { authorizeProject, type RouteContext } from "./context.js";
+import { listGroupFilter, loadGroup } from "./group-routes.js";
 import { requireProjectExists } from "./lookups.js";
 import { authorizePipeline, visibleTo } from "./pipeline-access.js";
 import { pipelineDetailView, pipelineListItemView, TRIGGER_VIEW_FIELDS } from "./pipeline-views.js";
@@ -74,7 +75,8 @@ async function buildSpec(
       return t;
     }),
     concurrency_control: parseConcurrencyControl(body.concurrency_control ?? null),
-    group_id: body.group_id ?? null,
+    // Absent: an update keeps the pipeline's group; '' or null: none (docs/decisions.md).
+    group_id: body.group_id === undefined ? (previous?.group_id ?? null) : body.group_id || null,
     component_id: componentId,
     project_name: body.project_name ?? "",
   };
@@ -194,6 +196,7 @@ export async function createPipelineFrom(
 ): Promise<string> {
   const { store } = ctx;
   const spec = await buildSpec(body, componentId, undefined, ctx.policy, ctx.newId);
+  if (spec.group_id) await loadGroup(store, projectId, spec.group_id, "group_id");
   if (await store.findPipelineByName(projectId, body.name)) throw nameTaken(body.name);
   const t = ctx.clock.now();
   const id = ctx.newId();
@@ -291,6 +294,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
         ctx.policy,
         ctx.newId,
       );
+      if (spec.group_id) await loadGroup(store, project_id, spec.group_id, "group_id");
       const other = await store.findPipelineByName(project_id, body.name);
       if (other && other.id !== pipeline_id) throw nameTaken(body.name);
       await store.updatePipeline(pipeline_id, {
@@ -511,10 +515,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
       const b = req.body ?? {};
       if (b.project_id !== undefined && b.project_id !== project_id)
         throw invalid("project_id", "must be the project of the path (list several with project_ids)");
-      // Pipeline groups do not exist yet: a group filter cannot be honoured, so it is refused.
-      if (b.group_path_id !== undefined && b.group_path_id !== "")
-        throw invalid("group_path_id", "pipeline groups are not supported yet");
-      if (b.by_group === true) throw invalid("by_group", "pipeline groups are not supported yet");
+      const group = await listGroupFilter(store, project_id, b.group_path_id, b.by_group);
       // Each project listed must be one the caller may read.
       for (const id of b.project_ids ?? []) {
         await authorizeProject(ctx, req, id, "read");
@@ -545,6 +546,7 @@ export function registerPipelineRoutes(app: FastifyInstance, ctx: RouteContext):
             component_id: b.component_id !== undefined && b.component_id !== "" ? b.component_id : undefined,
             creator_ids: creators.length > 0 ? creators : undefined,
             tag_ids: b.tag_ids && b.tag_ids.length > 0 ? b.tag_ids : undefined,
+            group,
             latest:
               b.status?.length || b.executor_ids?.length || from !== undefined || to !== undefined
                 ? {

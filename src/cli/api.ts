@@ -106,6 +106,18 @@ export interface PipelineTag {
   readonly project_name: string;
 }
 
+/** A pipeline group as the tree answers it (PipelineGroupVo). */
+export interface PipelineGroup {
+  readonly id: string;
+  readonly name: string;
+  readonly parent_id: string;
+  readonly path_id: string;
+  readonly ordinal: number;
+  readonly pipeline_count: number;
+  readonly no_group_count: number;
+  readonly children: readonly PipelineGroup[];
+}
+
 export interface RunOptions {
   readonly variables?: readonly { name: string; value: string }[];
   readonly choose_stages?: readonly string[];
@@ -122,6 +134,7 @@ export function projectApi(http: HttpClient, projectId: string) {
     `${runPath(p, r)}/jobs/${j}/steps/${s}`;
   const projectBase = `/v5/${encodeURIComponent(projectId)}/api`;
   const tagBase = `${projectBase}/pipeline-tag`;
+  const groupBase = `${projectBase}/pipeline-group`;
   return {
     http,
     projectId,
@@ -129,7 +142,12 @@ export function projectApi(http: HttpClient, projectId: string) {
      * Every pipeline of the project (names containing `name`, carrying one of `tagIds`, when
      * given), oldest first.
      */
-    async allPipelines(name?: string, tagIds?: readonly string[]): Promise<PipelineListItem[]> {
+    /** `groupPathId`: the pipelines of that group and of the groups below it. */
+    async allPipelines(
+      name?: string,
+      tagIds?: readonly string[],
+      groupPathId?: string,
+    ): Promise<PipelineListItem[]> {
       const out: PipelineListItem[] = [];
       for (let offset = 0; ; offset += PAGE) {
         const page = await http.request<PipelineList>("POST", `${base}/list`, {
@@ -140,6 +158,7 @@ export function projectApi(http: HttpClient, projectId: string) {
             sort_dir: "asc",
             ...(name ? { name } : {}),
             ...(tagIds && tagIds.length > 0 ? { tag_ids: tagIds } : {}),
+            ...(groupPathId ? { group_path_id: groupPathId } : {}),
           },
         });
         out.push(...page.pipelines.map((p) => ({ ...p, latest_run: null })));
@@ -157,6 +176,38 @@ export function projectApi(http: HttpClient, projectId: string) {
     setTags: (pipelineIds: readonly string[], tagIds: readonly string[]) =>
       http.request<{ success: boolean }>("POST", `${tagBase}/set-tags`, {
         body: { pipelineList: pipelineIds, tagList: tagIds },
+      }),
+    groupTree: () => http.request<PipelineGroup[]>("GET", `${groupBase}/tree`),
+    createGroup: (name: string, parentId: string) =>
+      http.request<PipelineGroup>("POST", `${groupBase}/create`, {
+        body: { name, project_id: projectId, parent_id: parentId },
+      }),
+    renameGroup: (id: string, name: string) =>
+      http.request<{ success: boolean }>("POST", `${groupBase}/update`, { body: { id, name } }),
+    deleteGroup: (id: string) =>
+      http.request<{ success: boolean }>("DELETE", `${groupBase}/delete?${new URLSearchParams({ id })}`),
+    /** `groupId` '': out of any group. */
+    moveToGroup: (groupId: string, pipelines: readonly { id: string; name: string }[]) =>
+      http.request<{ code: string; pipeline_id: string; pipeline_name: string }[]>(
+        "POST",
+        `${groupBase}/pipeline/move`,
+        {
+          body: {
+            group_id: groupId,
+            pipelines: pipelines.map((p) => ({ pipeline_id: p.id, pipeline_name: p.name })),
+          },
+        },
+      ),
+    swapGroups: (a: string, b: string) =>
+      http.request<{ success: boolean }>(
+        "POST",
+        `${groupBase}/swap?${new URLSearchParams({ groupId1: a, groupId2: b })}`,
+      ),
+    /** Every pipeline of the group and of the groups below it, as one batch (our group_id). */
+    batchRunGroup: (groupId: string, idempotencyKey: string) =>
+      http.request<BatchRunAnswer>("POST", `${base}/batch-runs`, {
+        body: { group_id: groupId },
+        headers: { "idempotency-key": idempotencyKey },
       }),
     getPipeline: (id: string) => http.request<PipelineDetail>("GET", `${base}/${id}`),
     createPipeline: (body: PipelineBody) => http.request<{ pipeline_id: string }>("POST", base, { body }),

@@ -14,6 +14,7 @@ import { artifactCommands } from "./artifact-commands.js";
 import { CliError, EXIT } from "./cli-error.js";
 import { type Command, createCtx, type Io, type Output } from "./command.js";
 import { colorWanted, createStyle } from "./format.js";
+import { groupCommands } from "./group-commands.js";
 import { pipelineCommands } from "./pipeline-commands.js";
 import { runCommands } from "./run-commands.js";
 import { runControlCommands } from "./run-control-commands.js";
@@ -61,6 +62,7 @@ const COMMANDS: readonly Command[] = [
   ...tagCommands,
   ...pipelineTemplateCommands,
   ...templateCommands,
+  ...groupCommands,
   ...webhookCommands,
   ...runCommands,
   ...runInspectCommands,
@@ -73,6 +75,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   pipeline: "Create or update, list, show, tag and delete pipelines; show their webhook.",
   tag: "Pipeline tags: list, create, rename or recolour, delete ('pipeline tag' sets a pipeline's).",
   template: "Pipeline templates: list, show, create, delete ('pipeline create --template' uses one).",
+  group: "Pipeline groups: the tree, create, rename, delete, move pipelines in, swap two.",
   review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
   artifacts: "The archives of files a run's jobs kept: list them, download one.",
   admin: "Projects, tokens, access keys and usage: Pipewright's admin API (/admin/v1).",
@@ -92,18 +95,20 @@ Server:
 Pipelines:
   pipeline apply -f FILE...          create or update pipelines from YAML or JSON files
   pipeline create --template T       create a pipeline from a template (--name, --git-url, --var)
-  pipeline list                      list pipelines with their latest run (--tag TAG)
+  pipeline list                      list pipelines with their latest run (--tag TAG, --group GROUP)
   pipeline show PIPELINE             show a pipeline, its schedules and triggers (--yaml: YAML form)
   pipeline delete PIPELINE...        delete pipelines and their runs
   pipeline webhook PIPELINE          the webhook URL and secret forges deliver code events with
   pipeline tag PIPELINE [TAG...]     set the tags a pipeline carries (--add, --remove)
   tag list|create|rename|delete      the project's pipeline tags
   template list|show|create|delete   pipeline templates: the built-in ones and the project's
+  group list|create|rename|delete    the project's pipeline groups as a tree
+  group move GROUP PIPELINE...       move pipelines into a group (--ungroup); group swap A B
   deliveries                         webhook deliveries and the runs they started (--status)
 
 Runs:
   run PIPELINE                       start a run (--var, --stage, --job, --wait)
-  batch-run PIPELINE...              start many pipelines in one call (--all, --filter, --wait)
+  batch-run PIPELINE...              start many pipelines in one call (--all, --filter, --group, --wait)
   status RUN                         a run's stages, jobs and steps
   logs RUN                           step logs (--step, --follow)
   stop RUN                           stop a run

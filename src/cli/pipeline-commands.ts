@@ -12,6 +12,7 @@ import type { PipelineListItem, ProjectApi } from "./api.js";
 import { CliError, EXIT, type ExitCode, usageError } from "./cli-error.js";
 import { CLIENT_OPTIONS, type Command, type Ctx } from "./command.js";
 import { colorStatus, formatTime, shellWord, table } from "./format.js";
+import { findGroup, groupPath } from "./groups.js";
 import { resolvePipeline, resolvePipelines, runLabel } from "./refs.js";
 import { tagsOfPipelines } from "./tag-commands.js";
 import { findTags, tagNames } from "./tags.js";
@@ -164,6 +165,12 @@ several times, those carrying any of them. --json prints the list items, each wi
         arg: "TAG",
         help: "only pipelines carrying TAG; repeat for any of several",
       },
+      {
+        name: "group",
+        type: "string",
+        arg: "GROUP",
+        help: "only pipelines in GROUP or a group below it (id, name or path such as backend/api)",
+      },
       ...CLIENT_OPTIONS,
     ],
     maxArgs: 0,
@@ -171,6 +178,7 @@ several times, those carrying any of them. --json prints the list items, each wi
       "pipewright pipeline list",
       "pipewright pipeline list --filter nightly --json | jq -r '.[].name'",
       "pipewright pipeline list --tag release --tag hotfix",
+      "pipewright pipeline list --group backend",
     ],
   },
   async run(ctx) {
@@ -180,11 +188,14 @@ several times, those carrying any of them. --json prints the list items, each wi
     // Read once: it resolves --tag and, for text, names the TAGS column.
     const tags = tagRefs.length > 0 || !ctx.json ? await api.listTags() : [];
     const wanted = findTags(tagRefs, tags);
+    const groupRef = ctx.args.str("group");
+    const group = groupRef === undefined ? undefined : findGroup(groupRef, await api.groupTree());
     const items = await withLatestRuns(
       api,
       await api.allPipelines(
         filter,
         wanted.map((t) => t.tag_id),
+        group?.group.path_id,
       ),
     );
     if (ctx.json) {
@@ -192,7 +203,9 @@ several times, those carrying any of them. --json prints the list items, each wi
       return EXIT.OK;
     }
     if (items.length === 0) {
-      const tagged = wanted.length > 0 ? ` carrying ${wanted.map((t) => t.name).join(" or ")}` : "";
+      const tagged =
+        (wanted.length > 0 ? ` carrying ${wanted.map((t) => t.name).join(" or ")}` : "") +
+        (group ? ` in group ${group.path}` : "");
       ctx.out(
         filter
           ? tagged
@@ -262,6 +275,7 @@ pipeline detail, where schedules carry next_time, last_fire_time and missed_coun
     const tags = await api.listTags();
     const carried = (await tagsOfPipelines(api, tags, p.name)).get(p.id);
     if (carried && carried.length > 0) lines.push(`tags: ${tagNames(carried)}`);
+    if (p.group_id) lines.push(`group: ${groupPath(p.group_id, await api.groupTree()) ?? p.group_id}`);
     lines.push(
       `created ${formatTime(p.create_time)}${p.creator_name ? ` by ${p.creator_name}` : ""} · updated ${formatTime(p.update_time)}`,
     );

@@ -9,6 +9,7 @@ import type { OptionSpec } from "./args.js";
 import { CliError, EXIT, type ExitCode, usageError } from "./cli-error.js";
 import { CLIENT_OPTIONS, type Command, type Ctx } from "./command.js";
 import { colorStatus, formatDuration, table } from "./format.js";
+import { findGroup } from "./groups.js";
 import { createProgressDisplay, isDone, type RunRow, renderSummary } from "./progress.js";
 import {
   PIPELINE_OPTION,
@@ -211,9 +212,19 @@ const batchRun: Command = {
     description: `All runs are created at once by one atomic request (it starts nothing if any pipeline is
 unknown). With --wait, a live display follows every run: one line per pipeline with its stage
 statuses, an overall bar and the elapsed time (redrawn in place on a terminal, one line per
-change otherwise), then a summary table. The exit status is 0 only if every run COMPLETED.`,
+change otherwise), then a summary table. The exit status is 0 only if every run COMPLETED.
+--group GROUP (an id, a name, or a path such as backend/api) starts every pipeline of the group
+and of the groups below it: the server picks them, so the choice and the start are one request.
+A disabled one gets a run that does not start ("Current pipeline is banned."); a group holding
+more pipelines than the server's --max-batch-size is refused whole (DEVPIPE.00020146).`,
     options: [
       { name: "all", type: "boolean", help: "every pipeline of the project" },
+      {
+        name: "group",
+        type: "string",
+        arg: "GROUP",
+        help: "every pipeline of GROUP and of the groups below it (the server picks them; alone)",
+      },
       {
         name: "filter",
         type: "string",
@@ -228,23 +239,32 @@ change otherwise), then a summary table. The exit status is 0 only if every run 
       "pipewright batch-run build-api build-web --wait",
       "pipewright batch-run --filter nightly- --wait",
       "pipewright batch-run --all --json",
+      "pipewright batch-run --group backend --wait",
     ],
   },
   async run(ctx) {
     intervalMs(ctx);
     const filters = ctx.args.list("filter");
     const everything = ctx.args.bool("all");
-    if (ctx.args.positionals.length === 0 && filters.length === 0 && !everything) {
+    const groupRef = ctx.args.str("group");
+    if (groupRef !== undefined && (ctx.args.positionals.length > 0 || filters.length > 0 || everything)) {
       throw usageError(
-        "name the pipelines to run, or use --filter TEXT or --all",
+        "--group picks the pipelines itself: do not mix it with PIPELINE arguments, --filter or --all",
+        "Run 'pipewright batch-run --help' for usage.",
+      );
+    }
+    if (ctx.args.positionals.length === 0 && filters.length === 0 && !everything && groupRef === undefined) {
+      throw usageError(
+        "name the pipelines to run, or use --filter TEXT, --all or --group GROUP",
         "Run 'pipewright batch-run --help' for usage.",
       );
     }
     const api = await ctx.project();
     const all = await api.allPipelines();
+    const group = groupRef === undefined ? undefined : findGroup(groupRef, await api.groupTree());
     const named = ctx.args.positionals.length > 0 ? await resolvePipelines(api, ctx.args.positionals) : [];
-    const chosen = selectPipelines(all, named, filters, everything);
-    if (chosen.length === 0) {
+    const chosen = group ? [] : selectPipelines(all, named, filters, everything);
+    if (!group && chosen.length === 0) {
       throw usageError(
         everything
           ? "the project has no pipelines"
@@ -254,17 +274,24 @@ change otherwise), then a summary table. The exit status is 0 only if every run 
     // One key for the request and its retry: if the first answer was lost on the way, the server
     // replays it instead of starting every pipeline a second time.
     const key = crypto.randomUUID();
-    const ids = chosen.map((p) => p.id);
+    const start = () =>
+      group
+        ? api.batchRunGroup(group.group.id, key)
+        : api.batchRun(
+            chosen.map((p) => p.id),
+            key,
+          );
     let started: BatchRunAnswer["result"];
     try {
-      started = (await api.batchRun(ids, key)).result;
+      started = (await start()).result;
     } catch (err) {
       if (!(err instanceof CliError && err.exitCode === EXIT.NETWORK) || ctx.io.signal.aborted) throw err;
       ctx.note(ctx.errStyle.yellow(`${err.message}; retrying once with the same Idempotency-Key`));
       await systemClock.sleep(1000, ctx.io.signal);
-      started = (await api.batchRun(ids, key)).result;
+      started = (await start()).result;
     }
-    const nameOf = new Map(chosen.map((p) => [p.id, p.name]));
+    const ids = started.map((s) => s.pipeline_id);
+    const nameOf = new Map(all.map((p) => [p.pipeline_id, p.name]));
     const results = (await api.batchResult(started)).result;
     const failedToStart = new Map(
       results.filter((r) => r.status === "START_FAILED").map((r) => [r.pipeline_run_id, r.reason]),
@@ -282,7 +309,10 @@ change otherwise), then a summary table. The exit status is 0 only if every run 
           initial.set(r.runId, queuedRow(r, reason));
         }
       }
-      if (!ctx.json) ctx.note(`Started ${runs.length} run${runs.length === 1 ? "" : "s"} in one batch.`);
+      if (!ctx.json)
+        ctx.note(
+          `Started ${runs.length} run${runs.length === 1 ? "" : "s"} in one batch${group ? ` (group ${group.path})` : ""}.`,
+        );
       return waitForRuns(ctx, api, runs, { single: false, initial });
     }
     const latest = new Map((await api.latestStatus(ids)).map((s) => [s.pipeline_run_id, s]));

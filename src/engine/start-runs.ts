@@ -32,6 +32,11 @@ export interface BatchRunRequest {
   readonly options?: RunOptions | undefined;
   /** What a pipeline's run starts with instead (a code event: each pipeline's own sources). */
   readonly optionsOf?: ReadonlyMap<string, RunOptions> | undefined;
+  /**
+   * The ids are the pipelines of this group ("Run group"): the size checks name the group, and an
+   * Idempotency-Key stands for the group, not for the pipelines it holds at the time.
+   */
+  readonly group?: { readonly id: string; readonly name: string } | undefined;
 }
 
 export interface StartedRun {
@@ -151,9 +156,31 @@ export function createStartRuns(deps: {
     if (newer.length > 0) deps.superseding?.(newer);
   }
 
+  /** The runs of these ids, in this order, with their pipelines. */
+  async function runsOf(tx: Store, runIds: readonly string[]): Promise<StartedRun[]> {
+    const byId = new Map((await tx.getRuns(runIds)).map((r) => [r.id, r.pipeline_id]));
+    return runIds.flatMap((runId) => {
+      const pipelineId = byId.get(runId);
+      return pipelineId === undefined ? [] : [{ pipelineId, runId }];
+    });
+  }
+
   return {
     async batchRun(req) {
       const ids = req.pipelineIds;
+      const group = req.group;
+      if (group && ids.length === 0) {
+        throw new PipewrightError(
+          "GROUP_HAS_NO_PIPELINES",
+          `group_id: the group "${group.name}" and the groups below it hold no pipeline; nothing was started.`,
+        );
+      }
+      if (group && ids.length > deps.maxBatchSize) {
+        throw new PipewrightError(
+          "GROUP_TOO_LARGE_FOR_BATCH",
+          `group_id: the group "${group.name}" holds ${ids.length} pipelines, more than the ${deps.maxBatchSize} one batch may start (--max-batch-size); nothing was started. Run its subgroups one by one.`,
+        );
+      }
       if (ids.length === 0 || ids.length > deps.maxBatchSize) {
         throw new PipewrightError(
           "BATCH_TOO_LARGE",
@@ -167,7 +194,10 @@ export function createStartRuns(deps: {
         });
       }
       const key = req.idempotencyKey;
-      const bodyHash = crypto.createHash("sha256").update(JSON.stringify(ids)).digest("hex");
+      const bodyHash = crypto
+        .createHash("sha256")
+        .update(JSON.stringify(group ? { group_id: group.id } : ids))
+        .digest("hex");
       // A bad request throws inside the transaction, which then writes nothing.
       const attempt = () =>
         store.transaction(async (tx): Promise<BatchRunResult & { created: RunGraph[] }> => {
@@ -180,8 +210,11 @@ export function createStartRuns(deps: {
                   `Idempotency-Key "${key}" was used with another body.`,
                 );
               }
-              // The same hash means the same ids in the same order as the runs stored.
-              const runs = ids.map((pipelineId, i) => ({ pipelineId, runId: prior.run_ids[i]! }));
+              // The same hash means the same ids in the same order as the runs stored; a
+              // group's pipelines may have changed since, so its runs say whose they are.
+              const runs = group
+                ? await runsOf(tx, prior.run_ids)
+                : ids.map((pipelineId, i) => ({ pipelineId, runId: prior.run_ids[i]! }));
               return { runs, replayed: true, created: [] };
             }
           }

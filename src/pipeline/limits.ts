@@ -75,6 +75,9 @@ export const LIMITS = {
   stepOutputBytes: 1024 * 1024,
   stepOutputs: 100,
   stepOutputValueLength: 65_536,
+  /** Levels of pipeline groups (CodeArts allows three), and groups of one project (CodeArts: 1,000). */
+  groupDepth: 3,
+  groupsPerProject: 1_000,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

@@ -55,6 +55,8 @@ export interface PipelineTable {
   run_counter: number;
   /** The spec's component_id, as a column for the list's filter. */
   component_id: string;
+  /** The pipeline group it sits in; NULL: ungrouped. The truth for the spec's group_id. */
+  group_id: string | null;
 }
 
 export interface RunTable {
@@ -283,6 +285,23 @@ export interface TagTable {
   create_time: number;
 }
 
+/** A project's pipeline group: a node of a tree at most three levels deep. */
+export interface PipelineGroupTable {
+  id: string;
+  project_id: string;
+  /** '' for a group at the root (CodeArts answers it so). */
+  parent_id: string;
+  /** The ids from the root down to this group, joined by '.'. */
+  path_id: string;
+  name: string;
+  /** Place among its siblings, from 1. */
+  ordinal: number;
+  creator: string;
+  updater: string | null;
+  create_time: number;
+  update_time: number | null;
+}
+
 /** A tag a pipeline carries. */
 export interface PipelineTagTable {
   pipeline_id: string;
@@ -387,6 +406,7 @@ export interface Database {
   pipeline_permissions: PipelinePermissionTable;
   templates: TemplateTable;
   template_favorites: TemplateFavoriteTable;
+  pipeline_groups: PipelineGroupTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
 }

@@ -423,6 +423,84 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await store.favoriteTemplates("you", [a.id])).toEqual(new Set());
       });
     });
+
+    describe("pipeline groups", () => {
+      const group = (projectId: string, name: string, parent?: { id: string; path_id: string }) => {
+        const gid = id();
+        return store.createGroup({
+          id: gid,
+          project_id: projectId,
+          parent_id: parent?.id ?? "",
+          path_id: parent ? `${parent.path_id}.${gid}` : gid,
+          name,
+          creator: "u",
+          updater: null,
+          create_time: 1,
+          update_time: null,
+        });
+      };
+
+      it("ordinals follow creation among siblings; names are unique among siblings only", async () => {
+        const pid = id();
+        await store.createProject({ id: pid, name: "p", create_time: 1 });
+        const a = await group(pid, "a");
+        const b = await group(pid, "b");
+        const a1 = await group(pid, "x", a);
+        expect([a.ordinal, b.ordinal, a1.ordinal]).toEqual([1, 2, 1]);
+        await group(pid, "x", b);
+        await expect(group(pid, "x", a)).rejects.toBeInstanceOf(DuplicateKey);
+        await expect(group(pid, "a")).rejects.toBeInstanceOf(DuplicateKey);
+        expect(await store.getGroup(pid, a1.id)).toEqual(a1);
+        expect(await store.getGroup(id(), a1.id)).toBeUndefined();
+        await expect(store.renameGroup(pid, b.id, "a", "v", 5)).rejects.toBeInstanceOf(DuplicateKey);
+        expect(await store.renameGroup(pid, b.id, "c", "v", 5)).toBe(true);
+        expect(await store.getGroup(pid, b.id)).toMatchObject({ name: "c", updater: "v", update_time: 5 });
+        await store.swapGroups(a, { ...b, name: "c" }, "w", 6);
+        expect((await store.listGroups(pid)).filter((g) => g.parent_id === "").map((g) => g.name)).toEqual([
+          "c",
+          "a",
+        ]);
+      });
+
+      it("pipelines move between groups; a deleted group takes the groups below it and ungroups pipelines", async () => {
+        const pid = id();
+        await store.createProject({ id: pid, name: "p", create_time: 1 });
+        const top = await group(pid, "top");
+        const sub = await group(pid, "sub", top);
+        const other = await group(pid, "other");
+        const [p1, p2, p3] = [pipeline(pid, "p1", 1), pipeline(pid, "p2", 2), pipeline(pid, "p3", 3)];
+        for (const p of [p1, p2, p3]) await store.createPipeline(p);
+        await store.movePipelinesToGroup([p1.id], top.id);
+        await store.movePipelinesToGroup([p2.id], sub.id);
+        await store.movePipelinesToGroup([p3.id], other.id);
+        expect((await store.getPipeline(p2.id))?.spec.group_id).toBe(sub.id);
+        expect(await store.pipelineIdsInGroup(pid, top.path_id, 10)).toEqual([p1.id, p2.id]);
+        expect(await store.pipelineIdsInGroup(pid, top.path_id, 1)).toEqual([p1.id]);
+        const counts = await store.countPipelinesByGroup(pid);
+        expect([counts.get(top.id), counts.get(sub.id), counts.get(null) ?? 0]).toEqual([1, 1, 0]);
+        const listed = async (path_id: string | null, subgroups: boolean) =>
+          (
+            await store.listPipelines({
+              project_id: pid,
+              group: { path_id, subgroups },
+              offset: 0,
+              limit: 10,
+              sort_key: "name",
+              sort_dir: "asc",
+            })
+          ).items.map((p) => p.name);
+        expect(await listed(top.path_id, true)).toEqual(["p1", "p2"]);
+        expect(await listed(top.path_id, false)).toEqual(["p1"]);
+        expect(await listed(null, false)).toEqual([]);
+        expect(await store.deleteGroup(pid, top.id)).toBe(2);
+        expect(await store.deleteGroup(pid, top.id)).toBe(0);
+        expect((await store.listGroups(pid)).map((g) => g.name)).toEqual(["other"]);
+        expect((await store.getPipeline(p1.id))?.spec.group_id).toBeNull();
+        expect((await store.getPipeline(p2.id))?.spec.group_id).toBeNull();
+        expect((await store.getPipeline(p3.id))?.spec.group_id).toBe(other.id);
+        expect(await listed(null, false)).toEqual(["p1", "p2"]);
+      });
+    });
   });
 }
 

@@ -115,6 +115,11 @@ export interface PipelineQuery {
   readonly visible_to?: { readonly role: string; readonly credential_id: string } | undefined;
   /** Pipelines carrying one of these tags (ours). */
   readonly tag_ids?: readonly string[] | undefined;
+  /**
+   * Pipelines by group: in the group of this path or any group below it (`subgroups`), only in
+   * that group itself, or (path null) in none.
+   */
+  readonly group?: { readonly path_id: string | null; readonly subgroups: boolean } | undefined;
   /** Filters on each pipeline's latest run (a pipeline that never ran matches none of them). */
   readonly latest?:
     | {
@@ -485,6 +490,47 @@ export interface TemplateStore {
   favoriteTemplates(principalId: string, templateIds: readonly string[]): Promise<Set<string>>;
 }
 
+export interface GroupRecord {
+  readonly id: string;
+  readonly project_id: string;
+  /** '' at the root. */
+  readonly parent_id: string;
+  /** Ids from the root down to this group, joined by '.'. */
+  readonly path_id: string;
+  readonly name: string;
+  readonly ordinal: number;
+  readonly creator: string;
+  readonly updater: string | null;
+  readonly create_time: number;
+  readonly update_time: number | null;
+}
+
+/** A project's pipeline groups (a tree), and which group each pipeline sits in. */
+export interface GroupStore {
+  /**
+   * Adds the group as the last of its siblings (its ordinal is set here); DuplicateKey when a
+   * sibling has its name.
+   */
+  createGroup(g: Omit<GroupRecord, "ordinal">): Promise<GroupRecord>;
+  listGroups(projectId: string): Promise<GroupRecord[]>;
+  getGroup(projectId: string, id: string): Promise<GroupRecord | undefined>;
+  /** False when the project has no such group; DuplicateKey when a sibling has the new name. */
+  renameGroup(projectId: string, id: string, name: string, updater: string, now: number): Promise<boolean>;
+  /**
+   * Deletes the group and every group below it (one transaction); their pipelines become
+   * ungrouped. Answers the number of groups deleted (0: no such group).
+   */
+  deleteGroup(projectId: string, id: string): Promise<number>;
+  /** Exchanges the ordinals of two groups (one transaction). */
+  swapGroups(a: GroupRecord, b: GroupRecord, updater: string, now: number): Promise<void>;
+  /** Puts the pipelines in the group (null: ungrouped), wherever they were. */
+  movePipelinesToGroup(pipelineIds: readonly string[], groupId: string | null): Promise<void>;
+  /** The ids of the pipelines in the group of this path and below it, by name, at most `limit`. */
+  pipelineIdsInGroup(projectId: string, pathId: string, limit: number): Promise<string[]>;
+  /** How many pipelines sit directly in each group of the project, and (key null) in none. */
+  countPipelinesByGroup(projectId: string): Promise<Map<string | null, number>>;
+}
+
 /** A cache entry (see CacheTable). */
 export interface CacheRecord {
   readonly pipeline_id: string;
@@ -625,6 +671,7 @@ export interface Store
     TagStore,
     PermissionStore,
     TemplateStore,
+    GroupStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

@@ -30,6 +30,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
             spec: specText(p.spec, sealer),
             run_counter: 0,
             component_id: p.spec.component_id ?? "",
+            group_id: p.spec.group_id ?? null,
           })
           .execute();
         await syncSchedules(tx, p, p.create_time);
@@ -86,6 +87,7 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
             is_publish: bool(f.is_publish),
             spec: specText(f.spec, sealer),
             component_id: f.spec.component_id ?? "",
+            group_id: f.spec.group_id ?? null,
           })
           .where("id", "=", id)
           .returning("project_id")
@@ -151,6 +153,24 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
           .select("pipeline_tags.pipeline_id")
           .where("pipeline_tags.tag_id", "in", q.tag_ids.length > 0 ? q.tag_ids : [""]);
         base = base.where("pipelines.id", "in", tagged);
+      }
+      if (q.group !== undefined) {
+        const { path_id, subgroups } = q.group;
+        if (path_id === null) base = base.where("pipelines.group_id", "is", null);
+        else {
+          const inGroups = db
+            .selectFrom("pipeline_groups")
+            .select("pipeline_groups.id")
+            .where((eb) =>
+              subgroups
+                ? eb.or([
+                    eb("pipeline_groups.path_id", "=", path_id),
+                    eb("pipeline_groups.path_id", "like", `${path_id}.%`),
+                  ])
+                : eb("pipeline_groups.path_id", "=", path_id),
+            );
+          base = base.where("pipelines.group_id", "in", inGroups);
+        }
       }
       if (q.creator_ids !== undefined)
         base = base.where("pipelines.creator_id", "in", q.creator_ids.length > 0 ? q.creator_ids : [""]);

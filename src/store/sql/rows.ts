@@ -41,7 +41,8 @@ export function toPipeline(row: PipelineTable, sealer: Sealer): PipelineRecord {
     banned: row.banned === 1,
     manifest_version: row.manifest_version,
     definition: row.definition,
-    spec: openSpec(row.spec, sealer),
+    // The column is the truth of the group: moves and group deletions change only it.
+    spec: { ...openSpec(row.spec, sealer), group_id: row.group_id ?? null },
     creator_id: row.creator_id,
     creator_name: row.creator_name,
     updater_id: row.updater_id,

@@ -17,6 +17,7 @@ import {
   kyselyBulkWriter,
   type SqlContext,
 } from "./context.js";
+import { groupQueries } from "./groups.js";
 import { jobQueueQueries } from "./job-queue.js";
 import { logQueries } from "./logs.js";
 import { permissionQueries } from "./permissions.js";
@@ -67,6 +68,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...cacheQueries(ctx),
       ...tagQueries(ctx),
       ...templateQueries(ctx),
+      ...groupQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),

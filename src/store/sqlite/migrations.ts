@@ -267,6 +267,21 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX template_favorites_by_template ON template_favorites (template_id)`.execute(db);
     },
   },
+  // Pipeline groups (CodeArts's pipeline-group API): a project's tree of groups (at most three
+  // levels, a root group's parent_id is ''), and the group each pipeline sits in (NULL: ungrouped).
+  "019_pipeline_groups": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE pipeline_groups (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        parent_id TEXT NOT NULL, path_id TEXT NOT NULL, name TEXT NOT NULL, ordinal INTEGER NOT NULL,
+        creator TEXT NOT NULL, updater TEXT, create_time BIGINT NOT NULL, update_time BIGINT)`.execute(db);
+      await sql`CREATE UNIQUE INDEX pipeline_groups_name ON pipeline_groups (project_id, parent_id, name)`.execute(
+        db,
+      );
+      await sql`ALTER TABLE pipelines ADD COLUMN group_id TEXT`.execute(db);
+      await sql`CREATE INDEX pipelines_by_group ON pipelines (project_id, group_id)`.execute(db);
+    },
+  },
   // Per-pipeline permissions (CodeArts's pipeline-permissions API): the switch and the matrix.
   "021_pipeline_permissions": {
     async up(db: Kysely<unknown>): Promise<void> {

@@ -1,12 +1,22 @@
 // The pipelines of a project: latest run of each (status, duration, time), its tags as chips, a
-// name filter and a tag filter, paging, selection for a batch run with its per-pipeline results
-// followed live, and per-row Run… / Tags… / Edit / Disable / Delete; Manage tags for the project's.
+// name filter, a tag filter and a group filter, paging, selection for a batch run (or Run group)
+// with its per-pipeline results followed live, Move selected to a group, and per-row Run… / Tags…
+// / Edit / Disable / Delete; Manage tags and Manage groups for the project's.
 
 import { paths } from "../api.js";
 import { errorText, routes, sleep, type View } from "../context.js";
 import { confirmDialog } from "../dialogs.js";
 import { fill, h, keepFocus, setText } from "../dom.js";
 import { durationText, pill, shortId, timeEl, updatePill } from "../format.js";
+import {
+  flatten,
+  groupOptions,
+  groupTree,
+  manageGroupsDialog,
+  movePipelines,
+  namesInGroup,
+  type PipelineGroup,
+} from "../groups.js";
 import { runDialog } from "../run-dialog.js";
 import { knownTagIds } from "../tag-colors.js";
 import {
@@ -45,7 +55,12 @@ interface BatchRow {
 }
 
 /** Which pipelines the list shows, kept while the user visits other pages of the UI. */
-const remembered = new Map<string, { name: string; tagIds: string[]; offset: number; limit: number }>();
+const remembered = new Map<
+  string,
+  { name: string; tagIds: string[]; offset: number; limit: number; group?: string }
+>();
+/** The group filter's value for "in no group". */
+const UNGROUPED = "-";
 
 export const pipelinesView: View = (ctx, main) => {
   const projectId = ctx.projectId;
@@ -60,6 +75,7 @@ export const pipelinesView: View = (ctx, main) => {
   let wake: (() => void) | undefined;
   let again = false;
   let lastKey = "";
+  let groups: PipelineGroup[] = [];
   let tags: PipelineTag[] = [];
   let carried = new Map<string, PipelineTag[]>();
   /** When `carried` was read, and for which name filter; 0: read it again. */
@@ -87,6 +103,23 @@ export const pipelinesView: View = (ctx, main) => {
     "data-testid": "tag-filter",
     hidden: true,
   });
+  const groupFilter = h("select", { id: "group-filter", "data-testid": "group-filter" });
+  const runGroup = h(
+    "button",
+    { type: "button", class: "btn", disabled: true, "data-testid": "run-group" },
+    "Run group",
+  );
+  const manageGroups = h(
+    "button",
+    { type: "button", class: "btn", "data-testid": "manage-groups" },
+    "Manage groups",
+  );
+  const moveTarget = h("select", { id: "move-target", "data-testid": "move-target" });
+  const moveSelected = h(
+    "button",
+    { type: "button", class: "btn small", disabled: true, "data-testid": "move-selected" },
+    "Move selected",
+  );
   const runSelected = h(
     "button",
     { type: "button", class: "btn primary", disabled: true, "data-testid": "run-selected" },
@@ -128,6 +161,7 @@ export const pipelinesView: View = (ctx, main) => {
           "div",
           { class: "actions" },
           manageTags,
+          manageGroups,
           h(
             "a",
             { class: "btn", href: routes.templates(projectId), "data-testid": "from-template" },
@@ -149,7 +183,23 @@ export const pipelinesView: View = (ctx, main) => {
           h("label", { for: "filter", class: "visually-hidden" }, "Filter by name"),
           filter,
         ),
-        h("div", { class: "toolbar-end" }, selectionInfo, clearSel, runSelected),
+        h(
+          "div",
+          { class: "field inline" },
+          h("label", { for: "group-filter" }, "Group"),
+          groupFilter,
+          runGroup,
+        ),
+        h(
+          "div",
+          { class: "toolbar-end" },
+          selectionInfo,
+          clearSel,
+          h("label", { for: "move-target", class: "visually-hidden" }, "Move selected to group"),
+          moveTarget,
+          moveSelected,
+          runSelected,
+        ),
       ),
       tagFilter,
       batchBox,
@@ -205,6 +255,7 @@ export const pipelinesView: View = (ctx, main) => {
   function updateSelection(): void {
     const n = selected.size;
     runSelected.disabled = n === 0;
+    moveSelected.disabled = n === 0;
     setText(runSelected, n === 0 ? "Run selected" : `Run selected (${n})`);
     setText(selectionInfo, n === 0 ? "" : `${n} selected`);
     clearSel.hidden = n === 0;
@@ -249,7 +300,63 @@ export const pipelinesView: View = (ctx, main) => {
     for (const box of tbody.querySelectorAll<HTMLInputElement>("input[type=checkbox]")) box.checked = false;
     updateSelection();
   });
-  runSelected.addEventListener("click", () => void startBatch());
+  runSelected.addEventListener("click", () => {
+    const chosen = [...selected];
+    void startBatch({ pipeline_ids: chosen.map(([id]) => id) }, new Map(chosen));
+  });
+  groupFilter.addEventListener("change", () => {
+    state.group = groupFilter.value;
+    state.offset = 0;
+    runGroup.disabled = state.group === "" || state.group === UNGROUPED;
+    refreshSoon();
+  });
+  runGroup.addEventListener("click", async () => {
+    const id = state.group ?? "";
+    if (id === "" || id === UNGROUPED) return;
+    try {
+      // The server picks the group's pipelines (subgroups too): one batch, as Run selected.
+      await startBatch({ group_id: id }, await namesInGroup(ctx, id));
+    } catch (err) {
+      ctx.notify(errorText(err), "error");
+    }
+  });
+  manageGroups.addEventListener("click", async () => {
+    await manageGroupsDialog(ctx);
+    refreshSoon();
+  });
+  moveSelected.addEventListener("click", async () => {
+    const ids = [...selected.keys()];
+    try {
+      await movePipelines(ctx, moveTarget.value, ids);
+      const target = flatten(groups).find((f) => f.group.id === moveTarget.value);
+      ctx.notify(
+        `Moved ${ids.length} pipeline${ids.length === 1 ? "" : "s"} to ${target ? target.path : "no group"}`,
+        "success",
+      );
+      selected.clear();
+      for (const box of tbody.querySelectorAll<HTMLInputElement>("input[type=checkbox]")) box.checked = false;
+      updateSelection();
+    } catch (err) {
+      ctx.notify(errorText(err), "error");
+    }
+    refreshSoon();
+  });
+
+  /** The group filter and the move target, from the tree (kept as chosen while it still exists). */
+  function renderGroups(): void {
+    const flat = flatten(groups);
+    if (state.group && state.group !== UNGROUPED && !flat.some((f) => f.group.id === state.group))
+      state.group = "";
+    const current = state.group ?? "";
+    groupFilter.replaceChildren(
+      h("option", { value: "", selected: current === "" }, "All pipelines"),
+      h("option", { value: UNGROUPED, selected: current === UNGROUPED }, "Ungrouped"),
+      ...groupOptions(flat, current),
+    );
+    const target = moveTarget.value;
+    moveTarget.replaceChildren(h("option", { value: "" }, "(no group)"), ...groupOptions(flat, target));
+    runGroup.disabled = current === "" || current === UNGROUPED;
+  }
   manageTags.addEventListener("click", async () => {
     await manageTagsDialog(ctx);
     refreshSoon({ tags: true });
@@ -464,9 +571,19 @@ export const pipelinesView: View = (ctx, main) => {
       // Tags are an extra: the list goes on without fresh ones, and its own call reports a
       // server that does not answer.
     }
+    try {
+      const fresh = await groupTree(ctx);
+      if (JSON.stringify(fresh) !== JSON.stringify(groups)) {
+        groups = fresh;
+        renderGroups();
+      }
+    } catch {
+      // Groups are an extra, as tags are.
+    }
     const list = await ctx.api.post<PipelineList>(paths.list(projectId), {
       name: state.name || undefined,
       ...(state.tagIds.length > 0 ? { tag_ids: state.tagIds } : {}),
+      ...(state.group === UNGROUPED ? { by_group: true } : state.group ? { group_path_id: state.group } : {}),
       offset: state.offset,
       limit: state.limit,
     });
@@ -526,19 +643,18 @@ export const pipelinesView: View = (ctx, main) => {
 
   // ---- batch runs ----------------------------------------------------------------------------
 
-  async function startBatch(): Promise<void> {
-    const chosen = [...selected];
-    if (chosen.length === 0) return;
+  /** One batch-runs call (pipeline_ids, or our group_id); `names` names the rows. */
+  async function startBatch(
+    body: Record<string, unknown>,
+    names: ReadonlyMap<string, string>,
+  ): Promise<void> {
     runSelected.disabled = true;
     try {
       // One key per click: if the answer is lost and the browser sends it again, nothing runs twice.
       const key = crypto.randomUUID();
-      const res = await ctx.api.post<{ result: BatchStart[] }>(
-        paths.batch(projectId),
-        { pipeline_ids: chosen.map(([id]) => id) },
-        { "Idempotency-Key": key },
-      );
-      const names = new Map(chosen);
+      const res = await ctx.api.post<{ result: BatchStart[] }>(paths.batch(projectId), body, {
+        "Idempotency-Key": key,
+      });
       batch = res.result.map((r) => {
         const statusPill = pill("QUEUED");
         return {
@@ -580,7 +696,7 @@ export const pipelinesView: View = (ctx, main) => {
           s.reason ? h("span", { class: "reason", "data-testid": `reason-${row.name}` }, s.reason) : null,
         );
       }
-      selected.clear();
+      if (body.pipeline_ids) selected.clear();
       ctx.notify(`Started ${batch.length} pipeline${batch.length === 1 ? "" : "s"} in one batch`, "success");
     } catch (err) {
       ctx.notify(errorText(err), "error");
