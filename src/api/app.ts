@@ -33,6 +33,8 @@ import { registerRunQueryRoutes } from "./run-query-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
 import { registerTagRoutes } from "./tag-routes.js";
+import { registerVariableGroupRoutes } from "./variable-group-routes.js";
+import { registerVariableQueryRoutes } from "./variable-query-routes.js";
 import { registerWebRoutes } from "./web-routes.js";
 import { registerWebhookRoutes } from "./webhook-routes.js";
 
@@ -212,6 +214,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunnerRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerTagRoutes(app, ctx);
+  registerVariableGroupRoutes(app, ctx);
+  registerVariableQueryRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerWebRoutes(app);
   return app;

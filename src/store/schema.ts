@@ -289,6 +289,29 @@ export interface PipelineTagTable {
   tag_id: string;
 }
 
+/** A project's parameter group (CodeArts "variable group"). */
+export interface VariableGroupTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  /** GroupVariable[] as JSON, each secret value sealed (sealer.ts). */
+  variables: string;
+  creator_id: string;
+  creator_name: string;
+  updater_id: string;
+  updater_name: string;
+  create_time: number;
+  update_time: number;
+}
+
+/** A parameter group related to a pipeline; `seq` is its place in the pipeline's order of groups. */
+export interface PipelineVariableGroupTable {
+  pipeline_id: string;
+  group_id: string;
+  seq: number;
+}
+
 /** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
 export interface WebhookSecretTable {
   project_id: string;
@@ -338,6 +361,8 @@ export interface Database {
   caches: CacheTable;
   tags: TagTable;
   pipeline_tags: PipelineTagTable;
+  variable_groups: VariableGroupTable;
+  pipeline_variable_groups: PipelineVariableGroupTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
 }

@@ -195,8 +195,18 @@ export function describeSecretContract(name: string, fresh: () => Promise<Secret
       const rotated = sealerOf(newKey, oldKey); // a new active key, the old one still listed
       const store = await open(rotated);
       await expectReadable(store);
-      expect(await store.resealSecrets()).toEqual({ pipelines: 1, runs: 1, access_keys: 1 });
-      expect(await store.resealSecrets()).toEqual({ pipelines: 0, runs: 0, access_keys: 0 });
+      expect(await store.resealSecrets()).toEqual({
+        pipelines: 1,
+        runs: 1,
+        access_keys: 1,
+        variable_groups: 0,
+      });
+      expect(await store.resealSecrets()).toEqual({
+        pipelines: 0,
+        runs: 0,
+        access_keys: 0,
+        variable_groups: 0,
+      });
       for (const text of await rawTexts(store)) {
         for (const sealed of text.match(/pwsec1\.[0-9a-f]+\./g) ?? []) {
           expect(sealed).toBe(`pwsec1.${rotated.activeKid}.`);
@@ -223,7 +233,12 @@ export function describeSecretContract(name: string, fresh: () => Promise<Secret
         .execute();
       await store.db.updateTable("access_keys").set({ sk: accessKey.sk }).execute();
       await expectReadable(store);
-      expect(await store.resealSecrets()).toEqual({ pipelines: 1, runs: 1, access_keys: 1 });
+      expect(await store.resealSecrets()).toEqual({
+        pipelines: 1,
+        runs: 1,
+        access_keys: 1,
+        variable_groups: 0,
+      });
       const raw = (await rawTexts(store)).join("\n");
       for (const secret of CLEAR) expect(raw).not.toContain(secret);
       await expectReadable(store);

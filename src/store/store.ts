@@ -3,6 +3,7 @@
 // Kysely queries (sql/); their differences are capability flags, never dialect checks in callers.
 
 import type { ConcurrencyControl, Variable } from "../pipeline/types.js";
+import type { GroupVariable } from "../pipeline/variable-groups.js";
 import type {
   BatchRecord,
   ClaimedJob,
@@ -416,6 +417,45 @@ export interface TagStore {
   tagsOfPipelines(pipelineIds: readonly string[]): Promise<Map<string, TagRecord[]>>;
 }
 
+export interface VariableGroupRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly name: string;
+  readonly description: string;
+  /** In clear here; sealed at rest. */
+  readonly variables: readonly GroupVariable[];
+  readonly creator_id: string;
+  readonly creator_name: string;
+  readonly updater_id: string;
+  readonly updater_name: string;
+  readonly create_time: number;
+  readonly update_time: number;
+}
+
+/** A project's parameter groups, and the pipelines they are related to. */
+export interface VariableGroupStore {
+  /** Throws DuplicateKey when the project has a group of that name. */
+  createVariableGroup(g: VariableGroupRecord): Promise<void>;
+  /** Name, description, variables and updater; false when the project has no such group; DuplicateKey on a taken name. */
+  updateVariableGroup(g: VariableGroupRecord): Promise<boolean>;
+  getVariableGroup(projectId: string, id: string): Promise<VariableGroupRecord | undefined>;
+  /** By name; `name` filters by a part of it (case-insensitive). */
+  listVariableGroups(
+    projectId: string,
+    q: { readonly name?: string | undefined; readonly offset: number; readonly limit: number },
+  ): Promise<Page<VariableGroupRecord>>;
+  /** False when the project has no such group; its relations go with it. */
+  deleteVariableGroup(projectId: string, id: string): Promise<boolean>;
+  /** The pipeline is related to exactly these groups afterwards, in this order (one transaction). */
+  setPipelineVariableGroups(pipelineId: string, groupIds: readonly string[]): Promise<void>;
+  /** The groups of each pipeline (by id), in the order they were related. */
+  variableGroupsOfPipelines(pipelineIds: readonly string[]): Promise<Map<string, VariableGroupRecord[]>>;
+  /** The pipelines each group is related to (by group id), by name. */
+  pipelinesOfVariableGroups(
+    groupIds: readonly string[],
+  ): Promise<Map<string, { readonly id: string; readonly name: string }[]>>;
+}
+
 /** A cache entry (see CacheTable). */
 export interface CacheRecord {
   readonly pipeline_id: string;
@@ -530,6 +570,7 @@ export interface ResealCounts {
   readonly pipelines: number;
   readonly runs: number;
   readonly access_keys: number;
+  readonly variable_groups: number;
 }
 
 /** Secrets at rest (sealer.ts): bringing every stored secret under the active key. */
@@ -554,6 +595,7 @@ export interface Store
     RetentionStore,
     CacheStore,
     TagStore,
+    VariableGroupStore,
     WebhookStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;

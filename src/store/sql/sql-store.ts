@@ -26,6 +26,7 @@ import { runQueries } from "./runs.js";
 import { scheduleQueries } from "./schedules.js";
 import { secretQueries } from "./secrets.js";
 import { tagQueries } from "./tags.js";
+import { variableGroupQueries } from "./variable-groups.js";
 import { webhookQueries } from "./webhooks.js";
 
 /** A Store over SQL; `db` is there for tests that look at rows directly. */
@@ -63,6 +64,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...retentionQueries(ctx),
       ...cacheQueries(ctx),
       ...tagQueries(ctx),
+      ...variableGroupQueries(ctx),
       ...webhookQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
