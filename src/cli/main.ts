@@ -19,6 +19,7 @@ import { runCommands } from "./run-commands.js";
 import { runControlCommands } from "./run-control-commands.js";
 import { runInspectCommands } from "./run-inspect-commands.js";
 import { pipelineTagCommands, tagCommands } from "./tag-commands.js";
+import { vargroupCommands } from "./vargroup-commands.js";
 import { webhookCommands } from "./webhook-commands.js";
 
 const SERVE_USAGE = `Usage: pipewright serve [options]
@@ -58,6 +59,7 @@ const COMMANDS: readonly Command[] = [
   ...pipelineCommands,
   ...pipelineTagCommands,
   ...tagCommands,
+  ...vargroupCommands,
   ...webhookCommands,
   ...runCommands,
   ...runInspectCommands,
@@ -69,6 +71,7 @@ const COMMANDS: readonly Command[] = [
 const GROUPS: Readonly<Record<string, string>> = {
   pipeline: "Create or update, list, show, tag and delete pipelines; show their webhook.",
   tag: "Pipeline tags: list, create, rename or recolour, delete ('pipeline tag' sets a pipeline's).",
+  vargroup: "Parameter groups (variable groups) pipelines share: list, show, create, delete.",
   review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
   artifacts: "The archives of files a run's jobs kept: list them, download one.",
   admin: "Projects, tokens, access keys and usage: Pipewright's admin API (/admin/v1).",
@@ -93,6 +96,7 @@ Pipelines:
   pipeline webhook PIPELINE          the webhook URL and secret forges deliver code events with
   pipeline tag PIPELINE [TAG...]     set the tags a pipeline carries (--add, --remove)
   tag list|create|rename|delete      the project's pipeline tags
+  vargroup list|show|create|delete  the project's parameter groups (--var, --secret)
   deliveries                         webhook deliveries and the runs they started (--status)
 
 Runs:
