@@ -12,6 +12,7 @@ const ENGINE_E2E = [
   "test/crash.test.ts",
   "test/outputs.test.ts",
   "test/caches.test.ts",
+  "test/variable-group-runs.test.ts",
 ];
 
 const hasPostgres =

@@ -164,6 +164,21 @@ export const ERRORS = {
     summary:
       "batch-runs of a group rejected: it holds more pipelines than PIPEWRIGHT_MAX_BATCH_SIZE; no run was created.",
   },
+  VARIABLE_GROUP_NOT_FOUND: {
+    code: "DEVPIPE.00020150",
+    status: 404,
+    summary: "The project has no such parameter group (variable group).",
+  },
+  VARIABLE_GROUP_NAME_TAKEN: {
+    code: "DEVPIPE.00020151",
+    status: 409,
+    summary: "The project has a parameter group of this name.",
+  },
+  VARIABLE_GROUP_IN_USE: {
+    code: "DEVPIPE.00020152",
+    status: 409,
+    summary: "The parameter group is related to pipelines (listed); relate them to other groups first.",
+  },
   RUN_NOT_FOUND: { code: "DEVPIPE.00020200", status: 404, summary: "The pipeline run does not exist." },
   NEVER_RUN: {
     code: "DEVPIPE.00020201",

@@ -298,6 +298,10 @@ describe("pipeline permissions: enforced on every guarded action", () => {
       ["GET", `${base}/trigger-failed-record`],
       ["GET", `${perms(pl)}/role-permission`],
       ["GET", `${perms(pl)}/permission-switch`],
+      ["GET", `${base}/list-runtime-vars`],
+      ["GET", `${base}/list-system-vars`],
+      ["GET", `${base}/pipeline-runs/${runId}/run-variables?mode=0`],
+      ["GET", `/v5/${pid}/api/pipeline/variable/group/pipeline?pipelineId=${pl}`],
     ];
     for (const [method, path, body] of reads) {
       const hidden = await as("viewer", method, path, body);
@@ -370,7 +374,7 @@ describe("pipeline permissions: enforced on every guarded action", () => {
     );
   });
 
-  it("update: replace, ban, unban, the webhook, tags", async () => {
+  it("update: replace, ban, unban, the webhook, tags, its group, its parameter groups", async () => {
     const pl = await createPipeline(t.app, pid);
     const base = `/v5/${pid}/api/pipelines/${pl}`;
     const detail = (await signed("GET", base)).body;
@@ -391,6 +395,8 @@ describe("pipeline permissions: enforced on every guarded action", () => {
       ["PUT", `${base}/unban`],
       ["GET", `${base}/webhook`],
       ["POST", `/v5/${pid}/api/pipeline-tag/set-tags`, { pipelineList: [pl], tagList: [tagId] }],
+      ["POST", `/v5/${pid}/api/pipeline-group/pipeline/move`, { group_id: "", pipelines: [{ pipeline_id: pl }] }],
+      ["POST", `/v5/${pid}/api/pipeline/variable/group/relation`, { pipeline_id: pl, pipeline_group_ids: [] }],
     ];
     for (const [method, path, body] of actions) {
       refused(await as("opB", method, path, body));

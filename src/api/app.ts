@@ -36,6 +36,8 @@ import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
 import { registerTagRoutes } from "./tag-routes.js";
 import { registerTemplateRoutes } from "./template-routes.js";
+import { registerVariableGroupRoutes } from "./variable-group-routes.js";
+import { registerVariableQueryRoutes } from "./variable-query-routes.js";
 import { registerWebRoutes } from "./web-routes.js";
 import { registerWebhookRoutes } from "./webhook-routes.js";
 
@@ -212,6 +214,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRunCommandRoutes(app, ctx);
   registerRunQueryRoutes(app, ctx);
   registerLogRoutes(app, ctx);
+  registerVariableGroupRoutes(app, ctx);
+  registerVariableQueryRoutes(app, ctx);
   registerRunnerRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerTagRoutes(app, ctx);

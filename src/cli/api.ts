@@ -14,6 +14,7 @@ import type {
   RunSummary,
   PipelineListItem as WirePipelineListItem,
 } from "../wire/types.js";
+import type { VariableGroupList, VariableGroupView } from "../wire/variable-groups.js";
 import type { HttpClient, SseEvent, StreamedAnswer } from "./client.js";
 
 export type {
@@ -135,7 +136,27 @@ export function projectApi(http: HttpClient, projectId: string) {
   const projectBase = `/v5/${encodeURIComponent(projectId)}/api`;
   const tagBase = `${projectBase}/pipeline-tag`;
   const groupBase = `${projectBase}/pipeline-group`;
+  const varGroupBase = `${projectBase}/pipeline/variable/group`;
   return {
+    /** Every parameter group of the project, by name (read a page at a time). */
+    async allVariableGroups(): Promise<VariableGroupView[]> {
+      const out: VariableGroupView[] = [];
+      for (;;) {
+        const page = await http.request<VariableGroupList>("POST", `${varGroupBase}/list`, {
+          body: { offset: out.length, limit: PAGE },
+        });
+        out.push(...page.pipeline_variable_groups);
+        if (page.pipeline_variable_groups.length === 0 || out.length >= page.total) return out;
+      }
+    },
+    getVariableGroup: (id: string) => http.request<VariableGroupView>("GET", `${varGroupBase}/${id}`),
+    createVariableGroup: (body: {
+      name: string;
+      description: string;
+      variables: readonly { name: string; value: string; is_secret: boolean }[];
+    }) => http.request<{ pipeline_variable_group_id: string }>("POST", `${varGroupBase}/create`, { body }),
+    deleteVariableGroup: (id: string) =>
+      http.request<{ success: boolean }>("DELETE", `${varGroupBase}/delete?${new URLSearchParams({ id })}`),
     http,
     projectId,
     /**

@@ -21,6 +21,7 @@ import { runControlCommands } from "./run-control-commands.js";
 import { runInspectCommands } from "./run-inspect-commands.js";
 import { pipelineTagCommands, tagCommands } from "./tag-commands.js";
 import { pipelineTemplateCommands, templateCommands } from "./template-commands.js";
+import { vargroupCommands } from "./vargroup-commands.js";
 import { webhookCommands } from "./webhook-commands.js";
 
 const SERVE_USAGE = `Usage: pipewright serve [options]
@@ -58,6 +59,7 @@ Options (flag > environment variable > default):
 
 const COMMANDS: readonly Command[] = [
   ...pipelineCommands,
+  ...vargroupCommands,
   ...pipelineTagCommands,
   ...tagCommands,
   ...pipelineTemplateCommands,
@@ -75,6 +77,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   pipeline: "Create or update, list, show, tag and delete pipelines; show their webhook.",
   tag: "Pipeline tags: list, create, rename or recolour, delete ('pipeline tag' sets a pipeline's).",
   template: "Pipeline templates: list, show, create, delete ('pipeline create --template' uses one).",
+  vargroup: "Parameter groups (variable groups) pipelines share: list, show, create, delete.",
   group: "Pipeline groups: the tree, create, rename, delete, move pipelines in, swap two.",
   review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
   artifacts: "The archives of files a run's jobs kept: list them, download one.",
@@ -104,6 +107,7 @@ Pipelines:
   template list|show|create|delete   pipeline templates: the built-in ones and the project's
   group list|create|rename|delete    the project's pipeline groups as a tree
   group move GROUP PIPELINE...       move pipelines into a group (--ungroup); group swap A B
+  vargroup list|show|create|delete   the project's parameter groups (--var, --secret)
   deliveries                         webhook deliveries and the runs they started (--status)
 
 Runs:

@@ -2,6 +2,7 @@
 // environment (run variables and the system values), the secrets to mask and the limits.
 
 import { referencedJobs, substituteOutputs } from "../pipeline/outputs.js";
+import { systemValues } from "../pipeline/system-variables.js";
 import type { JobAssignment } from "../runner/job.js";
 import type { JobRunRecord, RunRecord, StepRunRecord } from "../store/run-records.js";
 
@@ -45,20 +46,20 @@ export function buildAssignment(
     outputsOf && typeof v === "string" ? substituteOutputs(v, outputsOf) : v;
   const env: Record<string, string> = {};
   for (const v of run.context.variables) env[v.name] = v.value;
-  Object.assign(env, {
-    CI: "true",
-    PIPEWRIGHT: "true",
-    PROJECT_ID: run.project_id,
-    PIPELINE_ID: run.pipeline_id,
-    PIPELINE_NAME: run.pipeline_name,
-    PIPELINE_RUN_ID: run.id,
-    PIPELINE_RUN_NUMBER: String(run.run_number),
-    BUILDNUMBER: String(run.run_number),
-    PIPELINE_TRIGGER_TYPE: run.trigger_type,
-    STAGE_ID: def.stages[job.stage_idx]!.identifier,
-    JOB_ID: jd.identifier,
-    JOB_RUN_ID: job.id,
-  });
+  Object.assign(
+    env,
+    systemValues({
+      projectId: run.project_id,
+      pipelineId: run.pipeline_id,
+      pipelineName: run.pipeline_name,
+      run: { id: run.id, number: run.run_number, triggerType: run.trigger_type },
+      job: {
+        stageIdentifier: def.stages[job.stage_idx]!.identifier,
+        jobIdentifier: jd.identifier,
+        jobRunId: job.id,
+      },
+    }),
+  );
   return {
     jobRunId: job.id,
     runId: run.id,

@@ -78,6 +78,14 @@ export function resolveVariables(
   overrides: RunOptions["variables"],
 ): { values: RunContext["variables"]; advanced: Variable[] | undefined } {
   let advanced: Variable[] | undefined;
+  // What run-variables answers of the declaration, frozen with the value (a secret's choices are not kept).
+  const frozen = (v: Variable) => ({
+    sequence: v.sequence,
+    type: v.type,
+    description: v.description,
+    is_runtime: v.is_runtime,
+    limits: v.is_secret ? [] : v.limits,
+  });
   const values = declared.map((v) => {
     const override = overrides?.find((o) => o.name === v.name);
     if (v.type === "autoIncrement") {
@@ -85,9 +93,9 @@ export function resolveVariables(
         override?.value ?? (v.latest_value && !v.is_reset ? nextAutoIncrement(v.latest_value) : v.value);
       advanced ??= [...declared];
       advanced[advanced.indexOf(v)] = { ...v, latest_value: value, is_reset: false };
-      return { name: v.name, value, is_secret: v.is_secret };
+      return { name: v.name, value, is_secret: v.is_secret, ...frozen(v) };
     }
-    return { name: v.name, value: override?.value ?? v.value, is_secret: v.is_secret };
+    return { name: v.name, value: override?.value ?? v.value, is_secret: v.is_secret, ...frozen(v) };
   });
   return { values, advanced };
 }

@@ -8,6 +8,7 @@ import { yieldToEventLoop } from "../clock.js";
 import { PipewrightError } from "../errors.js";
 import type { RunPolicy } from "../pipeline/environment.js";
 import type { Definition } from "../pipeline/types.js";
+import { withGroupVariables } from "../pipeline/variable-groups.js";
 import type { RunGraph, RunRecord } from "../store/run-records.js";
 import { DuplicateKey, type Store } from "../store/store.js";
 import { checkBatchIds, describeBatchIdProblems, wellFormedIds } from "./batch-ids.js";
@@ -102,6 +103,8 @@ export function createStartRuns(deps: {
     }
     const limited = [...fresh.values()].filter((p) => p.spec.concurrency_control?.enable).map((p) => p.id);
     const counts = await tx.countActiveRuns(limited);
+    // Read in the run's transaction: the run keeps the groups' values as of its creation.
+    const groups = await tx.variableGroupsOfPipelines([...fresh.keys()]);
     const t = now();
     const graphs: RunGraph[] = [];
     for (const [i, it] of items.entries()) {
@@ -113,7 +116,9 @@ export function createStartRuns(deps: {
         else c.waiting++;
         counts.set(p.id, c);
       }
-      const { values, advanced } = resolveVariables(p.spec.variables, it.options.variables);
+      const resolved = resolveVariables(p.spec.variables, it.options.variables);
+      const { advanced } = resolved;
+      const values = withGroupVariables(resolved.values, groups.get(p.id) ?? []);
       if (advanced && start.kind !== "refused") {
         await tx.updatePipelineSpec(p.id, { ...p.spec, variables: advanced });
         fresh.set(p.id, { ...p, spec: { ...p.spec, variables: advanced } });

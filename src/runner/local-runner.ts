@@ -9,6 +9,7 @@ import { renderCacheKey } from "../pipeline/caches.js";
 import { cloneUrlProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { OUTPUT_FILE_VARIABLE, parseOutputs, type StepOutput } from "../pipeline/outputs.js";
+import { WORKSPACE_VARIABLE } from "../pipeline/system-variables.js";
 import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
 import {
   ArtifactRefused,
@@ -181,7 +182,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     };
     const onOutput = (chunk: Buffer, stream: OutputStream): void => emit(decoders[stream].write(chunk));
     const { workspace } = place;
-    const env: Record<string, string> = { ...job.env, WORKSPACE: workspace };
+    const env: Record<string, string> = { ...job.env, [WORKSPACE_VARIABLE]: workspace };
     // In a sandbox the runner's HOME is out of reach: steps get the private /tmp.
     if (place.sandbox.sandbox.kind !== "none" && env.HOME === undefined) env.HOME = "/tmp";
     const recorded: number[] = [];

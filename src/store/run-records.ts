@@ -3,16 +3,14 @@
 
 import type { StepOutput } from "../pipeline/outputs.js";
 import type { Definition } from "../pipeline/types.js";
+import type { RunVariable } from "../pipeline/variable-groups.js";
 import type { NodeStatus, RunStatus } from "../pipeline/vocabulary.js";
 
 /** What a run was started with, frozen at creation so later edits of the pipeline do not change it. */
 export interface RunContext {
   readonly definition: Definition;
-  readonly variables: readonly {
-    readonly name: string;
-    readonly value: string;
-    readonly is_secret: boolean;
-  }[];
+  /** The pipeline's variables, then its parameter groups' (pipeline/variable-groups.ts). */
+  readonly variables: readonly RunVariable[];
   readonly sources: readonly unknown[];
 }
 

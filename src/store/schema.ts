@@ -353,6 +353,29 @@ export interface TemplateFavoriteTable {
   principal_id: string;
 }
 
+/** A project's parameter group (CodeArts "variable group"). */
+export interface VariableGroupTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  /** GroupVariable[] as JSON, each secret value sealed (sealer.ts). */
+  variables: string;
+  creator_id: string;
+  creator_name: string;
+  updater_id: string;
+  updater_name: string;
+  create_time: number;
+  update_time: number;
+}
+
+/** A parameter group related to a pipeline; `seq` is its place in the pipeline's order of groups. */
+export interface PipelineVariableGroupTable {
+  pipeline_id: string;
+  group_id: string;
+  seq: number;
+}
+
 /** A project's webhook secret (sealed at rest: HMAC checks need it in clear). */
 export interface WebhookSecretTable {
   project_id: string;
@@ -402,6 +425,8 @@ export interface Database {
   caches: CacheTable;
   tags: TagTable;
   pipeline_tags: PipelineTagTable;
+  variable_groups: VariableGroupTable;
+  pipeline_variable_groups: PipelineVariableGroupTable;
   pipeline_permission_switch: PipelinePermissionSwitchTable;
   pipeline_permissions: PipelinePermissionTable;
   templates: TemplateTable;

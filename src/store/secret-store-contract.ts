@@ -8,7 +8,7 @@ import { newTestSealer, sealerOf } from "../../test/helpers/sealer.js";
 import type { RunGraph } from "./run-records.js";
 import { KeyringError, newSecretKey, type Sealer } from "./sealer.js";
 import type { SqlStore } from "./sql/sql-store.js";
-import type { AccessKeyRecord, NewPipeline } from "./store.js";
+import type { AccessKeyRecord, NewPipeline, VariableGroupRecord } from "./store.js";
 import { id, pipeline } from "./store-contract.js";
 
 /** One empty database, opened as many times as a test likes (each with its own keyring). */
@@ -127,14 +127,38 @@ const accessKey: AccessKeyRecord = {
   revoked_time: null,
 };
 
-const CLEAR = [SECRET_VALUE, ...SECRET_LIMITS, SECRET_LATEST, RUN_SECRET, accessKey.sk];
+const GROUP_SECRET = "group-secret-in-clear-never-stored";
+const secretGroup = (projectId: string): VariableGroupRecord => ({
+  id: "9".repeat(32),
+  project_id: projectId,
+  name: "shared",
+  description: "",
+  variables: [
+    { name: "G_TOKEN", sequence: 1, type: "string", value: GROUP_SECRET, is_secret: true, description: "" },
+    { name: "G_PLAIN", sequence: 2, type: "string", value: "visible", is_secret: false, description: "" },
+  ],
+  creator_id: "u",
+  creator_name: "u",
+  updater_id: "u",
+  updater_name: "u",
+  create_time: 1,
+  update_time: 1,
+});
+
+const CLEAR = [SECRET_VALUE, ...SECRET_LIMITS, SECRET_LATEST, RUN_SECRET, accessKey.sk, GROUP_SECRET];
 
 /** Every text column of the rows that hold secrets, as stored. */
 async function rawTexts(store: SqlStore): Promise<string[]> {
   const specs = await store.db.selectFrom("pipelines").select("spec").execute();
   const contexts = await store.db.selectFrom("pipeline_runs").select("context").execute();
   const keys = await store.db.selectFrom("access_keys").select("sk").execute();
-  return [...specs.map((r) => r.spec), ...contexts.map((r) => r.context), ...keys.map((r) => r.sk)];
+  const groups = await store.db.selectFrom("variable_groups").select("variables").execute();
+  return [
+    ...specs.map((r) => r.spec),
+    ...contexts.map((r) => r.context),
+    ...keys.map((r) => r.sk),
+    ...groups.map((r) => r.variables),
+  ];
 }
 
 export function describeSecretContract(name: string, fresh: () => Promise<SecretDatabase>): void {
@@ -143,6 +167,7 @@ export function describeSecretContract(name: string, fresh: () => Promise<Secret
     let stores: SqlStore[];
     let p: NewPipeline;
     let run: RunGraph;
+    let group: VariableGroupRecord;
     const open = async (sealer: Sealer): Promise<SqlStore> => {
       const s = await database.open(sealer);
       stores.push(s);
@@ -156,11 +181,14 @@ export function describeSecretContract(name: string, fresh: () => Promise<Secret
       await store.createPipeline(p);
       await store.insertRunGraphs([run]);
       await store.createAccessKey(accessKey);
+      group = secretGroup(projectId);
+      await store.createVariableGroup(group);
     };
     const expectReadable = async (store: SqlStore): Promise<void> => {
       expect((await store.getPipeline(p.id))?.spec.variables).toEqual(p.spec.variables);
       expect((await store.getRun(run.run.id))?.context.variables).toEqual(run.run.context.variables);
       expect((await store.findAccessKey(accessKey.id))?.sk).toBe(accessKey.sk);
+      expect((await store.getVariableGroup(group.project_id, group.id))?.variables).toEqual(group.variables);
     };
 
     beforeEach(async () => {
@@ -195,8 +223,18 @@ export function describeSecretContract(name: string, fresh: () => Promise<Secret
       const rotated = sealerOf(newKey, oldKey); // a new active key, the old one still listed
       const store = await open(rotated);
       await expectReadable(store);
-      expect(await store.resealSecrets()).toEqual({ pipelines: 1, runs: 1, access_keys: 1 });
-      expect(await store.resealSecrets()).toEqual({ pipelines: 0, runs: 0, access_keys: 0 });
+      expect(await store.resealSecrets()).toEqual({
+        pipelines: 1,
+        runs: 1,
+        access_keys: 1,
+        variable_groups: 1,
+      });
+      expect(await store.resealSecrets()).toEqual({
+        pipelines: 0,
+        runs: 0,
+        access_keys: 0,
+        variable_groups: 0,
+      });
       for (const text of await rawTexts(store)) {
         for (const sealed of text.match(/pwsec1\.[0-9a-f]+\./g) ?? []) {
           expect(sealed).toBe(`pwsec1.${rotated.activeKid}.`);
@@ -222,8 +260,17 @@ export function describeSecretContract(name: string, fresh: () => Promise<Secret
         .set({ context: JSON.stringify(context) })
         .execute();
       await store.db.updateTable("access_keys").set({ sk: accessKey.sk }).execute();
+      await store.db
+        .updateTable("variable_groups")
+        .set({ variables: JSON.stringify(group.variables) })
+        .execute();
       await expectReadable(store);
-      expect(await store.resealSecrets()).toEqual({ pipelines: 1, runs: 1, access_keys: 1 });
+      expect(await store.resealSecrets()).toEqual({
+        pipelines: 1,
+        runs: 1,
+        access_keys: 1,
+        variable_groups: 1,
+      });
       const raw = (await rawTexts(store)).join("\n");
       for (const secret of CLEAR) expect(raw).not.toContain(secret);
       await expectReadable(store);

@@ -501,6 +501,76 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await listed(null, false)).toEqual(["p1", "p2"]);
       });
     });
+
+    it("variable groups: unique names per project, filtered pages, ordered relations that go with a deleted group or pipeline", async () => {
+      const pj = id();
+      await store.createProject({ id: pj, name: `vg${pj}`, create_time: 1 });
+      const group = (name: string, t: number) => ({
+        id: id(),
+        project_id: pj,
+        name,
+        description: "",
+        variables: [
+          {
+            name: "A",
+            sequence: 1,
+            type: "string" as const,
+            value: "plain",
+            is_secret: false,
+            description: "",
+          },
+          {
+            name: "S",
+            sequence: 2,
+            type: "string" as const,
+            value: "hush",
+            is_secret: true,
+            description: "",
+          },
+        ],
+        creator_id: "u",
+        creator_name: "u",
+        updater_id: "u",
+        updater_name: "u",
+        create_time: t,
+        update_time: t,
+      });
+      const a = group("Alpha", 1);
+      const b = group("beta", 2);
+      await store.createVariableGroup(a);
+      await store.createVariableGroup(b);
+      await expect(store.createVariableGroup({ ...group("beta", 3) })).rejects.toThrow(DuplicateKey);
+      expect(await store.getVariableGroup(pj, a.id)).toEqual(a);
+      expect(await store.getVariableGroup(id(), a.id)).toBeUndefined();
+      const page = await store.listVariableGroups(pj, { name: "ALP", offset: 0, limit: 10 });
+      expect(page).toEqual({ total: 1, items: [a] });
+      expect((await store.listVariableGroups(pj, { offset: 1, limit: 1 })).items.map((g) => g.name)).toEqual([
+        "beta",
+      ]);
+      await expect(store.updateVariableGroup({ ...a, name: "beta" })).rejects.toThrow(DuplicateKey);
+      expect(await store.updateVariableGroup({ ...a, description: "d", update_time: 5 })).toBe(true);
+      expect((await store.getVariableGroup(pj, a.id))?.description).toBe("d");
+
+      const p1 = pipeline(pj, "one", 1);
+      const p2 = pipeline(pj, "two", 1);
+      await store.createPipeline(p1);
+      await store.createPipeline(p2);
+      await store.setPipelineVariableGroups(p1.id, [b.id, a.id]);
+      await store.setPipelineVariableGroups(p2.id, [a.id]);
+      const of = await store.variableGroupsOfPipelines([p1.id, p2.id]);
+      expect(of.get(p1.id)?.map((g) => g.name)).toEqual(["beta", "Alpha"]);
+      expect(of.get(p2.id)?.map((g) => g.name)).toEqual(["Alpha"]);
+      expect((await store.pipelinesOfVariableGroups([a.id])).get(a.id)).toEqual([
+        { id: p1.id, name: "one" },
+        { id: p2.id, name: "two" },
+      ]);
+      // Setting again replaces; deleting a group takes its relations along.
+      await store.setPipelineVariableGroups(p1.id, [a.id]);
+      expect((await store.pipelinesOfVariableGroups([b.id])).get(b.id)).toBeUndefined();
+      expect(await store.deleteVariableGroup(pj, a.id)).toBe(true);
+      expect(await store.deleteVariableGroup(pj, a.id)).toBe(false);
+      expect((await store.variableGroupsOfPipelines([p1.id])).get(p1.id)).toBeUndefined();
+    });
   });
 }
 

@@ -4,6 +4,7 @@
 
 import type { OperationSet, PipelinePermissions } from "../pipeline/permissions.js";
 import type { ConcurrencyControl, Variable } from "../pipeline/types.js";
+import type { GroupVariable } from "../pipeline/variable-groups.js";
 import type {
   BatchRecord,
   ClaimedJob,
@@ -531,6 +532,45 @@ export interface GroupStore {
   countPipelinesByGroup(projectId: string): Promise<Map<string | null, number>>;
 }
 
+export interface VariableGroupRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly name: string;
+  readonly description: string;
+  /** In clear here; sealed at rest. */
+  readonly variables: readonly GroupVariable[];
+  readonly creator_id: string;
+  readonly creator_name: string;
+  readonly updater_id: string;
+  readonly updater_name: string;
+  readonly create_time: number;
+  readonly update_time: number;
+}
+
+/** A project's parameter groups, and the pipelines they are related to. */
+export interface VariableGroupStore {
+  /** Throws DuplicateKey when the project has a group of that name. */
+  createVariableGroup(g: VariableGroupRecord): Promise<void>;
+  /** Name, description, variables and updater; false when the project has no such group; DuplicateKey on a taken name. */
+  updateVariableGroup(g: VariableGroupRecord): Promise<boolean>;
+  getVariableGroup(projectId: string, id: string): Promise<VariableGroupRecord | undefined>;
+  /** By name; `name` filters by a part of it (case-insensitive). */
+  listVariableGroups(
+    projectId: string,
+    q: { readonly name?: string | undefined; readonly offset: number; readonly limit: number },
+  ): Promise<Page<VariableGroupRecord>>;
+  /** False when the project has no such group; its relations go with it. */
+  deleteVariableGroup(projectId: string, id: string): Promise<boolean>;
+  /** The pipeline is related to exactly these groups afterwards, in this order (one transaction). */
+  setPipelineVariableGroups(pipelineId: string, groupIds: readonly string[]): Promise<void>;
+  /** The groups of each pipeline (by id), in the order they were related. */
+  variableGroupsOfPipelines(pipelineIds: readonly string[]): Promise<Map<string, VariableGroupRecord[]>>;
+  /** The pipelines each group is related to (by group id), by name. */
+  pipelinesOfVariableGroups(
+    groupIds: readonly string[],
+  ): Promise<Map<string, { readonly id: string; readonly name: string }[]>>;
+}
+
 /** A cache entry (see CacheTable). */
 export interface CacheRecord {
   readonly pipeline_id: string;
@@ -645,6 +685,7 @@ export interface ResealCounts {
   readonly pipelines: number;
   readonly runs: number;
   readonly access_keys: number;
+  readonly variable_groups: number;
 }
 
 /** Secrets at rest (sealer.ts): bringing every stored secret under the active key. */
@@ -669,6 +710,7 @@ export interface Store
     RetentionStore,
     CacheStore,
     TagStore,
+    VariableGroupStore,
     PermissionStore,
     TemplateStore,
     GroupStore,

@@ -278,6 +278,26 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX pipelines_by_group ON pipelines (project_id, group_id)`.execute(db);
     },
   },
+  // Parameter groups (CodeArts's variable groups): a project's shared variables, secret values
+  // sealed in `variables`, and the groups related to each pipeline in order.
+  "020_variable_groups": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE variable_groups (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL, description TEXT NOT NULL, variables TEXT NOT NULL,
+        creator_id TEXT NOT NULL, creator_name TEXT NOT NULL, updater_id TEXT NOT NULL,
+        updater_name TEXT NOT NULL, create_time BIGINT NOT NULL, update_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE UNIQUE INDEX variable_groups_name ON variable_groups (project_id, name)`.execute(db);
+      await sql`CREATE TABLE pipeline_variable_groups (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        group_id TEXT NOT NULL REFERENCES variable_groups(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (pipeline_id, group_id))`.execute(db);
+      await sql`CREATE INDEX pipeline_variable_groups_by_group ON pipeline_variable_groups (group_id)`.execute(
+        db,
+      );
+    },
+  },
   // Per-pipeline permissions (CodeArts's pipeline-permissions API): the switch and the matrix.
   "021_pipeline_permissions": {
     async up(db: Kysely<unknown>): Promise<void> {

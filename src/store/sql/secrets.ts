@@ -4,6 +4,7 @@
 // live traffic (and beside another replica's pass) without overwriting a newer change.
 
 import { sql } from "kysely";
+import type { GroupVariable } from "../../pipeline/variable-groups.js";
 import { mapSecretValues, mapSecretVariables } from "../sealer.js";
 import type { PipelineSpec, ResealCounts, SecretStore } from "../store.js";
 import { type SqlContext, yieldToEventLoop } from "./context.js";
@@ -94,9 +95,42 @@ export function secretQueries(ctx: SqlContext): SecretStore {
     return changed;
   }
 
+  async function variableGroups(): Promise<number> {
+    let changed = 0;
+    let after = "";
+    for (;;) {
+      const rows = await db
+        .selectFrom("variable_groups")
+        .select(["id", "variables"])
+        .where("id", ">", after)
+        .orderBy("id")
+        .limit(PAGE)
+        .execute();
+      if (rows.length === 0) return changed;
+      for (const row of rows) {
+        const vars: GroupVariable[] = JSON.parse(row.variables);
+        if (!vars.some((v) => v.is_secret && stale(v.value))) continue;
+        const res = await db
+          .updateTable("variable_groups")
+          .set({ variables: JSON.stringify(mapSecretValues(vars, reseal)) })
+          .where("id", "=", row.id)
+          .where("variables", "=", row.variables)
+          .executeTakeFirst();
+        changed += Number(res.numUpdatedRows);
+      }
+      after = rows[rows.length - 1]!.id;
+      await yieldToEventLoop();
+    }
+  }
+
   return {
     async resealSecrets(): Promise<ResealCounts> {
-      return { pipelines: await pipelines(), runs: await runs(), access_keys: await accessKeys() };
+      return {
+        pipelines: await pipelines(),
+        runs: await runs(),
+        access_keys: await accessKeys(),
+        variable_groups: await variableGroups(),
+      };
     },
   };
 }

@@ -29,6 +29,7 @@ import { scheduleQueries } from "./schedules.js";
 import { secretQueries } from "./secrets.js";
 import { tagQueries } from "./tags.js";
 import { templateQueries } from "./templates.js";
+import { variableGroupQueries } from "./variable-groups.js";
 import { webhookQueries } from "./webhooks.js";
 
 /** A Store over SQL; `db` is there for tests that look at rows directly. */
@@ -63,6 +64,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...batchQueries(ctx),
       ...scheduleQueries(ctx),
       ...pollQueries(ctx),
+      ...variableGroupQueries(ctx),
       ...artifactQueries(ctx),
       ...retentionQueries(ctx),
       ...cacheQueries(ctx),
