@@ -250,6 +250,41 @@ describe("pipeline permissions: the API", () => {
     );
   });
 
+  it("check-rights answers what the caller may do with each pipeline, and reveals nothing of others", async () => {
+    const pl = await createPipeline(t.app, pid);
+    await setSwitch(pl, true);
+    await setUser(pl, "opA", ops(true, true, false, true, false));
+    const missing = "0".repeat(32);
+    const ask = (who: keyof typeof member, body: unknown) =>
+      as(who, "POST", `/v5/${pid}/api/pipelines/check-rights`, body);
+    const mine = await ask("opA", { resource_ids: [pl, missing], resource_type: "pipeline" });
+    expect(mine.status, JSON.stringify(mine.body)).toBe(200);
+    const RIGHTS = ["authorize", "banned", "copy", "delete", "execute", "query", "tag", "update"];
+    expect(mine.body).toHaveLength(2);
+    expect(Object.keys(mine.body[0])).toEqual([pl]);
+    expect(Object.keys(mine.body[0][pl]).sort()).toEqual(RIGHTS);
+    expect(mine.body[0][pl]).toEqual({
+      query: true,
+      update: false,
+      execute: true,
+      delete: true,
+      banned: false,
+      copy: false,
+      authorize: false,
+      tag: false,
+    });
+    expect(Object.values(mine.body[1][missing])).toEqual(RIGHTS.map(() => false));
+    // The SDK-signed admin may do everything; the camel-case spelling of the body works too.
+    const admin = await signed("POST", `/v5/${pid}/api/pipelines/check-rights`, { resourceIds: [pl] });
+    expect(Object.values(admin.body[0][pl])).toEqual(RIGHTS.map(() => true));
+    // A project the caller is not in answers as a missing one.
+    const other = await createProject(t.app);
+    const foreign = await as("opA", "POST", `/v5/${other}/api/pipelines/check-rights`, {
+      resource_ids: [pl],
+    });
+    expect(foreign.status).toBe(404);
+  });
+
   it("batch-role-permission sets the role matrix of several pipelines and their switch in one call", async () => {
     const a = await createPipeline(t.app, pid);
     const b = await createPipeline(t.app, pid);
@@ -395,8 +430,16 @@ describe("pipeline permissions: enforced on every guarded action", () => {
       ["PUT", `${base}/unban`],
       ["GET", `${base}/webhook`],
       ["POST", `/v5/${pid}/api/pipeline-tag/set-tags`, { pipelineList: [pl], tagList: [tagId] }],
-      ["POST", `/v5/${pid}/api/pipeline-group/pipeline/move`, { group_id: "", pipelines: [{ pipeline_id: pl }] }],
-      ["POST", `/v5/${pid}/api/pipeline/variable/group/relation`, { pipeline_id: pl, pipeline_group_ids: [] }],
+      [
+        "POST",
+        `/v5/${pid}/api/pipeline-group/pipeline/move`,
+        { group_id: "", pipelines: [{ pipeline_id: pl }] },
+      ],
+      [
+        "POST",
+        `/v5/${pid}/api/pipeline/variable/group/relation`,
+        { pipeline_id: pl, pipeline_group_ids: [] },
+      ],
     ];
     for (const [method, path, body] of actions) {
       refused(await as("opB", method, path, body));

@@ -10,6 +10,7 @@ import {
   isMatrixRole,
   MATRIX_ROLES,
   type MatrixRole,
+  NO_OPERATIONS,
   type OperationSet,
   PIPELINE_OPERATIONS,
   ROLE_DEFAULTS,
@@ -80,6 +81,25 @@ const userView = {
   additionalProperties: false,
   properties: { user_id: { type: "string" }, user_name: { type: "string" }, ...rowFields },
 } as const;
+
+const rightsSchema = {
+  type: "object",
+  required: ["query", "update", "execute", "delete", "banned", "copy", "authorize", "tag"],
+  additionalProperties: false,
+  properties: {
+    query: bool,
+    update: bool,
+    execute: bool,
+    delete: bool,
+    banned: bool,
+    copy: bool,
+    authorize: bool,
+    tag: bool,
+  },
+} as const;
+
+/** Copying a pipeline creates one: the project role must allow creating pipelines. */
+const ALLOWED_TO_CREATE = (who: Principal): boolean => who.superuser || who.role === "admin";
 
 const wireOf = (ops: OperationSet) => ({
   operation_query: ops.query,
@@ -353,6 +373,60 @@ export function registerPermissionRoutes(app: FastifyInstance, ctx: RouteContext
       await authorizePipeline(ctx, req, project_id, pipeline_id, "authorize");
       await store.setPermissionSwitch(pipeline_id, req.query.flag === "true", clock.now());
       return { status: "success" };
+    },
+  );
+
+  api.post(
+    "/v5/:tenant_id/api/pipelines/check-rights",
+    {
+      schema: {
+        tags: ["permissions"],
+        summary:
+          "What the caller may do with each pipeline (GetPipelinePermission); tenant_id is the project, as for templates",
+        description:
+          "An array in request order, one `{<pipeline id>: rights}` object per id. An id that names no pipeline of the " +
+          "project the caller may see answers every right false (a check, not a lookup: nothing is revealed).",
+        params: { type: "object", required: ["tenant_id"], properties: { tenant_id: idSchema } },
+        body: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            // The API reference spells them both ways.
+            resource_ids: { type: "array", items: idSchema, maxItems: LIMITS.queryEntries },
+            resourceIds: { type: "array", items: idSchema, maxItems: LIMITS.queryEntries },
+            resource_type: { type: "string", maxLength: 64 },
+            resourceType: { type: "string", maxLength: 64 },
+          },
+        },
+        response: {
+          200: { type: "array", items: { type: "object", additionalProperties: rightsSchema } },
+        },
+      },
+    },
+    async (req) => {
+      const projectId = req.params.tenant_id;
+      const who = await principalOf(ctx, req);
+      authorize(who, projectId, "read");
+      const ids = [...(req.body.resource_ids ?? []), ...(req.body.resourceIds ?? [])];
+      const owners = await store.getPipelineProjects(ids);
+      const settings = await store.permissionsOf(ids.filter((id) => owners.get(id) === projectId));
+      return ids.map((id) => {
+        const o = owners.get(id) === projectId ? operationsOf(who, settings.get(id)) : NO_OPERATIONS;
+        const seen = o.query;
+        return {
+          [id]: {
+            query: seen,
+            update: seen && o.update,
+            execute: seen && o.execute,
+            delete: seen && o.delete,
+            // Disabling and tagging change the pipeline; copying reads it and creates one.
+            banned: seen && o.update,
+            copy: seen && ALLOWED_TO_CREATE(who),
+            authorize: seen && o.authorize,
+            tag: seen && o.update,
+          },
+        };
+      });
     },
   );
 

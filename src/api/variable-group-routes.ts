@@ -18,9 +18,10 @@ import {
   variableGroupListSchema,
   variableGroupSchema,
 } from "../wire/variable-groups.js";
+import type { Principal } from "./auth.js";
 import { authorizeProject, type RouteContext } from "./context.js";
 import { requireProjectExists } from "./lookups.js";
-import { authorizePipeline } from "./pipeline-access.js";
+import { authorizePipeline, hiddenFrom } from "./pipeline-access.js";
 import { idSchema, projectParams } from "./schemas.js";
 import { typed } from "./type-provider.js";
 
@@ -78,8 +79,10 @@ export function registerVariableGroupRoutes(app: FastifyInstance, ctx: RouteCont
   };
 
   /** The answer form of groups: secrets masked, the related pipelines filled. */
-  async function views(groups: readonly VariableGroupRecord[]): Promise<VariableGroupView[]> {
+  async function views(groups: readonly VariableGroupRecord[], who: Principal): Promise<VariableGroupView[]> {
     const related = await store.pipelinesOfVariableGroups(groups.map((g) => g.id));
+    // A pipeline whose own permissions hide it from the caller is not named here either.
+    const hidden = await hiddenFrom(ctx, who, [...new Set([...related.values()].flat().map((p) => p.id))]);
     return groups.map((g) => ({
       id: g.id,
       project_id: g.project_id,
@@ -88,7 +91,7 @@ export function registerVariableGroupRoutes(app: FastifyInstance, ctx: RouteCont
       name: g.name,
       description: g.description,
       variables: maskGroupVariables(g.variables),
-      related_pipelines: related.get(g.id) ?? [],
+      related_pipelines: (related.get(g.id) ?? []).filter((p) => !hidden.has(p.id)),
       creator_id: g.creator_id,
       updater_id: g.updater_id,
       creator_name: g.creator_name,
@@ -243,13 +246,13 @@ export function registerVariableGroupRoutes(app: FastifyInstance, ctx: RouteCont
     },
     async (req) => {
       const { project_id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
+      const who = await authorizeProject(ctx, req, project_id, "read");
       await requireProjectExists(store, project_id);
       const offset = req.body?.offset ?? 0;
       // 0 (or none) means the default page, as CodeArts's lists take it.
       const limit = req.body?.limit || 10;
       const page = await store.listVariableGroups(project_id, { name: req.body?.name, offset, limit });
-      return { pipeline_variable_groups: await views(page.items), offset, limit, total: page.total };
+      return { pipeline_variable_groups: await views(page.items, who), offset, limit, total: page.total };
     },
   );
 
@@ -268,8 +271,14 @@ export function registerVariableGroupRoutes(app: FastifyInstance, ctx: RouteCont
     },
     async (req) => {
       const { project_id } = req.params;
-      const { pipeline: p } = await authorizePipeline(ctx, req, project_id, req.query.pipelineId, "query");
-      return views((await store.variableGroupsOfPipelines([p.id])).get(p.id) ?? []);
+      const { who, pipeline: p } = await authorizePipeline(
+        ctx,
+        req,
+        project_id,
+        req.query.pipelineId,
+        "query",
+      );
+      return views((await store.variableGroupsOfPipelines([p.id])).get(p.id) ?? [], who);
     },
   );
 
@@ -321,8 +330,8 @@ export function registerVariableGroupRoutes(app: FastifyInstance, ctx: RouteCont
     },
     async (req) => {
       const { project_id, id } = req.params;
-      await authorizeProject(ctx, req, project_id, "read");
-      const [view] = await views([await load(project_id, id)]);
+      const who = await authorizeProject(ctx, req, project_id, "read");
+      const [view] = await views([await load(project_id, id)], who);
       return view!;
     },
   );
