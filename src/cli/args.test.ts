@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type CommandSpec, closest, formatCommandHelp, parseCommandArgs } from "./args.js";
+import {
+  type CommandSpec,
+  closest,
+  formatCommandHelp,
+  leadingOptionCount,
+  parseCommandArgs,
+} from "./args.js";
 import { CliError } from "./cli-error.js";
 
 const spec: CommandSpec = {
@@ -80,5 +86,21 @@ describe("closest", () => {
   it("finds near misses only", () => {
     expect(closest("lsit", ["list", "show"])).toBe("list");
     expect(closest("zzzzzz", ["list", "show"])).toBeUndefined();
+  });
+});
+
+describe("leadingOptionCount", () => {
+  const opts = [
+    { name: "token", type: "string", help: "" },
+    { name: "json", type: "boolean", help: "" },
+    { name: "project", short: "p", type: "string", help: "" },
+  ] as const;
+  it("counts the leading options and the values they take, and stops at the first other word", () => {
+    expect(leadingOptionCount(["--token", "T", "--json", "pipeline", "list"], opts)).toBe(3);
+    expect(leadingOptionCount(["--token=T", "-p", "x", "run"], opts)).toBe(3);
+    expect(leadingOptionCount(["pipeline", "--json"], opts)).toBe(0);
+    expect(leadingOptionCount(["--other", "pipeline"], opts)).toBe(0);
+    expect(leadingOptionCount(["--token"], opts)).toBe(1);
+    expect(leadingOptionCount(["--", "--json"], opts)).toBe(0);
   });
 });

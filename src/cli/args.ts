@@ -210,3 +210,22 @@ export function formatGroupHelp(
     "",
   ].join("\n");
 }
+
+/**
+ * How many leading words of argv are `options` (with the value of each that takes one), e.g. the
+ * client options written before a command: `--token T --json pipeline list` → 3.
+ */
+export function leadingOptionCount(argv: readonly string[], options: readonly OptionSpec[]): number {
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i]!;
+    if (a === "--" || !a.startsWith("-") || a === "-") break;
+    const long = a.startsWith("--") ? a.slice(2).split("=")[0]! : undefined;
+    const o = options.find((x) =>
+      long !== undefined ? x.name === long : x.short !== undefined && `-${x.short}` === a,
+    );
+    if (!o) break;
+    i += o.type === "string" && !a.includes("=") ? 2 : 1;
+  }
+  return Math.min(i, argv.length);
+}

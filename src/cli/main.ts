@@ -9,10 +9,10 @@ import os from "node:os";
 import path from "node:path";
 import { ConfigError, loadConfig } from "../config.js";
 import { adminCommands } from "./admin-commands.js";
-import { closest, formatCommandHelp, formatGroupHelp, parseCommandArgs } from "./args.js";
+import { closest, formatCommandHelp, formatGroupHelp, leadingOptionCount, parseCommandArgs } from "./args.js";
 import { artifactCommands } from "./artifact-commands.js";
 import { CliError, EXIT } from "./cli-error.js";
-import { type Command, createCtx, type Io, type Output } from "./command.js";
+import { CLIENT_OPTIONS, type Command, createCtx, type Io, type Output } from "./command.js";
 import { colorWanted, createStyle } from "./format.js";
 import { groupCommands } from "./group-commands.js";
 import { pipelineCommands } from "./pipeline-commands.js";
@@ -215,7 +215,12 @@ type Found =
   | { readonly kind: "unknown"; readonly word: string };
 
 /** The command named by the leading words of argv (the longest match), or the group they name. */
-function findCommand(argv: readonly string[]): Found {
+function findCommand(all: readonly string[]): Found {
+  // Global options written before the command (`pipewright --token T pipeline list`) go to it
+  // as if written after it.
+  const skip = leadingOptionCount(all, CLIENT_OPTIONS);
+  const before = all.slice(0, skip);
+  const argv = all.slice(skip);
   const words: string[] = [];
   for (const a of argv) {
     if (a.startsWith("-") || words.length === 3) break;
@@ -224,7 +229,7 @@ function findCommand(argv: readonly string[]): Found {
   for (let k = words.length; k > 0; k--) {
     const key = words.slice(0, k).join(" ");
     const command = COMMANDS.find((c) => c.spec.path.join(" ") === key);
-    if (command) return { kind: "command", command, rest: argv.slice(k) };
+    if (command) return { kind: "command", command, rest: [...before, ...argv.slice(k)] };
   }
   for (let k = words.length; k > 0; k--) {
     const key = words.slice(0, k).join(" ");

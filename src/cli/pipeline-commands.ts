@@ -2,6 +2,7 @@
 // request body), created or updated by name.
 
 import fs from "node:fs";
+import path from "node:path";
 import readline from "node:readline/promises";
 import { toPipewrightError } from "../errors.js";
 import { DEFAULT_CONDITION, parseDefinition } from "../pipeline/definition.js";
@@ -42,6 +43,33 @@ export async function loadFile(ctx: Ctx, file: string, name: string | undefined)
   }
 }
 
+const PIPELINE_FILE = /\.(ya?ml|json)$/i;
+
+/** The files named: each file as given, each directory's pipeline files by name (not recursive). */
+export function expandPipelineFiles(named: readonly string[], cwd: string): string[] {
+  const out: string[] = [];
+  for (const f of named) {
+    let isDir = false;
+    try {
+      isDir = f !== "-" && fs.statSync(path.resolve(cwd, f)).isDirectory();
+    } catch {
+      // Not there: loadFile says so, naming it.
+    }
+    if (!isDir) {
+      out.push(f);
+      continue;
+    }
+    const inside = fs
+      .readdirSync(path.resolve(cwd, f), { withFileTypes: true })
+      .filter((e) => e.isFile() && PIPELINE_FILE.test(e.name))
+      .map((e) => path.join(f, e.name))
+      .sort();
+    if (inside.length === 0) throw usageError(`${f} holds no pipeline file (*.yaml, *.yml, *.json)`);
+    out.push(...inside);
+  }
+  return [...new Set(out)];
+}
+
 function isNameTaken(err: unknown): boolean {
   return err instanceof CliError && err.code === "DEVPIPE.00020111";
 }
@@ -63,7 +91,7 @@ pipeline of the same name is updated (a full replace), otherwise one is created.
         type: "string",
         multiple: true,
         arg: "FILE",
-        help: "pipeline file; - reads stdin; repeat for several",
+        help: "pipeline file or directory (its *.yaml, *.yml and *.json files); - reads stdin; repeat for several",
       },
       {
         name: "name",
@@ -78,15 +106,19 @@ pipeline of the same name is updated (a full replace), otherwise one is created.
       },
       ...CLIENT_OPTIONS,
     ],
-    maxArgs: 0,
+    args: "[FILE...]",
     examples: [
       "pipewright pipeline apply -f examples/fan-out.yaml",
+      "pipewright pipeline apply -f examples/*.yaml",
+      "pipewright pipeline apply -f pipelines/",
       "pipewright pipeline apply -f build.yaml --name build-release",
       "cat p.json | pipewright pipeline apply -f - --json",
     ],
   },
   async run(ctx) {
-    const files = ctx.args.list("file");
+    // A shell glob after -f (`-f examples/*.yaml`) arrives as one -f value and more words: all
+    // of them are files. A directory stands for the pipeline files in it.
+    const files = expandPipelineFiles([...ctx.args.list("file"), ...ctx.args.positionals], ctx.io.cwd);
     if (files.length === 0)
       throw usageError("-f FILE is required", "Run 'pipewright pipeline apply --help' for usage.");
     const name = ctx.args.str("name");

@@ -6,6 +6,7 @@ import type { ProjectApi, RunDetail } from "./api.js";
 import { CliError, EXIT } from "./cli-error.js";
 import { CLIENT_OPTIONS, CONNECTION_OPTIONS, type Command, type Ctx } from "./command.js";
 import { colorStatus, formatDuration, formatTime, statusSymbol } from "./format.js";
+import { createLogText } from "./log-text.js";
 import { PIPELINE_OPTION, RUN_HELP, resolveRun, runLabel } from "./refs.js";
 import { pickSteps, type StepPos, stepPath, stepsOf } from "./steps.js";
 import { describeCodeEvent } from "./triggers-format.js";
@@ -24,12 +25,14 @@ async function printLog(
   s: StepPos,
 ): Promise<void> {
   let offset = 0;
+  const text = createLogText(ctx.style.enabled);
   for (;;) {
     const page = await api.stepLog(pipelineId, runId, s.job.id, s.step.id, offset);
-    if (page.log === "") return;
-    ctx.out(page.log);
+    if (page.log === "") break;
+    ctx.out(text.push(page.log));
     offset = Number(page.end_offset);
   }
+  ctx.out(text.end());
 }
 
 /**
@@ -70,13 +73,17 @@ async function followLog(
   }
   let offset = 0;
   let failures = 0;
+  const text = createLogText(ctx.style.enabled);
   while (!signal.aborted) {
     try {
       for await (const ev of api.stepLogEvents(pipelineId, runId, s.job.id, s.step.id, offset, signal)) {
-        if (ev.event === "end") return;
+        if (ev.event === "end") {
+          ctx.out(text.end());
+          return;
+        }
         if (ev.event === "log") {
           const data = JSON.parse(ev.data) as { offset: number; text: string };
-          ctx.out(data.text);
+          ctx.out(text.push(data.text));
           offset = data.offset + Buffer.byteLength(data.text);
         }
       }
@@ -100,7 +107,12 @@ const logs: Command = {
 
 Without --step every step that has started is printed in order, each under a "==>" header.
 --follow streams the log as it is written (Server-Sent Events) and returns when the step (or,
-without --step, the last step of the run) has ended.`,
+without --step, the last step of the run) has ended; a run that ended otherwise than COMPLETED
+(canceled, failed) is said so on stderr, with exit status 1 as for --wait.
+
+To a terminal with colour the log is printed as the step wrote it. Otherwise (a pipe or file,
+--no-color, NO_COLOR) escape codes are removed and a line redrawn with carriage returns (a
+progress bar) is printed once, as it was last drawn.`,
     options: [
       {
         name: "step",
@@ -112,7 +124,12 @@ without --step, the last step of the run) has ended.`,
       { name: "follow", short: "f", type: "boolean", help: "stream new output until the step ends" },
       PIPELINE_OPTION,
       ...CONNECTION_OPTIONS,
-      { name: "no-color", type: "boolean", help: "no colours in the step headers", group: "Output" },
+      {
+        name: "no-color",
+        type: "boolean",
+        help: "no colours: the step headers plain, the logs' escape codes removed",
+        group: "Output",
+      },
     ],
     minArgs: 1,
     maxArgs: 1,
@@ -140,6 +157,15 @@ without --step, the last step of the run) has ended.`,
         await printLog(ctx, api, pipeline.id, detail.id, s);
       }
       if (ctx.io.signal.aborted) return EXIT.INTERRUPTED;
+    }
+    if (follow) {
+      // Following ends with the run: say how it ended when it did not succeed, and exit as
+      // --wait does, so a script sees a canceled or failed run.
+      const end = await api.runDetail(pipeline.id, detail.id);
+      if (TERMINAL_STATUSES.has(end.status) && end.status !== "COMPLETED") {
+        ctx.note(`${label} ended ${colorStatus(ctx.errStyle, end.status)}`);
+        return EXIT.RUN_FAILED;
+      }
     }
     return EXIT.OK;
   },

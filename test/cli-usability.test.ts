@@ -1,0 +1,159 @@
+// The CLI fixes a new user asked for (issue 16), as a subprocess against a real server: a shell
+// glob or a directory after -f, global flags before the command, logs without escape codes and
+// with progress lines drawn once, and `logs --follow` saying that a run was canceled.
+
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "./helpers/app.js";
+import { cliRunner } from "./helpers/cli.js";
+import {
+  type Client,
+  client,
+  E2E_ADMIN_TOKEN,
+  type ServerProcess,
+  startServerProcess,
+  waitFor,
+} from "./helpers/server.js";
+
+let server: ServerProcess;
+let work: string;
+let baseEnv: Record<string, string>;
+let api: Client;
+let projectId: string;
+let token: string;
+
+const { cli, ok } = cliRunner(() => ({ cwd: work, env: baseEnv }));
+
+function shellYaml(name: string, script: string): string {
+  return `name: ${name}
+stages:
+  - name: Build
+    jobs:
+      - name: Main
+        steps:
+          - name: Script
+            uses: official_shell_plugin
+            with:
+              script: ${JSON.stringify(script)}
+`;
+}
+
+async function names(): Promise<string[]> {
+  const res = await api.post(`/v5/${projectId}/api/pipelines/list`, { limit: 100 });
+  return res.body.pipelines.map((p: { name: string }) => p.name).sort();
+}
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  work = tempDir("pipewright-cli-usability-");
+  const admin = client(server.url, E2E_ADMIN_TOKEN);
+  const p = await admin.post("/admin/v1/projects", { name: "usability" });
+  projectId = p.body.project_id;
+  const t = await admin.post("/admin/v1/tokens", { name: "u", role: "admin", project_ids: [projectId] });
+  token = t.body.token;
+  api = client(server.url, token);
+  const home = path.join(work, "home");
+  fs.mkdirSync(home);
+  baseEnv = {
+    PATH: process.env.PATH ?? "",
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(work, "xdg"),
+    PIPEWRIGHT_SERVER: server.url,
+    PIPEWRIGHT_TOKEN: token,
+    PIPEWRIGHT_PROJECT: "usability",
+  };
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("pipewright CLI: usability fixes", { timeout: 120_000 }, () => {
+  it("apply takes what a shell glob after -f expands to, and directories of pipeline files", async () => {
+    const dir = path.join(work, "pipelines");
+    fs.mkdirSync(dir);
+    for (const n of ["glob-a", "glob-b", "glob-c"])
+      fs.writeFileSync(path.join(work, `${n}.yaml`), shellYaml(n, "true"));
+    fs.writeFileSync(path.join(dir, "dir-one.yaml"), shellYaml("dir-one", "true"));
+    fs.writeFileSync(path.join(dir, "dir-two.yml"), shellYaml("dir-two", "true"));
+    fs.writeFileSync(path.join(dir, "README.md"), "not a pipeline");
+    // `-f glob-*.yaml` as the shell passes it: one -f value, then more words.
+    const res = await ok(["pipeline", "apply", "-f", "glob-a.yaml", "glob-b.yaml", "glob-c.yaml", "--json"]);
+    expect(JSON.parse(res.stdout).map((r: { name: string }) => r.name)).toEqual([
+      "glob-a",
+      "glob-b",
+      "glob-c",
+    ]);
+    const fromDir = await ok(["pipeline", "apply", "-f", "pipelines"]);
+    expect(fromDir.stdout).toMatch(/created pipeline dir-one .*\ncreated pipeline dir-two /);
+    expect(await names()).toEqual(["dir-one", "dir-two", "glob-a", "glob-b", "glob-c"]);
+    const empty = path.join(work, "empty");
+    fs.mkdirSync(empty);
+    const none = await cli(["pipeline", "apply", "-f", "empty"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("empty holds no pipeline file");
+  });
+
+  it("takes global flags before the command as after it", async () => {
+    const env = { PIPEWRIGHT_TOKEN: "", PIPEWRIGHT_PROJECT: "" };
+    const res = await ok(["--token", token, "--project=usability", "--json", "pipeline", "list"], env);
+    expect(JSON.parse(res.stdout).map((p: { name: string }) => p.name)).toContain("glob-a");
+    const wrong = await cli(["--token", "pw_wrong", "--project", "usability", "pipeline", "list"], env);
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toContain("DEVPIPE.00020001");
+    // An option no command knows is still an unknown command, not a silent skip.
+    const unknown = await cli(["--frobnicate", "pipeline", "list"]);
+    expect(unknown.code).toBe(2);
+  });
+
+  it("logs leave out escape codes and draw a progress line once when not printing to a terminal", async () => {
+    const script = String.raw`printf '\033[32mgreen\033[0m text\n'; printf '10%%\r50%%\r100%%\n'; echo done`;
+    fs.writeFileSync(path.join(work, "colors.yaml"), shellYaml("colors", script));
+    await ok(["pipeline", "apply", "-f", "colors.yaml"]);
+    const run = await ok(["run", "colors", "--wait", "--interval", "0.2"]);
+    expect(run.stdout).toContain("COMPLETED");
+    const logs = await ok(["logs", "colors", "--no-color"]);
+    expect(logs.stdout).toBe("green text\n100%\ndone\n");
+    // A pipe (stdout is not a terminal) gets the same.
+    expect((await ok(["logs", "colors"])).stdout).toBe("green text\n100%\ndone\n");
+    // The logs API keeps what the step wrote.
+    const d = await api.get(`/v5/${projectId}/api/pipelines/${await idOf("colors")}/pipeline-runs/detail`);
+    const job = d.body.stages[0].jobs[0];
+    const raw = await api.post(
+      `/v5/${projectId}/api/pipelines/${d.body.pipeline_id}/pipeline-runs/${d.body.id}/jobs/${job.id}/steps/${job.steps[0].id}/logs`,
+      { sort: "asc", limit: 100 },
+    );
+    expect(raw.body.log).toContain("\x1b[32m");
+    expect(raw.body.log).toContain("10%\r50%");
+  });
+
+  it("logs --follow of a run that gets canceled says so and exits 1", async () => {
+    fs.writeFileSync(path.join(work, "slow.yaml"), shellYaml("slow", "echo start; sleep 60"));
+    await ok(["pipeline", "apply", "-f", "slow.yaml"]);
+    await ok(["run", "slow"]);
+    const id = await idOf("slow");
+    await waitFor(
+      async () =>
+        (await api.get(`/v5/${projectId}/api/pipelines/${id}/pipeline-runs/detail`)).body.status ===
+        "RUNNING",
+      60_000,
+      "slow to run",
+    );
+    const follow = cli(["logs", "slow", "--follow"]);
+    await ok(["stop", "slow"]);
+    const res = await follow;
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stdout).toContain("start\n");
+    expect(res.stderr).toMatch(/slow#1 ended CANCELED/);
+    // Following a run that already ended canceled says the same at once.
+    const again = await cli(["logs", "slow", "--follow"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/slow#1 ended CANCELED/);
+  });
+});
+
+async function idOf(name: string): Promise<string> {
+  const res = await api.post(`/v5/${projectId}/api/pipelines/list`, { name, limit: 10 });
+  return res.body.pipelines.find((p: { name: string }) => p.name === name).pipeline_id;
+}
