@@ -151,6 +151,33 @@ describe("pipewright CLI: usability fixes", { timeout: 120_000 }, () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/slow#1 ended CANCELED/);
   });
+
+  it("runs list: the project's runs newest first, filtered, as a table, wide, or JSON", async () => {
+    const all = await ok(["runs", "list"]);
+    const lines = all.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^RUN\s+STATUS\s+TRIGGER\s+STARTED\s+DURATION$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([
+      ["slow#1", "CANCELED", "Manual"],
+      ["colors#1", "COMPLETED", "Manual"],
+    ]);
+    const canceled = await ok(["runs", "list", "--status", "canceled"]);
+    expect(canceled.stdout).toContain("slow#1");
+    expect(canceled.stdout).not.toContain("colors#1");
+    const json = JSON.parse((await ok(["runs", "list", "-p", "colors", "--since", "1d", "--json"])).stdout);
+    expect(
+      json.map((r: { pipeline_name: string; run_number: number }) => `${r.pipeline_name}#${r.run_number}`),
+    ).toEqual(["colors#1"]);
+    const wide = await ok(["runs", "list", "--wide", "--limit", "1"]);
+    expect(wide.stdout.split("\n")[0]).toMatch(/BRANCH\s+BY\s+ID$/);
+    expect(wide.stdout).toMatch(/[0-9a-f]{32}/);
+    expect(wide.stderr).toContain("1 of 2 runs");
+    expect((await ok(["runs", "list", "--since", "1s", "--status", "FAILED"])).stdout).toBe(
+      "No runs match.\n",
+    );
+    const bad = await cli(["runs", "list", "--status", "DONE"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--status DONE");
+  });
 });
 
 async function idOf(name: string): Promise<string> {

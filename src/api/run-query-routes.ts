@@ -5,13 +5,19 @@ import type { FastifyInstance } from "fastify";
 import { yieldToEventLoop } from "../clock.js";
 import { invalid, PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
-import { ID_PATTERN, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
+import { ID_PATTERN, RUN_STATUSES, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
 import type { RunGraph, StepRunRecord } from "../store/run-records.js";
-import { latestStatusSchema, runDetailSchema, runListSchema, stepOutputsSchema } from "../wire/schemas.js";
-import type { RunDetail, RunList, RunSummary } from "../wire/types.js";
+import {
+  latestStatusSchema,
+  projectRunListSchema,
+  runDetailSchema,
+  runListSchema,
+  stepOutputsSchema,
+} from "../wire/schemas.js";
+import type { ProjectRunList, RunDetail, RunList, RunSummary } from "../wire/types.js";
 import { authorizeProject, type RouteContext } from "./context.js";
-import { loadRun } from "./lookups.js";
-import { authorizePipeline, hiddenFrom } from "./pipeline-access.js";
+import { loadRun, requireProjectExists } from "./lookups.js";
+import { authorizePipeline, hiddenFrom, visibleTo } from "./pipeline-access.js";
 import { latestStatusBody, RUN_LIST_DEFAULT_LIMIT, RUN_LIST_MAX_LIMIT, runListBody } from "./run-schemas.js";
 import { runDetailView, runSummaryView } from "./run-views.js";
 import { idSchema, pipelineParams, projectParams, runParams } from "./schemas.js";
@@ -168,6 +174,65 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
         sort_dir: b.sort_dir ?? "desc",
       });
       return { offset, limit, total: page.total, pipeline_runs: await summariesOf([...page.items], true) };
+    },
+  );
+
+  api.post(
+    "/v5/:project_id/api/pipeline-runs/list",
+    {
+      schema: {
+        tags: ["runs"],
+        summary:
+          "The project's runs across its pipelines, newest first (ours: the UI's and the CLI's run list)",
+        description: `Filters: status, pipeline_ids, trigger_type (Manual, Scheduler, CodeHub…), start_time and end_time
+bounding when a run was created (epoch ms or 'yyyy-MM-dd HH:mm:ss' UTC). Runs of pipelines the caller may not see
+are left out. limit defaults to ${RUN_LIST_DEFAULT_LIMIT}, at most ${RUN_LIST_MAX_LIMIT}.`,
+        params: projectParams,
+        body: {
+          type: ["object", "null"],
+          additionalProperties: false,
+          properties: {
+            status: {
+              type: "array",
+              items: { type: "string", enum: RUN_STATUSES },
+              maxItems: RUN_STATUSES.length,
+            },
+            pipeline_ids: { type: "array", items: idSchema, maxItems: LIMITS.queryEntries },
+            trigger_type: { type: "array", items: { type: "string", maxLength: 64 }, maxItems: 20 },
+            start_time: runListBody.properties.start_time,
+            end_time: runListBody.properties.end_time,
+            offset: runListBody.properties.offset,
+            limit: runListBody.properties.limit,
+          },
+        },
+        response: { 200: projectRunListSchema },
+      },
+    },
+    async (req): Promise<ProjectRunList> => {
+      const { project_id } = req.params;
+      const who = await authorizeProject(ctx, req, project_id, "read");
+      await requireProjectExists(store, project_id);
+      const b = req.body ?? {};
+      const limit = b.limit ? b.limit : RUN_LIST_DEFAULT_LIMIT;
+      const offset = b.offset ?? 0;
+      const page = await store.listProjectRuns({
+        project_id,
+        pipeline_ids: b.pipeline_ids,
+        statuses: b.status?.length ? b.status : undefined,
+        trigger_types: b.trigger_type?.length ? b.trigger_type : undefined,
+        from: parseTimeFilter("start_time", b.start_time),
+        to: parseTimeFilter("end_time", b.end_time),
+        visible_to: visibleTo(who),
+        offset,
+        limit,
+      });
+      const summaries = await summariesOf([...page.items], true);
+      return {
+        offset,
+        limit,
+        total: page.total,
+        pipeline_runs: summaries.map((r, i) => ({ ...r, pipeline_name: page.items[i]!.pipeline_name })),
+      };
     },
   );
 

@@ -8,6 +8,7 @@ import type {
   LogPage,
   PipelineDetail,
   PipelineList,
+  ProjectRunList,
   RunDetail,
   RunList,
   RunStarted,
@@ -23,6 +24,7 @@ export type {
   JobRun,
   LogPage,
   PipelineDetail,
+  ProjectRunList,
   RunDetail,
   RunSummary,
   StageRun,
@@ -248,6 +250,15 @@ export function projectApi(http: HttpClient, projectId: string) {
         })}`,
       ),
     run: (id: string, body: RunOptions) => http.request<RunStarted>("POST", `${base}/${id}/run`, { body }),
+    /** The project's runs across its pipelines, newest first (ours). */
+    projectRuns: (body: {
+      status?: readonly string[];
+      pipeline_ids?: readonly string[];
+      trigger_type?: readonly string[];
+      start_time?: number;
+      offset: number;
+      limit: number;
+    }) => http.request<ProjectRunList>("POST", `${projectBase}/pipeline-runs/list`, { body }),
     batchRun: (ids: readonly string[], idempotencyKey: string) =>
       http.request<BatchRunAnswer>("POST", `${base}/batch-runs`, {
         body: { pipeline_ids: ids },

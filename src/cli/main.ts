@@ -19,6 +19,7 @@ import { pipelineCommands } from "./pipeline-commands.js";
 import { runCommands } from "./run-commands.js";
 import { runControlCommands } from "./run-control-commands.js";
 import { runInspectCommands } from "./run-inspect-commands.js";
+import { runsCommands } from "./runs-commands.js";
 import { pipelineTagCommands, tagCommands } from "./tag-commands.js";
 import { pipelineTemplateCommands, templateCommands } from "./template-commands.js";
 import { vargroupCommands } from "./vargroup-commands.js";
@@ -68,6 +69,7 @@ const COMMANDS: readonly Command[] = [
   ...webhookCommands,
   ...runCommands,
   ...runInspectCommands,
+  ...runsCommands,
   ...runControlCommands,
   ...artifactCommands,
   ...adminCommands,
@@ -79,6 +81,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   template: "Pipeline templates: list, show, create, delete ('pipeline create --template' uses one).",
   vargroup: "Parameter groups (variable groups) pipelines share: list, show, create, delete.",
   group: "Pipeline groups: the tree, create, rename, delete, move pipelines in, swap two.",
+  runs: "The project's runs across its pipelines (list, filtered by status, pipeline, trigger, age).",
   review: "Decide on a manual review (official_devcloud_checkpoint) a run waits on.",
   artifacts: "The archives of files a run's jobs kept: list them, download one.",
   admin: "Projects, tokens, access keys and usage: Pipewright's admin API (/admin/v1).",
@@ -114,6 +117,7 @@ Runs:
   run PIPELINE                       start a run (--var, --stage, --job, --wait)
   batch-run PIPELINE...              start many pipelines in one call (--all, --filter, --group, --wait)
   status RUN                         a run's stages, jobs and steps
+  runs list                          the project's runs (--status, --pipeline, --trigger, --since, --wide)
   logs RUN                           step logs (--step, --follow)
   stop RUN                           stop a run
   retry RUN                          retry a failed or canceled run

@@ -181,6 +181,21 @@ export interface RunQuery {
   readonly sort_dir: "asc" | "desc";
 }
 
+/** A project's runs across its pipelines (ours: the UI's and the CLI's run list), newest first. */
+export interface ProjectRunQuery {
+  readonly project_id: string;
+  readonly pipeline_ids?: readonly string[] | undefined;
+  readonly statuses?: readonly string[] | undefined;
+  readonly trigger_types?: readonly string[] | undefined;
+  /** Runs created at or after / at or before (epoch ms). */
+  readonly from?: number | undefined;
+  readonly to?: number | undefined;
+  /** Only runs of pipelines this credential may query; unset: no such filter. */
+  readonly visible_to?: { readonly role: string; readonly credential_id: string } | undefined;
+  readonly offset: number;
+  readonly limit: number;
+}
+
 /**
  * What a batch run with an Idempotency-Key started: the hash of its pipeline ids and the runs
  * created for them, in request order. A repeat with the same ids answers these runs again.

@@ -13,6 +13,7 @@ import type {
   JobFence,
   JobRunRecord,
   LogChunk,
+  ProjectRunQuery,
   RunChanges,
   RunGraph,
   RunnerRecord,
@@ -251,6 +252,7 @@ export interface RunStore {
   countWaitingBefore(pipelineId: string, queueSeq: number): Promise<number>;
   nextReviewDeadline(): Promise<{ step_id: string; run_id: string; deadline: number } | undefined>;
   listRuns(q: RunQuery): Promise<Page<RunRecord>>;
+  listProjectRuns(q: ProjectRunQuery): Promise<Page<RunRecord>>;
   latestRuns(pipelineIds: readonly string[]): Promise<RunRecord[]>;
 }
 

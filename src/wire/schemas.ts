@@ -235,6 +235,21 @@ export const runListSchema = record({
 
 export const latestStatusSchema = { type: "array", items: runSummarySchema } as const;
 
+/** A project's runs across its pipelines (ours): each run's summary and its pipeline's name. */
+export const projectRunListSchema = record({
+  offset: int,
+  limit: int,
+  total: int,
+  pipeline_runs: {
+    type: "array",
+    items: {
+      ...runSummarySchema,
+      required: [...runSummarySchema.required, "pipeline_name"],
+      properties: { ...runSummarySchema.properties, pipeline_name: str },
+    },
+  },
+});
+
 /**
  * A started run. A run that waits over a QUEUE concurrency limit is answered with 200 too, and
  * with CodeArts's queuing code beside its id (docs/decisions.md: what the cloud answers).

@@ -15,6 +15,7 @@ import type {
   pipelineListItemSchema,
   pipelineListSchema,
   pipelineRequestSchema,
+  projectRunListSchema,
   runDetailSchema,
   runListSchema,
   runStartedSchema,
@@ -46,6 +47,7 @@ export type RunDetail = Answer<typeof runDetailSchema>;
 export type StageStatus = Answer<typeof stageStatusSchema>;
 export type RunSummary = Answer<typeof runSummarySchema>;
 export type RunList = Answer<typeof runListSchema>;
+export type ProjectRunList = Answer<typeof projectRunListSchema>;
 export type RunStarted = Answer<typeof runStartedSchema>;
 export type BatchRunAnswer = Answer<typeof batchRunSchema>;
 export type BatchResultAnswer = Answer<typeof batchResultSchema>;

@@ -1,10 +1,32 @@
 // Per-pipeline permissions: each pipeline's switch and the rows of its matrix.
 
+import { type RawBuilder, sql } from "kysely";
 import type { MatrixRole, OperationSet, PipelinePermissions } from "../../pipeline/permissions.js";
-import { isMatrixRole } from "../../pipeline/permissions.js";
+import { isMatrixRole, ROLE_DEFAULTS } from "../../pipeline/permissions.js";
 import type { PermissionRow, PermissionStore } from "../store.js";
 import { CHUNK, inTransaction, type SqlContext } from "./context.js";
 import { bool } from "./rows.js";
+
+/**
+ * The rule of effectiveOperations for `query`, in SQL, on the pipeline whose id is in
+ * `pipelineId` (a column reference): its own permissions are off, or the credential's row, else
+ * its role's row, else its role's default allows it. An admin needs no such filter.
+ */
+export function visibleToSql(
+  pipelineId: string,
+  v: { readonly role: string; readonly credential_id: string },
+): RawBuilder<boolean> {
+  const col = sql.ref(pipelineId);
+  const fallback = isMatrixRole(v.role) && ROLE_DEFAULTS[v.role].query ? 1 : 0;
+  return sql<boolean>`(NOT EXISTS (SELECT 1 FROM pipeline_permission_switch ps
+      WHERE ps.pipeline_id = ${col} AND ps.enabled = 1)
+    OR COALESCE(
+      (SELECT pu.op_query FROM pipeline_permissions pu WHERE pu.pipeline_id = ${col}
+        AND pu.subject_kind = 'user' AND pu.subject_id = ${v.credential_id}),
+      (SELECT pr.op_query FROM pipeline_permissions pr WHERE pr.pipeline_id = ${col}
+        AND pr.subject_kind = 'role' AND pr.subject_id = ${v.role}),
+      ${fallback}) = 1)`;
+}
 
 export function permissionQueries(ctx: SqlContext): PermissionStore {
   const { db } = ctx;

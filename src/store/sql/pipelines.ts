@@ -2,10 +2,10 @@
 // and the run counter each run number is taken from.
 
 import { sql } from "kysely";
-import { isMatrixRole, ROLE_DEFAULTS } from "../../pipeline/permissions.js";
 import type { PipelineTable } from "../schema.js";
 import type { PipelineRecord, PipelineStore } from "../store.js";
 import { CHUNK, inTransaction, type SqlContext } from "./context.js";
+import { visibleToSql } from "./permissions.js";
 import { syncPolls } from "./polls.js";
 import { bool, specText, toPipeline } from "./rows.js";
 import { syncSchedules } from "./schedules.js";
@@ -134,19 +134,8 @@ export function pipelineQueries(ctx: SqlContext): PipelineStore {
       if (q.banned !== undefined) base = base.where("pipelines.banned", "=", bool(q.banned));
       if (q.is_publish !== undefined) base = base.where("pipelines.is_publish", "=", bool(q.is_publish));
       if (q.component_id !== undefined) base = base.where("pipelines.component_id", "=", q.component_id);
-      if (q.visible_to !== undefined && q.visible_to.role !== "admin") {
-        const v = q.visible_to;
-        const fallback = isMatrixRole(v.role) ? bool(ROLE_DEFAULTS[v.role].query) : 0;
-        // The rule of effectiveOperations, in SQL: off, or the credential's row, else its role's.
-        base = base.where(sql<boolean>`(NOT EXISTS (SELECT 1 FROM pipeline_permission_switch ps
-            WHERE ps.pipeline_id = pipelines.id AND ps.enabled = 1)
-          OR COALESCE(
-            (SELECT pu.op_query FROM pipeline_permissions pu WHERE pu.pipeline_id = pipelines.id
-              AND pu.subject_kind = 'user' AND pu.subject_id = ${v.credential_id}),
-            (SELECT pr.op_query FROM pipeline_permissions pr WHERE pr.pipeline_id = pipelines.id
-              AND pr.subject_kind = 'role' AND pr.subject_id = ${v.role}),
-            ${fallback}) = 1)`);
-      }
+      if (q.visible_to !== undefined && q.visible_to.role !== "admin")
+        base = base.where(visibleToSql("pipelines.id", q.visible_to));
       if (q.tag_ids !== undefined) {
         const tagged = db
           .selectFrom("pipeline_tags")

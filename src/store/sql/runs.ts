@@ -14,6 +14,7 @@ import {
   type SqlContext,
   yieldToEventLoop,
 } from "./context.js";
+import { visibleToSql } from "./permissions.js";
 import {
   bool,
   boolPatch,
@@ -527,6 +528,31 @@ export function runQueries(ctx: SqlContext): RunStore {
         total = Number(p?.run_counter ?? 0);
       }
       return { total, items: await toRuns(rows) };
+    },
+
+    async listProjectRuns(q) {
+      let base = db.selectFrom("pipeline_runs").where("project_id", "=", q.project_id);
+      if (q.pipeline_ids !== undefined)
+        base = base.where("pipeline_id", "in", q.pipeline_ids.length > 0 ? q.pipeline_ids : [""]);
+      if (q.statuses !== undefined)
+        base = base.where("status", "in", q.statuses.length > 0 ? q.statuses : [""]);
+      if (q.trigger_types !== undefined)
+        base = base.where("trigger_type", "in", q.trigger_types.length > 0 ? q.trigger_types : [""]);
+      if (q.from !== undefined) base = base.where("create_time", ">=", q.from);
+      if (q.to !== undefined) base = base.where("create_time", "<=", q.to);
+      if (q.visible_to !== undefined && q.visible_to.role !== "admin")
+        base = base.where(visibleToSql("pipeline_runs.pipeline_id", q.visible_to));
+      const [count, rows] = await Promise.all([
+        base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+        base
+          .selectAll()
+          .orderBy("create_time", "desc")
+          .orderBy("id", "desc")
+          .limit(q.limit)
+          .offset(q.offset)
+          .execute(),
+      ]);
+      return { total: Number(count.n), items: await toRuns(rows) };
     },
 
     /** The latest run of each pipeline that has one. */

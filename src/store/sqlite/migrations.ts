@@ -316,4 +316,10 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
         PRIMARY KEY (pipeline_id, subject_kind, subject_id))`.execute(db);
     },
   },
+  // The project's run list (ours): a project's runs by creation time, newest first.
+  "024_runs_by_project": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE INDEX runs_by_project ON pipeline_runs (project_id, create_time)`.execute(db);
+    },
+  },
 };
