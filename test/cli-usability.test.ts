@@ -178,6 +178,19 @@ describe("pipewright CLI: usability fixes", { timeout: 120_000 }, () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--status DONE");
   });
+
+  it("batch-run --wait counts a disabled pipeline's run as not started, not as failed", async () => {
+    fs.writeFileSync(path.join(work, "quick.yaml"), shellYaml("quick", "true"));
+    fs.writeFileSync(path.join(work, "off.yaml"), shellYaml("off", "true"));
+    await ok(["pipeline", "apply", "-f", "quick.yaml", "off.yaml"]);
+    expect((await api.put(`/v5/${projectId}/api/pipelines/${await idOf("off")}/ban`)).status).toBe(200);
+    const res = await cli(["batch-run", "quick", "off", "--wait", "--interval", "0.2"]);
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toContain("Started 1 run in one batch; 1 did not start.");
+    expect(res.stdout).toMatch(/off\s+\S+\s+NOT STARTED/);
+    expect(res.stdout).toMatch(/2 runs: 1 completed, 1 not started in /);
+    expect(res.stdout).not.toContain("failed");
+  });
 });
 
 async function idOf(name: string): Promise<string> {

@@ -26,6 +26,8 @@ export interface RunRow {
   readonly startTime: number;
   readonly endTime: number;
   readonly message?: string | null | undefined;
+  /** The run never started (a disabled pipeline, an ABORT concurrency limit): not a failed run. */
+  readonly notStarted?: boolean | undefined;
 }
 
 export interface ProgressState {
@@ -58,6 +60,7 @@ export interface Counts {
   readonly canceled: number;
   readonly running: number;
   readonly waiting: number;
+  readonly notStarted: number;
 }
 
 export function countRows(rows: readonly RunRow[]): Counts {
@@ -66,10 +69,13 @@ export function countRows(rows: readonly RunRow[]): Counts {
     total: rows.length,
     done: n(isDone),
     completed: n((r) => r.status === "COMPLETED"),
-    failed: n((r) => r.status === "FAILED"),
-    canceled: n((r) => r.status === "CANCELED" || r.status === "IGNORED"),
+    failed: n((r) => r.status === "FAILED" && !r.notStarted),
+    canceled: n((r) => (r.status === "CANCELED" || r.status === "IGNORED") && !r.notStarted),
     running: n((r) => r.status === "RUNNING"),
-    waiting: n((r) => r.status === "QUEUED" || r.status === "PAUSED" || r.status === "SUSPEND"),
+    waiting: n(
+      (r) => !r.notStarted && (r.status === "QUEUED" || r.status === "PAUSED" || r.status === "SUSPEND"),
+    ),
+    notStarted: n((r) => r.notStarted === true),
   };
 }
 
@@ -83,6 +89,7 @@ function countsText(c: Counts, style: Style): string {
   if (c.completed) parts.push(style.green(`${c.completed} ✓`));
   if (c.failed) parts.push(style.red(`${c.failed} ✗`));
   if (c.canceled) parts.push(style.yellow(`${c.canceled} ⊘`));
+  if (c.notStarted) parts.push(style.yellow(`${c.notStarted} not started`));
   if (c.running) parts.push(style.cyan(`${c.running} running`));
   if (c.waiting) parts.push(`${c.waiting} waiting`);
   return parts.join("  ");
@@ -147,7 +154,7 @@ export function renderSummary(state: ProgressState, style: Style): string {
   const rows = state.rows.map((r) => [
     r.name,
     r.runNumber === null ? "-" : `#${r.runNumber}`,
-    colorStatus(style, r.status),
+    r.notStarted ? style.yellow("NOT STARTED") : colorStatus(style, r.status),
     rowDuration(r, state.now),
     stagesText(r, style) + (r.message && r.status !== "COMPLETED" ? style.dim(`  ${r.message}`) : ""),
   ]);
@@ -155,6 +162,7 @@ export function renderSummary(state: ProgressState, style: Style): string {
   const parts = [`${c.completed} completed`];
   if (c.failed) parts.push(style.red(`${c.failed} failed`));
   if (c.canceled) parts.push(style.yellow(`${c.canceled} canceled`));
+  if (c.notStarted) parts.push(style.yellow(`${c.notStarted} not started`));
   if (c.total - c.done) parts.push(`${c.total - c.done} unfinished`);
   return `${table(["PIPELINE", "RUN", "STATUS", "TIME", "STAGES"], rows, style)}${c.total} run${c.total === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(state.now - state.startedAt)}\n`;
 }

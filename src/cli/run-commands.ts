@@ -306,13 +306,16 @@ more pipelines than the server's --max-batch-size is refused whole (DEVPIPE.0002
       for (const r of runs) {
         const reason = failedToStart.get(r.runId);
         if (reason !== undefined) {
-          initial.set(r.runId, queuedRow(r, reason));
+          initial.set(r.runId, { ...queuedRow(r, reason), notStarted: true });
         }
       }
-      if (!ctx.json)
+      if (!ctx.json) {
+        const began = runs.length - failedToStart.size;
         ctx.note(
-          `Started ${runs.length} run${runs.length === 1 ? "" : "s"} in one batch${group ? ` (group ${group.path})` : ""}.`,
+          `Started ${began} run${began === 1 ? "" : "s"} in one batch${group ? ` (group ${group.path})` : ""}` +
+            (failedToStart.size > 0 ? `; ${failedToStart.size} did not start.` : "."),
         );
+      }
       return waitForRuns(ctx, api, runs, { single: false, initial });
     }
     const latest = new Map((await api.latestStatus(ids)).map((s) => [s.pipeline_run_id, s]));

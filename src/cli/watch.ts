@@ -67,6 +67,11 @@ export function queuedRow(r: Pick<WatchedRun, "name" | "runId">, message?: strin
   return message === undefined ? row : { ...row, message };
 }
 
+/** A run that never started stays marked so as its row is refreshed. */
+function kept(prev: RunRow | undefined, next: RunRow): RunRow {
+  return prev?.notStarted ? { ...next, notStarted: true } : next;
+}
+
 /**
  * Calls `onUpdate` with every run's current row after each round, until all have ended or the
  * signal aborts; answers the last rows. `initial` rows (e.g. runs that failed to start) are kept
@@ -97,16 +102,19 @@ export async function watchRuns(
       for (const r of open) {
         const s = latest.get(r.pipelineId);
         if (s && s.pipeline_run_id === r.runId)
-          rows.set(r.runId, rowFromSummary(r.name, s, rows.get(r.runId)?.message));
+          rows.set(r.runId, kept(rows.get(r.runId), rowFromSummary(r.name, s, rows.get(r.runId)?.message)));
         else overtaken.push(r);
       }
       for (const r of overtaken)
-        rows.set(r.runId, rowFromDetail(r.name, await api.runDetail(r.pipelineId, r.runId)));
+        rows.set(
+          r.runId,
+          kept(rows.get(r.runId), rowFromDetail(r.name, await api.runDetail(r.pipelineId, r.runId))),
+        );
       // A run that just ended has its message (why it failed) only in the detail.
       for (const r of open) {
         const row = rows.get(r.runId)!;
         if (isDone(row) && row.status !== "COMPLETED" && !row.message && !overtaken.includes(r)) {
-          rows.set(r.runId, rowFromDetail(r.name, await api.runDetail(r.pipelineId, r.runId)));
+          rows.set(r.runId, kept(row, rowFromDetail(r.name, await api.runDetail(r.pipelineId, r.runId))));
         }
       }
     }
