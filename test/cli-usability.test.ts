@@ -2,6 +2,7 @@
 // glob or a directory after -f, global flags before the command, logs without escape codes and
 // with progress lines drawn once, and `logs --follow` saying that a run was canceled.
 
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -190,6 +191,29 @@ describe("pipewright CLI: usability fixes", { timeout: 120_000 }, () => {
     expect(res.stdout).toMatch(/off\s+\S+\s+NOT STARTED/);
     expect(res.stdout).toMatch(/2 runs: 1 completed, 1 not started in /);
     expect(res.stdout).not.toContain("failed");
+  });
+
+  it("completion scripts complete commands and options, and bash's works in bash", async () => {
+    const script = path.join(work, "completion.bash");
+    fs.writeFileSync(script, (await ok(["completion", "bash"])).stdout);
+    const complete = (words: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const code = `source ${JSON.stringify(script)}; COMP_WORDS=(${words.map((w) => JSON.stringify(w)).join(" ")}); COMP_CWORD=${words.length - 1}; _pipewright; printf '%s\\n' "\${COMPREPLY[@]}"`;
+        execFile("bash", ["-c", code], { cwd: work }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      });
+    expect(await complete(["pipewright", "pipe"])).toBe("pipeline\n");
+    expect((await complete(["pipewright", "pipeline", ""])).split("\n")).toEqual(
+      expect.arrayContaining(["apply", "list", "show", "delete"]),
+    );
+    expect(await complete(["pipewright", "--token", "T", "pipeline", "apply", "--dr"])).toBe("--dry-run\n");
+    expect(await complete(["pipewright", "run", "build", "--wa"])).toBe("--wait\n");
+    const fish = (await ok(["completion", "fish"])).stdout;
+    expect(fish).toContain("complete -c pipewright -n __fish_use_subcommand -a 'serve runner help pipeline");
+    expect(fish).toMatch(/-n '__fish_seen_subcommand_from apply' -l dry-run/);
+    expect((await ok(["completion", "zsh"])).stdout).toContain("bashcompinit");
+    const bad = await cli(["completion", "powershell"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown shell "powershell"');
   });
 });
 

@@ -13,6 +13,7 @@ import { closest, formatCommandHelp, formatGroupHelp, leadingOptionCount, parseC
 import { artifactCommands } from "./artifact-commands.js";
 import { CliError, EXIT } from "./cli-error.js";
 import { CLIENT_OPTIONS, type Command, createCtx, type Io, type Output } from "./command.js";
+import { completionCommand } from "./completion.js";
 import { colorWanted, createStyle } from "./format.js";
 import { groupCommands } from "./group-commands.js";
 import { pipelineCommands } from "./pipeline-commands.js";
@@ -73,6 +74,7 @@ const COMMANDS: readonly Command[] = [
   ...runControlCommands,
   ...artifactCommands,
   ...adminCommands,
+  completionCommand(() => COMMANDS, ["serve", "runner", "help"]),
 ];
 
 const GROUPS: Readonly<Record<string, string>> = {
@@ -127,6 +129,7 @@ Runs:
 
 Set-up:
   login                              save server, token and project in a profile
+  completion bash|zsh|fish           a shell completion script (eval "$(pipewright completion bash)")
   admin project create|list          projects
   admin token create|list|revoke     X-Auth-Tokens
   admin access-key create|list|revoke  AK/SK pairs for the official SDKs
