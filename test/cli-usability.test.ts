@@ -6,6 +6,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { tempDir } from "./helpers/app.js";
 import { cliRunner } from "./helpers/cli.js";
 import {
@@ -214,6 +215,26 @@ describe("pipewright CLI: usability fixes", { timeout: 120_000 }, () => {
     const bad = await cli(["completion", "powershell"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown shell "powershell"');
+  });
+
+  it("--output json, yaml and wide, where --json is the same as --output json", async () => {
+    const json = JSON.parse((await ok(["pipeline", "list", "--output", "json"])).stdout);
+    expect(json).toEqual(JSON.parse((await ok(["pipeline", "list", "--json"])).stdout));
+    const yaml = (await ok(["--output", "yaml", "pipeline", "list"])).stdout;
+    expect(YAML.parse(yaml)).toEqual(json);
+    expect(yaml).toMatch(/^- pipeline_id: [0-9a-f]{32}$/m);
+    const wide = (await ok(["pipeline", "list", "--output", "wide"])).stdout;
+    expect(wide.split("\n")[0]).toMatch(/UPDATED\s+CREATED\s+VERSION\s+PROJECT$/);
+    expect((await ok(["runs", "list", "--output", "wide"])).stdout.split("\n")[0]).toMatch(
+      /BRANCH\s+BY\s+ID$/,
+    );
+    const bad = await cli(["pipeline", "list", "--output", "xml"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--output xml");
+    // The artifacts download keeps its own --output FILE.
+    const help = await ok(["artifacts", "download", "--help"]);
+    expect(help.stdout).toContain("-o, --output FILE");
+    expect(help.stdout).not.toContain("--output FORMAT");
   });
 });
 

@@ -12,7 +12,7 @@ import {
   progressText,
 } from "./artifacts-format.js";
 import { CliError, EXIT, usageError } from "./cli-error.js";
-import { CLIENT_OPTIONS, type Command, type Ctx } from "./command.js";
+import { CLIENT_OPTIONS, type Command, type Ctx, OUTPUT_FORMAT_OPTION } from "./command.js";
 import { shellWord, table } from "./format.js";
 import { PIPELINE_OPTION, RUN_HELP, resolveRun, runLabel } from "./refs.js";
 import { checkDestination, type Destination, saveDownload } from "./save-download.js";
@@ -130,7 +130,7 @@ then: check the exit status. --json prints {name, file, bytes, sha256} of the sa
       },
       { name: "force", type: "boolean", help: "replace FILE if it exists" },
       PIPELINE_OPTION,
-      ...CLIENT_OPTIONS,
+      ...CLIENT_OPTIONS.filter((o) => o !== OUTPUT_FORMAT_OPTION),
     ],
     minArgs: 2,
     maxArgs: 2,

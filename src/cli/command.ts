@@ -2,6 +2,7 @@
 // once in main.ts), an abort signal for Ctrl-C, and a way to reach the server with the resolved
 // settings. Commands return an exit code or throw a CliError.
 
+import YAML from "yaml";
 import { type AdminApi, adminApi, type ProjectApi, projectApi } from "./api.js";
 import type { CommandSpec, OptionSpec, ParsedArgs } from "./args.js";
 import { type ExitCode, usageError } from "./cli-error.js";
@@ -38,7 +39,10 @@ export interface Io {
 export interface Ctx {
   readonly io: Io;
   readonly args: ParsedArgs;
+  /** Machine-readable output asked for (--json, --output json or yaml): commands print JSON. */
   readonly json: boolean;
+  /** Tables with their extra columns (--output wide). */
+  readonly wide: boolean;
   /** Styles for stdout (colour off unless stdout is a terminal). */
   readonly style: Style;
   /** Styles for stderr. */
@@ -91,8 +95,18 @@ export const CONNECTION_OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+/** `--output FORMAT`; a command with an `--output FILE` of its own leaves it out. */
+export const OUTPUT_FORMAT_OPTION: OptionSpec = {
+  name: "output",
+  type: "string",
+  arg: "FORMAT",
+  help: "text (default), wide (tables with more columns), json, or yaml",
+  group: "Output",
+};
+
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: "json", type: "boolean", help: "print JSON for scripts instead of text", group: "Output" },
+  OUTPUT_FORMAT_OPTION,
   {
     name: "no-color",
     type: "boolean",
@@ -106,17 +120,48 @@ export const CLIENT_OPTIONS: readonly OptionSpec[] = [...CONNECTION_OPTIONS, ...
 
 export const ID_RE = /^[0-9a-f]{32}$/;
 
-export function createCtx(io: Io, args: ParsedArgs, style: Style, errStyle: Style): Ctx {
+const FORMATS = ["text", "wide", "json", "yaml"] as const;
+type OutputFormat = (typeof FORMATS)[number];
+
+function outputFormat(args: ParsedArgs): OutputFormat {
+  const o = args.str("output");
+  if (o === undefined) return args.bool("json") ? "json" : "text";
+  if (!(FORMATS as readonly string[]).includes(o))
+    throw usageError(`--output ${o}: give one of ${FORMATS.join(", ")}`);
+  if (args.bool("json") && o !== "json") throw usageError(`--json and --output ${o} disagree`);
+  return o as OutputFormat;
+}
+
+function asYaml(text: string): string {
+  try {
+    return YAML.stringify(JSON.parse(text), { lineWidth: 0 });
+  } catch {
+    // Not a JSON document (a note, a table): as it is.
+    return text;
+  }
+}
+
+export function createCtx(
+  io: Io,
+  args: ParsedArgs,
+  style: Style,
+  errStyle: Style,
+  /** Whether the command takes OUTPUT_FORMAT_OPTION (its --output is then the format). */
+  formats = true,
+): Ctx {
   let warned = false;
   let settings: ClientSettings | undefined;
   let project: ProjectApi | undefined;
+  const format = formats ? outputFormat(args) : args.bool("json") ? "json" : "text";
   const ctx: Ctx = {
     io,
     args,
-    json: args.bool("json"),
+    json: format === "json" || format === "yaml",
+    wide: format === "wide",
     style,
     errStyle,
-    out: (text) => io.stdout.write(text),
+    // Commands print JSON; --output yaml turns each JSON document they print into YAML.
+    out: format === "yaml" ? (text) => io.stdout.write(asYaml(text)) : (text) => io.stdout.write(text),
     note: (text) => io.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
     settings() {
       if (settings) return settings;

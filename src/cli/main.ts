@@ -12,7 +12,14 @@ import { adminCommands } from "./admin-commands.js";
 import { closest, formatCommandHelp, formatGroupHelp, leadingOptionCount, parseCommandArgs } from "./args.js";
 import { artifactCommands } from "./artifact-commands.js";
 import { CliError, EXIT } from "./cli-error.js";
-import { CLIENT_OPTIONS, type Command, createCtx, type Io, type Output } from "./command.js";
+import {
+  CLIENT_OPTIONS,
+  type Command,
+  createCtx,
+  type Io,
+  OUTPUT_FORMAT_OPTION,
+  type Output,
+} from "./command.js";
 import { completionCommand } from "./completion.js";
 import { colorWanted, createStyle } from "./format.js";
 import { groupCommands } from "./group-commands.js";
@@ -335,7 +342,8 @@ async function client(argv: string[]): Promise<number> {
       process.stdout.write(formatCommandHelp(command.spec));
       return EXIT.OK;
     }
-    return await command.run(createCtx(io, args, style, errStyle));
+    const formats = command.spec.options.includes(OUTPUT_FORMAT_OPTION);
+    return await command.run(createCtx(io, args, style, errStyle, formats));
   } catch (err) {
     if (err instanceof CliError) {
       process.stderr.write(

@@ -254,7 +254,15 @@ several times, those carrying any of them. --json prints the list items, each wi
     const withTags = tags.length > 0;
     ctx.out(
       table(
-        ["NAME", "ID", ...(withTags ? ["TAGS"] : []), "LATEST RUN", "STATUS", "UPDATED"],
+        [
+          "NAME",
+          "ID",
+          ...(withTags ? ["TAGS"] : []),
+          "LATEST RUN",
+          "STATUS",
+          "UPDATED",
+          ...(ctx.wide ? ["CREATED", "VERSION", "PROJECT"] : []),
+        ],
         items.map((p) => [
           p.name + (p.banned ? style.yellow(" (disabled)") : ""),
           p.pipeline_id,
@@ -262,6 +270,7 @@ several times, those carrying any of them. --json prints the list items, each wi
           p.latest_run ? runLabel(p.name, p.latest_run.run_number) : "-",
           p.latest_run ? colorStatus(style, p.latest_run.status) : style.dim("never run"),
           formatTime(p.update_time),
+          ...(ctx.wide ? [formatTime(p.create_time), p.manifest_version, p.project_name] : []),
         ]),
         style,
       ),

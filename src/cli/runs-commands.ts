@@ -101,7 +101,7 @@ permissions hide are not listed.`,
       return EXIT.OK;
     }
     const { style } = ctx;
-    const wide = ctx.args.bool("wide");
+    const wide = ctx.wide || ctx.args.bool("wide");
     const now = ctx.io.now();
     ctx.out(
       table(
