@@ -13,6 +13,7 @@ const ENGINE_E2E = [
   "test/outputs.test.ts",
   "test/caches.test.ts",
   "test/variable-group-runs.test.ts",
+  "test/subpipelines.test.ts",
 ];
 
 const hasPostgres =

@@ -32,6 +32,7 @@ import {
   createStartRuns,
   type RunOneRequest,
 } from "./start-runs.js";
+import { createSubpipelines } from "./subpipelines.js";
 import { createSuperseder } from "./supersede.js";
 
 export interface EngineConfig {
@@ -140,6 +141,8 @@ export function createEngine(deps: EngineDeps): Engine {
             writer.forget(runId);
             events.changed(runId);
             pump.admission();
+            // A child run's end is its parent step's to follow.
+            pump.subpipelines();
           }
         }
       },
@@ -148,6 +151,7 @@ export function createEngine(deps: EngineDeps): Engine {
         runners.notifyWork();
       },
       scheduleReviews: () => reviews.schedule(),
+      subpipelines: () => subpipelines.reconcile(),
     },
     { clock, logger },
   );
@@ -213,6 +217,8 @@ export function createEngine(deps: EngineDeps): Engine {
     superseding: (runs) => superseder.started(runs),
   });
 
+  const subpipelines = createSubpipelines({ store, writer, start, now, logger });
+
   let started = false;
   let stopped = false;
   let sweepTimer: Timer | undefined;
@@ -249,6 +255,7 @@ export function createEngine(deps: EngineDeps): Engine {
       try {
         await expireLeases({ store, writer, wake: pump, now });
         await reviews.expire();
+        await subpipelines.reconcile();
         await scheduler.fireDue();
         await poller.pollDue();
         retention.due();
