@@ -14,6 +14,7 @@ const ENGINE_E2E = [
   "test/caches.test.ts",
   "test/variable-group-runs.test.ts",
   "test/subpipelines.test.ts",
+  "test/delays.test.ts",
 ];
 
 const hasPostgres =
