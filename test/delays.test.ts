@@ -2,7 +2,10 @@
 // process: CodeArts's delay-pass, delay-refuse, delay and resume operations, the manual/pass and
 // manual/refuse form, approvers checked against the caller and decided all/any.
 
+import fs from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pipelineBodyFromText } from "../src/pipeline/yaml-form.js";
 import {
   type Answer,
   type Client,
@@ -182,6 +185,34 @@ describe("delays, suspensions and reviews", () => {
       const d = await waitForRun(api, pid, p, refused.runId);
       expect(d.status).toBe("FAILED");
       expect(jobOf(d).steps[0]!.message).toBe("refused by alice: no");
+    });
+
+    it("examples/two-approvers.yaml and examples/delayed-deployment.yaml create and run", async () => {
+      const example = (f: string) =>
+        pipelineBodyFromText(fs.readFileSync(path.join(import.meta.dirname, "..", "examples", f), "utf8"))
+          .body;
+      const two = await createPipelineVia(api, pid, {
+        ...example("two-approvers.yaml"),
+        name: `two_${Date.now()}`,
+      });
+      const runId = await start(two);
+      const d = await waitForRun(api, pid, two, runId, ["PAUSED"]);
+      const gate = (d.stages as { jobs: Job[] }[])[1]!.jobs[0]!.steps[0]!;
+      const at = `/v5/${pid}/api/pipelines/${two}/pipeline-runs/${runId}/steps/${gate.id}/manual/pass`;
+      expect((await alice.post(at, {})).status).toBe(200);
+      expect((await bob.post(at, {})).status).toBe(200);
+      expect((await waitForRun(api, pid, two, runId)).status).toBe("COMPLETED");
+
+      const delayed = await createPipelineVia(api, pid, {
+        ...example("delayed-deployment.yaml"),
+        name: `dd_${Date.now()}`,
+      });
+      const dRun = await start(delayed);
+      const w = await waitForRun(api, pid, delayed, dRun, ["PAUSED"]);
+      const wjob = (w.stages as { jobs: Job[] }[])[1]!.jobs[0]!;
+      const pass = `/v5/${pid}/api/pipelines/${delayed}/pipeline-runs/${dRun}/jobs/${wjob.id}/steps/${wjob.steps[0]!.id}/delay-pass`;
+      expect((await api.post(pass, {})).status).toBe(200);
+      expect((await waitForRun(api, pid, delayed, dRun)).status).toBe("COMPLETED");
     });
 
     it("an approver still needs execute permission on the pipeline", async () => {
