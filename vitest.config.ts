@@ -13,6 +13,8 @@ const ENGINE_E2E = [
   "test/outputs.test.ts",
   "test/caches.test.ts",
   "test/variable-group-runs.test.ts",
+  "test/subpipelines.test.ts",
+  "test/delays.test.ts",
 ];
 
 const hasPostgres =

@@ -242,6 +242,49 @@ export const ERRORS = {
     status: 400,
     summary: "A run variable is unknown, not a runtime variable, or has a value its type does not allow.",
   },
+  SUBPIPELINE_CYCLE: {
+    code: "DEVPIPE.00020250",
+    status: 409,
+    summary:
+      "A sub-pipeline step would run a pipeline already running above it (A runs B runs A); the step fails with this code in its message.",
+  },
+  SUBPIPELINE_TOO_DEEP: {
+    code: "DEVPIPE.00020251",
+    status: 409,
+    summary:
+      "A sub-pipeline step is already subpipelineDepth levels deep (docs/limits.md); the step fails with this code in its message.",
+  },
+  STEP_NOT_DELAYED: {
+    code: "DEVPIPE.00020252",
+    status: 409,
+    summary: "The step is not a delayed execution waiting (delay-pass, delay-refuse and delay act on one).",
+  },
+  DELAY_EXTENSIONS_USED: {
+    code: "DEVPIPE.00020253",
+    status: 409,
+    summary: "The delay was already extended as often as allowed (delayExtensions in docs/limits.md).",
+  },
+  STEP_NOT_SUSPENDED: {
+    code: "DEVPIPE.00020254",
+    status: 409,
+    summary: "The step is not a pipeline suspension waiting to be resumed.",
+  },
+  NOT_AN_APPROVER: {
+    code: "DEVPIPE.00020255",
+    status: 403,
+    summary: "The manual review names its approvers and the caller is not one of them.",
+  },
+  ALREADY_DECIDED: {
+    code: "DEVPIPE.00020256",
+    status: 409,
+    summary: "This approver already decided this manual review.",
+  },
+  NO_CONTAINER_RUNTIME: {
+    code: "DEVPIPE.00020257",
+    status: 409,
+    summary:
+      "A container-image step needs a container runtime and the runner has none (--container-runtime); the step fails with this code in its message.",
+  },
   INTERNAL: { code: "DEVPIPE.00020500", status: 500, summary: "Internal server error." },
   UNAVAILABLE: {
     code: "DEVPIPE.00020503",

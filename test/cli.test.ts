@@ -324,7 +324,13 @@ describe("pipewright CLI", { timeout: 120_000 }, () => {
 
   it("applies every example; runs the fan-out one", async () => {
     const examples = fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".yaml"));
-    expect(examples.sort()).toEqual(["fan-out.yaml", "git-build-test.yaml", "manual-review.yaml"]);
+    expect(examples.sort()).toEqual([
+      "delayed-deployment.yaml",
+      "fan-out.yaml",
+      "git-build-test.yaml",
+      "manual-review.yaml",
+      "two-approvers.yaml",
+    ]);
     for (const f of examples) {
       const res = await ok(["pipeline", "apply", "-f", path.join(ROOT, "examples", f)]);
       expect(res.stdout).toMatch(/^(created|updated) pipeline /);

@@ -26,6 +26,7 @@ import { createAuthenticator } from "./auth.js";
 import { registerBatchRoutes } from "./batch-routes.js";
 import { parseJsonBody } from "./body.js";
 import type { RouteContext } from "./context.js";
+import { registerDelayRoutes } from "./delay-routes.js";
 import { registerGroupRoutes } from "./group-routes.js";
 import { registerLogRoutes } from "./log-routes.js";
 import { registerPermissionRoutes } from "./permission-routes.js";
@@ -212,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerPipelineRoutes(app, ctx);
   registerBatchRoutes(app, ctx);
   registerRunCommandRoutes(app, ctx);
+  registerDelayRoutes(app, ctx);
   registerRunQueryRoutes(app, ctx);
   registerLogRoutes(app, ctx);
   registerVariableGroupRoutes(app, ctx);

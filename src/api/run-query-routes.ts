@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { yieldToEventLoop } from "../clock.js";
 import { invalid, PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
-import { ID_PATTERN, RUN_STATUSES, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
+import { ID_PATTERN, RUN_STATUSES, SUBPIPELINE_TASK, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
 import type { RunGraph, StepRunRecord } from "../store/run-records.js";
 import {
   latestStatusSchema,
@@ -86,7 +86,10 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
     // The view and its JSON of a run near the size limits take tens of milliseconds: the reads
     // before them are not added to that stretch.
     if (g.jobs.length + g.steps.length > 2000) await yieldToEventLoop();
-    return runDetailView(g, clock.now(), queue, attempts);
+    const children = g.steps.some((s) => s.task === SUBPIPELINE_TASK)
+      ? await store.childRunsOf(g.run.id)
+      : [];
+    return runDetailView(g, clock.now(), queue, attempts, children);
   }
 
   async function summariesOf(runs: Parameters<typeof runSummaryView>[0][], withStageIds: boolean) {

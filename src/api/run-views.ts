@@ -17,7 +17,12 @@ import type {
 
 const nullIfEmpty = (s: string | null): string | null => (s === "" ? null : s);
 
-function stepView(def: StepDef | undefined, s: RunGraph["steps"][number]): StepRun {
+function stepView(
+  def: StepDef | undefined,
+  s: RunGraph["steps"][number],
+  children: ReadonlyMap<string, RunRecord>,
+): StepRun {
+  const child = children.get(s.id);
   return {
     id: s.id,
     name: s.name,
@@ -38,6 +43,16 @@ function stepView(def: StepDef | undefined, s: RunGraph["steps"][number]): StepR
     // Ours: bytes of log stored so far, and the deadline of a waiting manual review.
     log_size: s.log_bytes,
     review_deadline: s.deadline,
+    sub_pipeline_run: child
+      ? {
+          pipeline_id: child.pipeline_id,
+          pipeline_run_id: child.id,
+          pipeline_name: child.pipeline_name,
+          run_number: child.run_number,
+          status: child.status,
+        }
+      : null,
+    approvals: s.approvals.map((a) => ({ ...a })),
   };
 }
 
@@ -65,6 +80,7 @@ function jobView(
   index: RunIndex,
   j: RunGraph["jobs"][number],
   attempts: readonly JobAttemptRecord[],
+  children: ReadonlyMap<string, RunRecord>,
 ): JobRun {
   const steps = index.stepsOfJob(j.id);
   return {
@@ -84,7 +100,7 @@ function jobView(
     message: j.message,
     start_time: j.start_time,
     end_time: j.end_time,
-    steps: steps.map((s) => stepView(def?.steps[s.idx], s)),
+    steps: steps.map((s) => stepView(def?.steps[s.idx], s, children)),
     exec_id: null,
     attempt: j.run_attempt,
     previous_attempts: attempts.filter((a) => a.job_id === j.id).map(attemptView),
@@ -96,6 +112,7 @@ function stageView(
   index: RunIndex,
   s: StageRunRecord,
   attempts: readonly JobAttemptRecord[],
+  children: ReadonlyMap<string, RunRecord>,
 ): StageRun {
   const jobs = index.jobsOfStage(s.idx);
   return {
@@ -115,7 +132,7 @@ function stageView(
     pause_time: 0,
     pre: [],
     post: [],
-    jobs: jobs.map((j) => jobView(def?.jobs[j.idx], index, j, attempts)),
+    jobs: jobs.map((j) => jobView(def?.jobs[j.idx], index, j, attempts, children)),
   };
 }
 
@@ -129,8 +146,13 @@ export function runDetailView(
   now: number,
   queue: { position: number } | undefined,
   attempts: readonly JobAttemptRecord[] = [],
+  /** The runs its sub-pipeline steps started. */
+  childRuns: readonly RunRecord[] = [],
 ): RunDetail {
   const r = g.run;
+  const children = new Map(
+    childRuns.flatMap((c) => (c.parent_step_id ? [[c.parent_step_id, c] as const] : [])),
+  );
   const def = r.context.definition;
   const index = indexRun(g);
   return {
@@ -148,7 +170,7 @@ export function runDetailView(
     start_time: r.start_time,
     end_time: r.end_time,
     pause_time: pauseTime(r, now),
-    stages: g.stages.map((s) => stageView(def.stages[s.idx], index, s, attempts)),
+    stages: g.stages.map((s) => stageView(def.stages[s.idx], index, s, attempts, children)),
     domain_id: "",
     project_id: r.project_id,
     region: "local",
@@ -171,6 +193,15 @@ export function runDetailView(
       value: v.is_secret ? SECRET_MASK : v.value,
       is_secret: v.is_secret,
     })),
+    parent_run:
+      r.parent_run_id && r.parent_pipeline_id && r.parent_job_id && r.parent_step_id
+        ? {
+            pipeline_id: r.parent_pipeline_id,
+            pipeline_run_id: r.parent_run_id,
+            job_run_id: r.parent_job_id,
+            step_run_id: r.parent_step_id,
+          }
+        : null,
   };
 }
 

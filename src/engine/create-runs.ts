@@ -19,6 +19,14 @@ export interface RunOptions {
   readonly trigger_type?: string | undefined;
 }
 
+/** Where a child run was started from: the parent run's sub-pipeline step. */
+export interface ParentLink {
+  readonly runId: string;
+  readonly pipelineId: string;
+  readonly jobId: string;
+  readonly stepId: string;
+}
+
 export interface Executor {
   readonly id: string;
   readonly name: string;
@@ -112,6 +120,8 @@ export interface BuildRunInput {
   readonly queueSeq: number;
   /** How the start was decided (see decideStart). */
   readonly start: StartDecision;
+  /** The sub-pipeline step starting this run, if one is. */
+  readonly parent?: ParentLink | undefined;
   readonly newId: () => string;
 }
 
@@ -170,6 +180,10 @@ export function buildRunGraph(input: BuildRunInput): RunGraph {
     start_reason: refused ? start.reason : null,
     message: refused ? start.reason : null,
     context: { definition: def, variables: input.variables, sources: o.sources ?? p.spec.sources },
+    parent_run_id: input.parent?.runId ?? null,
+    parent_pipeline_id: input.parent?.pipelineId ?? null,
+    parent_job_id: input.parent?.jobId ?? null,
+    parent_step_id: input.parent?.stepId ?? null,
     create_time: now,
     update_time: now,
     version: 0,
@@ -238,6 +252,7 @@ export function buildRunGraph(input: BuildRunInput): RunGraph {
           start_time: 0,
           end_time: 0,
           outputs: [],
+          approvals: [],
         });
       });
     });

@@ -15,6 +15,7 @@ import { type Artifacts, createArtifacts } from "./artifacts.js";
 import { type Caches, createCaches } from "./caches.js";
 import { type CodeEvents, createCodeEvents } from "./code-events.js";
 import type { Executor } from "./create-runs.js";
+import { type DelayAction, delayActionChanges } from "./delays.js";
 import { expireLeases } from "./leases.js";
 import type { LogHub } from "./log-hub.js";
 import { createPoller } from "./polling.js";
@@ -32,6 +33,7 @@ import {
   createStartRuns,
   type RunOneRequest,
 } from "./start-runs.js";
+import { createSubpipelines } from "./subpipelines.js";
 import { createSuperseder } from "./supersede.js";
 
 export interface EngineConfig {
@@ -73,12 +75,21 @@ export interface EngineDeps {
 
 export interface ReviewRequest {
   readonly runId: string;
-  readonly jobRunId: string;
+  /** Null for CodeArts's manual/pass form, which names only the step. */
+  readonly jobRunId: string | null;
   readonly stepRunId: string;
   readonly decision: ReviewDecision;
   readonly who: Executor;
   /** What the reviewer wrote (approval_description). */
   readonly description?: string | undefined;
+}
+
+export interface DelayActionRequest {
+  readonly runId: string;
+  readonly jobRunId: string;
+  readonly stepRunId: string;
+  readonly action: DelayAction;
+  readonly who: Executor;
 }
 
 export interface Engine {
@@ -102,6 +113,8 @@ export interface Engine {
   stopRun(runId: string, who: string): Promise<void>;
   retryRun(runId: string, who: string): Promise<void>;
   review(req: ReviewRequest): Promise<void>;
+  /** CodeArts's delay-pass, delay-refuse, delay (an hour more) on a delay step; resume on a suspension. */
+  delayAction(req: DelayActionRequest): Promise<void>;
   deletePipeline(pipelineId: string, who: string): Promise<void>;
   /** For runner agents (the embedded one and remote ones alike). */
   readonly runners: RunnerProtocol;
@@ -140,6 +153,8 @@ export function createEngine(deps: EngineDeps): Engine {
             writer.forget(runId);
             events.changed(runId);
             pump.admission();
+            // A child run's end is its parent step's to follow.
+            pump.subpipelines();
           }
         }
       },
@@ -148,6 +163,7 @@ export function createEngine(deps: EngineDeps): Engine {
         runners.notifyWork();
       },
       scheduleReviews: () => reviews.schedule(),
+      subpipelines: () => subpipelines.reconcile(),
     },
     { clock, logger },
   );
@@ -213,6 +229,8 @@ export function createEngine(deps: EngineDeps): Engine {
     superseding: (runs) => superseder.started(runs),
   });
 
+  const subpipelines = createSubpipelines({ store, writer, start, now, logger });
+
   let started = false;
   let stopped = false;
   let sweepTimer: Timer | undefined;
@@ -249,6 +267,7 @@ export function createEngine(deps: EngineDeps): Engine {
       try {
         await expireLeases({ store, writer, wake: pump, now });
         await reviews.expire();
+        await subpipelines.reconcile();
         await scheduler.fireDue();
         await poller.pollDue();
         retention.due();
@@ -327,6 +346,12 @@ export function createEngine(deps: EngineDeps): Engine {
     retryRun: (runId, who) => commands.retryRun(runId, who),
     deletePipeline: (pipelineId, who) => commands.deletePipeline(pipelineId, who),
     review: (req) =>
-      reviews.decide(req.runId, req.jobRunId, req.stepRunId, req.decision, req.who.name, req.description),
+      reviews.decide(req.runId, req.jobRunId, req.stepRunId, req.decision, req.who, req.description),
+    delayAction: (req) =>
+      writer
+        .mutate(req.runId, (g) =>
+          delayActionChanges(g, req.jobRunId, req.stepRunId, req.action, req.who.name, now(), writer.nextSeq),
+        )
+        .then(() => undefined),
   };
 }

@@ -10,12 +10,15 @@ import {
 } from "../pipeline/condition.js";
 import { DEFAULT_CONDITION, stageOrder } from "../pipeline/definition.js";
 import { jobOutputs } from "../pipeline/outputs.js";
-import { checkpointSettings } from "../pipeline/task-inputs.js";
+import { checkpointSettings, delaySeconds } from "../pipeline/task-inputs.js";
 import type { Definition, JobDef, StageDef } from "../pipeline/types.js";
 import {
   CHECKPOINT_TASK,
+  DELAY_TASK,
   type NodeStatus,
   type RunStatus,
+  SUBPIPELINE_TASK,
+  SUSPEND_TASK,
   TERMINAL_NODE_STATUSES as TERMINAL_NODE,
   TERMINAL_RUN_STATUSES,
 } from "../pipeline/vocabulary.js";
@@ -467,9 +470,10 @@ export function planRun(g: RunGraph, env: PlanEnv): RunChanges {
 }
 
 /**
- * What happens when a job is about to execute its step `job.next_step`: a manual review pauses
- * the job (the step waits with a deadline), no step left completes it, anything else queues it
- * for a runner.
+ * What happens when a job is about to execute its step `job.next_step`: a manual review or a
+ * delay pauses the job (the step waits with a deadline), a suspension suspends it (until resumed),
+ * a sub-pipeline runs on the server (the step is RUNNING while its child run is; no runner holds
+ * the job), no step left completes it, anything else queues it for a runner.
  */
 export function enterNextStep(
   job: JobRunRecord,
@@ -482,8 +486,38 @@ export function enterNextStep(
   if (next === undefined) {
     return { jobs: [{ id: job.id, status: "COMPLETED", next_step: job.next_step, end_time: now }] };
   }
+  const step = steps[job.next_step]!;
+  const startTime = job.start_time || now;
+  if (next.task === DELAY_TASK) {
+    return {
+      jobs: [{ id: job.id, status: "PAUSED", next_step: job.next_step, start_time: startTime }],
+      steps: [{ id: step.id, status: "PAUSED", start_time: now, deadline: now + delaySeconds(next) * 1000 }],
+    };
+  }
+  if (next.task === SUSPEND_TASK) {
+    return {
+      jobs: [{ id: job.id, status: "SUSPEND", next_step: job.next_step, start_time: startTime }],
+      steps: [{ id: step.id, status: "SUSPEND", start_time: now, deadline: null }],
+    };
+  }
+  if (next.task === SUBPIPELINE_TASK) {
+    return {
+      jobs: [
+        {
+          id: job.id,
+          status: "RUNNING",
+          next_step: job.next_step,
+          start_time: startTime,
+          // The server holds the job now: a runner that brought it here is through with it.
+          runner_id: null,
+          lease_expires: null,
+          pgid: null,
+        },
+      ],
+      steps: [{ id: step.id, status: "RUNNING", start_time: now, deadline: null }],
+    };
+  }
   if (next.task === CHECKPOINT_TASK) {
-    const step = steps[job.next_step]!;
     const { timeoutSeconds } = checkpointSettings(next);
     return {
       jobs: [{ id: job.id, status: "PAUSED", next_step: job.next_step, start_time: job.start_time || now }],
@@ -510,6 +544,8 @@ export function deriveRunStatus(
     if (stages.some((s) => s.status === "CANCELED")) return "CANCELED";
     return "COMPLETED";
   }
+  // A suspended job holds the whole run until someone resumes it (CodeArts's SUSPEND).
+  if (jobs.some((j) => j.status === "SUSPEND")) return "SUSPEND";
   if (jobs.some((j) => j.status === "RUNNING")) return "RUNNING";
   if (jobs.some((j) => j.status === "PAUSED")) return "PAUSED";
   // Before its first job starts, a run is QUEUED: it waits for runner capacity.

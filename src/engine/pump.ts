@@ -19,6 +19,8 @@ export interface PumpTasks {
   dispatch(): Promise<void>;
   /** Arms the timer of the next manual-review deadline. */
   scheduleReviews(): Promise<void>;
+  /** Starts the child runs sub-pipeline steps wait for, and ends the steps whose child ended. */
+  subpipelines(): Promise<void>;
 }
 
 export interface Pump extends Wakeups {
@@ -46,12 +48,13 @@ export function createPump(tasks: PumpTasks, deps: { clock: Clock; logger: Logge
   let mayWait = true;
   let dispatch = false;
   let reviews = false;
+  let subpipelines = false;
   let started = false;
   let stopped = false;
   let scheduled = false;
   let pumping = false;
 
-  const pending = (): boolean => dirtyRuns.size > 0 || admission || dispatch || reviews;
+  const pending = (): boolean => dirtyRuns.size > 0 || admission || dispatch || reviews || subpipelines;
 
   function kick(): void {
     if (stopped || !started || scheduled) return;
@@ -86,6 +89,10 @@ export function createPump(tasks: PumpTasks, deps: { clock: Clock; logger: Logge
           reviews = false;
           await tasks.scheduleReviews();
         }
+        if (subpipelines) {
+          subpipelines = false;
+          await tasks.subpipelines();
+        }
       }
     } catch (err) {
       logger.error({ err }, "scheduler pass failed");
@@ -117,11 +124,13 @@ export function createPump(tasks: PumpTasks, deps: { clock: Clock; logger: Logge
     }),
     dispatch: mark(() => (dispatch = true)),
     reviews: mark(() => (reviews = true)),
+    subpipelines: mark(() => (subpipelines = true)),
     all: mark(() => {
       mayWait = true;
       admission = true;
       dispatch = true;
       reviews = true;
+      subpipelines = true;
     }),
     start() {
       if (started) return;
@@ -130,6 +139,7 @@ export function createPump(tasks: PumpTasks, deps: { clock: Clock; logger: Logge
       admission = true;
       dispatch = true;
       reviews = true;
+      subpipelines = true;
       kick();
     },
     stop() {

@@ -4,8 +4,8 @@
 
 import type { Clock, Timer } from "../clock.js";
 import { PipewrightError } from "../errors.js";
-import { checkpointSettings } from "../pipeline/task-inputs.js";
-import { CHECKPOINT_TASK, type NodeStatus } from "../pipeline/vocabulary.js";
+import { approvalSettings, checkpointSettings } from "../pipeline/task-inputs.js";
+import { CHECKPOINT_TASK, DELAY_TASK, type NodeStatus } from "../pipeline/vocabulary.js";
 import type { JobRunRecord, RunChanges, RunGraph } from "../store/run-records.js";
 import type { RunStore } from "../store/store.js";
 import { mergeChanges } from "./graph.js";
@@ -46,20 +46,31 @@ export function reviewChanges(
   );
 }
 
-/** A reviewer's decision on step `stepRunId` of job `jobRunId`; throws when it is not waiting for one. */
+/** Who decides: the caller's credential id and name (a review's approvers name either). */
+export interface Reviewer {
+  readonly id: string;
+  readonly name: string;
+}
+
+/**
+ * A reviewer's decision on step `stepRunId` (of job `jobRunId`, or of whichever job it is in when
+ * null: the manual/pass form names no job); throws when it is not waiting for one, or when the
+ * review names its approvers and the caller is not one of them. With several approvers, a refusal
+ * decides at once; a pass decides under `any`, and under `all` once every approver passed.
+ */
 export function decisionChanges(
   g: RunGraph,
-  jobRunId: string,
+  jobRunId: string | null,
   stepRunId: string,
   decision: ReviewDecision,
-  who: string,
+  who: Reviewer,
   now: number,
   nextSeq: () => number,
   /** What the reviewer wrote (CodeArts's approval_description), kept in the step's message. */
   description?: string,
 ): RunChanges {
   const step = g.steps.find((s) => s.id === stepRunId);
-  const job = g.jobs.find((j) => j.id === jobRunId);
+  const job = g.jobs.find((j) => j.id === (jobRunId ?? step?.job_id));
   if (!step || !job || step.job_id !== job.id) {
     throw new PipewrightError("JOB_NOT_FOUND", `No step ${stepRunId} of job ${jobRunId} in run ${g.run.id}.`);
   }
@@ -69,9 +80,35 @@ export function decisionChanges(
       `Step ${stepRunId} is ${step.status}, not a manual review waiting for a decision.`,
     );
   }
-  const said = description?.trim();
-  const message = `${decision === "pass" ? "approved" : "refused"} by ${who}${said ? `: ${said}` : ""}`;
-  return reviewChanges(g, job, stepRunId, decision, message, now, nextSeq);
+  const settings = g.run.context.definition.stages[job.stage_idx]!.jobs[job.idx]!.steps[step.idx]!;
+  const { approvers, strategy } = approvalSettings(settings);
+  const as = approvers.find((a) => a === who.id || a === who.name);
+  if (approvers.length > 0 && as === undefined) {
+    throw new PipewrightError(
+      "NOT_AN_APPROVER",
+      `Step ${stepRunId} is reviewed by ${approvers.join(", ")}; ${who.name} is not one of them.`,
+    );
+  }
+  const approver = as ?? who.name;
+  if (step.approvals.some((a) => a.approver === approver)) {
+    throw new PipewrightError("ALREADY_DECIDED", `${approver} already decided step ${stepRunId}.`);
+  }
+  const said = description?.trim() ?? "";
+  const approvals = [...step.approvals, { approver, decision, description: said, time: now }];
+  const message = `${decision === "pass" ? "approved" : "refused"} by ${who.name}${said ? `: ${said}` : ""}`;
+  const waitingFor =
+    decision === "pass" && strategy === "all"
+      ? approvers.filter((a) => !approvals.some((x) => x.approver === a && x.decision === "pass"))
+      : [];
+  if (waitingFor.length > 0) {
+    return {
+      steps: [{ id: step.id, approvals, message: `${message}; waiting for ${waitingFor.join(", ")}` }],
+    };
+  }
+  return mergeChanges(
+    { steps: [{ id: step.id, approvals }] },
+    reviewChanges(g, job, stepRunId, decision, message, now, nextSeq),
+  );
 }
 
 /** A review nobody decided in time: its timeout_strategy decides. Null when it is not waiting any more. */
@@ -84,6 +121,7 @@ export function timeoutChanges(
   const step = g.steps.find((s) => s.id === stepId);
   if (!step || step.status !== "PAUSED") return null;
   const job = g.jobs.find((j) => j.id === step.job_id)!;
+  if (step.task === DELAY_TASK) return reviewChanges(g, job, step.id, "pass", "delay elapsed", now, nextSeq);
   const settings = g.run.context.definition.stages[job.stage_idx]!.jobs[job.idx]!.steps[step.idx]!;
   const pass = checkpointSettings(settings).timeoutStrategy === "pass";
   const message = pass ? "approved: review timed out" : "refused: review timed out";
@@ -93,10 +131,10 @@ export function timeoutChanges(
 export interface Reviews {
   decide(
     runId: string,
-    jobRunId: string,
+    jobRunId: string | null,
     stepRunId: string,
     decision: ReviewDecision,
-    who: string,
+    who: Reviewer,
     description?: string,
   ): Promise<void>;
   /** Decides every review whose deadline has passed. */

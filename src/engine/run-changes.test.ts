@@ -12,6 +12,8 @@ import { INTERRUPTED_MESSAGE, interruptedChanges } from "./recovery.js";
 import { decisionChanges, timeoutChanges } from "./review.js";
 import { retryChanges, stopChanges } from "./run-commands.js";
 
+const BOB = { id: "bob-token", name: "bob" };
+
 const twoStages = () =>
   step(
     newRun({
@@ -159,7 +161,7 @@ describe("review decisions", () => {
   it("a pass completes the step and queues the job for its next step", () => {
     let g = paused();
     const r = g.steps.find((s) => s.identifier === "review")!;
-    g = apply(g, decisionChanges(g, job(g, "approve").id, r.id, "pass", "bob", 7000, nextSeq));
+    g = apply(g, decisionChanges(g, job(g, "approve").id, r.id, "pass", BOB, 7000, nextSeq));
     expect(g.steps.find((s) => s.id === r.id)).toMatchObject({
       status: "COMPLETED",
       message: "approved by bob",
@@ -171,7 +173,7 @@ describe("review decisions", () => {
   it("a refusal fails the step, the job and the run", () => {
     let g = paused();
     const r = g.steps.find((s) => s.identifier === "review")!;
-    g = apply(g, decisionChanges(g, job(g, "approve").id, r.id, "refuse", "bob", 7000, nextSeq));
+    g = apply(g, decisionChanges(g, job(g, "approve").id, r.id, "refuse", BOB, 7000, nextSeq));
     expect(g.steps.find((s) => s.id === r.id)).toMatchObject({ status: "FAILED", message: "refused by bob" });
     expect(job(g, "approve").status).toBe("FAILED");
     expect(g.run.status).toBe("FAILED");
@@ -181,11 +183,10 @@ describe("review decisions", () => {
     const g = paused();
     const after = g.steps.find((s) => s.identifier === "after")!;
     expect(
-      refusal(() => decisionChanges(g, job(g, "approve").id, after.id, "pass", "bob", 7000, nextSeq)).key,
+      refusal(() => decisionChanges(g, job(g, "approve").id, after.id, "pass", BOB, 7000, nextSeq)).key,
     ).toBe("STEP_NOT_WAITING");
     expect(
-      refusal(() => decisionChanges(g, job(g, "approve").id, "x".repeat(32), "pass", "bob", 7000, nextSeq))
-        .key,
+      refusal(() => decisionChanges(g, job(g, "approve").id, "x".repeat(32), "pass", BOB, 7000, nextSeq)).key,
     ).toBe("JOB_NOT_FOUND");
   });
 
@@ -202,7 +203,7 @@ describe("review decisions", () => {
     // A review already decided is left alone.
     const g = paused();
     const r = g.steps.find((s) => s.identifier === "review")!;
-    const decided = apply(g, decisionChanges(g, job(g, "approve").id, r.id, "pass", "bob", 7000, nextSeq));
+    const decided = apply(g, decisionChanges(g, job(g, "approve").id, r.id, "pass", BOB, 7000, nextSeq));
     expect(timeoutChanges(decided, r.id, 70_000, nextSeq)).toBeNull();
   });
 });

@@ -117,6 +117,7 @@ export function retryChanges(
       deadline: null,
       log_bytes: 0,
       outputs: [],
+      approvals: [],
     })),
     // Kept attempts take their logs along; a step of a job that never started has none.
     keepAttempts,
@@ -161,12 +162,21 @@ export function createRunCommands(deps: {
     });
     if (!g) return;
     await deps.cancel(running);
+    // A sub-pipeline step's child run is part of the work stopped: it stops too (and its own).
+    for (const child of await store.childRunsOf(runId)) {
+      if (TERMINAL_RUN_STATUSES.has(child.status)) continue;
+      await stopRun(child.id, who, `stopped with its parent run (${why ?? `stopped by ${who}`})`).catch(
+        (err: unknown) => {
+          if (!(err instanceof PipewrightError && err.key === "RUN_NOT_STOPPABLE")) throw err;
+        },
+      );
+    }
   }
 
   return {
     stopRun,
 
-    async retryRun(runId) {
+    async retryRun(runId, who) {
       // A stopped job's runner may still be winding down (killing its processes, removing its
       // workspace, closing its step logs): the new attempt uses the same workspace and step ids.
       const current = await store.getRun(runId);
@@ -174,6 +184,17 @@ export function createRunCommands(deps: {
         const g = await store.getRunGraph(runId);
         const stopped = (g?.jobs ?? []).filter((j) => j.status === "CANCELED" && j.runner_id !== null);
         await deps.cancel(stopped.map((j) => ({ id: j.id, attempt: j.attempt, runnerId: j.runner_id! })));
+      }
+      // Child runs that failed or were stopped are retried first (their own failed jobs again,
+      // in the same child run), so that the parent's sub-pipeline steps, started again, wait for
+      // them rather than read their old result. A completed child is kept: its step completes.
+      const children = await store.childRunsOf(runId);
+      if (current && (current.status === "FAILED" || current.status === "CANCELED")) {
+        for (const child of children) {
+          if (child.status !== "FAILED" && child.status !== "CANCELED") continue;
+          if (child.start_status === "START_FAILED") continue;
+          await this.retryRun(child.id, who);
+        }
       }
       await writer.mutate(runId, (g) => retryChanges(g, now(), writer.nextSeq, deps.newId));
       wake.waiting();

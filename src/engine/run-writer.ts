@@ -9,7 +9,7 @@ import { type Clock, yieldToEventLoop } from "../clock.js";
 import type { ConditionAst } from "../pipeline/condition.js";
 import { parseDefinitionAsync } from "../pipeline/definition.js";
 import type { Definition } from "../pipeline/types.js";
-import { TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
+import { SUBPIPELINE_TASK, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
 import type { ClaimedJob, JobFence, RunChanges, RunGraph } from "../store/run-records.js";
 import type { PipelineRecord, Store } from "../store/store.js";
 import { applyChanges, isEmptyChanges, mergeChanges } from "./graph.js";
@@ -46,6 +46,8 @@ export interface Wakeups {
   dispatch(): void;
   /** A manual review got a deadline: the review timer may need to fire sooner. */
   reviews(): void;
+  /** A sub-pipeline step started, or a child run ended: its parent step has something to do. */
+  subpipelines(): void;
 }
 
 export interface RunWriter {
@@ -107,6 +109,9 @@ interface PendingChange {
   readonly resolve: (g: RunGraph | undefined) => void;
   readonly reject: (err: unknown) => void;
 }
+
+const isSubpipelineStep = (g: RunGraph, stepId: string): boolean =>
+  g.steps.some((s) => s.id === stepId && s.task === SUBPIPELINE_TASK);
 
 const withVersion = (g: RunGraph, version: number): RunGraph =>
   applyChanges(g, { run: { id: g.run.id, version } });
@@ -174,6 +179,9 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
     if (ended) wake.admission();
     if (changes.jobs?.some((j) => j.status === "QUEUED")) wake.dispatch();
     if (changes.steps?.some((s) => s.deadline !== undefined && s.deadline !== null)) wake.reviews();
+    if (ended && after.run.parent_run_id !== null) wake.subpipelines();
+    if (changes.steps?.some((s) => s.status === "RUNNING" && isSubpipelineStep(after, s.id)))
+      wake.subpipelines();
     events.changed(after.run.id);
   }
 

@@ -16,6 +16,7 @@ import {
   buildRunGraph,
   decideStart,
   type Executor,
+  type ParentLink,
   type RunOptions,
   resolveVariables,
   validateRunOptions,
@@ -60,6 +61,11 @@ export interface RunOneRequest {
 
 export interface StartRuns {
   batchRun(req: BatchRunRequest): Promise<BatchRunResult>;
+  /**
+   * The child run of a sub-pipeline step: created unless the step already has one (answered
+   * then), in one transaction with the check, the parent step named on the child.
+   */
+  runChild(req: RunOneRequest & { readonly parent: ParentLink }): Promise<RunRecord>;
   /** The run's record as created: START_FAILED when the pipeline is disabled or at an ABORT limit. */
   runOne(req: RunOneRequest): Promise<RunRecord>;
 }
@@ -70,6 +76,7 @@ const LARGE_RUN_NODES = 2000;
 interface StartItem {
   readonly pipelineId: string;
   readonly options: RunOptions;
+  readonly parent?: ParentLink | undefined;
 }
 
 export function createStartRuns(deps: {
@@ -135,6 +142,7 @@ export function createStartRuns(deps: {
         queueSeq: writer.nextSeq(),
         start,
         newId,
+        parent: it.parent,
       });
       // A run near the size limits takes tens of milliseconds to build and as many to plan:
       // the event loop gets a turn in between, as the store gives it between bulk rows.
@@ -258,6 +266,28 @@ export function createStartRuns(deps: {
       }
       started(result.created);
       return { runs: result.runs, replayed: result.replayed };
+    },
+
+    async runChild(req) {
+      const attempt = () =>
+        store.transaction(async (tx) => {
+          const existing = await tx.childRunOfStep(req.parent.stepId);
+          if (existing) return { existing, created: [] as RunGraph[] };
+          return { existing: undefined, created: await createRuns(tx, [req], req.executor) };
+        });
+      let result: Awaited<ReturnType<typeof attempt>>;
+      try {
+        result = await attempt();
+      } catch (err) {
+        // Another replica (or pass) started the step's child meanwhile: the unique index on the
+        // parent step refused this one, and the child there is the answer.
+        const existing = await store.childRunOfStep(req.parent.stepId);
+        if (!existing) throw err;
+        return existing;
+      }
+      if (result.existing) return result.existing;
+      started(result.created);
+      return result.created[0]!.run;
     },
 
     async runOne(req) {

@@ -414,7 +414,7 @@ describe("parseDefinition: tasks and their inputs", () => {
     );
     expect(msg).toBe(
       'definition.stages[0].jobs[0].steps[2].task: unsupported task "official_devcloud_cloudBuild"; ' +
-        "supported tasks: official_shell_plugin, official_git_clone, official_devcloud_checkpoint",
+        "supported tasks: official_shell_plugin, official_git_clone, official_devcloud_checkpoint, official_devcloud_subPipeline, official_devcloud_delay, SuspendPipeline",
     );
   });
 

@@ -78,6 +78,13 @@ export const LIMITS = {
   /** Levels of pipeline groups (CodeArts allows three), and groups of one project (CodeArts: 1,000). */
   groupDepth: 3,
   groupsPerProject: 1_000,
+  /** Levels of sub-pipeline runs under a top-level run (a run of A runs B runs C: depth 2). */
+  subpipelineDepth: 5,
+  /** A delay step's wait, in seconds (CodeArts's delayTime; 7 days), and how often it may be extended. */
+  delaySeconds: 7 * 24 * 3600,
+  delayExtensions: 3,
+  /** Approvers named by one manual review. */
+  approvers: 100,
 } as const;
 
 export type LimitName = keyof typeof LIMITS;

@@ -6,14 +6,31 @@ import { LIMITS } from "./limits.js";
 import type { StepDef, StepInput } from "./types.js";
 import {
   CHECKPOINT_TASK,
+  DELAY_TASK,
   GIT_CLONE_TASK,
+  ID_PATTERN,
   SHELL_SCRIPT_INPUT,
   SHELL_TASK,
+  SUBPIPELINE_TASK,
+  SUSPEND_TASK,
   type TaskName,
 } from "./vocabulary.js";
 
 export const MAX_TIMEOUT_SECONDS = LIMITS.timeoutSeconds;
 export const CHECKPOINT_TIMEOUT_STRATEGIES = ["reject", "pass"] as const;
+/** How several approvers decide a review (CodeArts's checkStrategy): all of them, or any one. */
+export const CHECK_STRATEGIES = ["all", "any"] as const;
+export type CheckStrategy = (typeof CHECK_STRATEGIES)[number];
+
+/**
+ * The sub-pipeline task's inputs as the CodeArts editor writes them (the child pipeline's id and
+ * the branch), with the short names of the manual's YAML form (`pipelineId`, `branch`) accepted
+ * too. Every other input is a variable of the child run.
+ */
+export const SUBPIPELINE_ID_INPUTS = ["SYSTEM_DEVCLOUD_SUBPIPELINE_TRIGGER_ID", "pipelineId"] as const;
+export const SUBPIPELINE_BRANCH_INPUTS = ["SYSTEM_DEVCLOUD_SUBPIPELINE_BRANCH", "branch"] as const;
+/** The branch value that means "what the parent run was started at". */
+export const PARENT_BRANCH = "PARENT";
 export type CheckpointTimeoutStrategy = (typeof CHECKPOINT_TIMEOUT_STRATEGIES)[number];
 
 /** CodeArts fills absent optional fields with null, so null means "use the default" throughout. */
@@ -69,6 +86,24 @@ export function checkTaskInputs(t: TaskName, list: readonly StepInput[], path: s
           );
         }
       }
+      const approvers = at("approvers");
+      if (approvers && !absent(approvers.value)) {
+        const names = approverList(approvers.value);
+        if (names === null)
+          throw bad(approvers.path, "approvers must be a comma-separated string or an array of strings");
+        if (names.length > LIMITS.approvers) {
+          throw bad(
+            approvers.path,
+            `names ${names.length} approvers, more than the limit of ${LIMITS.approvers} (limit approvers)`,
+          );
+        }
+      }
+      for (const key of ["check_strategy", "checkStrategy"]) {
+        const cs = at(key);
+        if (cs && !absent(cs.value) && cs.value !== "" && !CHECK_STRATEGIES.some((c) => c === cs.value)) {
+          throw bad(cs.path, `${key} must be one of ${CHECK_STRATEGIES.join(", ")}`);
+        }
+      }
       const strategy = at("timeout_strategy");
       if (strategy && !absent(strategy.value) && strategy.value !== "") {
         if (!CHECKPOINT_TIMEOUT_STRATEGIES.some((s) => s === strategy.value)) {
@@ -80,6 +115,51 @@ export function checkTaskInputs(t: TaskName, list: readonly StepInput[], path: s
       }
       return;
     }
+    case SUBPIPELINE_TASK: {
+      const ids = SUBPIPELINE_ID_INPUTS.map(at).filter((x) => x !== null);
+      if (ids.length === 0) {
+        throw bad(`${path}.inputs`, `${SUBPIPELINE_ID_INPUTS[0]} (the pipeline to run) is required for ${t}`);
+      }
+      if (ids.length > 1)
+        throw bad(ids[1]!.path, `give the pipeline to run once (${SUBPIPELINE_ID_INPUTS.join(" or ")})`);
+      const id = ids[0]!;
+      if (typeof id.value !== "string" || !new RegExp(ID_PATTERN).test(id.value)) {
+        throw bad(id.path, "must be the id of a pipeline of the project (32 letters and digits)");
+      }
+      for (const [i, input] of list.entries()) {
+        const v = input.value;
+        if (!absent(v) && typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
+          throw bad(`${path}.inputs[${i}].value`, "must be a string, a number or a boolean");
+        }
+        if (typeof v === "string" && v.length > LIMITS.variableValueLength) {
+          throw bad(
+            `${path}.inputs[${i}].value`,
+            `is longer than ${LIMITS.variableValueLength} characters (limit variableValueLength)`,
+          );
+        }
+      }
+      return;
+    }
+    case DELAY_TASK: {
+      const type = at("timerType");
+      if (type && !absent(type.value) && type.value !== "delay") {
+        // A wall-clock time in a named time zone ("China Standard Time") needs a zone table
+        // Pipewright does not have; refused plainly rather than guessed.
+        throw bad(type.path, 'only timerType "delay" (wait delayTime seconds) is supported here');
+      }
+      const time = at("delayTime");
+      if (!time) throw bad(`${path}.inputs`, `delayTime (seconds to wait) is required for ${t}`);
+      const secs = plainSeconds(time.value);
+      if (secs === null || secs < 1 || secs > LIMITS.delaySeconds) {
+        throw bad(
+          time.path,
+          `delayTime must be a whole number of seconds from 1 to ${LIMITS.delaySeconds} (limit delaySeconds)`,
+        );
+      }
+      return;
+    }
+    case SUSPEND_TASK:
+      return;
     case GIT_CLONE_TASK: {
       for (const key of ["repository", "alias"]) {
         const input = at(key);
@@ -124,4 +204,52 @@ export function checkpointSettings(step: StepDef): {
     // Failing closed: a review nobody answers is refused unless the step says `pass`.
     timeoutStrategy: s === "pass" ? "pass" : "reject",
   };
+}
+
+/** Seconds given as a number or a numeric string, or null. */
+function plainSeconds(v: unknown): number | null {
+  if (typeof v === "number") return Number.isSafeInteger(v) ? v : null;
+  if (typeof v === "string" && /^\s*\d+\s*$/.test(v)) return Number(v);
+  return null;
+}
+
+/** The approvers a review names: a comma-separated string or an array of strings; null if neither. */
+export function approverList(v: unknown): string[] | null {
+  if (absent(v) || v === "") return [];
+  const items = typeof v === "string" ? v.split(",") : Array.isArray(v) ? v : null;
+  if (items === null || items.some((x) => typeof x !== "string")) return null;
+  return [...new Set((items as string[]).map((x) => x.trim()).filter(Boolean))];
+}
+
+/** Who decides a manual review and how: nobody named means anyone with execute permission. */
+export function approvalSettings(step: StepDef): { approvers: string[]; strategy: CheckStrategy } {
+  const cs = stepInput(step, "check_strategy") ?? stepInput(step, "checkStrategy");
+  return {
+    approvers: approverList(stepInput(step, "approvers")) ?? [],
+    // CodeArts's default in the editor is "all".
+    strategy: cs === "any" ? "any" : "all",
+  };
+}
+
+/** The pipeline a sub-pipeline step runs, its branch choice, and the child run's variables. */
+export function subpipelineSettings(step: StepDef): {
+  pipelineId: string;
+  branch: string | null;
+  variables: { name: string; value: string }[];
+} {
+  const own = new Set<string>([...SUBPIPELINE_ID_INPUTS, ...SUBPIPELINE_BRANCH_INPUTS]);
+  const id = SUBPIPELINE_ID_INPUTS.map((k) => stepInput(step, k)).find((v) => typeof v === "string");
+  const b = SUBPIPELINE_BRANCH_INPUTS.map((k) => stepInput(step, k)).find((v) => typeof v === "string");
+  return {
+    pipelineId: id as string,
+    branch: typeof b === "string" && b.trim() !== "" && b !== PARENT_BRANCH ? b.trim() : null,
+    variables: step.inputs
+      .filter((i) => !own.has(i.key) && !absent(i.value))
+      .map((i) => ({ name: i.key, value: String(i.value) })),
+  };
+}
+
+/** How long a delay step waits (already validated), in seconds. */
+export function delaySeconds(step: StepDef): number {
+  return plainSeconds(stepInput(step, "delayTime")) ?? 1;
 }

@@ -67,7 +67,29 @@ export const GIT_CLONE_TASK = "official_git_clone";
 /** The manual review: the scheduler pauses the job there; no runner executes it. */
 export const CHECKPOINT_TASK = "official_devcloud_checkpoint";
 
-export const SUPPORTED_TASKS = [SHELL_TASK, GIT_CLONE_TASK, CHECKPOINT_TASK] as const;
+/** Runs another pipeline of the project; the step follows the child run (engine/subpipelines.ts). */
+export const SUBPIPELINE_TASK = "official_devcloud_subPipeline";
+/** DelayedExecution: the job waits a while on the server, then goes on. */
+export const DELAY_TASK = "official_devcloud_delay";
+/** PipelineSuspension: the run is SUSPEND until someone resumes it. */
+export const SUSPEND_TASK = "SuspendPipeline";
+
+/** Steps the server itself carries out: no runner executes them (the job waits at them). */
+export const SERVER_TASKS: ReadonlySet<string> = new Set([
+  CHECKPOINT_TASK,
+  SUBPIPELINE_TASK,
+  DELAY_TASK,
+  SUSPEND_TASK,
+]);
+
+export const SUPPORTED_TASKS = [
+  SHELL_TASK,
+  GIT_CLONE_TASK,
+  CHECKPOINT_TASK,
+  SUBPIPELINE_TASK,
+  DELAY_TASK,
+  SUSPEND_TASK,
+] as const;
 export type TaskName = (typeof SUPPORTED_TASKS)[number];
 
 /** The shell task's script input. */

@@ -10,7 +10,7 @@ import { cloneUrlProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { OUTPUT_FILE_VARIABLE, parseOutputs, type StepOutput } from "../pipeline/outputs.js";
 import { WORKSPACE_VARIABLE } from "../pipeline/system-variables.js";
-import { CHECKPOINT_TASK, GIT_CLONE_TASK, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
+import { GIT_CLONE_TASK, SERVER_TASKS, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
 import {
   ArtifactRefused,
   artifactStream,
@@ -105,8 +105,9 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       try {
         for (let i = job.startStep; i < job.steps.length; i++) {
           const step = job.steps[i]!;
-          // A manual review is the scheduler's: the job stops before it and resumes after it.
-          if (step.task === CHECKPOINT_TASK) {
+          // A manual review, a delay, a suspension or a sub-pipeline is the server's: the job
+          // stops before it and resumes after it.
+          if (SERVER_TASKS.has(step.task)) {
             outcome = { status: "COMPLETED", nextStep: i, message: null };
             return outcome;
           }

@@ -36,6 +36,14 @@ export interface RunRecord {
   readonly start_reason: string | null;
   readonly message: string | null;
   readonly context: RunContext;
+  /**
+   * The sub-pipeline step that started this run (engine/subpipelines.ts), or null for a run
+   * started any other way. A step starts at most one child run (a unique index holds it).
+   */
+  readonly parent_run_id: string | null;
+  readonly parent_pipeline_id: string | null;
+  readonly parent_job_id: string | null;
+  readonly parent_step_id: string | null;
   readonly create_time: number;
   readonly update_time: number;
   /**
@@ -99,6 +107,16 @@ export interface StepRunRecord {
   readonly end_time: number;
   /** What the step wrote to its outputs file (`$PIPEWRIGHT_OUTPUT`), secrets masked. */
   readonly outputs: readonly StepOutput[];
+  /** A manual review's decisions so far (several approvers), in the order they came. */
+  readonly approvals: readonly StepApproval[];
+}
+
+export interface StepApproval {
+  /** The approver as the review names them (credential id or name). */
+  readonly approver: string;
+  readonly decision: "pass" | "refuse";
+  readonly description: string;
+  readonly time: number;
 }
 
 /** An earlier execution of a job, kept when a retry reran it (its steps' logs with it). */

@@ -92,6 +92,10 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
             stop_requested: false,
             start_status: "START_SUCCESS",
             start_reason: null,
+            parent_run_id: null,
+            parent_pipeline_id: null,
+            parent_job_id: null,
+            parent_step_id: null,
             message: null,
             context: { definition, variables: [{ name: "A", value: "1", is_secret: false }], sources: [] },
             create_time: 10 + i,
@@ -153,6 +157,7 @@ export function describeRunStoreContract(name: string, open: () => Promise<Store
               start_time: 0,
               end_time: 0,
               outputs: [],
+              approvals: [],
             },
           ],
         });

@@ -86,6 +86,11 @@ export interface RunTable {
   context: string;
   /** The definition snapshot, in the definitions table. */
   definition_hash: string;
+  /** The sub-pipeline step that started the run (all null otherwise). */
+  parent_run_id: string | null;
+  parent_pipeline_id: string | null;
+  parent_job_id: string | null;
+  parent_step_id: string | null;
   create_time: number;
   update_time: number;
   /** Bumped by every change of the run's records (see RunRecord.version). */
@@ -154,6 +159,8 @@ export interface StepRunTable {
   end_time: number;
   /** JSON: [{key, value}]. */
   outputs: string;
+  /** JSON: a manual review's decisions so far ([{approver, decision, description, time}]). */
+  approvals: string;
 }
 
 /** An earlier execution of a job, kept when a retry reran it. */

@@ -98,6 +98,10 @@ function secretRun(p: NewPipeline): RunGraph {
       stop_requested: false,
       start_status: "START_SUCCESS",
       start_reason: null,
+      parent_run_id: null,
+      parent_pipeline_id: null,
+      parent_job_id: null,
+      parent_step_id: null,
       message: null,
       context: {
         definition: { stages: [] },

@@ -251,6 +251,12 @@ export interface RunStore {
   listWaitingRuns(limit: number): Promise<RunRecord[]>;
   countWaitingBefore(pipelineId: string, queueSeq: number): Promise<number>;
   nextReviewDeadline(): Promise<{ step_id: string; run_id: string; deadline: number } | undefined>;
+  /** The runs that sub-pipeline steps of this run started, oldest first. */
+  childRunsOf(runId: string): Promise<RunRecord[]>;
+  /** The run this sub-pipeline step started, if it started one. */
+  childRunOfStep(stepId: string): Promise<RunRecord | undefined>;
+  /** Sub-pipeline steps under way (RUNNING): each waits for its child run. */
+  listRunningSteps(task: string): Promise<{ run_id: string; job_id: string; step_id: string }[]>;
   listRuns(q: RunQuery): Promise<Page<RunRecord>>;
   listProjectRuns(q: ProjectRunQuery): Promise<Page<RunRecord>>;
   latestRuns(pipelineIds: readonly string[]): Promise<RunRecord[]>;

@@ -57,8 +57,25 @@ export const stepRunSchema = record({
   daily_build_number: nul,
   /** Ours: bytes of log stored so far. */
   log_size: int,
-  /** Ours: when a waiting manual review times out (epoch ms). */
+  /** Ours: when a waiting manual review times out, or a delay ends (epoch ms). */
   review_deadline: intOrNull,
+  /** Ours: the run a sub-pipeline step started (null for any other step, or before it started one). */
+  sub_pipeline_run: {
+    anyOf: [
+      record({ pipeline_id: str, pipeline_run_id: str, pipeline_name: str, run_number: int, status: str }),
+      nul,
+    ],
+  },
+  /** Ours: a manual review's decisions so far, one per approver who decided. */
+  approvals: {
+    type: "array",
+    items: record({
+      approver: str,
+      decision: { type: "string", enum: ["pass", "refuse"] },
+      description: str,
+      time: int,
+    }),
+  },
 });
 
 /** Ours: an earlier execution of a job, kept when a retry reran it. */
@@ -165,6 +182,10 @@ export const runDetailSchema = record({
   queue_id: strOrNull,
   queue_position: intOrNull,
   variables: { type: "array", items: record({ name: str, value: str, is_secret: bool }) },
+  /** A run a sub-pipeline step started: that step, its job and run; null for any other run. */
+  parent_run: {
+    anyOf: [record({ pipeline_id: str, pipeline_run_id: str, job_run_id: str, step_run_id: str }), nul],
+  },
 });
 
 export const stageStatusSchema = {

@@ -312,6 +312,21 @@ export const POSTGRES_MIGRATIONS: Record<string, Migration> = {
         PRIMARY KEY (pipeline_id, subject_kind, subject_id))`.execute(db);
     },
   },
+  // Sub-pipelines, delays and reviews by several approvers: a run knows the step that started
+  // it (one child per step, by a unique index: a crash between creating a child and noting it
+  // cannot make a second one), and a review step keeps each approver's decision.
+  "022_subpipelines_delays": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      for (const col of ["parent_run_id", "parent_pipeline_id", "parent_job_id", "parent_step_id"]) {
+        await sql`ALTER TABLE pipeline_runs ADD COLUMN ${sql.raw(col)} TEXT`.execute(db);
+      }
+      await sql`CREATE UNIQUE INDEX pipeline_runs_parent_step ON pipeline_runs (parent_step_id)`.execute(db);
+      await sql`CREATE INDEX pipeline_runs_parent_run ON pipeline_runs (parent_run_id)`.execute(db);
+      await sql`ALTER TABLE step_runs ADD COLUMN approvals TEXT NOT NULL DEFAULT '[]'`.execute(db);
+      // The engine looks for sub-pipeline steps under way every sweep: few rows, found by index.
+      await sql`CREATE INDEX step_runs_running_task ON step_runs (task) WHERE status = 'RUNNING'`.execute(db);
+    },
+  },
   // The project's run list (ours): a project's runs by creation time, newest first.
   "024_runs_by_project": {
     async up(db: Kysely<unknown>): Promise<void> {

@@ -115,13 +115,14 @@ export function jobRow(j: JobRunRecord): JobRunTable {
 }
 
 export function stepRow(s: StepRunRecord): StepRunTable {
-  return { ...s, outputs: JSON.stringify(s.outputs) };
+  return { ...s, outputs: JSON.stringify(s.outputs), approvals: JSON.stringify(s.approvals) };
 }
 
 /** A step's patch as columns: booleans as 0/1, outputs as JSON text. */
 export function stepPatch(patch: Partial<StepRunRecord>): Record<string, unknown> {
   const p = boolPatch(patch);
   if (patch.outputs) p.outputs = JSON.stringify(patch.outputs);
+  if (patch.approvals) p.approvals = JSON.stringify(patch.approvals);
   return p;
 }
 
@@ -193,5 +194,6 @@ export function toStep(r: StepRunTable): StepRunRecord {
     start_time: Number(r.start_time),
     end_time: Number(r.end_time),
     outputs: JSON.parse(r.outputs),
+    approvals: JSON.parse(r.approvals ?? "[]"),
   };
 }

@@ -492,6 +492,37 @@ export function runQueries(ctx: SqlContext): RunStore {
       return row && { step_id: row.id, run_id: row.run_id, deadline: Number(row.deadline) };
     },
 
+    async childRunsOf(runId) {
+      const rows = await db
+        .selectFrom("pipeline_runs")
+        .selectAll()
+        .where("parent_run_id", "=", runId)
+        .orderBy("create_time")
+        .execute();
+      return toRuns(rows);
+    },
+
+    async childRunOfStep(stepId) {
+      const row = await db
+        .selectFrom("pipeline_runs")
+        .selectAll()
+        .where("parent_step_id", "=", stepId)
+        .executeTakeFirst();
+      return row && (await toRuns([row]))[0];
+    },
+
+    async listRunningSteps(task) {
+      return (
+        db
+          .selectFrom("step_runs")
+          .select(["run_id", "job_id", "id as step_id"])
+          // Literal, so that SQLite uses the partial index step_runs_running_task (see ACTIVE).
+          .where(sql<boolean>`status = 'RUNNING'`)
+          .where("task", "=", task)
+          .execute()
+      );
+    },
+
     async listRuns(q) {
       let base = db.selectFrom("pipeline_runs").where("pipeline_id", "=", q.pipeline_id);
       const filtered =
