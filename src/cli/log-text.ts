@@ -5,9 +5,14 @@
 // line split between two chunks comes out whole.
 
 /** CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \), and two-byte escapes (ESC + one char). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what it matches.
 const ESCAPE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g;
 /** An escape sequence not finished at the end of a chunk. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what it matches.
 const UNFINISHED = /\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?)?$/;
+
+/** Whole sequences go, and so does a lone ESC of a malformed one (it would show as `^[`). */
+const stripEscapes = (text: string): string => text.replace(ESCAPE, "").replaceAll("\x1b", "");
 
 export interface LogText {
   /** What to print of the next chunk (may hold back an unfinished line or sequence). */
@@ -31,7 +36,7 @@ export function createLogText(raw: boolean): LogText {
       const open = UNFINISHED.exec(text);
       pending = open ? open[0] : "";
       if (open) text = text.slice(0, open.index);
-      text = text.replace(ESCAPE, "").replace(/\x1b/g, "");
+      text = stripEscapes(text);
       const cut = text.lastIndexOf("\n");
       // Whole lines go out now; the last, unfinished one waits (a `\r` may redraw it).
       pending = text.slice(cut + 1) + pending;
@@ -43,7 +48,7 @@ export function createLogText(raw: boolean): LogText {
         .join("\n");
     },
     end() {
-      const rest = lastDrawn(pending.replace(ESCAPE, "").replace(/\x1b/g, ""));
+      const rest = lastDrawn(stripEscapes(pending));
       pending = "";
       return rest;
     },
