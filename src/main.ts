@@ -48,11 +48,16 @@ export interface Server {
   stop(opts?: { force?: boolean }): Promise<void>;
 }
 
-async function openStore(config: Config, sealer: Sealer): Promise<Store> {
+async function openStore(config: Config, sealer: Sealer, logger: Logger): Promise<Store> {
   if (config.databaseUrl.startsWith("sqlite:")) {
     return openSqliteStore(config.databaseUrl.slice("sqlite:".length), { sealer });
   }
-  return openPostgresStore(config.databaseUrl, { sealer });
+  return openPostgresStore(config.databaseUrl, {
+    sealer,
+    // The request or job step under way fails (and is answered or retried); the server goes on.
+    onConnectionError: (err) =>
+      logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, "database connection lost"),
+  });
 }
 
 /**
@@ -149,7 +154,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let store: Store | undefined;
   try {
     const sealer = loadSealer(config, logger);
-    store = await openStore(config, sealer);
+    store = await openStore(config, sealer, logger);
     const reseal = await checkSecrets(store, sealer, logger);
     return await assemble(config, opts, { logger, clock, store, reseal, lock });
   } catch (err) {

@@ -28,6 +28,8 @@ export interface PostgresCluster {
   readonly dataDir: string;
   /** A URL of a new, empty database in the cluster. */
   createDatabase(name?: string): Promise<string>;
+  /** Restarts the cluster as a crash would (`pg_ctl restart -m immediate`): every connection drops. */
+  restart(): void;
   stop(): void;
 }
 
@@ -89,6 +91,9 @@ export async function startPostgres(): Promise<PostgresCluster> {
       await client.query(`CREATE DATABASE "${db}"`);
       await client.end();
       return `postgres://postgres@127.0.0.1:${port}/${db}`;
+    },
+    restart() {
+      run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "restart"]);
     },
     stop() {
       try {

@@ -12,10 +12,20 @@ import { POSTGRES_MIGRATIONS } from "./migrations.js";
 export interface PostgresStoreOptions {
   readonly sealer: Sealer;
   readonly poolSize?: number;
+  /** Told of a connection that broke (the database restarted, a backend was killed). */
+  readonly onConnectionError?: (err: Error) => void;
 }
 
 export async function openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<SqlStore> {
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, Client: PreparingClient });
+  // A connection that breaks emits 'error' — on the pool while idle, on the client while checked
+  // out — and an 'error' with no listener ends the process. Each is listened to: the query under
+  // way fails (answered 5xx), the pool drops the broken client, the next query connects anew.
+  const onError = (err: Error): void => opts.onConnectionError?.(err);
+  pool.on("error", onError);
+  pool.on("connect", (client) => {
+    client.on("error", onError);
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await migrateToLatest(db, POSTGRES_MIGRATIONS);
   return createSqlStore({
