@@ -168,6 +168,8 @@ export function registerNoticeRoutes(app: FastifyInstance, ctx: RouteContext): v
           properties: {
             // Absent or "": a new target.
             notice_id: { anyOf: [idSchema, { type: "string", maxLength: 0 }] },
+            // As the list answers it (an item sent back as read); the path's pipeline.
+            pipeline_id: idSchema,
             notice_type: { type: "string", enum: NOTICE_KINDS },
             notice_status: { type: "boolean" },
             send_url: { type: "string", maxLength: 2048 },
@@ -190,6 +192,8 @@ export function registerNoticeRoutes(app: FastifyInstance, ctx: RouteContext): v
       const { project_id, pipeline_id } = req.params;
       await authorizePipeline(ctx, req, project_id, pipeline_id, "update");
       const b = req.body;
+      if (b.pipeline_id !== undefined && b.pipeline_id !== pipeline_id)
+        throw new PipewrightError("NOTICE_TARGET_INVALID", "pipeline_id: must be the pipeline of the path");
       const targets = await store.listNoticeTargets(pipeline_id);
       const prior = b.notice_id ? targets.find((t) => t.id === b.notice_id) : undefined;
       if (b.notice_id && !prior)
