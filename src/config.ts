@@ -47,6 +47,16 @@ export interface Config {
    * keys themselves (`PIPEWRIGHT_SECRET_KEY`, environment only: a flag would show in `ps`), or, in
    * the embedded shape, `<dataDir>/secret.key`, generated at first start.
    */
+  /** Notices may go to loopback, private and link-local addresses (off: SSRF protection). */
+  readonly allowPrivateNoticeTargets: boolean;
+  /** The SMTP server email notices go through (`smtp://user:pass@host:port`, `smtps://…`); undefined: no email. */
+  readonly smtpUrl: string | undefined;
+  /** The From of notice mails. */
+  readonly smtpFrom: string;
+  /** The UI's base URL, for links in notices; undefined: the address the server listens on. */
+  readonly publicUrl: string | undefined;
+  /** How long one notice attempt may take (seconds). */
+  readonly noticeTimeoutSeconds: number;
   readonly secretKey:
     | { readonly from: "file"; readonly file: string; readonly generate: boolean }
     | { readonly from: "env"; readonly keys: string };
@@ -75,6 +85,10 @@ const OPTIONS: readonly Option[] = [
   { flag: "max-artifact-bytes", env: "PIPEWRIGHT_MAX_ARTIFACT_BYTES", key: "maxArtifactBytes" },
   { flag: "max-cache-bytes", env: "PIPEWRIGHT_MAX_CACHE_BYTES", key: "maxCacheBytes" },
   { flag: "cache-quota-bytes", env: "PIPEWRIGHT_CACHE_QUOTA_BYTES", key: "cacheQuotaBytes" },
+  { flag: "smtp-url", env: "PIPEWRIGHT_SMTP_URL", key: "smtpUrl" },
+  { flag: "smtp-from", env: "PIPEWRIGHT_SMTP_FROM", key: "smtpFrom" },
+  { flag: "public-url", env: "PIPEWRIGHT_PUBLIC_URL", key: "publicUrl" },
+  { flag: "notice-timeout", env: "PIPEWRIGHT_NOTICE_TIMEOUT", key: "noticeTimeoutSeconds" },
 ];
 
 /** Retention settings: flag, environment variable, default. */
@@ -98,7 +112,11 @@ const RETENTION = [
 ] as const;
 
 /** Flags that take no value (`--x` is true, `--no-x` false). */
-const BOOLEAN_FLAGS: readonly string[] = ["local-runner", "allow-local-clone"];
+const BOOLEAN_FLAGS: readonly string[] = [
+  "local-runner",
+  "allow-local-clone",
+  "allow-private-notice-targets",
+];
 
 const SECRET_KEY_FILE = { flag: "secret-key-file", env: "PIPEWRIGHT_SECRET_KEY_FILE" } as const;
 
@@ -185,6 +203,22 @@ export function loadConfig(
   if (allowLocalFlag !== undefined && !["true", "false", "1", "0"].includes(allowLocalFlag)) {
     throw new ConfigError(`--allow-local-clone / PIPEWRIGHT_ALLOW_LOCAL_CLONE must be true or false`);
   }
+  const allowPrivateFlag =
+    flags.get("allow-private-notice-targets") ?? env.PIPEWRIGHT_ALLOW_PRIVATE_NOTICE_TARGETS;
+  if (allowPrivateFlag !== undefined && !["true", "false", "1", "0"].includes(allowPrivateFlag)) {
+    throw new ConfigError(
+      `--allow-private-notice-targets / PIPEWRIGHT_ALLOW_PRIVATE_NOTICE_TARGETS must be true or false`,
+    );
+  }
+  const smtpUrl = get("smtpUrl");
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^/]/.test(smtpUrl)) {
+    // The value is not echoed: it may hold the SMTP password.
+    throw new ConfigError(`${nameOf("smtpUrl")} must be an smtp:// or smtps:// URL`);
+  }
+  const publicUrl = get("publicUrl");
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
+    throw new ConfigError(`${nameOf("publicUrl")} must be an http:// or https:// URL, got "${publicUrl}"`);
+  }
   const logLevel = get("logLevel") ?? "info";
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     throw new ConfigError(`${nameOf("logLevel")} must be one of fatal,error,warn,info,debug,trace,silent`);
@@ -238,6 +272,15 @@ export function loadConfig(
       86_400,
     ),
     secretKey,
+    allowPrivateNoticeTargets: allowPrivateFlag === "true" || allowPrivateFlag === "1",
+    smtpUrl,
+    smtpFrom: get("smtpFrom") ?? "Pipewright <pipewright@localhost>",
+    publicUrl,
+    noticeTimeoutSeconds: positiveInt(
+      nameOf("noticeTimeoutSeconds"),
+      get("noticeTimeoutSeconds") ?? "10",
+      300,
+    ),
     artifactsUrl: (() => {
       const u = get("artifactsUrl");
       if (u === undefined) return path.join(dataDir, "artifacts");

@@ -179,6 +179,22 @@ export const ERRORS = {
     status: 409,
     summary: "The parameter group is related to pipelines (listed); relate them to other groups first.",
   },
+  NOTICE_NOT_FOUND: {
+    code: "DEVPIPE.00020180",
+    status: 404,
+    summary: "The pipeline has no such notification target (notice_id).",
+  },
+  NOTICE_TARGET_INVALID: {
+    code: "DEVPIPE.00020181",
+    status: 400,
+    summary:
+      "A notification target's fields do not fit its notice_type (a URL that is not http(s), an address that is not one); the message names the field.",
+  },
+  NOTICE_LIMIT_REACHED: {
+    code: "DEVPIPE.00020182",
+    status: 409,
+    summary: "The pipeline has as many notification targets as it may have (20).",
+  },
   RUN_NOT_FOUND: { code: "DEVPIPE.00020200", status: 404, summary: "The pipeline run does not exist." },
   NEVER_RUN: {
     code: "DEVPIPE.00020201",

@@ -15,6 +15,7 @@ import { type DataDirLock, lockDataDir, privateDataDir } from "./data-dir.js";
 import { createEngine, type Engine } from "./engine/engine.js";
 import { createLogHub, type LogHub } from "./engine/log-hub.js";
 import { throttleErrors } from "./engine/log-throttle.js";
+import { createSmtpMailer, postWebhook } from "./engine/notice-transport.js";
 import { INTERRUPTED_MESSAGE } from "./engine/recovery.js";
 import { newId } from "./ids.js";
 import { embeddedRunnerFiles, readHolder } from "./runner/embedded.js";
@@ -203,8 +204,17 @@ async function assemble(
   const policy = { allowLocalClone: config.allowLocalClone };
   const legacyRunnerId = `local:${os.hostname()}:${config.dataDir}`;
   const blobs = await openBlobStore(config);
+  const mailer = config.smtpUrl
+    ? await createSmtpMailer({
+        url: config.smtpUrl,
+        from: config.smtpFrom,
+        timeoutMs: config.noticeTimeoutSeconds * 1000,
+      })
+    : undefined;
+  let url = "";
   const engine = createEngine({
     blobs,
+    notices: { post: postWebhook, mailer, publicUrl: () => config.publicUrl ?? url },
     store,
     reapLegacyGroup,
     logs,
@@ -223,6 +233,10 @@ async function assemble(
       retention: config.retention,
       maxCacheBytes: config.maxCacheBytes,
       cacheQuotaBytes: config.cacheQuotaBytes,
+      noticeHttp: {
+        timeoutMs: config.noticeTimeoutSeconds * 1000,
+        allowPrivate: config.allowPrivateNoticeTargets,
+      },
     },
   });
   const listening = opts.listen !== false;
@@ -260,7 +274,6 @@ async function assemble(
     health,
   });
   await engine.start();
-  let url = "";
   if (listening) {
     await app.listen({ host: config.host, port: config.port });
     const addr = app.server.address();
@@ -332,6 +345,7 @@ async function assemble(
           await resealed;
           await store.close();
           blobs.close?.();
+          mailer?.close();
         } finally {
           lock.release();
         }

@@ -39,7 +39,8 @@ const WHY: Readonly<Record<string, string>> = {
   vars: "",
   perm: "",
   plugin: "issue 15 (tasks from the CodeArts catalogue)",
-  notice: "issue 15 (notifications)",
+  notice:
+    "not yet or not planned: CodeArts's official notices (console messages and mails to project roles, whom Pipewright has no mailboxes for), the per-type views, alert policies (docs/decisions.md, Notifications)",
   rule: "not planned yet (policy rules and rule sets)",
   microservice: "not planned yet (CodeArts micro-services)",
   endpoint: "not planned yet (service endpoints)",

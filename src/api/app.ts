@@ -29,6 +29,7 @@ import type { RouteContext } from "./context.js";
 import { registerDelayRoutes } from "./delay-routes.js";
 import { registerGroupRoutes } from "./group-routes.js";
 import { registerLogRoutes } from "./log-routes.js";
+import { registerNoticeRoutes } from "./notice-routes.js";
 import { registerPermissionRoutes } from "./permission-routes.js";
 import { registerPipelineRoutes } from "./pipeline-routes.js";
 import { registerRunCommandRoutes } from "./run-command-routes.js";
@@ -225,6 +226,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerTemplateRoutes(app, ctx);
   registerGroupRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
+  registerNoticeRoutes(app, ctx);
   registerWebRoutes(app);
   return app;
 }

@@ -99,6 +99,34 @@ export interface ArtifactList {
   readonly artifacts: readonly Artifact[];
 }
 
+/** A notification target as `pipeline-notices/{id}/notice/message` lists it (URL and secret masked). */
+export interface NoticeTarget {
+  readonly notice_id: string;
+  readonly pipeline_id: string;
+  readonly notice_type: string;
+  readonly notice_status: boolean;
+  readonly send_url: string;
+  readonly notice_events: string[];
+  readonly notice_contents: string[];
+  readonly notice_users: string[];
+  readonly secret_info: string;
+  readonly sort_index: number;
+}
+
+/** One notice delivery (ours: `…/notice/deliveries`). */
+export interface NoticeDelivery {
+  readonly delivery_id: string;
+  readonly notice_id: string;
+  readonly pipeline_run_id: string;
+  readonly event: string;
+  readonly status: string;
+  readonly attempts: number;
+  readonly next_attempt_time: number | null;
+  readonly last_error: string | null;
+  readonly create_time: number;
+  readonly update_time: number;
+}
+
 /** A pipeline tag as `pipeline-tag/list` answers it (a bare array of these). */
 export interface PipelineTag {
   readonly tag_id: string;
@@ -188,6 +216,24 @@ export function projectApi(http: HttpClient, projectId: string) {
         if (page.pipelines.length < PAGE || out.length >= page.total) return out;
       }
     },
+    listNotices: (pipelineId: string) =>
+      http.request<NoticeTarget[]>("GET", `${projectBase}/pipeline-notices/${pipelineId}/notice/message`),
+    putNotice: (pipelineId: string, body: Record<string, unknown>) =>
+      http.request<{ status: string; notice_id: string }>(
+        "POST",
+        `${projectBase}/pipeline-notices/${pipelineId}/notice/message`,
+        { body },
+      ),
+    deleteNotice: (pipelineId: string, noticeId: string) =>
+      http.request<{ status: string }>(
+        "DELETE",
+        `${projectBase}/pipeline-notices/${pipelineId}/notice/message/${encodeURIComponent(noticeId)}`,
+      ),
+    noticeDeliveries: (pipelineId: string, limit: number) =>
+      http.request<{ total: number; deliveries: NoticeDelivery[] }>(
+        "GET",
+        `${projectBase}/pipeline-notices/${pipelineId}/notice/deliveries?${new URLSearchParams({ limit: String(limit) })}`,
+      ),
     listTags: () => http.request<PipelineTag[]>("GET", `${tagBase}/list`),
     createTag: (name: string, color: string) =>
       http.request<{ success: boolean }>("POST", `${tagBase}/create`, { body: { name, color } }),

@@ -23,6 +23,7 @@ import {
 import { completionCommand } from "./completion.js";
 import { colorWanted, createStyle } from "./format.js";
 import { groupCommands } from "./group-commands.js";
+import { noticeCommands } from "./notice-commands.js";
 import { pipelineCommands } from "./pipeline-commands.js";
 import { runCommands } from "./run-commands.js";
 import { runControlCommands } from "./run-control-commands.js";
@@ -75,6 +76,7 @@ const COMMANDS: readonly Command[] = [
   ...templateCommands,
   ...groupCommands,
   ...webhookCommands,
+  ...noticeCommands,
   ...runCommands,
   ...runInspectCommands,
   ...runsCommands,
@@ -87,6 +89,7 @@ const COMMANDS: readonly Command[] = [
 const GROUPS: Readonly<Record<string, string>> = {
   pipeline: "Create or update, list, show, tag and delete pipelines; show their webhook.",
   tag: "Pipeline tags: list, create, rename or recolour, delete ('pipeline tag' sets a pipeline's).",
+  notice: "A pipeline's notification targets (list, add, remove) and its deliveries.",
   template: "Pipeline templates: list, show, create, delete ('pipeline create --template' uses one).",
   vargroup: "Parameter groups (variable groups) pipelines share: list, show, create, delete.",
   group: "Pipeline groups: the tree, create, rename, delete, move pipelines in, swap two.",
@@ -116,6 +119,8 @@ Pipelines:
   pipeline webhook PIPELINE          the webhook URL and secret forges deliver code events with
   pipeline tag PIPELINE [TAG...]     set the tags a pipeline carries (--add, --remove)
   tag list|create|rename|delete      the project's pipeline tags
+  notice list|add|remove PIPELINE    where a pipeline's run events are notified
+  notice deliveries PIPELINE         the notices sent and what came of them
   template list|show|create|delete   pipeline templates: the built-in ones and the project's
   group list|create|rename|delete    the project's pipeline groups as a tree
   group move GROUP PIPELINE...       move pipelines into a group (--ungroup); group swap A B

@@ -18,6 +18,8 @@ import type { Executor } from "./create-runs.js";
 import { type DelayAction, delayActionChanges } from "./delays.js";
 import { expireLeases } from "./leases.js";
 import type { LogHub } from "./log-hub.js";
+import type { HttpOptions, HttpOutcome, Mailer } from "./notice-transport.js";
+import { createNoticeSender, createRunNotices } from "./notices.js";
 import { createPoller } from "./polling.js";
 import { createPump } from "./pump.js";
 import { interruptedChanges, recoverAfterRestart } from "./recovery.js";
@@ -58,6 +60,19 @@ export interface EngineConfig {
   /** The cap on one cache entry, and on a project's entries in all (least recently used go). */
   readonly maxCacheBytes: number;
   readonly cacheQuotaBytes: number;
+  /** Outbound notices: timeouts and which addresses they may reach. */
+  readonly noticeHttp: HttpOptions;
+}
+
+/** How notices leave the server (notice-transport.ts), passed in by the composition root. */
+export interface NoticeTransport {
+  readonly post: (
+    req: { url: string; headers: Readonly<Record<string, string>>; body: string },
+    opts: HttpOptions,
+  ) => Promise<HttpOutcome>;
+  readonly mailer: Mailer | undefined;
+  /** The UI's base URL for links in notices; "" for none. */
+  readonly publicUrl: () => string;
 }
 
 export interface EngineDeps {
@@ -71,6 +86,7 @@ export interface EngineDeps {
   readonly config: EngineConfig;
   /** Where artifacts' bytes live. */
   readonly blobs: BlobStore;
+  readonly notices: NoticeTransport;
 }
 
 export interface ReviewRequest {
@@ -137,6 +153,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const { store, logs, logger, clock, newId, config } = deps;
   const now = (): number => clock.now();
   const events = createRunEvents();
+  const runNotices = createRunNotices(newId);
 
   // The parts refer to one another through the pump's wake-ups; the pump's tasks are bound below.
   const pump = createPump(
@@ -149,7 +166,11 @@ export function createEngine(deps: EngineDeps): Engine {
           // records damaged by hand) ends with a message rather than stopping the loop for all.
           logger.error({ err, run: runId }, "a run could not be planned; it is failed");
           const message = `the run could not be planned: ${(err as Error).message}`.slice(0, 1000);
+          const before = await store.getRun(runId);
           if (await store.failRun(runId, message, now())) {
+            // Past the writer: its notices are written right after (not in the same transaction).
+            const after = await store.getRun(runId);
+            if (after) await runNotices.changed(store, before, after, now());
             writer.forget(runId);
             events.changed(runId);
             pump.admission();
@@ -167,7 +188,7 @@ export function createEngine(deps: EngineDeps): Engine {
     },
     { clock, logger },
   );
-  const writer = createRunWriter({ store, clock, events, wake: pump });
+  const writer = createRunWriter({ store, clock, events, wake: pump, notices: runNotices });
   const reviews = createReviews({
     store,
     writer,
@@ -227,6 +248,17 @@ export function createEngine(deps: EngineDeps): Engine {
     maxBatchSize: config.maxBatchSize,
     policy: config.policy,
     superseding: (runs) => superseder.started(runs),
+    notices: runNotices,
+  });
+  const noticeSender = createNoticeSender({
+    store,
+    now,
+    newId,
+    logger,
+    http: config.noticeHttp,
+    post: deps.notices.post,
+    mailer: deps.notices.mailer,
+    publicUrl: deps.notices.publicUrl,
   });
 
   const subpipelines = createSubpipelines({ store, writer, start, now, logger });
@@ -271,6 +303,7 @@ export function createEngine(deps: EngineDeps): Engine {
         await scheduler.fireDue();
         await poller.pollDue();
         retention.due();
+        noticeSender.due();
         pump.all();
       } finally {
         sweeping = undefined;
@@ -329,6 +362,7 @@ export function createEngine(deps: EngineDeps): Engine {
       stopped = true;
       pump.stop();
       reviews.stop();
+      noticeSender.stop();
       sweepTimer?.cancel();
       runners.stop();
     },
@@ -338,6 +372,7 @@ export function createEngine(deps: EngineDeps): Engine {
       await sweeping;
       await poller.idle();
       await retention.idle();
+      await noticeSender.idle();
       await superseder.idle();
     },
     batchRun: (req) => start.batchRun(req),

@@ -13,6 +13,7 @@ import { SUBPIPELINE_TASK, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.
 import type { ClaimedJob, JobFence, RunChanges, RunGraph } from "../store/run-records.js";
 import type { PipelineRecord, Store } from "../store/store.js";
 import { applyChanges, isEmptyChanges, mergeChanges } from "./graph.js";
+import type { RunNotices } from "./notices.js";
 import { planRun } from "./plan.js";
 
 /** Tells listeners which run changed (live run streams), in this process. */
@@ -97,6 +98,8 @@ export interface RunWriterDeps {
   readonly wake: Wakeups;
   /** Records (stages + jobs + steps) of unfinished runs remembered at most; default 200,000. */
   readonly cacheNodes?: number;
+  /** Writes the notices of a status change in the transaction that makes it. */
+  readonly notices?: RunNotices;
 }
 
 /** Runs whose waiting changes are written in one transaction at most. */
@@ -277,6 +280,13 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
     return d;
   }
 
+  /** In the transaction of the write: the notices its status change causes (notices.ts). */
+  async function notify(tx: Store, d: Decided): Promise<void> {
+    const r = d.result;
+    if (!deps.notices || !r || r.before.run.status === r.after.run.status) return;
+    await deps.notices.changed(tx, r.before.run, r.after.run, clock.now());
+  }
+
   /** After the commit: what is remembered, who is told, and each caller's answer. */
   function settle(d: Decided): void {
     if (d.result) {
@@ -300,6 +310,7 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
       d = await store.transaction(async (tx) => {
         const decided = await decide(tx, runId, batch, await tx.lockRun(runId));
         if (decided.write) wrote(decided, await tx.applyRunChanges(runId, decided.write.all));
+        await notify(tx, decided);
         return decided;
       });
     } catch (err) {
@@ -324,6 +335,7 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
         const writes = out.flatMap((d) => (d.write ? [{ runId: d.runId, changes: d.write.all }] : []));
         const next = writes.length > 0 ? await tx.applyManyRunChanges(writes) : new Map<string, number>();
         for (const d of out) wrote(d, next.get(d.runId));
+        for (const d of out) await notify(tx, d);
         return out;
       });
     } catch {

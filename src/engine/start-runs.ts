@@ -22,6 +22,7 @@ import {
   validateRunOptions,
 } from "./create-runs.js";
 import { applyChanges } from "./graph.js";
+import type { RunNotices } from "./notices.js";
 import type { RunEvents, RunWriter, Wakeups } from "./run-writer.js";
 
 export interface BatchRunRequest {
@@ -90,6 +91,8 @@ export function createStartRuns(deps: {
   readonly policy: RunPolicy;
   /** Told of the new runs of pipelines with `concurrency_control.supersede`, after the commit. */
   readonly superseding?: ((runs: readonly RunRecord[]) => void) | undefined;
+  /** Writes the notices of runs that end as they are created (refused starts). */
+  readonly notices?: RunNotices | undefined;
 }): StartRuns {
   const { store, writer, events, wake, now, newId } = deps;
   /** The graphs created of pipelines that supersede their older runs of a branch. */
@@ -155,6 +158,7 @@ export function createStartRuns(deps: {
       if (large) await yieldToEventLoop();
     }
     await tx.insertRunGraphs(graphs);
+    if (deps.notices) for (const g of graphs) await deps.notices.changed(tx, undefined, g.run, t);
     return graphs;
   }
 

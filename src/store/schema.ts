@@ -409,6 +409,51 @@ export interface DeliveryTable {
   create_time: number;
 }
 
+/** A pipeline's notification target (CodeArts's third-party notice): where which events go. */
+export interface NoticeTargetTable {
+  id: string;
+  project_id: string;
+  pipeline_id: string;
+  /** webhook, feishu, dingtalk, wecom, slack, email (pipeline/notices.ts). */
+  kind: string;
+  enabled: number;
+  /** Sealed: chat URLs carry their credential. '' for email. */
+  url: string;
+  /** Sealed HMAC secret; '' for none. */
+  secret: string;
+  /** JSON string arrays: the events, CodeArts's notice_contents, the addressees (email). */
+  events: string;
+  contents: string;
+  users: string;
+  sort_index: number;
+  create_time: number;
+  update_time: number;
+}
+
+/** One notice to send (the outbox) and what came of each attempt. */
+export interface NoticeDeliveryTable {
+  id: string;
+  project_id: string;
+  pipeline_id: string;
+  target_id: string;
+  run_id: string;
+  event: string;
+  /** JSON NoticeMessage: the run as it was when its status changed. */
+  message: string;
+  /** PENDING (due at next_attempt), SUCCEEDED, FAILED (attempts used up, or undeliverable). */
+  status: string;
+  attempts: number;
+  next_attempt: number;
+  /** While a sender holds it: until when, and its claim (fences a late sender's result). */
+  lease_until: number | null;
+  claim: string | null;
+  last_error: string | null;
+  /** JSON [{time, outcome, status_code, error}] of every attempt. */
+  history: string;
+  create_time: number;
+  update_time: number;
+}
+
 export interface Database {
   meta: MetaTable;
   projects: ProjectTable;
@@ -441,4 +486,6 @@ export interface Database {
   pipeline_groups: PipelineGroupTable;
   webhook_secrets: WebhookSecretTable;
   deliveries: DeliveryTable;
+  notice_targets: NoticeTargetTable;
+  notice_deliveries: NoticeDeliveryTable;
 }

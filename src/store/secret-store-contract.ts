@@ -232,12 +232,14 @@ export function describeSecretContract(name: string, fresh: () => Promise<Secret
         runs: 1,
         access_keys: 1,
         variable_groups: 1,
+        notice_targets: 0,
       });
       expect(await store.resealSecrets()).toEqual({
         pipelines: 0,
         runs: 0,
         access_keys: 0,
         variable_groups: 0,
+        notice_targets: 0,
       });
       for (const text of await rawTexts(store)) {
         for (const sealed of text.match(/pwsec1\.[0-9a-f]+\./g) ?? []) {
@@ -274,6 +276,7 @@ export function describeSecretContract(name: string, fresh: () => Promise<Secret
         runs: 1,
         access_keys: 1,
         variable_groups: 1,
+        notice_targets: 0,
       });
       const raw = (await rawTexts(store)).join("\n");
       for (const secret of CLEAR) expect(raw).not.toContain(secret);

@@ -6,7 +6,14 @@ import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildRunGraph } from "../engine/create-runs.js";
 import { parseDefinition } from "../pipeline/definition.js";
-import { DuplicateKey, type NewPipeline, type Store, type TemplateRecord } from "./store.js";
+import {
+  DuplicateKey,
+  type NewPipeline,
+  type NoticeDeliveryRecord,
+  type NoticeTargetRecord,
+  type Store,
+  type TemplateRecord,
+} from "./store.js";
 
 export const id = (): string => crypto.randomUUID().replaceAll("-", "");
 
@@ -570,6 +577,125 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await store.deleteVariableGroup(pj, a.id)).toBe(true);
       expect(await store.deleteVariableGroup(pj, a.id)).toBe(false);
       expect((await store.variableGroupsOfPipelines([p1.id])).get(p1.id)).toBeUndefined();
+    });
+
+    describe("notices", () => {
+      const target = (
+        pj: string,
+        pl: string,
+        extra: Partial<NoticeTargetRecord> = {},
+      ): NoticeTargetRecord => ({
+        id: id(),
+        project_id: pj,
+        pipeline_id: pl,
+        kind: "webhook",
+        enabled: true,
+        url: "https://hooks.example.com/T0/B0/token",
+        secret: "s3cr3t",
+        events: ["pipelineRun.failed"],
+        contents: [],
+        users: [],
+        sort_index: 0,
+        create_time: 1,
+        update_time: 1,
+        ...extra,
+      });
+      const delivery = (t: NoticeTargetRecord, n: number): NoticeDeliveryRecord => ({
+        id: id(),
+        project_id: t.project_id,
+        pipeline_id: t.pipeline_id,
+        target_id: t.id,
+        run_id: id(),
+        event: "pipelineRun.failed",
+        message: "{}",
+        status: "PENDING",
+        attempts: 0,
+        next_attempt: 100 + n,
+        last_error: null,
+        history: [],
+        create_time: n,
+        update_time: n,
+      });
+
+      it("targets: put (insert, then replace), list in order, secrets sealed at rest, delete", async () => {
+        const pj = id();
+        await store.createProject({ id: pj, name: "n", create_time: 1 });
+        const p = pipeline(pj, "one", 1);
+        await store.createPipeline(p);
+        const a = target(pj, p.id, { sort_index: 1 });
+        const b = target(pj, p.id, {
+          sort_index: 0,
+          kind: "email",
+          url: "",
+          secret: "",
+          users: ["a@example.com"],
+        });
+        await store.putNoticeTarget(a);
+        await store.putNoticeTarget(b);
+        expect(await store.listNoticeTargets(p.id)).toEqual([b, a]);
+        await store.putNoticeTarget({ ...a, enabled: false, events: ["pipelineRun.start"], update_time: 2 });
+        expect((await store.listNoticeTargets(p.id))[1]).toMatchObject({ enabled: false, update_time: 2 });
+        const raw = await sql<{
+          url: string;
+          secret: string;
+        }>`SELECT url, secret FROM notice_targets`.execute((store as unknown as { db: Kysely<unknown> }).db);
+        const text = JSON.stringify(raw.rows);
+        expect(text).not.toContain("s3cr3t");
+        expect(text).not.toContain("token");
+        expect(await store.deleteNoticeTarget(p.id, a.id)).toBe(true);
+        expect(await store.deleteNoticeTarget(p.id, a.id)).toBe(false);
+        expect((await store.listNoticeTargets(p.id)).map((t) => t.id)).toEqual([b.id]);
+      });
+
+      it("deliveries: due ones are claimed once, the claim fences the result, the list pages newest first", async () => {
+        const pj = id();
+        await store.createProject({ id: pj, name: "n", create_time: 1 });
+        const p = pipeline(pj, "one", 1);
+        await store.createPipeline(p);
+        const t = target(pj, p.id);
+        await store.putNoticeTarget(t);
+        const d1 = delivery(t, 1);
+        const d2 = delivery(t, 2);
+        await store.enqueueNoticeDeliveries([d1, d2]);
+        expect(await store.dueNoticeDeliveries(100, 10)).toEqual([]);
+        expect(await store.dueNoticeDeliveries(101, 10)).toEqual([d1.id]);
+        expect(await store.dueNoticeDeliveries(200, 10)).toEqual([d1.id, d2.id]);
+        // Two senders race for d1: one wins.
+        const [x, y] = await Promise.all([
+          store.claimNoticeDelivery(d1.id, 200, 300, "claim-x"),
+          store.claimNoticeDelivery(d1.id, 200, 300, "claim-y"),
+        ]);
+        expect([x, y].filter((c) => c !== undefined)).toHaveLength(1);
+        const winner = x ? "claim-x" : "claim-y";
+        expect(await store.dueNoticeDeliveries(200, 10)).toEqual([d2.id]);
+        const patch = {
+          status: "PENDING" as const,
+          attempts: 1,
+          next_attempt: 250,
+          last_error: "HTTP 500",
+          history: [{ time: 200, outcome: "failed" as const, status_code: 500, error: "HTTP 500" }],
+          update_time: 200,
+        };
+        expect(await store.finishNoticeAttempt(d1.id, "someone-else", patch)).toBe(false);
+        expect(await store.finishNoticeAttempt(d1.id, winner, patch)).toBe(true);
+        // Released, due again at 250; a lease that ran out frees a row too.
+        expect(await store.dueNoticeDeliveries(249, 10)).toEqual([d2.id]);
+        expect(await store.claimNoticeDelivery(d2.id, 249, 260, "c2")).toBeDefined();
+        expect(await store.dueNoticeDeliveries(261, 10)).toEqual([d2.id, d1.id]);
+        const page = await store.listNoticeDeliveries(p.id, { limit: 1, offset: 0 });
+        expect(page.total).toBe(2);
+        expect(page.items.map((d) => d.id)).toEqual([d2.id]);
+        const all = await store.listNoticeDeliveries(p.id, { limit: 10, offset: 0 });
+        expect(all.items[1]).toMatchObject({
+          id: d1.id,
+          attempts: 1,
+          last_error: "HTTP 500",
+          history: patch.history,
+        });
+        // A removed target takes its deliveries along.
+        await store.deleteNoticeTarget(p.id, t.id);
+        expect((await store.listNoticeDeliveries(p.id, { limit: 10, offset: 0 })).total).toBe(0);
+      });
     });
   });
 }

@@ -689,11 +689,100 @@ export interface WebhookStore {
   }): Promise<Page<DeliveryRecord>>;
 }
 
+/** A pipeline's notification target, secrets in clear (sealed at rest). */
+export interface NoticeTargetRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly pipeline_id: string;
+  readonly kind: string;
+  readonly enabled: boolean;
+  readonly url: string;
+  readonly secret: string;
+  readonly events: readonly string[];
+  readonly contents: readonly string[];
+  readonly users: readonly string[];
+  readonly sort_index: number;
+  readonly create_time: number;
+  readonly update_time: number;
+}
+
+/** One attempt at a delivery. */
+export interface NoticeAttempt {
+  readonly time: number;
+  readonly outcome: "sent" | "failed";
+  /** The HTTP status the target answered; null when none (timeout, refused, email). */
+  readonly status_code: number | null;
+  readonly error: string | null;
+}
+
+export type NoticeDeliveryStatus = "PENDING" | "SUCCEEDED" | "FAILED";
+
+export interface NoticeDeliveryRecord {
+  readonly id: string;
+  readonly project_id: string;
+  readonly pipeline_id: string;
+  readonly target_id: string;
+  readonly run_id: string;
+  readonly event: string;
+  /** JSON of the NoticeMessage (pipeline/notices.ts). */
+  readonly message: string;
+  readonly status: NoticeDeliveryStatus;
+  readonly attempts: number;
+  readonly next_attempt: number;
+  readonly last_error: string | null;
+  readonly history: readonly NoticeAttempt[];
+  readonly create_time: number;
+  readonly update_time: number;
+}
+
+/** Pipelines' notification targets and the outbox of their deliveries. */
+export interface NoticeStore {
+  /** The pipeline's targets by sort_index, then creation. */
+  listNoticeTargets(pipelineId: string): Promise<NoticeTargetRecord[]>;
+  /** Inserts the target, or replaces the one of that id (of the same pipeline). */
+  putNoticeTarget(t: NoticeTargetRecord): Promise<void>;
+  /** False when the pipeline has no such target; its deliveries go with it. */
+  deleteNoticeTarget(pipelineId: string, id: string): Promise<boolean>;
+  /** Writes deliveries to send (in the caller's transaction, beside the run change causing them). */
+  enqueueNoticeDeliveries(rows: readonly NoticeDeliveryRecord[]): Promise<void>;
+  /** The pipeline's deliveries, newest first. */
+  listNoticeDeliveries(
+    pipelineId: string,
+    page: { limit: number; offset: number },
+  ): Promise<Page<NoticeDeliveryRecord>>;
+  /** Ids of pending deliveries due by `now` that no sender holds, oldest first. */
+  dueNoticeDeliveries(now: number, limit: number): Promise<string[]>;
+  /**
+   * Takes a due delivery for one attempt until `leaseUntil` under `claim`: one atomic conditional
+   * update, so of two replicas racing for it one wins. Undefined when it is not due or is held.
+   */
+  claimNoticeDelivery(
+    id: string,
+    now: number,
+    leaseUntil: number,
+    claim: string,
+  ): Promise<NoticeDeliveryRecord | undefined>;
+  /** Records an attempt's outcome; false (nothing written) when `claim` no longer holds it. */
+  finishNoticeAttempt(
+    id: string,
+    claim: string,
+    patch: {
+      readonly status: NoticeDeliveryStatus;
+      readonly attempts: number;
+      readonly next_attempt: number;
+      readonly last_error: string | null;
+      readonly history: readonly NoticeAttempt[];
+      readonly update_time: number;
+    },
+  ): Promise<boolean>;
+}
+
 export interface ResealCounts {
   readonly pipelines: number;
   readonly runs: number;
   readonly access_keys: number;
   readonly variable_groups: number;
+  readonly notice_targets: number;
 }
 
 /** Secrets at rest (sealer.ts): bringing every stored secret under the active key. */
@@ -723,6 +812,7 @@ export interface Store
     TemplateStore,
     GroupStore,
     WebhookStore,
+    NoticeStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;
   close(): Promise<void>;

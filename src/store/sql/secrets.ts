@@ -123,6 +123,37 @@ export function secretQueries(ctx: SqlContext): SecretStore {
     }
   }
 
+  /** Notification targets: their URL and HMAC secret, each sealed on its own. */
+  async function noticeTargets(): Promise<number> {
+    let changed = 0;
+    let after = "";
+    for (;;) {
+      const rows = await db
+        .selectFrom("notice_targets")
+        .select(["id", "url", "secret"])
+        .where("id", ">", after)
+        .orderBy("id")
+        .limit(PAGE)
+        .execute();
+      if (rows.length === 0) return changed;
+      for (const row of rows) {
+        const url = row.url === "" ? "" : reseal(row.url);
+        const secret = row.secret === "" ? "" : reseal(row.secret);
+        if (url === row.url && secret === row.secret) continue;
+        const res = await db
+          .updateTable("notice_targets")
+          .set({ url, secret })
+          .where("id", "=", row.id)
+          .where("url", "=", row.url)
+          .where("secret", "=", row.secret)
+          .executeTakeFirst();
+        changed += Number(res.numUpdatedRows);
+      }
+      after = rows[rows.length - 1]!.id;
+      await yieldToEventLoop();
+    }
+  }
+
   return {
     async resealSecrets(): Promise<ResealCounts> {
       return {
@@ -130,6 +161,7 @@ export function secretQueries(ctx: SqlContext): SecretStore {
         runs: await runs(),
         access_keys: await accessKeys(),
         variable_groups: await variableGroups(),
+        notice_targets: await noticeTargets(),
       };
     },
   };

@@ -20,6 +20,7 @@ import {
 import { groupQueries } from "./groups.js";
 import { jobQueueQueries } from "./job-queue.js";
 import { logQueries } from "./logs.js";
+import { noticeQueries } from "./notices.js";
 import { permissionQueries } from "./permissions.js";
 import { pipelineQueries } from "./pipelines.js";
 import { pollQueries } from "./polls.js";
@@ -72,6 +73,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
       ...templateQueries(ctx),
       ...groupQueries(ctx),
       ...webhookQueries(ctx),
+      ...noticeQueries(ctx),
       ...secretQueries(ctx),
       transaction: (fn) => inTransaction(ctx, (tx) => fn(tx === ctx ? store : build(tx))),
       // A transaction's store closes nothing: the connection belongs to the store that opened it.

@@ -331,6 +331,33 @@ export const SQLITE_MIGRATIONS: Record<string, Migration> = {
       await sql`CREATE INDEX step_runs_running_task ON step_runs (task) WHERE status = 'RUNNING'`.execute(db);
     },
   },
+  // Pipeline notifications (CodeArts's pipeline-notices API): each pipeline's targets (URL and
+  // secret sealed), and the outbox of deliveries, written in the transaction of the run change
+  // that causes them and sent by whichever replica claims them first.
+  "023_notifications": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`CREATE TABLE notice_targets (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL,
+        pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL, enabled INTEGER NOT NULL, url TEXT NOT NULL, secret TEXT NOT NULL,
+        events TEXT NOT NULL, contents TEXT NOT NULL, users TEXT NOT NULL, sort_index INTEGER NOT NULL,
+        create_time BIGINT NOT NULL, update_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE INDEX notice_targets_by_pipeline ON notice_targets (pipeline_id)`.execute(db);
+      await sql`CREATE TABLE notice_deliveries (
+        id TEXT PRIMARY KEY, project_id TEXT NOT NULL,
+        pipeline_id TEXT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        target_id TEXT NOT NULL REFERENCES notice_targets(id) ON DELETE CASCADE,
+        run_id TEXT NOT NULL, event TEXT NOT NULL, message TEXT NOT NULL, status TEXT NOT NULL,
+        attempts INTEGER NOT NULL, next_attempt BIGINT NOT NULL, lease_until BIGINT, claim TEXT,
+        last_error TEXT, history TEXT NOT NULL,
+        create_time BIGINT NOT NULL, update_time BIGINT NOT NULL)`.execute(db);
+      await sql`CREATE INDEX notice_deliveries_due ON notice_deliveries (status, next_attempt)`.execute(db);
+      await sql`CREATE INDEX notice_deliveries_by_pipeline ON notice_deliveries (pipeline_id, create_time)`.execute(
+        db,
+      );
+      await sql`CREATE INDEX notice_deliveries_by_target ON notice_deliveries (target_id)`.execute(db);
+    },
+  },
   // The project's run list (ours): a project's runs by creation time, newest first.
   "024_runs_by_project": {
     async up(db: Kysely<unknown>): Promise<void> {
