@@ -57,7 +57,10 @@ async function openStore(config: Config, sealer: Sealer, logger: Logger): Promis
     sealer,
     // The request or job step under way fails (and is answered or retried); the server goes on.
     onConnectionError: (err) =>
-      logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, "database connection lost"),
+      logger.warn(
+        { err: { message: err.message, code: (err as { code?: string }).code } },
+        "database connection lost",
+      ),
   });
 }
 
