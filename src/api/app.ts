@@ -34,6 +34,12 @@ import { registerRunCommandRoutes } from "./run-command-routes.js";
 import { registerRunQueryRoutes } from "./run-query-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
+import {
+  applySecurityHeaders,
+  DEFAULT_CACHE_CONTROL,
+  registerSecurityHeaders,
+  SECURITY_HEADERS,
+} from "./security-headers.js";
 import { registerTagRoutes } from "./tag-routes.js";
 import { registerTemplateRoutes } from "./template-routes.js";
 import { registerVariableGroupRoutes } from "./variable-group-routes.js";
@@ -87,7 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
               "BAD_HTTP_REQUEST",
               `The request path is not a valid URL: ${req.url.slice(0, 200)}`,
             );
-      reply.status(e.status).header("X-Request-Id", req.id).send(e.toBody());
+      // No hook runs for these answers: the header policy is put on by hand.
+      applySecurityHeaders(reply).status(e.status).header("X-Request-Id", req.id).send(e.toBody());
     },
     clientErrorHandler: answerClientError,
     ajv: {
@@ -145,6 +152,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook("onRequest", async (req, reply) => {
     reply.header("X-Request-Id", req.id);
   });
+  // Before any plugin registers: the hook then covers the OpenAPI UI's routes too.
+  registerSecurityHeaders(app);
 
   // Answers are written with JSON.stringify: the views build exactly what the response schemas
   // (and so the types) say, and V8's stringify is faster than compiled serializers on our shapes,
@@ -242,7 +251,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     socket.write(
       `HTTP/1.1 ${e.status} ${e.status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`,
+        `${Object.entries(SECURITY_HEADERS)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join("")}Cache-Control: ${DEFAULT_CACHE_CONTROL}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(err);
