@@ -172,6 +172,40 @@ describe("the header policy", () => {
     holdPolicy("431 written on the socket", { status: 431, headers });
   });
 
+  it("answers every malformed URL, in every shape and method, in the DEVPIPE shape", async () => {
+    const urls = [
+      "/%zz",
+      "/v5/%zz/api",
+      "/v5/%ff%fe/api/pipelines/list",
+      "/%E2%82",
+      "/ui/%zz",
+      "/ui/%00",
+      "/ui/a%0ab",
+      "/openapi/%zz",
+      "/openapi/static/%00",
+      "/openapi/static/%ff",
+      "/openapi/theme/%zz",
+      "/hooks/v1/%zz",
+      `/v5/${pid}/api/pipelines/%zz`,
+    ];
+    for (const url of urls) {
+      for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]) {
+        const res = await t.app.inject({ method: method as "GET", url });
+        const where = `${method} ${url}`;
+        expect(res.statusCode, where).toBeGreaterThanOrEqual(400);
+        expect(res.statusCode, where).toBeLessThan(500);
+        const body = JSON.parse(res.body);
+        expect(Object.keys(body).sort(), where).toEqual(["error_code", "error_msg"]);
+        expect(body.error_code, where).toMatch(/^DEVPIPE\.\d{8}$/);
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: no raw control byte of the path goes back.
+        expect(body.error_msg, where).not.toMatch(/[\x00-\x1f]/);
+        expect(res.headers["x-content-type-options"], where).toBe("nosniff");
+      }
+      const head = await t.app.inject({ method: "HEAD", url });
+      expect(head.statusCode, `HEAD ${url}`).toBeGreaterThanOrEqual(400);
+    }
+  });
+
   it("keeps answers that carry a token or a secret key out of every cache", async () => {
     const token = await head("POST", "/admin/v1/tokens", { role: "runner", project_ids: [] });
     expect(token.status).toBe(200);

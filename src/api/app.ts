@@ -102,7 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             )
           : new PipewrightError(
               "BAD_HTTP_REQUEST",
-              `The request path is not a valid URL: ${req.url.slice(0, 200)}`,
+              `The request path is not a valid URL: ${JSON.stringify(req.url.slice(0, 200))}`,
             );
       // No hook runs for these answers: the header policy is put on by hand.
       applySecurityHeaders(reply).status(e.status).header("X-Request-Id", req.id).send(e.toBody());
@@ -206,7 +206,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // A failure that repeats for every request (a full disk) gets a line a minute, not one each.
   const throttle = createErrorThrottle(() => deps.clock.now());
   app.setErrorHandler((err: FastifyError | PipewrightError, req, reply) => {
-    const e = normaliseFastifyError(err);
+    const e = normaliseFastifyError(err, req);
     if ((e.key === "UNAUTHENTICATED" || e.key === "SIGNATURE_INVALID") && presentsCredentials(req)) {
       // Never the credential itself: the source, where it went, and why it was refused.
       const { left, heldBack } = guard.failed(req.ip);
@@ -324,7 +324,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 /** The one funnel: every throwable a route or Fastify produces becomes a PipewrightError. */
-function normaliseFastifyError(err: FastifyError | PipewrightError): PipewrightError {
+function normaliseFastifyError(err: FastifyError | PipewrightError, req: FastifyRequest): PipewrightError {
   if (err instanceof PipewrightError) return err;
   const fe = err as FastifyError & { validationContext?: string };
   if (fe.validation && fe.validation.length > 0) {
@@ -345,9 +345,31 @@ function normaliseFastifyError(err: FastifyError | PipewrightError): PipewrightE
       );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new PipewrightError("UNSUPPORTED_MEDIA_TYPE");
+    // Raised by the router only through frameworkErrors today; a plugin or a later Fastify may
+    // throw them instead, and they must answer the same.
+    case "FST_ERR_BAD_URL":
+      return new PipewrightError(
+        "BAD_HTTP_REQUEST",
+        `The request path is not a valid URL: ${JSON.stringify(req.url.slice(0, 200))}`,
+      );
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new PipewrightError(
+        "URI_TOO_LONG",
+        "A segment of the request path is longer than 100 characters.",
+      );
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new PipewrightError("INVALID_JSON", fe.message);
+  }
+  // Errors of the file serving under /openapi/ (http-errors, no code): a path it refuses.
+  if (fe.code === undefined && fe.statusCode === 404) {
+    return new PipewrightError("ROUTE_NOT_FOUND", `No route ${req.method} ${JSON.stringify(pathOf(req))}.`);
+  }
+  if (fe.code === undefined && fe.statusCode === 400) {
+    return new PipewrightError(
+      "BAD_HTTP_REQUEST",
+      `The request path is not valid: ${JSON.stringify(pathOf(req))}`,
+    );
   }
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new PipewrightError("INVALID_REQUEST", fe.message);

@@ -5,6 +5,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { PipewrightError } from "../errors.js";
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",
@@ -53,10 +54,12 @@ export function registerWebRoutes(app: FastifyInstance, opts: WebRoutesOptions =
   }
 
   function notFound(reply: FastifyReply, rel: string): FastifyReply {
-    return reply
-      .status(404)
-      .header("Content-Type", "text/plain; charset=utf-8")
-      .send(`Not found: /ui/${rel}\n`);
+    // The one error shape; the path quoted, so no byte of it (a NUL, a newline) goes out raw.
+    const e = new PipewrightError(
+      "ROUTE_NOT_FOUND",
+      `The web UI has no file ${JSON.stringify(`/ui/${rel}`)}.`,
+    );
+    return reply.status(e.status).send(e.toBody());
   }
 
   app.get("/", { schema: { hide: true } }, async (_req, reply) => {
