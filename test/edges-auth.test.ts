@@ -293,6 +293,32 @@ describe("failed authentications", () => {
   });
 });
 
+describe("behind a trusted proxy", () => {
+  it("keeps the account of the client the proxy names, not of the proxy", async () => {
+    const b = await boot(["--trust-proxy", "10.0.0.5", "--allowed-hosts", "ci.example.com"]);
+    try {
+      const viaProxy = (client: string, token: string, host = "127.0.0.1") =>
+        b.server.app.inject({
+          method: "GET",
+          url: "/admin/v1/projects",
+          headers: { "x-auth-token": token, "x-forwarded-for": client, "x-forwarded-host": host },
+          remoteAddress: "10.0.0.5",
+        });
+      for (let i = 0; i < AUTH_FAILURE_BURST; i++) {
+        expect((await viaProxy("203.0.113.9", "pw_wrong_guess_0123456789")).statusCode).toBe(401);
+      }
+      expect((await viaProxy("203.0.113.9", ADMIN_TOKEN)).statusCode).toBe(429);
+      expect((await viaProxy("198.51.100.3", ADMIN_TOKEN)).statusCode).toBe(200);
+      expect(b.lines.find((l) => l.msg === "authentication failed")?.ip).toBe("203.0.113.9");
+      // The Host the proxy was asked for is the one checked.
+      expect((await viaProxy("198.51.100.3", ADMIN_TOKEN, "ci.example.com")).statusCode).toBe(200);
+      expect((await viaProxy("198.51.100.3", ADMIN_TOKEN, "evil.example")).statusCode).toBe(400);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
 describe("a chosen admin token", () => {
   it("must be long and varied enough to resist guessing", () => {
     const load = (token: string) => loadConfig(["--admin-token", token], {}, "/tmp");
