@@ -1,10 +1,18 @@
 // Server configuration: loaded once by a pure function (flag > env > default), validated, frozen.
 // Nothing below main.ts reads process.env; everything gets this object instead.
 
+import net from "node:net";
 import path from "node:path";
 
 export interface Config {
   readonly host: string;
+  /**
+   * Host names (Host header) answered besides loopback and the listen address: the public
+   * name(s) of the server, the one forges deliver webhooks to. `*` answers any.
+   */
+  readonly allowedHosts: readonly string[];
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For and X-Forwarded-Host are believed. */
+  readonly trustProxy: string | undefined;
   readonly port: number;
   readonly dataDir: string;
   /** Bootstrap admin token; when undefined one is generated and stored at first start. */
@@ -71,6 +79,8 @@ interface Option {
 const OPTIONS: readonly Option[] = [
   { flag: "host", env: "HOST", key: "host" },
   { flag: "port", env: "PORT", key: "port" },
+  { flag: "allowed-hosts", env: "PIPEWRIGHT_ALLOWED_HOSTS", key: "allowedHosts" },
+  { flag: "trust-proxy", env: "PIPEWRIGHT_TRUST_PROXY", key: "trustProxy" },
   { flag: "data-dir", env: "PIPEWRIGHT_DATA_DIR", key: "dataDir" },
   { flag: "admin-token", env: "PIPEWRIGHT_ADMIN_TOKEN", key: "adminToken" },
   { flag: "database-url", env: "DATABASE_URL", key: "databaseUrl" },
@@ -168,6 +178,62 @@ function positiveInt(name: string, raw: string, max = Number.MAX_SAFE_INTEGER): 
   return n;
 }
 
+/** A chosen admin token's least length: 32 characters (the generated ones have 41). */
+export const ADMIN_TOKEN_MIN_LENGTH = 32;
+/** ... and least number of different characters, so "aaaa…" or "12341234…" is not taken either. */
+export const ADMIN_TOKEN_MIN_DISTINCT = 10;
+
+/**
+ * The admin token may do everything: one chosen by hand must be long and varied enough that
+ * guessing it (even at the rate a server answers) is hopeless.
+ */
+function checkAdminToken(name: string, token: string): void {
+  if (token.length < ADMIN_TOKEN_MIN_LENGTH || new Set(token).size < ADMIN_TOKEN_MIN_DISTINCT) {
+    throw new ConfigError(
+      `${name} must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters long, of at least ` +
+        `${ADMIN_TOKEN_MIN_DISTINCT} different characters (make one with: openssl rand -base64 32)`,
+    );
+  }
+}
+
+/** A host name, `*.name`, or an IP address ([…] for IPv6), with a port or not (it is ignored). */
+const HOST_ENTRY = /^(\*\.)?(\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?)(:\d{1,5})?\.?$/i;
+
+function parseAllowedHosts(name: string, raw: string | undefined): readonly string[] {
+  if (raw === undefined) return [];
+  const entries = raw
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
+  for (const e of entries) {
+    if (e === "*") continue;
+    if (!HOST_ENTRY.test(e) || e.includes("..")) {
+      throw new ConfigError(
+        `${name}: "${e}" is not a host name (give names like ci.example.com, *.example.com or *)`,
+      );
+    }
+  }
+  return entries;
+}
+
+function parseTrustProxy(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const entries = raw
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
+  for (const e of entries) {
+    const [addr = "", bits, more] = e.split("/");
+    const family = net.isIP(addr);
+    const bitsOk =
+      bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !bitsOk || more !== undefined) {
+      throw new ConfigError(`${name}: "${e}" is not an address or CIDR (e.g. 10.0.0.5 or 10.0.0.0/8)`);
+    }
+  }
+  return entries.length > 0 ? entries.join(",") : undefined;
+}
+
 export function loadConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
@@ -192,9 +258,7 @@ export function loadConfig(
     );
   }
   const adminToken = get("adminToken");
-  if (adminToken !== undefined && adminToken.length < 16) {
-    throw new ConfigError(`${nameOf("adminToken")} must be at least 16 characters long`);
-  }
+  if (adminToken !== undefined) checkAdminToken(nameOf("adminToken"), adminToken);
   const localRunnerFlag = flags.get("local-runner") ?? env.PIPEWRIGHT_LOCAL_RUNNER;
   if (localRunnerFlag !== undefined && !["true", "false", "1", "0"].includes(localRunnerFlag)) {
     throw new ConfigError(`--local-runner / PIPEWRIGHT_LOCAL_RUNNER must be true or false`);
@@ -247,6 +311,8 @@ export function loadConfig(
 
   return Object.freeze({
     host: get("host") ?? "127.0.0.1",
+    allowedHosts: parseAllowedHosts(nameOf("allowedHosts"), get("allowedHosts")),
+    trustProxy: parseTrustProxy(nameOf("trustProxy"), get("trustProxy")),
     port: (() => {
       const p = get("port");
       if (p === "0") return 0;

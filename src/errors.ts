@@ -142,6 +142,18 @@ export const ERRORS = {
     status: 400,
     summary: "Pipeline groups nest at most three levels deep.",
   },
+  HOST_NOT_ALLOWED: {
+    code: "DEVPIPE.00020170",
+    status: 400,
+    summary:
+      "The Host header names a host this server does not answer to (loopback and --allowed-hosts / PIPEWRIGHT_ALLOWED_HOSTS only).",
+  },
+  TOO_MANY_AUTH_FAILURES: {
+    code: "DEVPIPE.00020171",
+    status: 429,
+    summary:
+      "Too many failed authentications from this source address: its credentials are refused until Retry-After seconds have passed.",
+  },
   GROUP_LIMIT_REACHED: {
     code: "DEVPIPE.00020143",
     status: 400,

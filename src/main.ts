@@ -275,6 +275,9 @@ async function assemble(
     logs,
     policy,
     health,
+    allowedHosts: config.allowedHosts,
+    listenHost: config.host,
+    ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
   });
   await engine.start();
   if (listening) {

@@ -7,6 +7,7 @@ import path from "node:path";
 import Fastify from "fastify";
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { registerSecurityHeaders } from "../src/api/security-headers.js";
 import { registerWebRoutes } from "../src/api/web-routes.js";
 import { tempDir } from "./helpers/app.js";
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium, LONG } from "./helpers/browser.js";
@@ -32,6 +33,8 @@ describe("web UI routes", () => {
   it("answer 503 with a hint until the UI is built, then serve only files below their root", async () => {
     const root = tempDir("pipewright-web-");
     const app = Fastify();
+    // The CSP comes from the app's one header policy, as buildApp registers it.
+    registerSecurityHeaders(app);
     registerWebRoutes(app, { root });
     const unbuilt = await app.inject({ url: "/" });
     expect(unbuilt.statusCode).toBe(503);

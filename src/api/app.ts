@@ -23,11 +23,13 @@ import type { Store } from "../store/store.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { registerArtifactRoutes } from "./artifact-routes.js";
 import { createAuthenticator } from "./auth.js";
+import { createAuthGuard } from "./auth-guard.js";
 import { registerBatchRoutes } from "./batch-routes.js";
 import { parseJsonBody } from "./body.js";
 import type { RouteContext } from "./context.js";
 import { registerDelayRoutes } from "./delay-routes.js";
 import { registerGroupRoutes } from "./group-routes.js";
+import { createHostCheck } from "./host-check.js";
 import { registerLogRoutes } from "./log-routes.js";
 import { registerNoticeRoutes } from "./notice-routes.js";
 import { registerPermissionRoutes } from "./permission-routes.js";
@@ -36,6 +38,12 @@ import { registerRunCommandRoutes } from "./run-command-routes.js";
 import { registerRunQueryRoutes } from "./run-query-routes.js";
 import { registerRunnerRoutes } from "./runner-routes.js";
 import { fieldPath } from "./schemas.js";
+import {
+  applySecurityHeaders,
+  DEFAULT_CACHE_CONTROL,
+  registerSecurityHeaders,
+  SECURITY_HEADERS,
+} from "./security-headers.js";
 import { registerTagRoutes } from "./tag-routes.js";
 import { registerTemplateRoutes } from "./template-routes.js";
 import { registerVariableGroupRoutes } from "./variable-group-routes.js";
@@ -66,6 +74,14 @@ export interface AppDeps {
   readonly engine: Engine;
   readonly logs: LogHub;
   readonly policy: RunPolicy;
+  /**
+   * Host names the server answers to besides loopback (`*`: any); the address it listens on is
+   * allowed too when it is a single one. Default: loopback only.
+   */
+  readonly allowedHosts?: readonly string[];
+  readonly listenHost?: string;
+  /** Fastify's trustProxy: proxies whose X-Forwarded-For / -Host are believed. */
+  readonly trustProxy?: string;
   /** Whether the server is draining (SIGTERM), for /healthz; always ok when absent. */
   readonly health?: () => Promise<{ status: "ok" } | { status: "draining"; running_jobs: number }>;
 }
@@ -75,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger === false ? undefined : deps.logger,
     logger: deps.logger === false ? false : undefined,
     bodyLimit: BODY_LIMIT_BYTES,
+    ...(deps.trustProxy ? { trustProxy: deps.trustProxy } : {}),
     genReqId: () => deps.newId(),
     logController: new LogController({ disableRequestLogging: true }),
     // Errors found before a route runs answer in the one error shape too.
@@ -87,9 +104,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             )
           : new PipewrightError(
               "BAD_HTTP_REQUEST",
-              `The request path is not a valid URL: ${req.url.slice(0, 200)}`,
+              `The request path is not a valid URL: ${JSON.stringify(req.url.slice(0, 200))}`,
             );
-      reply.status(e.status).header("X-Request-Id", req.id).send(e.toBody());
+      // No hook runs for these answers: the header policy is put on by hand.
+      applySecurityHeaders(reply).status(e.status).header("X-Request-Id", req.id).send(e.toBody());
     },
     clientErrorHandler: answerClientError,
     ajv: {
@@ -144,9 +162,43 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     );
   });
 
+  const hosts = createHostCheck(deps.allowedHosts ?? [], deps.listenHost ?? "127.0.0.1");
+  const guard = createAuthGuard(() => deps.clock.now());
+  // Refused Host names are logged once a minute each: a forge whose deliveries are refused
+  // shows up in the log without an attacker being able to fill it.
+  const hostLog = createErrorThrottle(() => deps.clock.now());
   app.addHook("onRequest", async (req, reply) => {
     reply.header("X-Request-Id", req.id);
+    // /healthz answers any Host: load balancers probe replicas by address, and it tells nothing.
+    if (!hosts.allows(req.host) && pathOf(req) !== "/healthz") {
+      const host = String(req.host ?? "").slice(0, 100);
+      if (hostLog.admit(`host:${host}`).log) {
+        req.log.warn(
+          { host, ip: req.ip, path: pathOf(req) },
+          "refused a request for a host name not allowed",
+        );
+      }
+      throw new PipewrightError(
+        "HOST_NOT_ALLOWED",
+        `This server does not answer to the host name ${JSON.stringify(host)}; its operator can add it to --allowed-hosts / PIPEWRIGHT_ALLOWED_HOSTS.`,
+      );
+    }
+    // A source that failed too often has its credentials refused unread for a while: a guess
+    // costs the guesser a wait, and correct credentials of other sources are never held.
+    if (presentsCredentials(req)) {
+      const wait = guard.retryAfterMs(req.ip);
+      if (wait > 0) {
+        const seconds = Math.ceil(wait / 1000);
+        reply.header("Retry-After", String(seconds));
+        throw new PipewrightError(
+          "TOO_MANY_AUTH_FAILURES",
+          `Too many failed authentications from ${req.ip}: try again in ${seconds} s.`,
+        );
+      }
+    }
   });
+  // Before any plugin registers: the hook then covers the OpenAPI UI's routes too.
+  registerSecurityHeaders(app);
 
   // Answers are written with JSON.stringify: the views build exactly what the response schemas
   // (and so the types) say, and V8's stringify is faster than compiled serializers on our shapes,
@@ -156,7 +208,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // A failure that repeats for every request (a full disk) gets a line a minute, not one each.
   const throttle = createErrorThrottle(() => deps.clock.now());
   app.setErrorHandler((err: FastifyError | PipewrightError, req, reply) => {
-    const e = normaliseFastifyError(err);
+    const e = normaliseFastifyError(err, req);
+    if ((e.key === "UNAUTHENTICATED" || e.key === "SIGNATURE_INVALID") && presentsCredentials(req)) {
+      // Never the credential itself: the source, where it went, and why it was refused.
+      const { left, heldBack } = guard.failed(req.ip);
+      req.log.warn(
+        {
+          ip: req.ip,
+          method: req.method,
+          path: pathOf(req),
+          reason: e.message,
+          error_code: e.code,
+          attempts_left: left,
+        },
+        "authentication failed",
+      );
+      if (heldBack) {
+        req.log.warn(
+          { ip: req.ip, retry_after_s: Math.ceil(guard.retryAfterMs(req.ip) / 1000) },
+          "too many failed authentications from this source: its credentials are refused for a while",
+        );
+      }
+    }
     if (e.status >= 500) {
       const cause = (e.cause ?? err) as { code?: unknown; message?: unknown };
       const { log, suppressed } = throttle.admit(`${e.code}:${String(cause.code)}:${String(cause.message)}`);
@@ -246,14 +319,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     socket.write(
       `HTTP/1.1 ${e.status} ${e.status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`,
+        `${Object.entries(SECURITY_HEADERS)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join("")}Cache-Control: ${DEFAULT_CACHE_CONTROL}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(err);
 }
 
 /** The one funnel: every throwable a route or Fastify produces becomes a PipewrightError. */
-function normaliseFastifyError(err: FastifyError | PipewrightError): PipewrightError {
+function normaliseFastifyError(err: FastifyError | PipewrightError, req: FastifyRequest): PipewrightError {
   if (err instanceof PipewrightError) return err;
   const fe = err as FastifyError & { validationContext?: string };
   if (fe.validation && fe.validation.length > 0) {
@@ -274,14 +349,54 @@ function normaliseFastifyError(err: FastifyError | PipewrightError): PipewrightE
       );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new PipewrightError("UNSUPPORTED_MEDIA_TYPE");
+    // Raised by the router only through frameworkErrors today; a plugin or a later Fastify may
+    // throw them instead, and they must answer the same.
+    case "FST_ERR_BAD_URL":
+      return new PipewrightError(
+        "BAD_HTTP_REQUEST",
+        `The request path is not a valid URL: ${JSON.stringify(req.url.slice(0, 200))}`,
+      );
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new PipewrightError(
+        "URI_TOO_LONG",
+        "A segment of the request path is longer than 100 characters.",
+      );
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new PipewrightError("INVALID_JSON", fe.message);
+  }
+  // Errors of the file serving under /openapi/ (http-errors, no code): a path it refuses.
+  if (fe.code === undefined && fe.statusCode === 404) {
+    return new PipewrightError("ROUTE_NOT_FOUND", `No route ${req.method} ${JSON.stringify(pathOf(req))}.`);
+  }
+  if (fe.code === undefined && fe.statusCode === 400) {
+    return new PipewrightError(
+      "BAD_HTTP_REQUEST",
+      `The request path is not valid: ${JSON.stringify(pathOf(req))}`,
+    );
   }
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new PipewrightError("INVALID_REQUEST", fe.message);
   }
   return toPipewrightError(err);
+}
+
+/** The request's path without its query (which is never logged: it could hold a secret). */
+function pathOf(req: FastifyRequest): string {
+  return req.url.split("?")[0]!.slice(0, 300);
+}
+
+/**
+ * Whether a request tries to authenticate with a token or a signature. Webhook deliveries are
+ * not counted: forges deliver for every project from a few shared addresses, so one project's
+ * wrong secret would hold back the others' deliveries; their secrets are the server's own
+ * 192-bit random values, and every refused delivery is recorded in the project's list.
+ */
+function presentsCredentials(req: FastifyRequest): boolean {
+  return (
+    (req.headers["x-auth-token"] !== undefined || req.headers.authorization !== undefined) &&
+    !req.url.startsWith("/hooks/")
+  );
 }
 
 function joinField(base: string, prop: string): string {

@@ -32,7 +32,7 @@ describe("streamSse", () => {
     const res = await fetch(`${url}/events`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
-    expect(res.headers.get("cache-control")).toBe("no-cache");
+    expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.headers.get("x-accel-buffering")).toBe("no");
     expect(parseSseChunks([await readAll(res)])).toEqual([
       { event: "log", data: '{"offset":0,"text":"a\\nb"}' },

@@ -4,6 +4,7 @@
 
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../clock.js";
+import { SECURITY_HEADERS } from "./security-headers.js";
 
 export interface SseStream {
   /** Sends one event; `data` is written as JSON. Nothing is sent once the client has gone. */
@@ -38,9 +39,11 @@ export async function streamSse(
 ): Promise<FastifyReply> {
   reply.hijack();
   const res = reply.raw;
+  // A hijacked answer skips the onSend hook: the app's header policy is written here by hand.
   res.writeHead(200, {
+    ...SECURITY_HEADERS,
     "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache",
+    "Cache-Control": "no-store",
     Connection: "keep-alive",
     "X-Accel-Buffering": "no",
     "X-Request-Id": req.id,

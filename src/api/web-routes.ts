@@ -5,6 +5,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { PipewrightError } from "../errors.js";
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",
@@ -18,11 +19,6 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".txt": "text/plain; charset=utf-8",
   ".woff2": "font/woff2",
 };
-
-/** The UI loads nothing from elsewhere; inline styles set from script (CSSOM) are not affected. */
-const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /** Where the build writes the UI: `dist/web`, whether this module runs from `dist/` or from `src/`. */
 export function defaultWebRoot(): string {
@@ -53,19 +49,17 @@ export function registerWebRoutes(app: FastifyInstance, opts: WebRoutesOptions =
       return notFound(reply, rel);
     }
     const type = CONTENT_TYPES[path.extname(file).toLowerCase()] ?? "application/octet-stream";
-    return reply
-      .header("Content-Type", type)
-      .header("Cache-Control", cache)
-      .header("X-Content-Type-Options", "nosniff")
-      .send(body);
+    // The CSP, framing and sniffing headers come from the app's one policy (security-headers.ts).
+    return reply.header("Content-Type", type).header("Cache-Control", cache).send(body);
   }
 
   function notFound(reply: FastifyReply, rel: string): FastifyReply {
-    return reply
-      .status(404)
-      .header("Content-Type", "text/plain; charset=utf-8")
-      .header("Cache-Control", "no-cache")
-      .send(`Not found: /ui/${rel}\n`);
+    // The one error shape; the path quoted, so no byte of it (a NUL, a newline) goes out raw.
+    const e = new PipewrightError(
+      "ROUTE_NOT_FOUND",
+      `The web UI has no file ${JSON.stringify(`/ui/${rel}`)}.`,
+    );
+    return reply.status(e.status).send(e.toBody());
   }
 
   app.get("/", { schema: { hide: true } }, async (_req, reply) => {
@@ -75,10 +69,8 @@ export function registerWebRoutes(app: FastifyInstance, opts: WebRoutesOptions =
       return reply
         .status(503)
         .header("Content-Type", "text/plain; charset=utf-8")
-        .header("Cache-Control", "no-cache")
         .send(`The web UI is not built (no ${path.join(root, "index.html")}); run "npm run build".\n`);
     }
-    reply.header("Content-Security-Policy", CSP).header("Referrer-Policy", "no-referrer");
     return send(reply, "index.html", "no-cache");
   });
 

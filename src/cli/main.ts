@@ -41,8 +41,14 @@ Starts the server (embedded SQLite store and runner by default).
 Options (flag > environment variable > default):
   --host HOST                 HOST                           127.0.0.1
   --port PORT                 PORT                           8080
+  --allowed-hosts NAMES       PIPEWRIGHT_ALLOWED_HOSTS       loopback and --host only; comma list of the
+                              server's public names (the one forges deliver webhooks to, the UI's);
+                              *.example.com for a domain's names, * for any (no Host check)
+  --trust-proxy ADDRS         PIPEWRIGHT_TRUST_PROXY         none; proxies (addresses, CIDRs) whose
+                              X-Forwarded-For / X-Forwarded-Host are believed
   --data-dir DIR              PIPEWRIGHT_DATA_DIR            ./.pipewright
-  --admin-token TOKEN         PIPEWRIGHT_ADMIN_TOKEN         generated at first start
+  --admin-token TOKEN         PIPEWRIGHT_ADMIN_TOKEN         generated at first start (a chosen one: at
+                              least 32 characters, 10 different; openssl rand -base64 32)
   --database-url URL          DATABASE_URL                   sqlite:<data dir>/pipewright.db
   --max-batch-size N          PIPEWRIGHT_MAX_BATCH_SIZE      1000
   --runner-slots N            PIPEWRIGHT_RUNNER_SLOTS        16

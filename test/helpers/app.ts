@@ -10,7 +10,7 @@ import { loadConfig } from "../../src/config.js";
 import { type Server, startServer } from "../../src/main.js";
 import type { SqlStore } from "../../src/store/sql/sql-store.js";
 
-export const ADMIN_TOKEN = "pw_admin_test_token_0123456789";
+export const ADMIN_TOKEN = "pw_admin_test_token_0123456789abcdef";
 
 // Steps of these tests share files in the host's /tmp with the test: the runner processes they
 // start run them unsandboxed (test/runner-process.test.ts proves the sandbox).

@@ -69,9 +69,24 @@ function applySgr(style: AnsiStyle, params: string): void {
   }
 }
 
-// CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \), or a lone two-byte escape.
+// Escape sequences as ECMA-48 frames them: CSI (ESC [, parameter bytes 0x30–0x3F, intermediate
+// bytes 0x20–0x2F, a final byte 0x40–0x7E), OSC (ESC ], up to BEL, ESC \\ or the line's end), or ESC with
+// intermediates and a final byte (charset choices like ESC ( B, two-byte escapes like ESC 7). A
+// sequence broken off by a byte that cannot be in it (a malformed CSI, an ESC before a newline)
+// is dropped up to that byte, as a terminal drops it: no ESC is ever shown.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching terminal escape sequences is the point.
-const ESCAPE = /\x1b(?:\[([0-9;?]*)([@-~])|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g;
+const ESCAPE = /\x1b(?:\[([0-?]*)([ -/]*)([@-~])?|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[ -/]*[0-~]?)/g;
+
+/** The start of a sequence whose end may be in the next chunk (nothing in it rules that out). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: as above.
+const UNFINISHED = /^\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b\n]*\x1b?|[ -/]*)$/;
+
+/** An unfinished sequence longer than this is not waited for (it is dropped as it stands). */
+const MAX_PENDING = 4096;
+
+/** Control characters a terminal does not print (tab, newline and ESC are handled apart). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point.
+const INVISIBLE = /[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\x9b]/g;
 
 export interface AnsiParser {
   /** Splits the next chunk into styled segments. */
@@ -87,26 +102,26 @@ export function createAnsiParser(): AnsiParser {
       pending = "";
       // An escape cut off at the end waits for the rest in the next chunk.
       const lastEsc = text.lastIndexOf("\x1b");
-      if (lastEsc >= 0 && text.length - lastEsc < 64) {
-        const tail = text.slice(lastEsc);
-        ESCAPE.lastIndex = 0;
-        const m = ESCAPE.exec(tail);
-        if (!m || m.index !== 0) {
-          pending = tail;
-          text = text.slice(0, lastEsc);
-        }
+      if (lastEsc >= 0 && text.length - lastEsc <= MAX_PENDING && UNFINISHED.test(text.slice(lastEsc))) {
+        pending = text.slice(lastEsc);
+        text = text.slice(0, lastEsc);
       }
       // A lone carriage return (progress bars) starts a new line rather than overwriting.
       text = text.replace(/\r\n/g, "\n").replace(/\r/g, "\n");
       const out: Segment[] = [];
+      const emit = (part: string): void => {
+        const visible = part.replace(INVISIBLE, "");
+        if (visible !== "") out.push({ text: visible, style: { ...style } });
+      };
       let at = 0;
       ESCAPE.lastIndex = 0;
       for (let m = ESCAPE.exec(text); m !== null; m = ESCAPE.exec(text)) {
-        if (m.index > at) out.push({ text: text.slice(at, m.index), style: { ...style } });
-        if (m[2] === "m") applySgr(style, m[1] ?? "");
+        if (m.index > at) emit(text.slice(at, m.index));
+        // Only a complete SGR (no intermediates) sets colours; every other sequence just goes.
+        if (m[3] === "m" && m[2] === "" && /^[0-9;]*$/.test(m[1] ?? "")) applySgr(style, m[1] ?? "");
         at = m.index + m[0].length;
       }
-      if (at < text.length) out.push({ text: text.slice(at), style: { ...style } });
+      if (at < text.length) emit(text.slice(at));
       return out;
     },
   };
@@ -145,4 +160,11 @@ export function renderSegments(segments: readonly Segment[]): DocumentFragment {
 /** The text without escape sequences (for downloads). */
 export function stripAnsi(text: string): string {
   return text.replace(ESCAPE, "");
+}
+
+/** How many characters segments show: what the pane counts, in the units it trims. */
+export function shownLength(segments: readonly Segment[]): number {
+  let n = 0;
+  for (const s of segments) n += s.text.length;
+  return n;
 }

@@ -1,15 +1,20 @@
 // The step log: a fixed-height monospace pane with its own scroll, fed by the live log stream
 // (SSE over fetch), ANSI colours rendered, follow / stop following, download.
 
-import { createAnsiParser, renderSegments, stripAnsi } from "./ansi.js";
+import { createAnsiParser, renderSegments, shownLength, stripAnsi } from "./ansi.js";
 import type { Api } from "./api.js";
 import { errorText, sleep } from "./context.js";
 import { h, setText } from "./dom.js";
 import { pill, updatePill } from "./format.js";
 import { STEP_DONE } from "./types.js";
 
-/** Past this many characters the oldest output leaves the pane (the download keeps all of it). */
+/**
+ * Past this many shown characters the oldest output leaves the pane, down to KEEP_CHARS (the
+ * download keeps all of it). Counted in what the pane shows, escape codes left out: the units it
+ * trims in, so no amount of invisible output can leave the pane's account full and its body empty.
+ */
 const MAX_SHOWN_CHARS = 1_000_000;
+const KEEP_CHARS = 800_000;
 
 export interface LogTarget {
   /** `…/pipeline-runs/{run}/jobs/{job}/steps/{step}` */
@@ -47,6 +52,8 @@ export function createLogPane(api: Api): LogPane {
     "Download",
   );
   const notice = h("p", { class: "log-notice", hidden: true });
+  // Where output was cut: the first thing in the pane, saying how much is not shown.
+  const cutMark = h("span", { class: "log-cut", "data-testid": "log-cut", hidden: true });
   const body = h("code", {});
   const pre = h(
     "pre",
@@ -58,6 +65,7 @@ export function createLogPane(api: Api): LogPane {
       "aria-labelledby": "log-title",
       "data-testid": "log",
     },
+    cutMark,
     body,
   );
   const placeholder = h(
@@ -77,6 +85,8 @@ export function createLogPane(api: Api): LogPane {
   let controller: AbortController | undefined;
   let raw: string[] = [];
   let shownChars = 0;
+  /** Characters of output that left the pane. */
+  let cutChars = 0;
   let follow = true;
   let parser = createAnsiParser();
 
@@ -134,23 +144,49 @@ export function createLogPane(api: Api): LogPane {
 
   function append(text: string): void {
     raw.push(text);
-    body.append(renderSegments(parser.push(text)));
-    shownChars += text.length;
-    if (shownChars > MAX_SHOWN_CHARS) {
-      while (shownChars > MAX_SHOWN_CHARS * 0.8 && body.firstChild) {
-        shownChars -= body.firstChild.textContent?.length ?? 0;
-        body.firstChild.remove();
-      }
-      notice.hidden = false;
-      setText(notice, "Earlier output is not shown here; Download has the whole log.");
-    }
+    const segments = parser.push(text);
+    body.append(renderSegments(segments));
+    shownChars += shownLength(segments);
+    if (shownChars > MAX_SHOWN_CHARS) trim();
     refreshPlaceholder();
     if (follow) scrollToEnd();
+  }
+
+  /**
+   * Takes the oldest output out until KEEP_CHARS are left: whole nodes while they fit in what must
+   * go, then the start of the node that does not (one line of megabytes keeps its end, cut).
+   */
+  function trim(): void {
+    while (shownChars > KEEP_CHARS && body.firstChild) {
+      const first = body.firstChild;
+      const text = first.textContent ?? "";
+      const excess = shownChars - KEEP_CHARS;
+      if (text.length <= excess) {
+        first.remove();
+        shownChars -= text.length;
+        cutChars += text.length;
+        continue;
+      }
+      // Not in the middle of a surrogate pair.
+      let at = excess;
+      const code = text.charCodeAt(at);
+      if (code >= 0xdc00 && code <= 0xdfff) at++;
+      first.textContent = text.slice(at);
+      shownChars -= at;
+      cutChars += at;
+    }
+    const cut = cutChars.toLocaleString("en");
+    cutMark.hidden = false;
+    setText(cutMark, `[… ${cut} earlier characters cut here: Download has the whole log]\n`);
+    notice.hidden = false;
+    setText(notice, `The first ${cut} characters of output are not shown here; Download has the whole log.`);
   }
 
   function reset(): void {
     raw = [];
     shownChars = 0;
+    cutChars = 0;
+    cutMark.hidden = true;
     parser = createAnsiParser();
     body.replaceChildren();
     notice.hidden = true;
