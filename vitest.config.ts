@@ -15,6 +15,7 @@ const ENGINE_E2E = [
   "test/variable-group-runs.test.ts",
   "test/subpipelines.test.ts",
   "test/delays.test.ts",
+  "test/build-tasks.test.ts",
 ];
 
 const hasPostgres =

@@ -1,6 +1,7 @@
 // Server configuration: loaded once by a pure function (flag > env > default), validated, frozen.
 // Nothing below main.ts reads process.env; everything gets this object instead.
 
+import fs from "node:fs";
 import path from "node:path";
 
 export interface Config {
@@ -24,6 +25,8 @@ export interface Config {
   readonly logLevel: string;
   /** Clones of local paths and file:// URLs; off by default (a run could read the server's disk). */
   readonly allowLocalClone: boolean;
+  /** The docker or podman the embedded runner's container-image steps run through; none: they fail. */
+  readonly containerRuntime: string | undefined;
   /** How long SIGTERM waits for running jobs before it stops them (seconds). */
   readonly drainTimeoutSeconds: number;
   /** Where artifacts' bytes live: a directory (default `<dataDir>/artifacts`) or `s3://bucket/prefix?…`. */
@@ -75,6 +78,7 @@ const OPTIONS: readonly Option[] = [
   { flag: "max-artifact-bytes", env: "PIPEWRIGHT_MAX_ARTIFACT_BYTES", key: "maxArtifactBytes" },
   { flag: "max-cache-bytes", env: "PIPEWRIGHT_MAX_CACHE_BYTES", key: "maxCacheBytes" },
   { flag: "cache-quota-bytes", env: "PIPEWRIGHT_CACHE_QUOTA_BYTES", key: "cacheQuotaBytes" },
+  { flag: "container-runtime", env: "PIPEWRIGHT_CONTAINER_RUNTIME", key: "containerRuntime" },
 ];
 
 /** Retention settings: flag, environment variable, default. */
@@ -141,6 +145,34 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
     flags.set(name, value);
   }
   return flags;
+}
+
+/**
+ * The absolute path of an executable: `name` itself when it holds a slash (relative to `cwd`),
+ * else the first of that name on `PATH`; undefined when there is none.
+ */
+export function findExecutable(
+  name: string,
+  PATH: string | undefined,
+  cwd = process.cwd(),
+): string | undefined {
+  const runnable = (p: string): boolean => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (name.includes("/")) {
+    const p = path.resolve(cwd, name);
+    return runnable(p) ? p : undefined;
+  }
+  for (const dir of (PATH ?? "").split(":").filter(Boolean)) {
+    const p = path.join(dir, name);
+    if (runnable(p)) return p;
+  }
+  return undefined;
 }
 
 function positiveInt(name: string, raw: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -232,6 +264,16 @@ export function loadConfig(
     leaseSeconds: positiveInt(nameOf("leaseSeconds"), get("leaseSeconds") ?? "30", 3600),
     logLevel,
     allowLocalClone: allowLocalFlag === "true" || allowLocalFlag === "1",
+    containerRuntime: (() => {
+      const r = get("containerRuntime");
+      if (r === undefined) return undefined;
+      const found = findExecutable(r, env.PATH, cwd);
+      if (found === undefined)
+        throw new ConfigError(
+          `${nameOf("containerRuntime")} must be an executable file (docker or podman) or one on PATH, got "${r}"`,
+        );
+      return found;
+    })(),
     drainTimeoutSeconds: positiveInt(
       nameOf("drainTimeoutSeconds"),
       get("drainTimeoutSeconds") ?? "600",

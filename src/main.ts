@@ -228,6 +228,7 @@ async function assemble(
             dataDir: config.dataDir,
             slots: config.runnerSlots,
             allowLocalClone: config.allowLocalClone,
+            containerRuntime: config.containerRuntime,
             runnerArgs: [],
             env: process.env,
           },
