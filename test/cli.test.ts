@@ -326,9 +326,11 @@ describe("pipewright CLI", { timeout: 120_000 }, () => {
     const examples = fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".yaml"));
     expect(examples.sort()).toEqual([
       "delayed-deployment.yaml",
+      "deploy-service.yaml",
       "fan-out.yaml",
       "git-build-test.yaml",
       "manual-review.yaml",
+      "release-train.yaml",
       "two-approvers.yaml",
     ]);
     for (const f of examples) {
