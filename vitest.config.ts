@@ -16,6 +16,7 @@ const ENGINE_E2E = [
   "test/subpipelines.test.ts",
   "test/delays.test.ts",
   "test/build-tasks.test.ts",
+  "test/subpipeline-triggers.test.ts",
 ];
 
 const hasPostgres =
