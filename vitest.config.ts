@@ -15,6 +15,8 @@ const ENGINE_E2E = [
   "test/variable-group-runs.test.ts",
   "test/subpipelines.test.ts",
   "test/delays.test.ts",
+  "test/build-tasks.test.ts",
+  "test/subpipeline-triggers.test.ts",
 ];
 
 const hasPostgres =

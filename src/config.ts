@@ -1,6 +1,7 @@
 // Server configuration: loaded once by a pure function (flag > env > default), validated, frozen.
 // Nothing below main.ts reads process.env; everything gets this object instead.
 
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
@@ -32,6 +33,8 @@ export interface Config {
   readonly logLevel: string;
   /** Clones of local paths and file:// URLs; off by default (a run could read the server's disk). */
   readonly allowLocalClone: boolean;
+  /** The docker or podman the embedded runner's container-image steps run through; none: they fail. */
+  readonly containerRuntime: string | undefined;
   /** How long SIGTERM waits for running jobs before it stops them (seconds). */
   readonly drainTimeoutSeconds: number;
   /** Where artifacts' bytes live: a directory (default `<dataDir>/artifacts`) or `s3://bucket/prefix?…`. */
@@ -99,6 +102,7 @@ const OPTIONS: readonly Option[] = [
   { flag: "smtp-from", env: "PIPEWRIGHT_SMTP_FROM", key: "smtpFrom" },
   { flag: "public-url", env: "PIPEWRIGHT_PUBLIC_URL", key: "publicUrl" },
   { flag: "notice-timeout", env: "PIPEWRIGHT_NOTICE_TIMEOUT", key: "noticeTimeoutSeconds" },
+  { flag: "container-runtime", env: "PIPEWRIGHT_CONTAINER_RUNTIME", key: "containerRuntime" },
 ];
 
 /** Retention settings: flag, environment variable, default. */
@@ -169,6 +173,34 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
     flags.set(name, value);
   }
   return flags;
+}
+
+/**
+ * The absolute path of an executable: `name` itself when it holds a slash (relative to `cwd`),
+ * else the first of that name on `PATH`; undefined when there is none.
+ */
+export function findExecutable(
+  name: string,
+  PATH: string | undefined,
+  cwd = process.cwd(),
+): string | undefined {
+  const runnable = (p: string): boolean => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (name.includes("/")) {
+    const p = path.resolve(cwd, name);
+    return runnable(p) ? p : undefined;
+  }
+  for (const dir of (PATH ?? "").split(":").filter(Boolean)) {
+    const p = path.join(dir, name);
+    if (runnable(p)) return p;
+  }
+  return undefined;
 }
 
 function positiveInt(name: string, raw: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -332,6 +364,16 @@ export function loadConfig(
     leaseSeconds: positiveInt(nameOf("leaseSeconds"), get("leaseSeconds") ?? "30", 3600),
     logLevel,
     allowLocalClone: allowLocalFlag === "true" || allowLocalFlag === "1",
+    containerRuntime: (() => {
+      const r = get("containerRuntime");
+      if (r === undefined) return undefined;
+      const found = findExecutable(r, env.PATH, cwd);
+      if (found === undefined)
+        throw new ConfigError(
+          `${nameOf("containerRuntime")} must be an executable file (docker or podman) or one on PATH, got "${r}"`,
+        );
+      return found;
+    })(),
     drainTimeoutSeconds: positiveInt(
       nameOf("drainTimeoutSeconds"),
       get("drainTimeoutSeconds") ?? "600",

@@ -250,6 +250,7 @@ async function assemble(
             dataDir: config.dataDir,
             slots: config.runnerSlots,
             allowLocalClone: config.allowLocalClone,
+            containerRuntime: config.containerRuntime,
             runnerArgs: [],
             env: process.env,
           },

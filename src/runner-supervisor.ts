@@ -34,6 +34,8 @@ export interface SupervisorOptions {
   readonly dataDir: string;
   readonly slots: number;
   readonly allowLocalClone: boolean;
+  /** The docker or podman the runner's container-image steps run through (`--container-runtime`). */
+  readonly containerRuntime?: string | undefined;
   /** Extra arguments for the runner (tests: --no-sandbox). */
   readonly runnerArgs: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -131,6 +133,7 @@ export function createRunnerSupervisor(
           "--slots",
           String(opts.slots),
           ...(opts.allowLocalClone ? ["--allow-local-clone"] : []),
+          ...(opts.containerRuntime ? ["--container-runtime", opts.containerRuntime] : []),
           ...opts.runnerArgs,
         ],
         {

@@ -326,9 +326,11 @@ describe("pipewright CLI", { timeout: 120_000 }, () => {
     const examples = fs.readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".yaml"));
     expect(examples.sort()).toEqual([
       "delayed-deployment.yaml",
+      "deploy-service.yaml",
       "fan-out.yaml",
       "git-build-test.yaml",
       "manual-review.yaml",
+      "release-train.yaml",
       "two-approvers.yaml",
     ]);
     for (const f of examples) {
@@ -386,12 +388,12 @@ describe("pipewright CLI", { timeout: 120_000 }, () => {
     expect(byId.stderr).toMatch(/^pipewright: .*DEVPIPE\.00020200.*\n$/);
     const file = write(
       "bad.yaml",
-      shellYaml("bad", "true").replace("official_shell_plugin", "official_devcloud_cloudBuild"),
+      shellYaml("bad", "true").replace("official_shell_plugin", "official_devcloud_deploy"),
     );
     const invalid = await cli(["pipeline", "apply", "-f", file]);
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toMatch(
-      /^pipewright: .*bad\.yaml:8:13: stages\[0\]\.jobs\[0\]\.steps\[0\]\.uses: unsupported task "official_devcloud_cloudBuild".*DEVPIPE\.00020110\)\n$/,
+      /^pipewright: .*bad\.yaml:8:13: stages\[0\]\.jobs\[0\]\.steps\[0\]\.uses: unsupported task "official_devcloud_deploy".*DEVPIPE\.00020110\)\n$/,
     );
     const usage = await cli(["run"]);
     expect(usage.code).toBe(2);

@@ -358,7 +358,7 @@ describe("pipeline templates", () => {
                   {
                     name: "j",
                     identifier: "j",
-                    steps: [{ name: "x", task: "official_devcloud_cloudBuild" }],
+                    steps: [{ name: "x", task: "official_devcloud_deploy" }],
                   },
                 ],
               },

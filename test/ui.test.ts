@@ -188,7 +188,7 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
       "      - name: Compile",
       "        steps:",
       "          - name: Say hello",
-      "            uses: official_devcloud_cloudBuild",
+      "            uses: official_devcloud_deploy",
       "            with:",
       "              script: echo hello from the editor",
       "",
@@ -202,7 +202,7 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
     expect(await page.getByTestId("editor-error-message").textContent()).toContain("unsupported task");
 
     // Refused by the server: its field path is found in the YAML.
-    await editor.fill(yaml.replace("official_devcloud_cloudBuild", "official_shell_plugin"));
+    await editor.fill(yaml.replace("official_devcloud_deploy", "official_shell_plugin"));
     await page.getByTestId("editor-save").click();
     await page.getByTestId("editor-error-path").getByText("name", { exact: true }).waitFor();
     expect(await page.getByTestId("editor-error-line").textContent()).toBe("Line 1, column 1");
@@ -210,12 +210,12 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
 
     // JSON is the request body, sent as written; the server's definition path lands on its line.
     await editor.fill(
-      yaml.replace("official_devcloud_cloudBuild", "official_shell_plugin").replace("taken", "from-editor"),
+      yaml.replace("official_devcloud_deploy", "official_shell_plugin").replace("taken", "from-editor"),
     );
     await page.getByTestId("format-json").check();
     const json = await editor.inputValue();
     expect(JSON.parse(json).definition.stages[0].jobs[0].steps[0].task).toBe("official_shell_plugin");
-    const bad = json.replace('"official_shell_plugin"', '"official_devcloud_cloudBuild"');
+    const bad = json.replace('"official_shell_plugin"', '"official_devcloud_deploy"');
     await editor.fill(bad);
     await page.getByTestId("editor-save").click();
     await page

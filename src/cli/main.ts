@@ -59,6 +59,7 @@ Options (flag > environment variable > default):
   --log-level LEVEL           PIPEWRIGHT_LOG_LEVEL           info
   --drain-timeout SECS        PIPEWRIGHT_DRAIN_TIMEOUT       600 (SIGTERM: how long running jobs may finish)
   --allow-local-clone         PIPEWRIGHT_ALLOW_LOCAL_CLONE   off: checkouts clone network URLs only
+  --container-runtime PATH    PIPEWRIGHT_CONTAINER_RUNTIME   none: container-image steps fail (docker or podman)
   --artifacts-url DIR|URL     PIPEWRIGHT_ARTIFACTS_URL       <data dir>/artifacts (or s3://bucket/prefix?endpoint=…)
   --max-artifact-bytes N      PIPEWRIGHT_MAX_ARTIFACT_BYTES  1073741824 (1 GiB per artifact)
   --keep-runs-days N          PIPEWRIGHT_KEEP_RUNS_DAYS      365 (ended runs older go; 0: kept for ever)

@@ -19,6 +19,12 @@ import { tagsOfPipelines } from "./tag-commands.js";
 import { findTags, tagNames } from "./tags.js";
 import { type ScheduleView, scheduleLine, type TriggerView, triggerLines } from "./triggers-format.js";
 
+/**
+ * Stands for a child pipeline named by name until it is resolved (validation, --dry-run): a
+ * well-formed id no pipeline has.
+ */
+const UNRESOLVED_CHILD = "0".repeat(32);
+
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
@@ -26,16 +32,34 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** Reads and validates one file; an invalid file is a usage error carrying the server's code. */
-export async function loadFile(ctx: Ctx, file: string, name: string | undefined): Promise<PipelineBody> {
+export async function loadFile(
+  ctx: Ctx,
+  file: string,
+  name: string | undefined,
+  pipelineIdOf?: (name: string) => string | undefined,
+): Promise<PipelineBody> {
   let text: string;
   try {
     text = file === "-" ? await readAll(ctx.io.stdin) : fs.readFileSync(file, "utf8");
   } catch (err) {
     throw usageError(`cannot read ${file}: ${(err as Error).message}`);
   }
+  return parseFile(text, file, name, pipelineIdOf);
+}
+
+/** Parses and validates one file's text (see loadFile). */
+function parseFile(
+  text: string,
+  file: string,
+  name: string | undefined,
+  pipelineIdOf?: (name: string) => string | undefined,
+): PipelineBody {
   try {
-    return pipelineBodyFromText(text, { fileName: file === "-" ? "stdin" : file, ...(name ? { name } : {}) })
-      .body;
+    return pipelineBodyFromText(text, {
+      fileName: file === "-" ? "stdin" : file,
+      ...(name ? { name } : {}),
+      ...(pipelineIdOf ? { pipelineIdOf } : {}),
+    }).body;
   } catch (err) {
     if (!(err instanceof InvalidInput)) throw err;
     const { code } = toPipewrightError(err);
@@ -123,8 +147,24 @@ pipeline of the same name is updated (a full replace), otherwise one is created.
       throw usageError("-f FILE is required", "Run 'pipewright pipeline apply --help' for usage.");
     const name = ctx.args.str("name");
     if (name !== undefined && files.length > 1) throw usageError("--name applies to one file, not several");
-    const bodies: { file: string; body: PipelineBody }[] = [];
-    for (const file of files) bodies.push({ file, body: await loadFile(ctx, file, name) });
+    // A sub-pipeline step of the YAML form may name its child by name. The first pass validates
+    // every file before anything is sent, taking any name (the stand-in id below) and noting it.
+    const texts: { file: string; text: string; refs: Set<string>; body: PipelineBody }[] = [];
+    for (const file of files) {
+      let text: string;
+      try {
+        text = file === "-" ? await readAll(ctx.io.stdin) : fs.readFileSync(file, "utf8");
+      } catch (err) {
+        throw usageError(`cannot read ${file}: ${(err as Error).message}`);
+      }
+      const refs = new Set<string>();
+      const body = parseFile(text, file, name, (n) => {
+        refs.add(n);
+        return UNRESOLVED_CHILD;
+      });
+      texts.push({ file, text, refs, body });
+    }
+    const bodies = texts.map(({ file, body }) => ({ file, body }));
     if (ctx.args.bool("dry-run")) {
       if (ctx.json)
         ctx.out(
@@ -145,8 +185,29 @@ pipeline of the same name is updated (a full replace), otherwise one is created.
     }
     const api = await ctx.project();
     const existing = new Map((await api.allPipelines()).map((p) => [p.name, p.pipeline_id]));
+    // Every child named must be a pipeline of the project or one of these files; checked again
+    // with the names so that an unknown one is reported at its line, before anything is sent.
+    const known = (n: string): string | undefined =>
+      existing.has(n) || texts.some((t) => t.body.name === n) ? UNRESOLVED_CHILD : undefined;
+    for (const t of texts) if (t.refs.size > 0) parseFile(t.text, t.file, name, known);
+    // Children first: a file is applied once the pipelines it names exist (the order given otherwise).
+    const ordered: typeof texts = [];
+    const pending = [...texts];
+    while (pending.length > 0) {
+      const made = new Set([...existing.keys(), ...ordered.map((t) => t.body.name)]);
+      const i = pending.findIndex((t) => [...t.refs].every((r) => made.has(r)));
+      if (i === -1) {
+        throw usageError(
+          `sub-pipelines name each other in a cycle: ${pending.map((t) => `${t.file} (${t.body.name})`).join(", ")}`,
+        );
+      }
+      ordered.push(...pending.splice(i, 1));
+    }
     const results: { file: string; name: string; pipeline_id: string; action: "created" | "updated" }[] = [];
-    for (const { file, body } of bodies) {
+    for (const t of ordered) {
+      const { file } = t;
+      // Parsed again with the ids the children have now (created by this same apply, perhaps).
+      const body = t.refs.size > 0 ? parseFile(t.text, file, name, (n) => existing.get(n)) : t.body;
       let id = existing.get(body.name);
       let action: "created" | "updated" = id ? "updated" : "created";
       if (id) {

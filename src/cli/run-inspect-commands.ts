@@ -171,7 +171,29 @@ progress bar) is printed once, as it was last drawn.`,
   },
 };
 
-function statusText(ctx: Ctx, d: RunDetail, label: string): string {
+/** What `status` says of the run that started this one as a sub-pipeline. */
+interface ParentLine {
+  readonly label: string;
+  readonly step: string;
+}
+
+/** The parent run of a child run, as `started by parent#N step X`; null for other runs. */
+async function parentOf(api: ProjectApi, d: RunDetail): Promise<ParentLine | null> {
+  const p = d.parent_run;
+  if (!p) return null;
+  try {
+    const parent = await api.runDetail(p.pipeline_id, p.pipeline_run_id);
+    const step = parent.stages
+      .flatMap((s) => s.jobs.flatMap((j) => j.steps))
+      .find((s) => s.id === p.step_run_id);
+    return { label: runLabel(parent.name, parent.run_number), step: step?.name ?? p.step_run_id };
+  } catch {
+    // Gone (retention) or hidden from the caller by the parent pipeline's permissions: the ids.
+    return { label: `run ${p.pipeline_run_id} of pipeline ${p.pipeline_id}`, step: p.step_run_id };
+  }
+}
+
+function statusText(ctx: Ctx, d: RunDetail, label: string, parent: ParentLine | null = null): string {
   const { style } = ctx;
   const now = d.current_system_time ?? ctx.io.now();
   const dur = (start: number, end: number): string => (start ? formatDuration((end || now) - start) : "");
@@ -184,6 +206,7 @@ function statusText(ctx: Ctx, d: RunDetail, label: string): string {
     d.queue_position ? `position ${d.queue_position} in the queue` : "",
   ].filter(Boolean);
   lines.push(style.dim(facts.join(" · ")));
+  if (parent) lines.push(`started by ${style.bold(parent.label)} step ${parent.step}`);
   // A run a code event started says which: the event, branch or tag, commit, author and message.
   const event = describeCodeEvent(d.sources);
   if (event) lines.push(event);
@@ -203,7 +226,9 @@ function statusText(ctx: Ctx, d: RunDetail, label: string): string {
         const waiting =
           step.task === CHECKPOINT_TASK && step.status === "PAUSED"
             ? style.yellow(`  waiting for review: pipewright review pass|refuse '${label}'`)
-            : "";
+            : step.sub_pipeline_run
+              ? `  → ${runLabel(step.sub_pipeline_run.pipeline_name, step.sub_pipeline_run.run_number)} ${colorStatus(style, step.sub_pipeline_run.status)}`
+              : "";
         lines.push(
           `        ${mark(step.status)} ${step.name}  ${style.dim(dur(step.start_time, step.end_time))}${waiting}`.trimEnd(),
         );
@@ -221,7 +246,9 @@ const status: Command = {
     description: `${RUN_HELP}
 
 A run a code event started (trigger Push, CreateTag or MR) also shows the event, its branch or
-tag, the commit, its author and the first line of its message.`,
+tag, the commit, its author and the first line of its message. A run a sub-pipeline step started
+says so (started by PARENT#N step STEP), and a sub-pipeline step shows its child run
+(→ CHILD#M STATUS).`,
     options: [PIPELINE_OPTION, ...CLIENT_OPTIONS],
     minArgs: 1,
     maxArgs: 1,
@@ -231,7 +258,10 @@ tag, the commit, its author and the first line of its message.`,
     const api = await ctx.project();
     const { pipeline, detail } = await resolveRun(api, ctx.args.positionals[0]!, ctx.args.str("pipeline"));
     if (ctx.json) ctx.out(`${JSON.stringify(detail, null, 2)}\n`);
-    else ctx.out(statusText(ctx, detail, runLabel(pipeline.name, detail.run_number)));
+    else
+      ctx.out(
+        statusText(ctx, detail, runLabel(pipeline.name, detail.run_number), await parentOf(api, detail)),
+      );
     return EXIT.OK;
   },
 };

@@ -1,6 +1,7 @@
 // `pipewright runner`: a runner agent that takes jobs from a server (scale-out mode).
 
 import { parseArgs } from "node:util";
+import { findExecutable } from "../config.js";
 import {
   defaultRunnerName,
   EXIT_LOCKED,
@@ -31,6 +32,8 @@ Options (flag > environment variable > default):
   --max-processes N  PIPEWRIGHT_RUNNER_MAX_PROCESSES  processes a job may have at once (default 1024)
   --allow-local-clone PIPEWRIGHT_ALLOW_LOCAL_CLONE=true  let checkouts clone local paths of this
                                                machine (off: https, http, ssh and git URLs only)
+  --container-runtime PATH  PIPEWRIGHT_RUNNER_CONTAINER_RUNTIME  docker or podman for container-image
+                                               steps (official_docker_executor); none: they fail
 
 SIGTERM or Ctrl-C drains: no new jobs, running ones finish and are reported. A second one stops at once.
 `;
@@ -49,6 +52,7 @@ export async function runnerCommand(
       name: { type: "string" },
       "work-dir": { type: "string" },
       "allow-local-clone": { type: "boolean" },
+      "container-runtime": { type: "string" },
       embedded: { type: "string" },
       "no-network": { type: "boolean" },
       "no-sandbox": { type: "boolean" },
@@ -84,6 +88,14 @@ export async function runnerCommand(
     return 2;
   }
   const isTrue = (v: string | undefined): boolean => ["true", "1"].includes(v ?? "");
+  const runtimeRaw = values["container-runtime"] ?? (env.PIPEWRIGHT_RUNNER_CONTAINER_RUNTIME || undefined);
+  const containerRuntime = runtimeRaw === undefined ? undefined : findExecutable(runtimeRaw, env.PATH);
+  if (runtimeRaw !== undefined && containerRuntime === undefined) {
+    process.stderr.write(
+      `pipewright runner: --container-runtime ${JSON.stringify(runtimeRaw)} is not an executable file (nor one on PATH)\n`,
+    );
+    return 2;
+  }
   const kind = values.embedded ? "embedded" : "remote";
   let started: RunnerProcess;
   try {
@@ -101,6 +113,7 @@ export async function runnerCommand(
       name: values.name ?? env.PIPEWRIGHT_RUNNER_NAME ?? defaultRunnerName(kind),
       hostEnv: { PATH: env.PATH, HOME: env.HOME, LANG: env.LANG },
       allowLocalClone: values["allow-local-clone"] ?? isTrue(env.PIPEWRIGHT_ALLOW_LOCAL_CLONE),
+      containerRuntime,
       sandbox: !(values["no-sandbox"] ?? env.PIPEWRIGHT_RUNNER_SANDBOX === "false"),
       noNetwork: values["no-network"] ?? isTrue(env.PIPEWRIGHT_RUNNER_NO_NETWORK),
       maxProcesses: Number(maxRaw),

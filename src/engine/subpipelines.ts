@@ -94,16 +94,33 @@ export function createSubpipelines(deps: {
   }
 
   /**
-   * Whether the parent run's executor may run the child pipeline: a child run is a run of its
-   * own pipeline, so it takes the same execute permission a direct run would. A run started by a
-   * trigger has no credential behind it; its pipeline's editors chose the sub-pipeline.
+   * Who the child run is checked against, and whether they may run the child pipeline: a child
+   * run is a run of its own pipeline, so it takes the same execute permission a direct run would.
+   * A run started by a trigger (scheduler, webhook, poll) has no credential behind it: it stands
+   * for whoever last changed the parent pipeline (its creator if nobody did), who chose the
+   * sub-pipeline; else a trigger would let an operator run a pipeline they may not run.
    */
-  async function executorMayRun(parent: RunRecord, pipelineId: string): Promise<boolean> {
-    const id = parent.executor_id;
-    if (id === "admin" || TRIGGER_EXECUTORS.test(id) || TRIGGER_EXECUTORS.test(parent.executor_name))
-      return true;
+  async function mayRunChild(parent: RunRecord, pipelineId: string): Promise<{ ok: boolean; who: string }> {
+    if (!TRIGGER_EXECUTORS.test(parent.executor_id) && !TRIGGER_EXECUTORS.test(parent.executor_name)) {
+      return {
+        ok: await credentialMayRun(parent.executor_id, parent.project_id, pipelineId),
+        who: parent.executor_name,
+      };
+    }
+    const own = await store.getPipeline(parent.pipeline_id);
+    if (!own) return { ok: false, who: "nobody (the pipeline is gone)" };
+    const id = own.updater_id || own.creator_id;
+    const name = id === own.creator_id ? own.creator_name : `credential ${id}`;
+    return {
+      ok: await credentialMayRun(id, parent.project_id, pipelineId),
+      who: `the last to change pipeline ${own.name} (${name}), for whom its trigger started this run`,
+    };
+  }
+
+  async function credentialMayRun(id: string, projectId: string, pipelineId: string): Promise<boolean> {
+    if (id === "admin") return true;
     const cred = (await store.findAccessKey(id)) ?? (await store.listTokens()).find((t) => t.id === id);
-    if (!cred || cred.revoked_time !== null || !cred.project_ids.includes(parent.project_id)) return false;
+    if (!cred || cred.revoked_time !== null || !cred.project_ids.includes(projectId)) return false;
     if (cred.role === "admin") return true;
     const settings = (await store.permissionsOf([pipelineId])).get(pipelineId) ?? FOLLOWS_PROJECT;
     return effectiveOperations(settings, cred.role, cred.id).execute;
@@ -145,11 +162,14 @@ export function createSubpipelines(deps: {
       );
       return undefined;
     }
-    if (!(await executorMayRun(g.run, target.id))) {
+    const allowed = await mayRunChild(g.run, target.id);
+    if (!allowed.ok) {
       await failStep(
         s.run_id,
         s.step_id,
-        `sub-pipeline refused: ${g.run.executor_name}, who started this run, may not run pipeline ${target.name}`,
+        g.run.executor_name === allowed.who
+          ? `sub-pipeline refused: ${allowed.who}, who started this run, may not run pipeline ${target.name}`
+          : `sub-pipeline refused: ${allowed.who}, may not run pipeline ${target.name}`,
       );
       return undefined;
     }

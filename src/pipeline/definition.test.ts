@@ -408,13 +408,13 @@ describe("parseDefinition: tasks and their inputs", () => {
     const msg = rejects(
       def(
         stage("s", [
-          job("j", { steps: [shell("a"), shell("b"), { name: "c", task: "official_devcloud_cloudBuild" }] }),
+          job("j", { steps: [shell("a"), shell("b"), { name: "c", task: "official_devcloud_deploy" }] }),
         ]),
       ),
     );
     expect(msg).toBe(
-      'definition.stages[0].jobs[0].steps[2].task: unsupported task "official_devcloud_cloudBuild"; ' +
-        "supported tasks: official_shell_plugin, official_git_clone, official_devcloud_checkpoint, official_devcloud_subPipeline, official_devcloud_delay, SuspendPipeline",
+      'definition.stages[0].jobs[0].steps[2].task: unsupported task "official_devcloud_deploy"; ' +
+        "supported tasks: official_shell_plugin, official_devcloud_cloudBuild, official_docker_executor, official_git_clone, official_devcloud_checkpoint, official_devcloud_subPipeline, official_devcloud_delay, SuspendPipeline",
     );
   });
 
@@ -422,6 +422,65 @@ describe("parseDefinition: tasks and their inputs", () => {
     expect(rejects(oneStep({ name: "x" }))).toContain(
       "definition.stages[0].jobs[0].steps[0].task: unsupported task missing or not a string; supported tasks:",
     );
+  });
+
+  it("build: requires a string command, and says a CodeArts Build task cannot run here", () => {
+    const step = (inputs: Json[]): Json => ({ name: "b", task: "official_devcloud_cloudBuild", inputs });
+    expect(rejects(oneStep(step([{ key: "jobId", value: "878b4d13cb284d9e8f33f988a902f57c" }])))).toBe(
+      'definition.stages[0].jobs[0].steps[0].inputs: command (the build\'s shell command) is required for official_devcloud_cloudBuild: a CodeArts Build task (jobId "878b4d13cb284d9e8f33f988a902f57c") cannot run here',
+    );
+    expect(rejects(oneStep(step([{ key: "command", value: 3 }])))).toBe(
+      "definition.stages[0].jobs[0].steps[0].inputs[0].value: command must be a string",
+    );
+    expect(() =>
+      parseDefinition(
+        oneStep(
+          step([
+            { key: "jobId", value: "x" },
+            { key: "command", value: "make" },
+          ]),
+        ),
+      ),
+    ).not.toThrow();
+  });
+
+  it("container image: requires a command and an image reference that is no option", () => {
+    const step = (inputs: Json[]): Json => ({ name: "i", task: "official_docker_executor", inputs });
+    expect(rejects(oneStep(step([{ key: "image", value: "alpine:3" }])))).toBe(
+      "definition.stages[0].jobs[0].steps[0].inputs: command (run in the image) is required for official_docker_executor",
+    );
+    expect(rejects(oneStep(step([{ key: "command", value: "id" }])))).toContain(
+      "image (the container image to run) is required",
+    );
+    for (const bad of ["--privileged", "-v/:/host", "a b", "", 7]) {
+      expect(
+        rejects(
+          oneStep(
+            step([
+              { key: "command", value: "id" },
+              { key: "image", value: bad },
+            ]),
+          ),
+        ),
+      ).toContain("definition.stages[0].jobs[0].steps[0].inputs[1].value: image must be");
+    }
+    for (const good of [
+      "alpine",
+      "swr.example.com:5000/team/app:1.1",
+      "app@sha256:abc",
+      "${{ jobs.b.outputs.image }}",
+    ]) {
+      expect(() =>
+        parseDefinition(
+          oneStep(
+            step([
+              { key: "command", value: "id" },
+              { key: "image", value: good },
+            ]),
+          ),
+        ),
+      ).not.toThrow();
+    }
   });
 
   it("shell: requires a string script", () => {

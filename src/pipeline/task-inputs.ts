@@ -5,7 +5,10 @@ import { invalidDefinition as bad } from "./issues.js";
 import { LIMITS } from "./limits.js";
 import type { StepDef, StepInput } from "./types.js";
 import {
+  BUILD_TASK,
   CHECKPOINT_TASK,
+  COMMAND_INPUT,
+  CONTAINER_TASK,
   DELAY_TASK,
   GIT_CLONE_TASK,
   ID_PATTERN,
@@ -68,6 +71,33 @@ export function checkTaskInputs(t: TaskName, list: readonly StepInput[], path: s
       const script = at(SHELL_SCRIPT_INPUT);
       if (!script) throw bad(`${path}.inputs`, `${SHELL_SCRIPT_INPUT} is required for ${t}`);
       if (typeof script.value !== "string") throw bad(script.path, `${SHELL_SCRIPT_INPUT} must be a string`);
+      return;
+    }
+    case BUILD_TASK: {
+      const command = at(COMMAND_INPUT);
+      if (!command) {
+        // A console export names a CodeArts Build task (jobId) and no command: say what is missing.
+        const job = at("jobId");
+        throw bad(
+          `${path}.inputs`,
+          `${COMMAND_INPUT} (the build's shell command) is required for ${t}` +
+            (job ? `: a CodeArts Build task (jobId ${JSON.stringify(job.value)}) cannot run here` : ""),
+        );
+      }
+      if (typeof command.value !== "string") throw bad(command.path, `${COMMAND_INPUT} must be a string`);
+      return;
+    }
+    case CONTAINER_TASK: {
+      const command = at(COMMAND_INPUT);
+      if (!command) throw bad(`${path}.inputs`, `${COMMAND_INPUT} (run in the image) is required for ${t}`);
+      if (typeof command.value !== "string") throw bad(command.path, `${COMMAND_INPUT} must be a string`);
+      const image = at("image");
+      if (!image) throw bad(`${path}.inputs`, `image (the container image to run) is required for ${t}`);
+      // Only the image's name: a value starting with "-" would reach the runtime as an option.
+      // An output expression is checked again by the runner once substituted.
+      const problem = imageProblem(image.value);
+      const later = typeof image.value === "string" && image.value.includes("${{");
+      if (problem && !later) throw bad(image.path, `image ${problem}`);
       return;
     }
     case CHECKPOINT_TASK: {
@@ -176,6 +206,17 @@ export function checkTaskInputs(t: TaskName, list: readonly StepInput[], path: s
       return;
     }
   }
+}
+
+/** The characters of an image reference (`registry:port/name:tag@sha256:…`), not starting with `-`. */
+const IMAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,511}$/;
+
+/** Why `v` is not a container image reference, or null if it is one. */
+export function imageProblem(v: unknown): string | null {
+  if (typeof v !== "string") return "must be a string";
+  if (!IMAGE_PATTERN.test(v))
+    return "must be an image reference such as swr.example.com/team/app:1.0 (letters, digits and . _ / : @ -, not starting with -)";
+  return null;
 }
 
 /** Why `p` is not a directory inside the workspace, or null if it is one. */

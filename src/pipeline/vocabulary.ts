@@ -73,6 +73,13 @@ export const SUBPIPELINE_TASK = "official_devcloud_subPipeline";
 export const DELAY_TASK = "official_devcloud_delay";
 /** PipelineSuspension: the run is SUSPEND until someone resumes it. */
 export const SUSPEND_TASK = "SuspendPipeline";
+/**
+ * CodeArts's Build step. In the cloud it starts a CodeArts Build task (`jobId`); here it runs its
+ * `command` as a shell step does (docs/decisions.md, "Build-style tasks").
+ */
+export const BUILD_TASK = "official_devcloud_cloudBuild";
+/** ExecuteImage: runs `command` in the container `image`, through the runner's container runtime. */
+export const CONTAINER_TASK = "official_docker_executor";
 
 /** Steps the server itself carries out: no runner executes them (the job waits at them). */
 export const SERVER_TASKS: ReadonlySet<string> = new Set([
@@ -84,6 +91,8 @@ export const SERVER_TASKS: ReadonlySet<string> = new Set([
 
 export const SUPPORTED_TASKS = [
   SHELL_TASK,
+  BUILD_TASK,
+  CONTAINER_TASK,
   GIT_CLONE_TASK,
   CHECKPOINT_TASK,
   SUBPIPELINE_TASK,
@@ -94,6 +103,10 @@ export type TaskName = (typeof SUPPORTED_TASKS)[number];
 
 /** The shell task's script input. */
 export const SHELL_SCRIPT_INPUT = "OFFICIAL_SHELL_SCRIPT_INPUT";
+/** The build and container tasks' command input (CodeArts Build's `sh` step and ExecuteImage call it so). */
+export const COMMAND_INPUT = "command";
+/** Tasks whose script the runner runs with bash: they leave outputs ($PIPEWRIGHT_OUTPUT) alike. */
+export const SCRIPT_TASKS: ReadonlySet<string> = new Set([SHELL_TASK, BUILD_TASK, CONTAINER_TASK]);
 
 /** Stands for a secret value wherever one would be shown; sent back unchanged, it keeps the stored value. */
 export const SECRET_MASK = "******";

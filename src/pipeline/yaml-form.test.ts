@@ -109,11 +109,11 @@ describe("pipelineBodyFromText: YAML form", () => {
   });
 
   it("names the file, line, column and YAML path of a bad task", () => {
-    const text = EXAMPLE.replace("uses: official_devcloud_checkpoint", "uses: official_devcloud_cloudBuild");
+    const text = EXAMPLE.replace("uses: official_devcloud_checkpoint", "uses: official_devcloud_deploy");
     const err = errorOf(() => pipelineBodyFromText(text, { fileName: "p.yaml" }));
     expect(err.code).toBe("DEVPIPE.00020110");
     expect(err.message).toMatch(
-      /^p\.yaml:41:13: stages\[1\]\.jobs\[1\]\.steps\[0\]\.uses: unsupported task "official_devcloud_cloudBuild"; supported tasks: /,
+      /^p\.yaml:41:13: stages\[1\]\.jobs\[1\]\.steps\[0\]\.uses: unsupported task "official_devcloud_deploy"; supported tasks: /,
     );
   });
 

@@ -7,9 +7,10 @@ import { LineCounter, type Node, parseDocument } from "yaml";
 import { DEFAULT_CONDITION, parseDefinition } from "./definition.js";
 import { InvalidInput } from "./issues.js";
 import { parseSchedule } from "./schedules.js";
+import { SUBPIPELINE_ID_INPUTS } from "./task-inputs.js";
 import { checkTrigger } from "./triggers.js";
 import { parseConcurrencyControl, parseVariables } from "./variables.js";
-import { SHELL_SCRIPT_INPUT, SHELL_TASK } from "./vocabulary.js";
+import { ID_PATTERN, SHELL_SCRIPT_INPUT, SHELL_TASK, SUBPIPELINE_TASK } from "./vocabulary.js";
 import { formatPath, Locator, parsePath, type Segment, slugOf, withRequestErrors } from "./yaml-locator.js";
 
 /** The body of `POST /v5/{project_id}/api/pipelines` and `PUT …/pipelines/{pipeline_id}`. */
@@ -39,6 +40,12 @@ export interface ParseOptions {
   readonly fileName?: string;
   /** Overrides the name written in the file. */
   readonly name?: string;
+  /**
+   * The id of the project's pipeline of this name, or undefined when there is none: with it, a
+   * sub-pipeline step of the YAML form may name its child pipeline by name (`pipeline apply`
+   * passes the project's pipelines). Without it a name stays as written (and is refused as no id).
+   */
+  readonly pipelineIdOf?: (name: string) => string | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -269,6 +276,7 @@ interface PathMap {
   readonly jobKeys: Map<string, { depends: string; condition: string }>;
   /** `stages[s].jobs[j].steps[k]` → the `with` key of each input, in order. */
   readonly inputKeys: Map<string, string[]>;
+  readonly pipelineIdOf?: ((name: string) => string | undefined) | undefined;
 }
 
 function fromYamlForm(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody {
@@ -276,7 +284,7 @@ function fromYamlForm(raw: Obj, loc: Locator, opts: ParseOptions): PipelineBody 
   const name = opts.name ?? optString(raw, "name", [], loc);
   if (name === undefined || name === "") loc.fail(["name"], "required (or pass --name)", "definition");
   const description = optString(raw, "description", [], loc);
-  const map: PathMap = { jobKeys: new Map(), inputKeys: new Map() };
+  const map: PathMap = { jobKeys: new Map(), inputKeys: new Map(), pipelineIdOf: opts.pipelineIdOf };
   const stageIds = new Map<string, Segment[]>();
   const jobIds = new Map<string, Segment[]>();
 
@@ -452,12 +460,33 @@ function stepOf(step: Obj, sp: Segment[], k: number, loc: Locator, map: PathMap)
   map.inputKeys.set(formatPath(sp), keys);
   const inputs = keys.map((key) => ({
     key: uses === SHELL_TASK && key === SCRIPT_ALIAS ? SHELL_SCRIPT_INPUT : key,
-    value: withMap[key],
+    value:
+      uses === SUBPIPELINE_TASK && (SUBPIPELINE_ID_INPUTS as readonly string[]).includes(key)
+        ? childPipeline(withMap[key], [...sp, "with", key], loc, map)
+        : withMap[key],
   }));
   const out: Obj = { name: step.name, task: uses, sequence: k, inputs };
   const id = optString(step, "identifier", sp, loc);
   if (id !== undefined) out.identifier = id;
   return out;
+}
+
+/**
+ * A sub-pipeline step's child: an id as it stands; a name, given the project's pipelines, their
+ * id (the API takes ids only, and a console export's literal id names a pipeline of another
+ * installation, so a file meant to be applied anywhere names its child by name).
+ */
+function childPipeline(v: unknown, at: Segment[], loc: Locator, map: PathMap): unknown {
+  if (typeof v !== "string" || new RegExp(ID_PATTERN).test(v) || !map.pipelineIdOf) return v;
+  const id = map.pipelineIdOf(v);
+  if (id === undefined) {
+    loc.fail(
+      at,
+      `no pipeline named ${JSON.stringify(v)} in the project (apply the child pipeline first)`,
+      "definition",
+    );
+  }
+  return id;
 }
 
 /** `variables` as a list (CodeArts's shape) or a mapping `name: value | {value, is_runtime, …}`. */

@@ -42,6 +42,8 @@ export interface AgentOptions {
   readonly noNetwork?: boolean | undefined;
   /** Clones of local paths and file:// URLs on this machine (`--allow-local-clone`). */
   readonly allowLocalClone?: boolean;
+  /** The docker or podman container-image steps run through (`--container-runtime`). */
+  readonly containerRuntime?: string | undefined;
   readonly version: string;
   /** Diagnostics; the agent never throws out of its loop. */
   readonly log: (msg: string) => void;
@@ -145,6 +147,7 @@ export function createAgent(opts: AgentOptions): Agent {
     hostEnv: opts.hostEnv,
     killGraceMs: 1000,
     allowLocalClone: opts.allowLocalClone ?? false,
+    containerRuntime: opts.containerRuntime,
     groups: opts.groups,
     sandbox: opts.sandbox,
     launcher: opts.launcher,

@@ -5,12 +5,22 @@ import { chown, mkdir, rm, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
+import { ERRORS } from "../errors.js";
 import { renderCacheKey } from "../pipeline/caches.js";
 import { cloneUrlProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { OUTPUT_FILE_VARIABLE, parseOutputs, type StepOutput } from "../pipeline/outputs.js";
 import { WORKSPACE_VARIABLE } from "../pipeline/system-variables.js";
-import { GIT_CLONE_TASK, SERVER_TASKS, SHELL_SCRIPT_INPUT, SHELL_TASK } from "../pipeline/vocabulary.js";
+import {
+  BUILD_TASK,
+  COMMAND_INPUT,
+  CONTAINER_TASK,
+  GIT_CLONE_TASK,
+  SCRIPT_TASKS,
+  SERVER_TASKS,
+  SHELL_SCRIPT_INPUT,
+  SHELL_TASK,
+} from "../pipeline/vocabulary.js";
 import {
   ArtifactRefused,
   artifactStream,
@@ -19,6 +29,7 @@ import {
   hashWorkspaceFiles,
   NothingMatches,
 } from "./artifacts.js";
+import { containerScript } from "./container.js";
 import { FULL_COMMIT, gitClone } from "./git-clone.js";
 import type { StepGroups } from "./groups.js";
 import type {
@@ -54,6 +65,8 @@ export interface LocalRunnerOptions {
   readonly noNetwork?: boolean | undefined;
   /** Starts step processes (the runner's forkserver); spawned from this process by default. */
   readonly launcher?: Launcher | undefined;
+  /** The docker or podman the container-image task runs through (`--container-runtime`); none: it fails. */
+  readonly containerRuntime?: string | undefined;
 }
 
 const input = (step: StepAssignment, key: string): unknown => step.inputs.find((i) => i.key === key)?.value;
@@ -206,9 +219,10 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       launcher: opts.launcher,
     };
 
-    // A shell step may leave outputs for later jobs in the file $PIPEWRIGHT_OUTPUT names.
+    // A shell step (a build or container step too) may leave outputs for later jobs in the file
+    // $PIPEWRIGHT_OUTPUT names.
     let outputFile: string | undefined;
-    if (step.task === SHELL_TASK) {
+    if (SCRIPT_TASKS.has(step.task)) {
       outputFile = await createOutputFile(workspace, place.user).catch(() => undefined);
       if (outputFile) env[OUTPUT_FILE_VARIABLE] = outputFile;
     }
@@ -250,6 +264,10 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     async function runTask(): Promise<ProcessResult> {
       if (step.task === SHELL_TASK) {
         return runShellScript({ ...common, script: String(input(step, SHELL_SCRIPT_INPUT) ?? "") });
+      } else if (step.task === BUILD_TASK) {
+        return runShellScript({ ...common, script: String(input(step, COMMAND_INPUT) ?? "") });
+      } else if (step.task === CONTAINER_TASK) {
+        return runInContainer();
       } else if (step.task === GIT_CLONE_TASK) {
         const src = pickSource(
           job.sources,
@@ -300,6 +318,31 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       }
       emit(`[pipewright] task ${step.task} cannot run on this runner\n`);
       return refusal(`unsupported task ${step.task}`);
+    }
+
+    async function runInContainer(): Promise<ProcessResult> {
+      const image = String(input(step, "image") ?? "");
+      if (!opts.containerRuntime) {
+        const why = `${ERRORS.NO_CONTAINER_RUNTIME.code}: no container runtime on this runner to run image ${image}: start the runner (or pipewright serve, for its embedded runner) with --container-runtime PATH (docker or podman)`;
+        emit(`[pipewright] ${why}\n`);
+        return refusal(why);
+      }
+      let script: string;
+      try {
+        script = containerScript({
+          runtime: opts.containerRuntime,
+          image,
+          command: String(input(step, COMMAND_INPUT) ?? ""),
+          workspace,
+          envNames: Object.keys(env),
+        });
+      } catch (err) {
+        // An image made of another job's output that is no image reference.
+        emit(`[pipewright] not running the container: ${(err as Error).message}\n`);
+        return refusal((err as Error).message);
+      }
+      emit(`[pipewright] ${opts.containerRuntime} run ${image}\n`);
+      return runShellScript({ ...common, script });
     }
 
     function conclude(result: ProcessResult): { status: StepOutcomeStatus; message: string | null } {

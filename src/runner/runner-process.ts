@@ -32,6 +32,8 @@ export interface RunnerProcessOptions {
   readonly name: string;
   readonly hostEnv: HostEnv;
   readonly allowLocalClone: boolean;
+  /** The docker or podman container-image steps run through; none: those steps fail. */
+  readonly containerRuntime?: string | undefined;
   /** Off: steps run as the runner's user on its file system even where bubblewrap works. */
   readonly sandbox: boolean;
   readonly noNetwork: boolean;
@@ -151,6 +153,7 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
       launcher,
       noNetwork: opts.noNetwork,
       allowLocalClone: opts.allowLocalClone,
+      containerRuntime: opts.containerRuntime,
       version: opts.version,
       log: opts.log,
       clock,

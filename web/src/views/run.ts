@@ -26,6 +26,8 @@ interface StepRefs extends Timed {
   readonly pill: HTMLElement;
   readonly review: HTMLElement | undefined;
   readonly message: HTMLElement;
+  /** A sub-pipeline step's link to its child run. */
+  readonly child: HTMLAnchorElement;
   step: StepRun;
   job: JobRun;
 }
@@ -52,6 +54,8 @@ export const runView: View = (ctx, main, params) => {
   );
   const historyLink = h("a", { class: "btn", href: routes.pipeline(projectId, pipelineId) }, "History");
   const message = h("p", { class: "run-message", role: "status", "data-testid": "run-message" });
+  // A run a sub-pipeline step started links back to that step's run.
+  const parentLink = h("a", { class: "parent-run", "data-testid": "parent-run", hidden: true });
   const graph = h("div", { class: "graph", "data-testid": "graph" });
   const crumbs = h(
     "nav",
@@ -84,6 +88,7 @@ export const runView: View = (ctx, main, params) => {
         h("div", { class: "actions" }, stopBtn, retryBtn, historyLink),
       ),
       meta,
+      parentLink,
       message,
       graph,
       logs.el,
@@ -174,6 +179,22 @@ export const runView: View = (ctx, main, params) => {
     );
   });
 
+  /** "Started by release-train #1 › Deploy service", linked to the parent run. */
+  async function showParent(p: NonNullable<RunDetail["parent_run"]>): Promise<void> {
+    parentLink.href = routes.run(projectId, p.pipeline_id, p.pipeline_run_id);
+    setText(parentLink, "Started by a parent run");
+    parentLink.hidden = false;
+    try {
+      const parent = await ctx.api.get<RunDetail>(paths.detail(projectId, p.pipeline_id, p.pipeline_run_id));
+      const step = parent.stages
+        .flatMap((s) => s.jobs.flatMap((j) => j.steps))
+        .find((s) => s.id === p.step_run_id);
+      setText(parentLink, `Started by ${parent.name} #${parent.run_number}${step ? ` › ${step.name}` : ""}`);
+    } catch {
+      // Hidden from this user or gone: the link alone says where the run came from.
+    }
+  }
+
   function stepRow(stage: StageRun, job: JobRun, step: StepRun): StepRefs {
     const p = pill(step.status);
     p.classList.add("small");
@@ -219,7 +240,8 @@ export const runView: View = (ctx, main, params) => {
       );
     }
     const msg = h("p", { class: "step-message", hidden: true });
-    const row = h("li", { class: "step" }, button, reviewEl, msg);
+    const child = h("a", { class: "step-message", "data-testid": `child-${step.identifier}`, hidden: true });
+    const row = h("li", { class: "step" }, button, reviewEl, msg, child);
     row.dataset.stage = stage.identifier;
     const refs: StepRefs = {
       row,
@@ -228,6 +250,7 @@ export const runView: View = (ctx, main, params) => {
       dur,
       review: reviewEl,
       message: msg,
+      child,
       step,
       job,
       start: step.start_time,
@@ -309,6 +332,7 @@ export const runView: View = (ctx, main, params) => {
       document.title = `${r.name} #${r.run_number} · Pipewright`;
       const crumb = crumbs.querySelectorAll("a")[1];
       if (crumb) setText(crumb, r.name);
+      if (r.parent_run) void showParent(r.parent_run);
     }
     updatePill(runPill, r.status);
     setText(metaTexts.started, r.start_time ? absoluteTime(r.start_time) : "—");
@@ -351,6 +375,12 @@ export const runView: View = (ctx, main, params) => {
           }
           setText(refs.message, sm);
           refs.message.hidden = sm === "";
+          const sub = step.sub_pipeline_run;
+          if (sub) {
+            refs.child.href = routes.run(projectId, sub.pipeline_id, sub.pipeline_run_id);
+            setText(refs.child, `→ ${sub.pipeline_name} #${sub.run_number} ${sub.status}`);
+          }
+          refs.child.hidden = !sub;
           if (step.id === selected) logs.status(step.status);
         }
       }
