@@ -49,7 +49,11 @@ function asPostgresUser(cmd: string, args: string[]): string[] {
   return ["runuser", "-u", "postgres", "--", cmd, ...args];
 }
 
-export async function startPostgres(): Promise<PostgresCluster> {
+/**
+ * A throwaway cluster. It trades durability for speed (no fsync, asynchronous commit) unless
+ * `durable`: a test that crashes the database (restart -m immediate) needs commits to survive.
+ */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PostgresCluster> {
   if (!POSTGRES_BIN) throw new Error(POSTGRES_SKIP_REASON);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pipewright-pg-"));
   const data = path.join(dir, "data");
@@ -71,7 +75,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
     path.join(dir, "log"),
     "-w",
     "-o",
-    `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
+    `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}${opts.durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"} -c max_connections=200`,
     "start",
   ]);
   let n = 0;
@@ -93,7 +97,8 @@ export async function startPostgres(): Promise<PostgresCluster> {
       return `postgres://postgres@127.0.0.1:${port}/${db}`;
     },
     restart() {
-      run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "restart"]);
+      // -l as at start: the new postmaster must not hold our pipes open (spawnSync would wait).
+      run("pg_ctl", ["-D", data, "-l", path.join(dir, "log"), "-m", "immediate", "-w", "restart"]);
     },
     stop() {
       try {
