@@ -89,6 +89,20 @@ describe("runner agents", () => {
     expect((await waitForRun(api, pid, ok, r2)).status).toBe("COMPLETED");
   }, 90_000);
 
+  it("takes every --server given, tries them in turn, and its log names the one that failed", async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const r = startRunnerProcess({ server: [dead, server.url], token, labels: ["two-servers"], slots: 1 });
+    runners.push(r);
+    const p = await createPipelineVia(api, pid, {
+      definition: labelled("two-servers", "echo via the second"),
+    });
+    const run = (await api.post(`/v5/${pid}/api/pipelines/${p}/run`, {})).body.pipeline_run_id;
+    expect((await waitForRun(api, pid, p, run)).status).toBe("COMPLETED");
+    // The first server refused the connection; the log says which server that was.
+    expect(r.output()).toContain(`${dead}: connect ECONNREFUSED`);
+    expect(r.output()).toContain(`registered with ${server.url}`);
+  }, 90_000);
+
   it("keeps running a job while the server restarts, and reports its result when it is back", async () => {
     runners.push(startRunnerProcess({ server: server.url, token, labels: ["restart"], slots: 1 }));
     const started = path.join(dir, "restart.started");

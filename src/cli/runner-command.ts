@@ -18,7 +18,8 @@ where bwrap works; steps start from a small perl helper where perl is there (Deb
 always have it). See docs/operations.md.
 
 Options (flag > environment variable > default):
-  --server URL       PIPEWRIGHT_SERVER         the server (any replica)
+  --server URL       PIPEWRIGHT_SERVER         the server (any replica); repeat it, or give URLs
+                                               separated by commas, for several: tried in turn
   --token TOKEN      PIPEWRIGHT_RUNNER_TOKEN   a token with role runner (pipewright admin token create --role runner)
   --slots N          PIPEWRIGHT_RUNNER_SLOTS   jobs at once (default 4)
   --labels a,b       PIPEWRIGHT_RUNNER_LABELS  labels this runner offers; jobs that ask for labels
@@ -45,7 +46,7 @@ export async function runnerCommand(
   const { values } = parseArgs({
     args: argv,
     options: {
-      server: { type: "string" },
+      server: { type: "string", multiple: true },
       token: { type: "string" },
       slots: { type: "string" },
       labels: { type: "string" },
@@ -65,7 +66,23 @@ export async function runnerCommand(
     process.stdout.write(RUNNER_USAGE);
     return 0;
   }
-  const server = values.server ?? env.PIPEWRIGHT_SERVER;
+  // Every --server counts (they used to overwrite each other), each may list several.
+  const servers = (values.server?.length ? values.server : [env.PIPEWRIGHT_SERVER ?? ""])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const badUrl = servers.find((s) => {
+    try {
+      return !["http:", "https:"].includes(new URL(s).protocol);
+    } catch {
+      return true;
+    }
+  });
+  if (badUrl !== undefined) {
+    process.stderr.write(`pipewright runner: --server ${JSON.stringify(badUrl)} is not an http(s) URL\n`);
+    return 2;
+  }
+  const server = servers.length > 0 ? servers.join(",") : undefined;
   const token = values.token ?? env.PIPEWRIGHT_RUNNER_TOKEN;
   const slotsRaw = values.slots ?? env.PIPEWRIGHT_RUNNER_SLOTS ?? "4";
   if (!values.embedded && (!server || !token)) {

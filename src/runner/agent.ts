@@ -181,8 +181,10 @@ export function createAgent(opts: AgentOptions): Agent {
    */
   async function request(path: string, body: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
     let res: IncomingMessage;
+    let server: string | undefined;
     try {
-      const url = new URL(base() + path);
+      server = base();
+      const url = new URL(server + path);
       const secure = url.protocol === "https:";
       const payload = JSON.stringify(body);
       res = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -205,8 +207,11 @@ export function createAgent(opts: AgentOptions): Agent {
       });
     } catch (err) {
       connected = false;
-      // Unreachable: the next try goes to the next replica.
+      // Unreachable: the next try goes to the next replica. The error names the one that failed
+      // (a log line written after the switch would otherwise name the next one).
       if (!signal?.aborted) current++;
+      if (server !== undefined && err instanceof Error && !err.message.startsWith(server))
+        err.message = `${server}: ${err.message}`;
       throw err;
     }
     connected = true;

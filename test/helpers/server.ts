@@ -402,7 +402,8 @@ export interface RunnerProcess {
 
 /** A `pipewright runner` agent as a child process. */
 export function startRunnerProcess(opts: {
-  server: string;
+  /** One URL (or a comma-separated list), or several, each given as its own --server. */
+  server: string | readonly string[];
   token: string;
   slots?: number;
   labels?: string[];
@@ -414,8 +415,7 @@ export function startRunnerProcess(opts: {
     [
       CLI,
       "runner",
-      "--server",
-      opts.server,
+      ...(typeof opts.server === "string" ? [opts.server] : opts.server).flatMap((s) => ["--server", s]),
       "--token",
       opts.token,
       "--slots",
