@@ -131,6 +131,28 @@ describe.skipIf(!POSTGRES_BIN)(
       expect(logs.every((l) => l.includes("registered"))).toBe(true);
     }, 180_000);
 
+    it("the same Idempotency-Key sent to both replicas at once starts one batch: both answer its runs", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push(await createPipelineVia(api, pid, { name: `idem-${i}`, definition: shellPipeline("true") }));
+      for (let round = 0; round < 5; round++) {
+        const key = `race-${round}-${Math.random().toString(36).slice(2)}`;
+        const [a, b] = await Promise.all([
+          api.post(`/v5/${pid}/api/pipelines/batch-runs`, { pipeline_ids: ids }, { "idempotency-key": key }),
+          apiB.post(`/v5/${pid}/api/pipelines/batch-runs`, { pipeline_ids: ids }, { "idempotency-key": key }),
+        ]);
+        expect([a.status, b.status], JSON.stringify([a.body, b.body])).toEqual([200, 200]);
+        expect(b.body.result).toEqual(a.body.result);
+        // Exactly one of them started the runs; the other replayed them.
+        const replayed = [a, b].filter((r) => r.headers.get("idempotent-replayed") === "true");
+        expect(replayed).toHaveLength(1);
+      }
+      for (const id of ids) {
+        const runs = await api.post(`/v5/${pid}/api/pipelines/${id}/pipeline-runs/list`, {});
+        expect(runs.body.total).toBe(5);
+      }
+    }, 120_000);
+
     it("redispatches the job of a runner killed mid-job, and the job completes", async () => {
       const marker = path.join(dir, "victim");
       const done = path.join(dir, "victim-done");
