@@ -289,7 +289,10 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
     await page.getByTestId("select-batch-c").check();
     await page.getByTestId("run-selected").click();
     await statusOf("start-batch-c", "START_FAILED").waitFor();
-    expect(await page.getByTestId("reason-batch-c").textContent()).toBe("Current pipeline is banned.");
+    // The UI's word is "disabled", as everywhere else in it (the server says "banned").
+    expect(await page.getByTestId("reason-batch-c").textContent()).toBe(
+      "The pipeline is disabled: enable it to run it.",
+    );
     await statusOf("start-batch-a", "START_SUCCESS").waitFor();
     await statusOf("batch-status-batch-a", "COMPLETED").waitFor();
     await page.getByTestId("enable-batch-c").click();
