@@ -620,6 +620,8 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${server.url}/#/p/${p}`);
+    // The editor holds unsaved text: leaving asks first.
+    await page.getByTestId("confirm").click();
     await page.getByTestId("row-release").waitFor();
     await statusOf("latest-release", "PAUSED").waitFor();
     // Nothing sticks out sideways at phone width.
