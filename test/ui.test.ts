@@ -292,7 +292,10 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
     await page.getByTestId("select-batch-c").check();
     await page.getByTestId("run-selected").click();
     await statusOf("start-batch-c", "START_FAILED").waitFor();
-    expect(await page.getByTestId("reason-batch-c").textContent()).toBe("Current pipeline is banned.");
+    // The UI's word is "disabled", as everywhere else in it (the server says "banned").
+    expect(await page.getByTestId("reason-batch-c").textContent()).toBe(
+      "The pipeline is disabled: enable it to run it.",
+    );
     await statusOf("start-batch-a", "START_SUCCESS").waitFor();
     await statusOf("batch-status-batch-a", "COMPLETED").waitFor();
     await page.getByTestId("enable-batch-c").click();
@@ -620,6 +623,8 @@ describe.skipIf(!hasChromium)("web UI in Chromium (skipped: Debian chromium not 
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${server.url}/#/p/${p}`);
+    // The editor holds unsaved text: leaving asks first.
+    await page.getByTestId("confirm").click();
     await page.getByTestId("row-release").waitFor();
     await statusOf("latest-release", "PAUSED").waitFor();
     // Nothing sticks out sideways at phone width.

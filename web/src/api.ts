@@ -49,6 +49,18 @@ export interface ApiOptions {
   readonly token: () => string | null;
   /** Called when the server answers 401: the token is no longer good. */
   readonly onUnauthorized: (err: ApiError) => void;
+  /** Called after each attempt: false when the server could not be reached at all. */
+  readonly onReachable?: (reachable: boolean) => void;
+}
+
+/**
+ * What a request that reached no server says. The browser's own words ("Failed to fetch",
+ * "NetworkError when attempting…") differ by browser and name no cause the user can act on.
+ */
+export const UNREACHABLE = "The server is not answering: it may be stopped, or the network is down.";
+
+function unreachable(): ApiError {
+  return new ApiError(0, "NETWORK", UNREACHABLE, null);
 }
 
 async function errorOf(res: Response): Promise<ApiError> {
@@ -87,9 +99,11 @@ export function createApi(opts: ApiOptions): Api {
         headers: headers(extra, body !== undefined),
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-    } catch (err) {
-      throw new ApiError(0, "NETWORK", `The server did not answer: ${(err as Error).message}`, null);
+    } catch {
+      opts.onReachable?.(false);
+      throw unreachable();
     }
+    opts.onReachable?.(true);
     if (!res.ok) {
       const err = await errorOf(res);
       if (res.status === 401) opts.onUnauthorized(err);
@@ -109,10 +123,12 @@ export function createApi(opts: ApiOptions): Api {
       let res: Response;
       try {
         res = await fetch(path, { headers: headers({ Accept: "text/event-stream" }), signal });
-      } catch (err) {
+      } catch {
         if (signal.aborted) return false;
-        throw new ApiError(0, "NETWORK", `The server did not answer: ${(err as Error).message}`, null);
+        opts.onReachable?.(false);
+        throw unreachable();
       }
+      opts.onReachable?.(true);
       if (!res.ok) {
         const err = await errorOf(res);
         if (res.status === 401) opts.onUnauthorized(err);
@@ -130,7 +146,8 @@ export function createApi(opts: ApiOptions): Api {
         res = await fetch(path, { headers: headers(), ...(o.signal ? { signal: o.signal } : {}) });
       } catch (err) {
         if (o.signal?.aborted) throw err;
-        throw new ApiError(0, "NETWORK", `The server did not answer: ${(err as Error).message}`, null);
+        opts.onReachable?.(false);
+        throw unreachable();
       }
       if (!res.ok) {
         const err = await errorOf(res);
@@ -176,6 +193,8 @@ export const paths = {
   batchResult: (p: string) => `/v5/${p}/api/pipelines/batch-runs/result`,
   run: (p: string, id: string) => `/v5/${p}/api/pipelines/${id}/run`,
   runs: (p: string, id: string) => `/v5/${p}/api/pipelines/${id}/pipeline-runs/list`,
+  projectRuns: (p: string) => `/v5/${p}/api/pipeline-runs/list`,
+  checkRights: (p: string) => `/v5/${p}/api/pipelines/check-rights`,
   detail: (p: string, id: string, run: string) =>
     `/v5/${p}/api/pipelines/${id}/pipeline-runs/detail?pipeline_run_id=${run}`,
   runPath: (p: string, id: string, run: string) => `/v5/${p}/api/pipelines/${id}/pipeline-runs/${run}`,

@@ -139,3 +139,33 @@ export function originBrief(triggerType: string, executorName: string, p: BuildP
     out.push(h("span", { class: "muted" }, ` · ${executorName}`));
   return out;
 }
+
+/**
+ * A run refused at its start (its pipeline disabled): it ended as it was made, every stage
+ * "not started". The UI shows it as not started, never as a failed run.
+ */
+export function neverStarted(r: {
+  readonly status: string;
+  readonly stage_status_list: readonly { readonly status: string }[];
+}): boolean {
+  return (
+    (r.status === "FAILED" || r.status === "CANCELED") &&
+    r.stage_status_list.length > 0 &&
+    r.stage_status_list.every((s) => s.status === "IGNORED")
+  );
+}
+
+/**
+ * The server's reason a run did not start, in the UI's words: CodeArts says "banned" where
+ * everything else here says "disabled".
+ */
+export function startReasonText(reason: string): string {
+  if (/pipeline is banned/i.test(reason)) return "The pipeline is disabled: enable it to run it.";
+  return reason;
+}
+
+/** The branch a run built (a merge request's source branch), when its parameters name one. */
+export function branchOf(p: BuildParams): string | undefined {
+  if (p.tag) return undefined;
+  return p.source_branch ?? strip(p.ref, "refs/heads/") ?? p.target_branch;
+}

@@ -11,6 +11,7 @@ export type {
   PipelineDetail,
   PipelineList,
   PipelineListItem as PipelineItem,
+  ProjectRunList,
   RunDetail,
   RunList,
   RunStarted,

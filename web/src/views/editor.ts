@@ -5,7 +5,7 @@
 import { pipelineBodyFromText } from "../../../src/pipeline/yaml-form.js";
 import { yamlFormFromDetail } from "../../../src/pipeline/yaml-form-write.js";
 import { ApiError, paths } from "../api.js";
-import { errorText, routes, type View } from "../context.js";
+import { errorText, isNotFound, notFoundPage, routes, type View } from "../context.js";
 import { fill, h, setText } from "../dom.js";
 import { type Located, locateJsonError, locateLocalError, locateServerError } from "../locate.js";
 import { scheduleEntry, schedulesOf, triggerEntry, triggersOf } from "../pipeline-update.js";
@@ -107,6 +107,14 @@ export const editorView: View = (ctx, main, params) => {
   let format: Format = "yaml";
   let errorLine: number | undefined;
   let debounce: ReturnType<typeof setTimeout> | undefined;
+  /** Typed since it was loaded or saved: leaving asks first. */
+  let dirty = false;
+  ctx.guardLeave(() => dirty);
+  /**
+   * The YAML as written when it was switched to JSON, and the JSON made of it: switching back
+   * with the JSON untouched gives the text back as it was, its comments and spelling kept.
+   */
+  let yamlBefore: { yaml: string; json: string } | undefined;
 
   const heading = h("h1", { tabindex: "-1" }, editing ? "Edit pipeline" : "New pipeline");
   const textarea = h("textarea", {
@@ -343,19 +351,30 @@ export const editorView: View = (ctx, main, params) => {
       }
       return;
     }
+    let note = "";
     try {
-      textarea.value = next === "json" ? jsonText(parsed.body) : yamlText(parsed.body);
+      if (next === "json") {
+        const json = jsonText(parsed.body);
+        yamlBefore = { yaml: textarea.value, json };
+        textarea.value = json;
+      } else if (yamlBefore && textarea.value === yamlBefore.json) {
+        textarea.value = yamlBefore.yaml;
+      } else {
+        textarea.value = yamlText(parsed.body);
+        if (yamlBefore) note = "Made from the edited JSON: the YAML's comments and layout are not kept.";
+      }
     } catch (err) {
       showError({ message: errorText(err) }, `Could not switch to ${next.toUpperCase()}.`);
       return;
     }
     format = next;
     showError(undefined);
-    setText(status, "");
+    setText(status, note);
     renderGutter();
   }
 
   textarea.addEventListener("input", () => {
+    dirty = true;
     renderGutter();
     clearTimeout(debounce);
     debounce = setTimeout(check, 600);
@@ -393,6 +412,7 @@ export const editorView: View = (ctx, main, params) => {
         ? await ctx.api.put<{ pipeline_id: string }>(paths.pipeline(projectId, pipelineId), body)
         : await ctx.api.post<{ pipeline_id: string }>(paths.pipelines(projectId), body);
       ctx.notify(editing ? `Saved ${String(body.name)}` : `Created ${String(body.name)}`, "success");
+      dirty = false;
       ctx.navigate(routes.pipeline(projectId, res.pipeline_id));
     } catch (err) {
       setText(status, "");
@@ -411,6 +431,8 @@ export const editorView: View = (ctx, main, params) => {
 
   if (editing) {
     textarea.disabled = true;
+    // Nothing to save until the pipeline is read: a missing one leaves no Save to press.
+    saveBtn.disabled = true;
     void ctx.api
       .get<PipelineDetail>(paths.pipeline(projectId, pipelineId))
       .then((d) => {
@@ -441,9 +463,20 @@ export const editorView: View = (ctx, main, params) => {
         }
         if (d.banned) setText(status, "This pipeline is disabled: enable it before saving changes.");
         textarea.disabled = false;
+        saveBtn.disabled = false;
         renderGutter();
       })
-      .catch((err: unknown) => showError({ message: errorText(err) }, "Could not load the pipeline."));
+      .catch((err: unknown) => {
+        if (isNotFound(err)) {
+          notFoundPage(main, {
+            title: "Pipeline not found",
+            text: "There is no such pipeline to edit, or this token may not see it. It may have been deleted.",
+            back: { href: routes.pipelines(projectId), label: "Back to the pipelines" },
+          });
+          return;
+        }
+        showError({ message: errorText(err) }, "Could not load the pipeline.");
+      });
   } else {
     document.title = "New pipeline · Pipewright";
     textarea.value = NEW_PIPELINE_YAML;

@@ -3,11 +3,12 @@
 
 import { paths } from "../api.js";
 import { runChart } from "../chart.js";
-import { errorText, routes, sleep, type View } from "../context.js";
+import { errorText, isNotFound, notFoundPage, routes, sleep, type View } from "../context.js";
 import { fill, h, keepFocus, setText } from "../dom.js";
 import { durationText, pill, timeEl } from "../format.js";
+import { rightsOf } from "../rights.js";
 import { runDialog } from "../run-dialog.js";
-import { buildParamsOf, originBrief } from "../run-origin.js";
+import { buildParamsOf, neverStarted, originBrief } from "../run-origin.js";
 import { listTags, pipelineTagsDialog, tagChips, tagsOfPipelines } from "../tags.js";
 import { createTriggersPanel } from "../triggers-panel.js";
 import type { PipelineDetail, RunList } from "../types.js";
@@ -165,7 +166,7 @@ export const historyView: View = (ctx, main, params) => {
               {},
               h("a", { href: routes.run(projectId, pipelineId, r.pipeline_run_id) }, `#${r.run_number}`),
             ),
-            h("td", {}, pill(r.status)),
+            h("td", {}, pill(neverStarted(r) ? "START_FAILED" : r.status)),
             h(
               "td",
               { class: "opt" },
@@ -202,6 +203,28 @@ export const historyView: View = (ctx, main, params) => {
   }
 
   void (async () => {
+    // A pipeline that is not there (a stale link, another project's id) gets one message and a
+    // way back, rather than an empty page whose buttons all fail.
+    try {
+      await ctx.api.get(paths.pipeline(projectId, pipelineId));
+    } catch (err) {
+      if (life.signal.aborted) return;
+      if (isNotFound(err)) {
+        notFoundPage(main, {
+          title: "Pipeline not found",
+          text: "This pipeline does not exist, or this token may not see it. It may have been deleted.",
+          back: { href: routes.pipelines(projectId), label: "Back to the pipelines" },
+        });
+        return;
+      }
+    }
+    // Only what this token may do is offered.
+    const may = (await rightsOf(ctx, [pipelineId])).get(pipelineId);
+    if (may) {
+      runBtn.hidden = !may.execute;
+      editLink.hidden = !may.update;
+      tagsBtn.hidden = !may.tag;
+    }
     // The panel reads the pipeline; the heading shows what it read (showDetail).
     await panel.load();
     while (!life.signal.aborted) {

@@ -17,7 +17,9 @@ import {
   namesInGroup,
   type PipelineGroup,
 } from "../groups.js";
+import { type Rights, rightsFor, rightsOf } from "../rights.js";
 import { runDialog } from "../run-dialog.js";
+import { neverStarted, startReasonText } from "../run-origin.js";
 import { knownTagIds } from "../tag-colors.js";
 import {
   listTags,
@@ -47,6 +49,8 @@ interface BatchRow {
   readonly name: string;
   readonly runId: string;
   start: BatchStartResult | undefined;
+  /** Its run was refused at the start (a disabled pipeline): counted apart, never as a failure. */
+  notStarted: boolean;
   run: { status: string; start: number; end: number; number: number } | undefined;
   readonly statusPill: HTMLElement;
   readonly startCell: HTMLElement;
@@ -70,6 +74,7 @@ export const pipelinesView: View = (ctx, main) => {
   let items: readonly PipelineItem[] = [];
   let total = 0;
   let latest = new Map<string, RunSummary>();
+  let rights = new Map<string, Rights>();
   const selected = new Map<string, string>(); // id → name, across pages
   let batch: BatchRow[] = [];
   let wake: (() => void) | undefined;
@@ -423,6 +428,7 @@ export const pipelinesView: View = (ctx, main) => {
 
   function row(p: PipelineItem, now: number): HTMLTableRowElement {
     const run = latest.get(p.pipeline_id);
+    const may = rightsFor(rights, p.pipeline_id);
     const box = h("input", {
       type: "checkbox",
       checked: selected.has(p.pipeline_id),
@@ -430,71 +436,83 @@ export const pipelinesView: View = (ctx, main) => {
       "data-testid": `select-${p.name}`,
       "data-focus-key": `select-${p.pipeline_id}`,
     });
+    if (!may.execute && !may.update) {
+      // Selection serves Run selected and Move selected: nothing it could do here.
+      box.disabled = true;
+      box.title = "This token may not run or move this pipeline";
+    }
     box.addEventListener("change", () => {
       if (box.checked) selected.set(p.pipeline_id, p.name);
       else selected.delete(p.pipeline_id);
       updateSelection();
     });
+    // Only what this token may do with this pipeline is offered (check-rights).
     const actions = h(
       "div",
       { class: "row-actions" },
-      h(
-        "button",
-        {
-          type: "button",
-          class: "btn small",
-          "data-testid": `run-${p.name}`,
-          "data-focus-key": `run-${p.pipeline_id}`,
-          "aria-label": `Run ${p.name}…`,
-          on: { click: () => void runOne(p) },
-        },
-        "Run…",
-      ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "btn small ghost",
-          "data-testid": `tags-${p.name}`,
-          "data-focus-key": `tags-${p.pipeline_id}`,
-          "aria-label": `Tags of ${p.name}…`,
-          on: { click: () => void editTags(p) },
-        },
-        "Tags…",
-      ),
-      h(
-        "a",
-        {
-          class: "btn small ghost",
-          href: routes.edit(projectId, p.pipeline_id),
-          "aria-label": `Edit ${p.name}`,
-        },
-        "Edit",
-      ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "btn small ghost",
-          "data-testid": `${p.banned ? "enable" : "disable"}-${p.name}`,
-          "data-focus-key": `ban-${p.pipeline_id}`,
-          "aria-label": `${p.banned ? "Enable" : "Disable"} ${p.name}`,
-          on: { click: () => void toggleBan(p) },
-        },
-        p.banned ? "Enable" : "Disable",
-      ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "btn small ghost danger-text",
-          "data-testid": `delete-${p.name}`,
-          "data-focus-key": `delete-${p.pipeline_id}`,
-          "aria-label": `Delete ${p.name}`,
-          on: { click: () => void remove(p) },
-        },
-        "Delete",
-      ),
+      may.execute &&
+        h(
+          "button",
+          {
+            type: "button",
+            class: "btn small",
+            "data-testid": `run-${p.name}`,
+            "data-focus-key": `run-${p.pipeline_id}`,
+            "aria-label": `Run ${p.name}…`,
+            on: { click: () => void runOne(p) },
+          },
+          "Run…",
+        ),
+      may.tag &&
+        h(
+          "button",
+          {
+            type: "button",
+            class: "btn small ghost",
+            "data-testid": `tags-${p.name}`,
+            "data-focus-key": `tags-${p.pipeline_id}`,
+            "aria-label": `Tags of ${p.name}…`,
+            on: { click: () => void editTags(p) },
+          },
+          "Tags…",
+        ),
+      may.update &&
+        h(
+          "a",
+          {
+            class: "btn small ghost",
+            "data-testid": `edit-${p.name}`,
+            href: routes.edit(projectId, p.pipeline_id),
+            "aria-label": `Edit ${p.name}`,
+          },
+          "Edit",
+        ),
+      may.banned &&
+        h(
+          "button",
+          {
+            type: "button",
+            class: "btn small ghost",
+            "data-testid": `${p.banned ? "enable" : "disable"}-${p.name}`,
+            "data-focus-key": `ban-${p.pipeline_id}`,
+            "aria-label": `${p.banned ? "Enable" : "Disable"} ${p.name}`,
+            on: { click: () => void toggleBan(p) },
+          },
+          p.banned ? "Enable" : "Disable",
+        ),
+      may.delete &&
+        h(
+          "button",
+          {
+            type: "button",
+            class: "btn small ghost danger-text",
+            "data-testid": `delete-${p.name}`,
+            "data-focus-key": `delete-${p.pipeline_id}`,
+            "aria-label": `Delete ${p.name}`,
+            on: { click: () => void remove(p) },
+          },
+          "Delete",
+        ),
     );
     return h(
       "tr",
@@ -514,7 +532,7 @@ export const pipelinesView: View = (ctx, main) => {
           ? h(
               "a",
               { href: routes.run(projectId, p.pipeline_id, run.pipeline_run_id), class: "run-link" },
-              pill(run.status),
+              pill(neverStarted(run) ? "START_FAILED" : run.status),
               h("span", { class: "muted run-no" }, `#${run.run_number}`),
             )
           : h("span", { class: "muted" }, "Never run"),
@@ -596,6 +614,8 @@ export const pipelinesView: View = (ctx, main) => {
     for (const r of batch) ids.add(r.pipelineId);
     const runs = ids.size === 0 ? [] : await ctx.api.post<RunSummary[]>(paths.status(projectId), [...ids]);
     latest = new Map(runs.map((r) => [r.pipeline_id, r]));
+    const unknown = list.pipelines.map((p) => p.pipeline_id).filter((id) => !rights.has(id));
+    if (unknown.length > 0) rights = new Map([...rights, ...(await rightsOf(ctx, unknown))]);
     items = list.pipelines;
     total = list.total;
     const busy = runs.some((r) => !TERMINAL.has(r.status));
@@ -605,7 +625,7 @@ export const pipelinesView: View = (ctx, main) => {
       render();
     }
     await updateBatch();
-    return busy || batch.some((r) => !r.run || !TERMINAL.has(r.run.status));
+    return busy || batch.some((r) => !r.notStarted && (!r.run || !TERMINAL.has(r.run.status)));
   }
 
   async function runOne(p: PipelineItem): Promise<void> {
@@ -662,6 +682,7 @@ export const pipelinesView: View = (ctx, main) => {
           name: names.get(r.pipeline_id) ?? shortId(r.pipeline_id),
           runId: r.pipeline_run_id,
           start: undefined,
+          notStarted: false,
           run: undefined,
           statusPill,
           startCell: h("td", {}, h("span", { class: "muted" }, "…")),
@@ -690,14 +711,27 @@ export const pipelinesView: View = (ctx, main) => {
         const row = batch.find((b) => b.runId === s.pipeline_run_id);
         if (!row) continue;
         row.start = s;
+        row.notStarted = s.status === "START_FAILED";
+        const reason = s.reason ? startReasonText(s.reason) : "";
         fill(
           row.startCell,
           pill(s.status, `start-${row.name}`),
-          s.reason ? h("span", { class: "reason", "data-testid": `reason-${row.name}` }, s.reason) : null,
+          reason ? h("span", { class: "reason", "data-testid": `reason-${row.name}` }, reason) : null,
         );
+        if (row.notStarted) {
+          // Refused before it ran: no status of a run, no duration.
+          fill(row.statusPill.parentElement ?? row.statusPill, h("span", { class: "muted" }, "—"));
+          setText(row.dur, "—");
+        }
       }
       if (body.pipeline_ids) selected.clear();
-      ctx.notify(`Started ${batch.length} pipeline${batch.length === 1 ? "" : "s"} in one batch`, "success");
+      const refused = batch.filter((r) => r.notStarted).length;
+      const began = batch.length - refused;
+      ctx.notify(
+        `Started ${began} of ${batch.length} pipeline${batch.length === 1 ? "" : "s"} in one batch` +
+          (refused > 0 ? `; ${refused} not started (disabled)` : ""),
+        refused > 0 && began === 0 ? "error" : "success",
+      );
     } catch (err) {
       ctx.notify(errorText(err), "error");
     }
@@ -770,7 +804,7 @@ export const pipelinesView: View = (ctx, main) => {
   async function updateBatch(): Promise<void> {
     if (batch.length === 0) return;
     const now = ctx.now();
-    const pending = batch.filter((r) => !r.run || !TERMINAL.has(r.run.status));
+    const pending = batch.filter((r) => !r.notStarted && (!r.run || !TERMINAL.has(r.run.status)));
     await Promise.all(
       pending.map(async (r) => {
         const l = latest.get(r.pipelineId);
@@ -787,7 +821,7 @@ export const pipelinesView: View = (ctx, main) => {
       }),
     );
     for (const r of batch) {
-      if (!r.run) continue;
+      if (!r.run || r.notStarted) continue;
       updatePill(r.statusPill, r.run.status);
       setText(r.dur, durationText(r.run.start, r.run.end, now));
       const link = r.numberCell.querySelector("a");

@@ -3,11 +3,14 @@
 
 import { ApiError, paths } from "../api.js";
 import { createArtifactsPanel } from "../artifacts-panel.js";
-import { errorText, routes, sleep, type View } from "../context.js";
-import { fill, h, setText } from "../dom.js";
-import { absoluteTime, durationText, formatDuration, pill, updatePill } from "../format.js";
+import { errorText, isNotFound, notFoundPage, routes, sleep, type View } from "../context.js";
+import { fill, h, setText, s as svg } from "../dom.js";
+import { absoluteTime, durationText, formatDuration, pill, statusLabel, updatePill } from "../format.js";
 import { createLogPane } from "../log-pane.js";
+import { rightsOf } from "../rights.js";
+import { columns, drawEdges, type Edge, levels, stageDeps } from "../run-graph.js";
 import { buildParamsOfSources, originSentence } from "../run-origin.js";
+import { showRunStatus } from "../run-status-icon.js";
 import type { JobRun, RunDetail, StageRun, StepRun } from "../types.js";
 import { STEP_DONE, TERMINAL } from "../types.js";
 
@@ -57,6 +60,15 @@ export const runView: View = (ctx, main, params) => {
   // A run a sub-pipeline step started links back to that step's run.
   const parentLink = h("a", { class: "parent-run", "data-testid": "parent-run", hidden: true });
   const graph = h("div", { class: "graph", "data-testid": "graph" });
+  const edgesSvg = svg("svg", { class: "edges", "aria-hidden": "true", "data-testid": "graph-edges" });
+  let edges: Edge[] = [];
+  const redraw = (): void => {
+    if (edges.length > 0) drawEdges(graph, edgesSvg, edges);
+  };
+  const resized = new ResizeObserver(redraw);
+  resized.observe(graph);
+  /** The run's description and variables: what it was started with. */
+  const details = h("section", { class: "card run-details", hidden: true, "data-testid": "run-details" });
   const crumbs = h(
     "nav",
     { class: "crumbs", "aria-label": "Breadcrumb" },
@@ -71,11 +83,14 @@ export const runView: View = (ctx, main, params) => {
     trigger: h("dd", { class: "origin", "data-testid": "run-trigger" }, "—"),
     started: h("dd", {}, "—"),
     duration: h("dd", { class: "num", "data-testid": "run-duration" }, "—"),
+    attempts: h("dd", { "data-testid": "run-attempts" }, "—"),
   };
+  const attemptsBox = h("div", { hidden: true }, h("dt", {}, "Attempts"), metaTexts.attempts);
   meta.append(
     h("div", { class: "meta-wide" }, h("dt", {}, "Trigger"), metaTexts.trigger),
     h("div", {}, h("dt", {}, "Started"), metaTexts.started),
     h("div", {}, h("dt", {}, "Duration"), metaTexts.duration),
+    attemptsBox,
   );
   main.replaceChildren(
     h(
@@ -90,6 +105,7 @@ export const runView: View = (ctx, main, params) => {
       meta,
       parentLink,
       message,
+      details,
       graph,
       logs.el,
       // Below the log, so that its appearing when a job ends does not move what is being read.
@@ -104,18 +120,35 @@ export const runView: View = (ctx, main, params) => {
   const stagePills = new Map<string, HTMLElement>();
   const jobPills = new Map<string, HTMLElement>();
   const jobMessages = new Map<string, HTMLElement>();
+  const jobAttempts = new Map<string, HTMLElement>();
   let selected: string | undefined;
   /** Which jobs had ended when the artifacts were last read: a job keeps its files as it ends. */
   let endedJobs = "";
   let userPicked = false;
   let watching = false;
+  /** The server's clock when `run` was read: a review still waiting adds to pause_time since. */
+  let readAt = 0;
+  /** Stop, Retry, Pass and Refuse need `execute` on the pipeline (check-rights). */
+  let mayExecute = true;
+  const page = main.firstElementChild as HTMLElement;
 
   function tick(): void {
+    // The server is not answering: what is shown is what was last known, frozen, and said so.
+    const stale = !ctx.reachable() && run !== undefined && !TERMINAL.has(run.status);
+    page.classList.toggle("stale", stale);
+    runPill.toggleAttribute("data-stale", stale);
+    if (stale) {
+      runPill.title = `${statusLabel(run!.status)} when the server last answered`;
+      return;
+    }
     const now = ctx.now();
     for (const t of timed) setText(t.dur, durationText(t.start, t.end, now));
     if (run) {
-      // Wall time; the part spent waiting for manual reviews is named beside it.
-      const waited = run.pause_time >= 1000 ? ` (${formatDuration(run.pause_time)} waiting)` : "";
+      // Wall time; the part spent waiting for manual reviews is named beside it, and grows while
+      // a review is still waiting.
+      const waiting = run.status === "PAUSED" ? Math.max(0, now - readAt) : 0;
+      const pause = run.pause_time + waiting;
+      const waited = pause >= 1000 ? ` (${formatDuration(pause)} waiting)` : "";
       setText(metaTexts.duration, `${durationText(run.start_time, run.end_time, now)}${waited}`);
     }
   }
@@ -259,61 +292,183 @@ export const runView: View = (ctx, main, params) => {
     return refs;
   }
 
+  function jobCard(stage: StageRun, job: JobRun): HTMLElement {
+    const jp = pill(job.status);
+    jobPills.set(job.id, jp);
+    const jdur = h("span", { class: "dur num" });
+    timed.push({ dur: jdur, start: job.start_time, end: job.end_time });
+    const jmsg = h("p", { class: "job-message", hidden: true });
+    jobMessages.set(job.id, jmsg);
+    const rows = job.steps.map((step) => {
+      const refs = stepRow(stage, job, step);
+      steps.set(step.id, refs);
+      timed.push(refs);
+      return refs.row;
+    });
+    const names = new Map(stage.jobs.map((j) => [j.identifier, j.name]));
+    // Filled by update(): a retry makes a new attempt of the same job, without a new graph.
+    const attemptEl = h("p", {
+      class: "muted small-text attempt",
+      hidden: true,
+      "data-testid": `attempt-${job.identifier}`,
+    });
+    jobAttempts.set(job.id, attemptEl);
+    return h(
+      "li",
+      { class: "job card", "data-testid": `job-${job.identifier}` },
+      h("div", { class: "job-head" }, h("h3", {}, job.name), jp, jdur),
+      attemptEl,
+      job.depends_on.length > 0
+        ? h(
+            "p",
+            { class: "muted small-text" },
+            `after ${job.depends_on.map((d) => names.get(d) ?? d).join(", ")}`,
+          )
+        : null,
+      jmsg,
+      h("ol", { class: "steps", "aria-label": `Steps of ${job.name}` }, rows),
+    );
+  }
+
+  /**
+   * Stages in columns by dependency depth, jobs in columns inside their stage likewise; the
+   * lines between them are drawn over it (drawEdges) and follow the status of where they start.
+   */
   function build(r: RunDetail): void {
     steps.clear();
     timed.length = 0;
     stagePills.clear();
     jobPills.clear();
     jobMessages.clear();
-    const columns = r.stages.map((stage, i) => {
+    jobAttempts.clear();
+    const stageNodes = stageDeps(r.stages);
+    const stageLevel = levels(stageNodes);
+    const stageEls = new Map<string, { head: HTMLElement; jobs: Map<string, HTMLElement> }>();
+    const stageCard = (stage: StageRun): HTMLElement => {
+      const i = r.stages.indexOf(stage);
       const sp = pill(stage.status);
       stagePills.set(stage.id, sp);
       const sdur = h("span", { class: "dur num" });
       timed.push({ dur: sdur, start: stage.start_time, end: stage.end_time });
-      const jobs = stage.jobs.map((job) => {
-        const jp = pill(job.status);
-        jobPills.set(job.id, jp);
-        const jdur = h("span", { class: "dur num" });
-        timed.push({ dur: jdur, start: job.start_time, end: job.end_time });
-        const jmsg = h("p", { class: "job-message", hidden: true });
-        jobMessages.set(job.id, jmsg);
-        const rows = job.steps.map((step) => {
-          const refs = stepRow(stage, job, step);
-          steps.set(step.id, refs);
-          timed.push(refs);
-          return refs.row;
-        });
-        return h(
-          "li",
-          { class: "job card", "data-testid": `job-${job.identifier}` },
-          h("div", { class: "job-head" }, h("h3", {}, job.name), jp, jdur),
-          job.depends_on.length > 0
-            ? h("p", { class: "muted small-text" }, `after ${job.depends_on.join(", ")}`)
-            : null,
-          jmsg,
-          h("ol", { class: "steps", "aria-label": `Steps of ${job.name}` }, rows),
-        );
-      });
+      const jobLevel = levels(stage.jobs.map((j) => ({ id: j.identifier, deps: j.depends_on })));
+      const jobEls = new Map<string, HTMLElement>();
+      // Built in definition order (the tick's timers follow it), placed by column.
+      for (const job of stage.jobs) jobEls.set(job.identifier, jobCard(stage, job));
+      const jobCols = columns(stage.jobs, (j) => j.identifier, jobLevel);
+      const head = h(
+        "div",
+        { class: "stage-head" },
+        h("h2", {}, h("span", { class: "stage-no" }, `${i + 1}`), stage.name),
+        sp,
+        sdur,
+      );
+      stageEls.set(stage.identifier, { head, jobs: jobEls });
       return h(
         "li",
         { class: "stage", "data-testid": `stage-${stage.identifier}` },
+        head,
         h(
           "div",
-          { class: "stage-head" },
-          h("h2", {}, h("span", { class: "stage-no" }, `${i + 1}`), stage.name),
-          sp,
-          sdur,
+          { class: "job-columns" },
+          jobCols.map((col) =>
+            h(
+              "ol",
+              { class: "jobs", "aria-label": `Jobs of ${stage.name}` },
+              col.map((j) => jobEls.get(j.identifier)!),
+            ),
+          ),
         ),
-        h("ol", { class: "jobs", "aria-label": `Jobs of ${stage.name}` }, jobs),
       );
-    });
-    graph.replaceChildren(h("ol", { class: "stages", "aria-label": "Stages" }, columns));
+    };
+    // Timers and pills are filled in definition order; the DOM order follows the columns.
+    const cards = new Map(r.stages.map((st) => [st.identifier, stageCard(st)]));
+    const cols = columns(r.stages, (st) => st.identifier, stageLevel);
+    graph.replaceChildren(
+      edgesSvg,
+      h(
+        "ol",
+        { class: "stage-columns", "aria-label": "Stages" },
+        cols.map((col) =>
+          h(
+            "li",
+            { class: "stage-column" },
+            h(
+              "ol",
+              { class: "stages" },
+              col.map((st) => cards.get(st.identifier)!),
+            ),
+          ),
+        ),
+      ),
+    );
+    const status = (id: string) => r.stages.find((st) => st.identifier === id)?.status ?? "INIT";
+    edges = [];
+    for (const n of stageNodes) {
+      for (const d of n.deps) {
+        const from = stageEls.get(d);
+        const to = stageEls.get(n.id);
+        if (from && to) edges.push({ from: from.head, to: to.head, key: `${d}-${n.id}`, status: status(d) });
+      }
+    }
+    for (const stage of r.stages) {
+      const els = stageEls.get(stage.identifier)!;
+      for (const job of stage.jobs) {
+        for (const d of job.depends_on) {
+          const from = els.jobs.get(d);
+          const to = els.jobs.get(job.identifier);
+          const st = stage.jobs.find((j) => j.identifier === d)?.status ?? "INIT";
+          if (from && to) edges.push({ from, to, key: `${d}-${job.identifier}`, status: st });
+        }
+      }
+    }
+    requestAnimationFrame(redraw);
+  }
+
+  /** The lines take the colour of where they start: what has ended, and how. */
+  function recolourEdges(r: RunDetail): void {
+    const status = new Map<string, string>();
+    for (const st of r.stages) {
+      status.set(st.identifier, st.status);
+      for (const j of st.jobs) status.set(j.identifier, j.status);
+    }
+    edges = edges.map((e) => ({ ...e, status: status.get(e.key.split("-")[0]!) ?? e.status }));
+    redraw();
+  }
+
+  function showDetails(r: RunDetail): void {
+    const vars = r.variables ?? [];
+    const desc = r.description ?? "";
+    details.hidden = vars.length === 0 && desc === "";
+    fill(
+      details,
+      desc ? h("p", { class: "run-description", "data-testid": "run-description" }, desc) : null,
+      vars.length > 0
+        ? h(
+            "details",
+            { open: vars.length <= 6, "data-testid": "run-variables" },
+            h("summary", {}, `Variables (${vars.length})`),
+            h(
+              "dl",
+              { class: "vars" },
+              vars.map((v) =>
+                h(
+                  "div",
+                  { "data-testid": `run-var-${v.name}` },
+                  h("dt", {}, h("code", {}, v.name)),
+                  h("dd", {}, v.is_secret ? h("span", { class: "muted" }, "secret") : h("code", {}, v.value)),
+                ),
+              ),
+            ),
+          )
+        : null,
+    );
   }
 
   function update(r: RunDetail): void {
     ctx.serverTime(r.current_system_time);
     const first = run === undefined;
     run = r;
+    readAt = r.current_system_time || ctx.now();
     const newShape = r.stages
       .map((s) => `${s.id}:${s.jobs.map((j) => `${j.id}:${j.steps.map((x) => x.id).join(",")}`).join(";")}`)
       .join("|");
@@ -329,16 +484,25 @@ export const runView: View = (ctx, main, params) => {
         originSentence(r.trigger_type, r.executor_name, buildParamsOfSources(r.sources)),
       );
       setText(heading, `${r.name} #${r.run_number}`);
-      document.title = `${r.name} #${r.run_number} · Pipewright`;
       const crumb = crumbs.querySelectorAll("a")[1];
       if (crumb) setText(crumb, r.name);
       if (r.parent_run) void showParent(r.parent_run);
+      showDetails(r);
+      void rightsOf(ctx, [pipelineId]).then((m) => {
+        const may = m.get(pipelineId);
+        if (may) mayExecute = may.execute;
+        update(run!);
+      });
     }
+    showRunStatus(`${r.name} #${r.run_number}`, r.status);
     updatePill(runPill, r.status);
+    const attempts = r.stages.flatMap((st) => st.jobs).filter((j) => j.attempt > 1);
+    attemptsBox.hidden = attempts.length === 0;
+    setText(metaTexts.attempts, attempts.map((j) => `${j.name}: attempt ${j.attempt}`).join(", ") || "—");
     setText(metaTexts.started, r.start_time ? absoluteTime(r.start_time) : "—");
-    stopBtn.hidden = !STOPPABLE.has(r.status);
+    stopBtn.hidden = !mayExecute || !STOPPABLE.has(r.status);
     retryBtn.hidden =
-      !(r.status === "FAILED" || r.status === "CANCELED") || r.start_status === "START_FAILED";
+      !mayExecute || !(r.status === "FAILED" || r.status === "CANCELED") || r.start_status === "START_FAILED";
     let msg = r.message ?? "";
     if (r.status === "QUEUED" && r.queue_position)
       msg = `Queued: position ${r.queue_position} in this pipeline's queue.`;
@@ -352,6 +516,18 @@ export const runView: View = (ctx, main, params) => {
       for (const job of stage.jobs) {
         updatePill(jobPills.get(job.id)!, job.status);
         Object.assign(timed[ti++]!, { start: job.start_time, end: job.end_time });
+        const ja = jobAttempts.get(job.id);
+        if (ja) {
+          ja.hidden = job.attempt <= 1;
+          setText(
+            ja,
+            job.attempt <= 1
+              ? ""
+              : `Attempt ${job.attempt} · earlier: ${job.previous_attempts
+                  .map((a) => `#${a.attempt} ${statusLabel(a.status).toLowerCase()}`)
+                  .join(", ")}`,
+          );
+        }
         const jm = jobMessages.get(job.id)!;
         const jobMsg = job.status === "FAILED" || job.status === "CANCELED" ? (job.message ?? "") : "";
         setText(jm, jobMsg);
@@ -366,7 +542,7 @@ export const runView: View = (ctx, main, params) => {
           updatePill(refs.pill, step.status);
           refs.row.dataset.status = step.status;
           if (refs.review) {
-            const waiting = step.status === "PAUSED";
+            const waiting = step.status === "PAUSED" && mayExecute;
             refs.review.hidden = !waiting;
           }
           let sm = step.message ?? "";
@@ -385,6 +561,7 @@ export const runView: View = (ctx, main, params) => {
         }
       }
     }
+    recolourEdges(r);
     tick();
     const ended = r.stages
       .flatMap((st) => st.jobs)
@@ -434,6 +611,14 @@ export const runView: View = (ctx, main, params) => {
     try {
       update(await ctx.api.get<RunDetail>(paths.detail(projectId, pipelineId, runId)));
     } catch (err) {
+      if (isNotFound(err)) {
+        notFoundPage(main, {
+          title: "Run not found",
+          text: "This run does not exist, or this token may not see it. It may have been deleted with its pipeline, or removed by the retention policy.",
+          back: { href: routes.pipelines(projectId), label: "Back to the pipelines" },
+        });
+        return;
+      }
       setText(message, errorText(err));
       message.hidden = false;
       return;
@@ -444,6 +629,8 @@ export const runView: View = (ctx, main, params) => {
   return () => {
     life.abort();
     clearInterval(ticker);
+    resized.disconnect();
+    showRunStatus(undefined);
     logs.dispose();
     artifacts.dispose();
   };
