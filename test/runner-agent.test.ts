@@ -101,6 +101,12 @@ describe("runner agents", () => {
     // The first server refused the connection; the log says which server that was.
     expect(r.output()).toContain(`${dead}: connect ECONNREFUSED`);
     expect(r.output()).toContain(`registered with ${server.url}`);
+    // Nothing of the finished job is left in the work dir: neither its workspace nor its run's.
+    await waitFor(
+      async () => fs.readdirSync(path.join(r.workDir, "work")).length === 0,
+      10_000,
+      "the work dir to be empty",
+    );
   }, 90_000);
 
   it("keeps running a job while the server restarts, and reports its result when it is back", async () => {

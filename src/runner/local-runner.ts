@@ -94,7 +94,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
   return {
     async runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome> {
       const workspace = path.join(opts.workRoot, job.runId, job.jobRunId);
-      await mkdir(workspace, { recursive: true });
+      // The run's directory may go at this moment (another job of the run ended here): again.
+      await mkdir(workspace, { recursive: true }).catch(() => mkdir(workspace, { recursive: true }));
       const slot = takeSlot();
       const user = sandbox.userOf(slot);
       // The slot's user owns the workspace (and the step scripts in it), nothing else.
@@ -168,6 +169,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
         if (!paused) {
           await removeWorkspace(workspace);
+          // The run's directory goes with its last job here (rmdir refuses while others remain).
+          await rmdir(path.dirname(workspace)).catch(() => {});
           if (trusted.has(workspace)) await rm(`${workspace}.gitconfig`, { force: true }).catch(() => {});
           trusted.delete(workspace);
         }

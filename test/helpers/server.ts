@@ -394,6 +394,8 @@ export async function stepLog(
 
 export interface RunnerProcess {
   readonly proc: ChildProcess;
+  /** Its --work-dir. */
+  readonly workDir: string;
   output(): string;
   /** SIGTERM (drain), then wait for exit. */
   stop(): Promise<void>;
@@ -440,6 +442,7 @@ export function startRunnerProcess(opts: {
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   return {
     proc,
+    workDir,
     output: () => out,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
