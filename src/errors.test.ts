@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ERRORS, PipewrightError, toPipewrightError } from "./errors.js";
 import { InvalidInput } from "./pipeline/issues.js";
+import { NO_CONTAINER_RUNTIME_CODE } from "./pipeline/vocabulary.js";
 
 describe("error catalogue", () => {
   it("has unique, well-formed codes with 4xx/5xx statuses", () => {
@@ -22,6 +23,10 @@ describe("error catalogue", () => {
       expect(row, `${e.code} missing from docs/errors.md`).toBeDefined();
       expect(row, `${e.code} has the wrong status in docs/errors.md`).toContain(`| ${e.status} |`);
     }
+  });
+
+  it("has the code the runner writes for a missing container runtime", () => {
+    expect(ERRORS.NO_CONTAINER_RUNTIME.code).toBe(NO_CONTAINER_RUNTIME_CODE);
   });
 
   it("normalises unknown throwables to INTERNAL keeping the cause", () => {

@@ -308,6 +308,7 @@ export const ERRORS = {
     summary: "This approver already decided this manual review.",
   },
   NO_CONTAINER_RUNTIME: {
+    // The runner writes it into the step's message as NO_CONTAINER_RUNTIME_CODE (pipeline/vocabulary).
     code: "DEVPIPE.00020257",
     status: 409,
     summary:

@@ -110,3 +110,9 @@ export const SCRIPT_TASKS: ReadonlySet<string> = new Set([SHELL_TASK, BUILD_TASK
 
 /** Stands for a secret value wherever one would be shown; sent back unchanged, it keeps the stored value. */
 export const SECRET_MASK = "******";
+
+/**
+ * The code in the message of a container-image step that no container runtime can run. The
+ * runner writes it into the step's message (it knows no error catalogue); errors.ts lists it.
+ */
+export const NO_CONTAINER_RUNTIME_CODE = "DEVPIPE.00020257";

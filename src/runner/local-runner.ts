@@ -5,7 +5,6 @@ import { chown, mkdir, rm, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
-import { ERRORS } from "../errors.js";
 import { renderCacheKey } from "../pipeline/caches.js";
 import { cloneUrlProblem } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
@@ -16,6 +15,7 @@ import {
   COMMAND_INPUT,
   CONTAINER_TASK,
   GIT_CLONE_TASK,
+  NO_CONTAINER_RUNTIME_CODE,
   SCRIPT_TASKS,
   SERVER_TASKS,
   SHELL_SCRIPT_INPUT,
@@ -326,7 +326,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     async function runInContainer(): Promise<ProcessResult> {
       const image = String(input(step, "image") ?? "");
       if (!opts.containerRuntime) {
-        const why = `${ERRORS.NO_CONTAINER_RUNTIME.code}: no container runtime on this runner to run image ${image}: start the runner (or pipewright serve, for its embedded runner) with --container-runtime PATH (docker or podman)`;
+        const why = `${NO_CONTAINER_RUNTIME_CODE}: no container runtime on this runner to run image ${image}: start the runner (or pipewright serve, for its embedded runner) with --container-runtime PATH (docker or podman)`;
         emit(`[pipewright] ${why}\n`);
         return refusal(why);
       }
