@@ -73,6 +73,7 @@ describe.skipIf(!hasChromium)("the log viewer in Chromium (skipped: Debian chrom
               steps: [
                 {
                   identifier: "lines",
+                  name: "Print lines",
                   script: `${ROWS}; ${SECTIONS}; echo "version=1.2.3" >> "$PIPEWRIGHT_OUTPUT"`,
                 },
               ],
@@ -268,6 +269,17 @@ describe.skipIf(!hasChromium)("the log viewer in Chromium (skipped: Debian chrom
     expect(await ts("early-line").getAttribute("data-t")).toBe("");
     // The times are not in the log's text either.
     expect(await log().textContent()).toContain("early-line\nlate-line\n");
+  });
+
+  it("shows the run's step outputs next to its artifacts", async () => {
+    await page.goto(runPage());
+    const panel = page.getByTestId("outputs-panel");
+    await panel.getByTestId("output-version").waitFor();
+    const row = panel.getByTestId("output-version");
+    expect(await row.locator(".o-step").textContent()).toBe("main › Print lines");
+    expect(await row.locator(".o-value").textContent()).toBe("1.2.3");
+    // Only the step that wrote some is listed.
+    expect(await panel.locator("tbody tr").count()).toBe(1);
   });
 
   it("passes axe-core on the run page with the log's features in use", async () => {

@@ -7,6 +7,7 @@ import { errorText, isNotFound, notFoundPage, routes, sleep, type View } from ".
 import { fill, h, setText, s as svg } from "../dom.js";
 import { absoluteTime, durationText, formatDuration, pill, statusLabel, updatePill } from "../format.js";
 import { createLogPane, type EarlierAttempt, type LogPlace } from "../log-pane.js";
+import { createOutputsPanel } from "../outputs-panel.js";
 import { rightsOf } from "../rights.js";
 import { columns, drawEdges, type Edge, levels, stageDeps } from "../run-graph.js";
 import { buildParamsOfSources, originSentence } from "../run-origin.js";
@@ -84,6 +85,10 @@ export const runView: View = (ctx, main, params) => {
     onPlace: (stepId, place) => history.replaceState(history.state, "", placeHash(runHash, stepId, place)),
   });
   const artifacts = createArtifactsPanel(ctx, { pipelineId, runId });
+  const outputs = createOutputsPanel(ctx, { pipelineId, runId }, (id) => {
+    const refs = steps.get(id);
+    return refs ? `${refs.job.name} › ${refs.step.name}` : id;
+  });
   const metaTexts = {
     // What started the run, and who: "Push to main · a1b2c3d “fix login” by alice".
     trigger: h("dd", { class: "origin", "data-testid": "run-trigger" }, "—"),
@@ -115,7 +120,7 @@ export const runView: View = (ctx, main, params) => {
       graph,
       logs.el,
       // Below the log, so that its appearing when a job ends does not move what is being read.
-      artifacts.el,
+      h("div", { class: "run-files" }, artifacts.el, outputs.el),
     ),
   );
 
@@ -590,6 +595,7 @@ export const runView: View = (ctx, main, params) => {
     if (ended !== endedJobs || first) {
       endedJobs = ended;
       void artifacts.load();
+      void outputs.load();
     }
     if (wanted && steps.has(wanted.step)) {
       // Opened from a link: that step, at that line.
@@ -657,6 +663,7 @@ export const runView: View = (ctx, main, params) => {
     showRunStatus(undefined);
     logs.dispose();
     artifacts.dispose();
+    outputs.dispose();
   };
 };
 
