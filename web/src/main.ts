@@ -32,7 +32,7 @@ const ROUTES: readonly Route[] = [
   { pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)$/, keys: ["project", "pipeline"], view: historyView },
   { pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)\/edit$/, keys: ["project", "pipeline"], view: editorView },
   {
-    pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)\/runs\/(\w+)$/,
+    pattern: /^#\/p\/(\w+)\/pipelines\/(\w+)\/runs\/(\w+)(?:\?.*)?$/,
     keys: ["project", "pipeline", "run"],
     view: runView,
   },

@@ -9,6 +9,7 @@ import { confirmDialog } from "./dialogs.js";
 import { type Child, h, keepFocus, setText } from "./dom.js";
 import { relativeTime, untilText } from "./format.js";
 import { schedulesOf, triggerEntry, triggersOf, updateBody } from "./pipeline-update.js";
+import { rightsFor, rightsOf } from "./rights.js";
 import {
   EVENT_LABELS,
   EVENT_TYPES,
@@ -66,6 +67,8 @@ export function createTriggersPanel(
   /** Relative hints ("in 5 min") that the ticker keeps current. */
   let hints: { readonly el: HTMLElement; readonly t: number; readonly future: boolean }[] = [];
   let reloading = false;
+  /** Adding, editing, switching and removing change the pipeline: `update` (check-rights). */
+  let mayUpdate = true;
 
   const addSchedule = h(
     "button",
@@ -86,6 +89,11 @@ export function createTriggersPanel(
     "Show webhook URL and secret",
   );
   const hookBox = h("div", { class: "webhook", hidden: true, "data-testid": "webhook" });
+  const hookNote = h(
+    "p",
+    { class: "muted small-text", hidden: true, "data-testid": "webhook-viewer" },
+    "Seeing the webhook's URL and secret needs the right to change this pipeline.",
+  );
   const hookError = h("p", {
     class: "form-error",
     role: "alert",
@@ -123,6 +131,7 @@ export function createTriggersPanel(
         { class: "muted small-text" },
         "One URL and secret per project: give them to the forge. Needs the right to change pipelines.",
       ),
+      hookNote,
       hookError,
       hookBox,
     ),
@@ -287,6 +296,8 @@ export function createTriggersPanel(
       checked: on,
       "data-focus-key": `schedule-enable-${key}`,
       "data-testid": "schedule-toggle",
+      disabled: !mayUpdate,
+      title: mayUpdate ? "" : "Your role may not change this pipeline",
       // Not disabled while saving: the focus stays on it, and the changes queue up in order.
       on: { change: (e) => void toggleSchedule(s, (e.currentTarget as HTMLInputElement).checked) },
     });
@@ -332,29 +343,31 @@ export function createTriggersPanel(
         "div",
         { class: "tp-actions" },
         h("label", { class: "check" }, toggle, "Enabled"),
-        h(
-          "button",
-          {
-            type: "button",
-            class: "btn small",
-            "aria-label": `Edit schedule ${label}`,
-            "data-focus-key": `schedule-edit-${key}`,
-            "data-testid": "schedule-edit",
-            on: { click: () => void editSchedule(s) },
-          },
-          "Edit",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            class: "btn small ghost danger-text",
-            "aria-label": `Remove schedule ${label}`,
-            "data-testid": "schedule-remove",
-            on: { click: () => void removeSchedule(s) },
-          },
-          "Remove",
-        ),
+        mayUpdate &&
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn small",
+              "aria-label": `Edit schedule ${label}`,
+              "data-focus-key": `schedule-edit-${key}`,
+              "data-testid": "schedule-edit",
+              on: { click: () => void editSchedule(s) },
+            },
+            "Edit",
+          ),
+        mayUpdate &&
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn small ghost danger-text",
+              "aria-label": `Remove schedule ${label}`,
+              "data-testid": "schedule-remove",
+              on: { click: () => void removeSchedule(s) },
+            },
+            "Remove",
+          ),
       ),
     );
   }
@@ -485,29 +498,31 @@ export function createTriggersPanel(
       h(
         "div",
         { class: "tp-actions" },
-        h(
-          "button",
-          {
-            type: "button",
-            class: "btn small",
-            "aria-label": `Edit trigger ${i + 1} (${repo})`,
-            "data-focus-key": `trigger-edit-${i}`,
-            "data-testid": "trigger-edit",
-            on: { click: () => void editTrigger(t, i) },
-          },
-          "Edit",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            class: "btn small ghost danger-text",
-            "aria-label": `Remove trigger ${i + 1} (${repo})`,
-            "data-testid": "trigger-remove",
-            on: { click: () => void removeTrigger(t, i) },
-          },
-          "Remove",
-        ),
+        mayUpdate &&
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn small",
+              "aria-label": `Edit trigger ${i + 1} (${repo})`,
+              "data-focus-key": `trigger-edit-${i}`,
+              "data-testid": "trigger-edit",
+              on: { click: () => void editTrigger(t, i) },
+            },
+            "Edit",
+          ),
+        mayUpdate &&
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn small ghost danger-text",
+              "aria-label": `Remove trigger ${i + 1} (${repo})`,
+              "data-testid": "trigger-remove",
+              on: { click: () => void removeTrigger(t, i) },
+            },
+            "Remove",
+          ),
       ),
     );
   }
@@ -588,6 +603,11 @@ export function createTriggersPanel(
     hints = [];
     addSchedule.disabled = false;
     addTrigger.disabled = false;
+    addSchedule.hidden = !mayUpdate;
+    addTrigger.hidden = !mayUpdate;
+    // The webhook's URL and secret are for those who may change the pipeline (the server says so too).
+    hookShow.hidden = !mayUpdate;
+    hookNote.hidden = mayUpdate;
     const schedules = schedulesOf(d);
     const triggers = triggersOf(d);
     keepFocus(el, () => {
@@ -611,6 +631,11 @@ export function createTriggersPanel(
       );
     });
   }
+
+  void rightsOf(ctx, [pipelineId]).then((m) => {
+    mayUpdate = rightsFor(m, pipelineId).update;
+    if (detail) show(detail);
+  });
 
   addSchedule.addEventListener("click", () => void editSchedule());
   addTrigger.addEventListener("click", () => void editTrigger());

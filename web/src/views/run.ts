@@ -6,7 +6,8 @@ import { createArtifactsPanel } from "../artifacts-panel.js";
 import { errorText, isNotFound, notFoundPage, routes, sleep, type View } from "../context.js";
 import { fill, h, setText, s as svg } from "../dom.js";
 import { absoluteTime, durationText, formatDuration, pill, statusLabel, updatePill } from "../format.js";
-import { createLogPane } from "../log-pane.js";
+import { createLogPane, type EarlierAttempt, type LogPlace } from "../log-pane.js";
+import { createOutputsPanel } from "../outputs-panel.js";
 import { rightsOf } from "../rights.js";
 import { columns, drawEdges, type Edge, levels, stageDeps } from "../run-graph.js";
 import { buildParamsOfSources, originSentence } from "../run-origin.js";
@@ -76,8 +77,18 @@ export const runView: View = (ctx, main, params) => {
     h("span", { "aria-hidden": "true" }, " / "),
     h("a", { href: routes.pipeline(projectId, pipelineId) }, "Pipeline"),
   );
-  const logs = createLogPane(ctx.api);
+  // A link to a line: `…/runs/{run}?step={step run id}&line={n}[&attempt={n}]`.
+  let wanted = placeOf(location.hash);
+  const runHash = routes.run(projectId, pipelineId, runId);
+  const logs = createLogPane(ctx.api, {
+    // The address follows without a navigation (replaceState fires no hashchange).
+    onPlace: (stepId, place) => history.replaceState(history.state, "", placeHash(runHash, stepId, place)),
+  });
   const artifacts = createArtifactsPanel(ctx, { pipelineId, runId });
+  const outputs = createOutputsPanel(ctx, { pipelineId, runId }, (id) => {
+    const refs = steps.get(id);
+    return refs ? `${refs.job.name} › ${refs.step.name}` : id;
+  });
   const metaTexts = {
     // What started the run, and who: "Push to main · a1b2c3d “fix login” by alice".
     trigger: h("dd", { class: "origin", "data-testid": "run-trigger" }, "—"),
@@ -109,7 +120,7 @@ export const runView: View = (ctx, main, params) => {
       graph,
       logs.el,
       // Below the log, so that its appearing when a job ends does not move what is being read.
-      artifacts.el,
+      h("div", { class: "run-files" }, artifacts.el, outputs.el),
     ),
   );
 
@@ -154,21 +165,30 @@ export const runView: View = (ctx, main, params) => {
   }
   const ticker = setInterval(tick, 1000);
 
-  function select(id: string, byUser: boolean): void {
+  function select(id: string, byUser: boolean, place?: LogPlace): void {
     const refs = steps.get(id);
     if (!refs || !run) return;
-    if (byUser) userPicked = true;
+    if (byUser) {
+      userPicked = true;
+      // A link to a line of another step no longer says where the reader is.
+      if (location.hash !== runHash && id !== selected) history.replaceState(history.state, "", runHash);
+    }
     if (selected && selected !== id) steps.get(selected)?.button.setAttribute("aria-pressed", "false");
     selected = id;
     refs.button.setAttribute("aria-pressed", "true");
-    logs.open({
-      stepPath: paths.stepPath(projectId, pipelineId, runId, refs.job.id, refs.step.id),
-      stepId: refs.step.id,
-      title: `${refs.job.name} › ${refs.step.name}`,
-      status: refs.step.status,
-      task: refs.step.task,
-      fileName: `${run.name}-${run.run_number}-${refs.job.identifier}-${refs.step.identifier}.log`,
-    });
+    logs.open(
+      {
+        stepPath: paths.stepPath(projectId, pipelineId, runId, refs.job.id, refs.step.id),
+        stepId: refs.step.id,
+        title: `${refs.job.name} › ${refs.step.name}`,
+        status: refs.step.status,
+        task: refs.step.task,
+        fileName: `${run.name}-${run.run_number}-${refs.job.identifier}-${refs.step.identifier}.log`,
+        attempt: refs.job.attempt,
+        earlier: earlierOf(refs.job, refs.step.id),
+      },
+      place,
+    );
   }
 
   /** The step worth looking at: the one running or waiting, else the first failure, else the last that ran. */
@@ -557,7 +577,10 @@ export const runView: View = (ctx, main, params) => {
             setText(refs.child, `→ ${sub.pipeline_name} #${sub.run_number} ${sub.status}`);
           }
           refs.child.hidden = !sub;
-          if (step.id === selected) logs.status(step.status);
+          if (step.id === selected) {
+            logs.status(step.status);
+            logs.attempts(job.attempt, earlierOf(job, step.id));
+          }
         }
       }
     }
@@ -572,8 +595,15 @@ export const runView: View = (ctx, main, params) => {
     if (ended !== endedJobs || first) {
       endedJobs = ended;
       void artifacts.load();
+      void outputs.load();
     }
-    if (!userPicked) {
+    if (wanted && steps.has(wanted.step)) {
+      // Opened from a link: that step, at that line.
+      const { step, ...place } = wanted;
+      wanted = undefined;
+      userPicked = true;
+      select(step, false, place);
+    } else if (!userPicked) {
       const id = interestingStep(r);
       if (id && id !== selected) select(id, false);
     } else if (!selected) {
@@ -633,5 +663,37 @@ export const runView: View = (ctx, main, params) => {
     showRunStatus(undefined);
     logs.dispose();
     artifacts.dispose();
+    outputs.dispose();
   };
 };
+
+/** The earlier executions of a step whose job was retried, as previous_attempts keeps them. */
+function earlierOf(job: JobRun, stepId: string): EarlierAttempt[] {
+  return job.previous_attempts.flatMap((a) => {
+    const kept = a.steps.find((s) => s.step_id === stepId);
+    return kept ? [{ attempt: a.attempt, status: kept.status }] : [];
+  });
+}
+
+/** The step, line and attempt a run page's address names (`?step=…&line=…&attempt=…`). */
+function placeOf(hash: string): (LogPlace & { step: string }) | undefined {
+  const q = hash.indexOf("?");
+  if (q < 0) return undefined;
+  const params = new URLSearchParams(hash.slice(q + 1));
+  const step = params.get("step");
+  if (!step || !/^\w+$/.test(step)) return undefined;
+  const num = (name: string): number | undefined => {
+    const v = params.get(name);
+    return v && /^[1-9]\d{0,8}$/.test(v) ? Number(v) : undefined;
+  };
+  const line = num("line");
+  const attempt = num("attempt");
+  return { step, ...(line ? { line } : {}), ...(attempt ? { attempt } : {}) };
+}
+
+function placeHash(runHash: string, stepId: string, place: LogPlace): string {
+  const params = new URLSearchParams({ step: stepId });
+  if (place.attempt) params.set("attempt", String(place.attempt));
+  if (place.line) params.set("line", String(place.line));
+  return `${runHash}?${params}`;
+}
