@@ -37,54 +37,71 @@ export function retryDelayMs(attemptsMade: number): number {
 export interface RunNotices {
   /** The run's status went from `before` (undefined: just created) to `after`: write the deliveries. */
   changed(tx: NoticeStore, before: RunRecord | undefined, after: RunRecord, now: number): Promise<void>;
+  /**
+   * The same for several runs in one transaction (a batch created, a batch of reports written):
+   * one read of their pipelines' targets, and none when no change is an event.
+   */
+  changedMany(
+    tx: NoticeStore,
+    changes: readonly { readonly before: RunRecord | undefined; readonly after: RunRecord }[],
+    now: number,
+  ): Promise<void>;
 }
 
 export function createRunNotices(newId: () => string): RunNotices {
-  return {
-    async changed(tx, before, after, now) {
-      const events = noticeEventsOf(before?.status ?? "", after.status);
-      if (events.length === 0) return;
-      const targets = (await tx.listNoticeTargets(after.pipeline_id)).filter((t) => t.enabled);
+  const notices: RunNotices = {
+    changed: (tx, before, after, now) => notices.changedMany(tx, [{ before, after }], now),
+    async changedMany(tx, changes, now) {
+      const evented = changes
+        .map((c) => ({ after: c.after, events: noticeEventsOf(c.before?.status ?? "", c.after.status) }))
+        .filter((c) => c.events.length > 0);
+      if (evented.length === 0) return;
+      const targetsOf = await tx.listNoticeTargetsOf([...new Set(evented.map((c) => c.after.pipeline_id))]);
       const rows: NoticeDeliveryRecord[] = [];
-      for (const event of events) {
-        const message: NoticeMessage = {
-          event,
-          project_id: after.project_id,
-          pipeline_id: after.pipeline_id,
-          pipeline_name: after.pipeline_name,
-          run_id: after.id,
-          run_number: after.run_number,
-          status: after.status,
-          trigger_type: after.trigger_type,
-          executor_name: after.executor_name,
-          start_time: after.start_time,
-          end_time: after.end_time,
-          message: after.message,
-        };
-        const text = JSON.stringify(message);
-        for (const t of targets) {
-          if (!t.events.includes(event)) continue;
-          rows.push({
-            id: newId(),
+      for (const { after, events } of evented) {
+        const targets = (targetsOf.get(after.pipeline_id) ?? []).filter((t) => t.enabled);
+        if (targets.length === 0) continue;
+        for (const event of events) {
+          const message: NoticeMessage = {
+            event,
             project_id: after.project_id,
             pipeline_id: after.pipeline_id,
-            target_id: t.id,
+            pipeline_name: after.pipeline_name,
             run_id: after.id,
-            event,
-            message: text,
-            status: "PENDING",
-            attempts: 0,
-            next_attempt: now,
-            last_error: null,
-            history: [],
-            create_time: now,
-            update_time: now,
-          });
+            run_number: after.run_number,
+            status: after.status,
+            trigger_type: after.trigger_type,
+            executor_name: after.executor_name,
+            start_time: after.start_time,
+            end_time: after.end_time,
+            message: after.message,
+          };
+          const text = JSON.stringify(message);
+          for (const t of targets) {
+            if (!t.events.includes(event)) continue;
+            rows.push({
+              id: newId(),
+              project_id: after.project_id,
+              pipeline_id: after.pipeline_id,
+              target_id: t.id,
+              run_id: after.id,
+              event,
+              message: text,
+              status: "PENDING",
+              attempts: 0,
+              next_attempt: now,
+              last_error: null,
+              history: [],
+              create_time: now,
+              update_time: now,
+            });
+          }
         }
       }
       await tx.enqueueNoticeDeliveries(rows);
     },
   };
+  return notices;
 }
 
 export interface NoticeSenderDeps {

@@ -287,6 +287,17 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
     await deps.notices.changed(tx, r.before.run, r.after.run, clock.now());
   }
 
+  /** The same for a batch of runs written in one transaction: one read of their targets. */
+  async function notifyMany(tx: Store, ds: readonly Decided[]): Promise<void> {
+    if (!deps.notices) return;
+    const changes = ds.flatMap((d) =>
+      d.result && d.result.before.run.status !== d.result.after.run.status
+        ? [{ before: d.result.before.run, after: d.result.after.run }]
+        : [],
+    );
+    if (changes.length > 0) await deps.notices.changedMany(tx, changes, clock.now());
+  }
+
   /** After the commit: what is remembered, who is told, and each caller's answer. */
   function settle(d: Decided): void {
     if (d.result) {
@@ -335,7 +346,7 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
         const writes = out.flatMap((d) => (d.write ? [{ runId: d.runId, changes: d.write.all }] : []));
         const next = writes.length > 0 ? await tx.applyManyRunChanges(writes) : new Map<string, number>();
         for (const d of out) wrote(d, next.get(d.runId));
-        for (const d of out) await notify(tx, d);
+        await notifyMany(tx, out);
         return out;
       });
     } catch {

@@ -158,7 +158,11 @@ export function createStartRuns(deps: {
       if (large) await yieldToEventLoop();
     }
     await tx.insertRunGraphs(graphs);
-    if (deps.notices) for (const g of graphs) await deps.notices.changed(tx, undefined, g.run, t);
+    await deps.notices?.changedMany(
+      tx,
+      graphs.map((g) => ({ before: undefined, after: g.run })),
+      t,
+    );
     return graphs;
   }
 

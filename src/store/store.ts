@@ -739,6 +739,8 @@ export interface NoticeDeliveryRecord {
 export interface NoticeStore {
   /** The pipeline's targets by sort_index, then creation. */
   listNoticeTargets(pipelineId: string): Promise<NoticeTargetRecord[]>;
+  /** The targets of each of these pipelines that has any (one query for a batch of runs). */
+  listNoticeTargetsOf(pipelineIds: readonly string[]): Promise<Map<string, NoticeTargetRecord[]>>;
   /** Inserts the target, or replaces the one of that id (of the same pipeline). */
   putNoticeTarget(t: NoticeTargetRecord): Promise<void>;
   /** False when the pipeline has no such target; its deliveries go with it. */

@@ -10,7 +10,7 @@ import type {
   NoticeStore,
   NoticeTargetRecord,
 } from "../store.js";
-import type { SqlContext } from "./context.js";
+import { CHUNK, type SqlContext } from "./context.js";
 
 function toDelivery(r: NoticeDeliveryTable): NoticeDeliveryRecord {
   return {
@@ -68,6 +68,25 @@ export function noticeQueries({ db, sealer }: SqlContext): NoticeStore {
         .orderBy("id")
         .execute();
       return rows.map(toTarget);
+    },
+    async listNoticeTargetsOf(pipelineIds) {
+      const out = new Map<string, NoticeTargetRecord[]>();
+      for (let i = 0; i < pipelineIds.length; i += CHUNK) {
+        const rows = await db
+          .selectFrom("notice_targets")
+          .selectAll()
+          .where("pipeline_id", "in", pipelineIds.slice(i, i + CHUNK))
+          .orderBy("sort_index")
+          .orderBy("create_time")
+          .orderBy("id")
+          .execute();
+        for (const r of rows) {
+          const list = out.get(r.pipeline_id) ?? [];
+          list.push(toTarget(r));
+          out.set(r.pipeline_id, list);
+        }
+      }
+      return out;
     },
     async putNoticeTarget(t) {
       const row = toRow(t);
