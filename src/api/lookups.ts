@@ -37,8 +37,11 @@ export interface RunPath {
   readonly pipeline_run_id: string;
 }
 
-export async function loadRun(store: PipelineStore & RunStore, path: RunPath): Promise<RunRecord> {
-  await loadPipeline(store, path.project_id, path.pipeline_id);
+/**
+ * The run of the path. The caller has checked the path's pipeline with authorizePipeline (it
+ * exists, is the project's and may be seen): every route does that first, so it is not read again.
+ */
+export async function loadRun(store: RunStore, path: RunPath): Promise<RunRecord> {
   const run = await store.getRun(path.pipeline_run_id);
   if (!run || run.pipeline_id !== path.pipeline_id) {
     throw new PipewrightError(
@@ -54,7 +57,8 @@ export interface StepPath extends RunPath {
   readonly step_run_id: string;
 }
 
-export async function loadStep(store: PipelineStore & RunStore, path: StepPath): Promise<StepRunRecord> {
+/** The step of the path; its pipeline checked by the caller, as for loadRun. */
+export async function loadStep(store: RunStore, path: StepPath): Promise<StepRunRecord> {
   await loadRun(store, path);
   const step = await store.getStep(path.step_run_id);
   if (!step || step.run_id !== path.pipeline_run_id || step.job_id !== path.job_run_id) {
@@ -77,7 +81,7 @@ export interface StepLogRef {
  * named), the kept step of an earlier one (finished, so nothing more comes).
  */
 export async function loadStepLog(
-  store: PipelineStore & RunStore,
+  store: RunStore,
   path: StepPath,
   attempt: number | undefined,
 ): Promise<StepLogRef> {
