@@ -16,19 +16,11 @@ import {
   shellDefinition,
   type TestApp,
 } from "./helpers/app.js";
+import { holds, sdkCaller } from "./helpers/sdk-calls.js";
 import { signRequest } from "./helpers/sdk-signer.js";
 
 type Kind = "string" | "number" | "boolean" | "object" | "string|null" | "number|null";
 
-/** Exactly the model's fields, each of its type. */
-function holds(value: Record<string, unknown>, fields: Record<string, Kind>) {
-  expect(Object.keys(value).sort()).toEqual(Object.keys(fields).sort());
-  for (const [k, kind] of Object.entries(fields)) {
-    const v = value[k];
-    const actual = v === null ? "null" : typeof v;
-    expect(kind.split("|"), `${k} is ${actual}`).toContain(actual);
-  }
-}
 /** PipelineGroupVo and CreatePipelineGroupResponse (the same fields). */
 const GROUP_FIELDS = {
   id: "string",
@@ -76,22 +68,7 @@ let pid: string;
 let ak: string;
 let sk: string;
 
-/** A request signed as the SDK signs it. */
-function signed(method: string, path: string, body?: unknown, query?: Record<string, string>) {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  const headers = signRequest({
-    ak,
-    sk,
-    method,
-    host: "localhost:80",
-    path,
-    ...(query ? { query } : {}),
-    ...(text === undefined ? {} : { body: text }),
-    projectId: pid,
-  });
-  const qs = query ? `?${new URLSearchParams(query).toString()}` : "";
-  return call(t.app, method, path + qs, { headers, ...(text === undefined ? {} : { rawBody: text }) });
-}
+const signed = sdkCaller(() => ({ app: t.app, ak, sk, projectId: pid }));
 
 const base = () => `/v5/${pid}/api/pipeline-group`;
 const create = (name: string, parent_id?: string) =>

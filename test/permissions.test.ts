@@ -14,7 +14,7 @@ import {
   createTestApp,
   type TestApp,
 } from "./helpers/app.js";
-import { signRequest } from "./helpers/sdk-signer.js";
+import { holds, sdkCaller } from "./helpers/sdk-calls.js";
 
 let t: TestApp;
 let pid: string;
@@ -48,22 +48,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** A request signed with the admin access key, as the SDK signs it. */
-function signed(method: string, path: string, body?: unknown, query?: Record<string, string>) {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  const headers = signRequest({
-    ak,
-    sk,
-    method,
-    host: "localhost:80",
-    path,
-    ...(query ? { query } : {}),
-    ...(text === undefined ? {} : { body: text }),
-    projectId: pid,
-  });
-  const qs = query ? `?${new URLSearchParams(query).toString()}` : "";
-  return call(t.app, method, path + qs, { headers, ...(text === undefined ? {} : { rawBody: text }) });
-}
+const signed = sdkCaller(() => ({ app: t.app, ak, sk, projectId: pid }));
 
 const as = (who: keyof typeof member, method: string, path: string, body?: unknown) =>
   call(t.app, method, path, { token: member[who].token, ...(body === undefined ? {} : { body }) });
@@ -97,11 +82,6 @@ async function setSwitch(pl: string, on: boolean) {
   expect(res.status, JSON.stringify(res.body)).toBe(200);
 }
 
-/** Exactly the documented fields, each of its type. */
-function holds(value: Record<string, unknown>, fields: Record<string, string>) {
-  expect(Object.keys(value).sort()).toEqual(Object.keys(fields).sort());
-  for (const [k, type] of Object.entries(fields)) expect(typeof value[k], k).toBe(type);
-}
 const OPS_FIELDS = {
   operation_query: "boolean",
   operation_execute: "boolean",

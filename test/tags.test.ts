@@ -13,7 +13,7 @@ import {
   issueToken,
   type TestApp,
 } from "./helpers/app.js";
-import { signRequest } from "./helpers/sdk-signer.js";
+import { holds, sdkCaller } from "./helpers/sdk-calls.js";
 
 let t: TestApp;
 let pid: string;
@@ -32,28 +32,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** A request signed as the SDK signs it. */
-function signed(method: string, path: string, body?: unknown, query?: Record<string, string>) {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  const headers = signRequest({
-    ak,
-    sk,
-    method,
-    host: "localhost:80",
-    path,
-    ...(query ? { query } : {}),
-    ...(text === undefined ? {} : { body: text }),
-    projectId: pid,
-  });
-  const qs = query ? `?${new URLSearchParams(query).toString()}` : "";
-  return call(t.app, method, path + qs, { headers, ...(text === undefined ? {} : { rawBody: text }) });
-}
+const signed = sdkCaller(() => ({ app: t.app, ak, sk, projectId: pid }));
 
-/** Exactly the model's fields, each of its type. */
-function holds(value: Record<string, unknown>, fields: Record<string, "string" | "boolean">) {
-  expect(Object.keys(value).sort()).toEqual(Object.keys(fields).sort());
-  for (const [k, type] of Object.entries(fields)) expect(typeof value[k], k).toBe(type);
-}
 const TAG_FIELDS = {
   tag_id: "string",
   name: "string",

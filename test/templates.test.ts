@@ -15,7 +15,7 @@ import {
   shellDefinition,
   type TestApp,
 } from "./helpers/app.js";
-import { signRequest } from "./helpers/sdk-signer.js";
+import { holds, sdkCaller } from "./helpers/sdk-calls.js";
 import { waitFor } from "./helpers/server.js";
 
 let t: TestApp;
@@ -37,32 +37,9 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** A request signed as the SDK signs it (tenant and project alike are the project here). */
-function signed(method: string, path: string, body?: unknown, query?: Record<string, string>) {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  const headers = signRequest({
-    ak,
-    sk,
-    method,
-    host: "localhost:80",
-    path,
-    ...(query ? { query } : {}),
-    ...(text === undefined ? {} : { body: text }),
-    projectId: pid,
-  });
-  const qs = query ? `?${new URLSearchParams(query).toString()}` : "";
-  return call(t.app, method, path + qs, { headers, ...(text === undefined ? {} : { rawBody: text }) });
-}
+const signed = sdkCaller(() => ({ app: t.app, ak, sk, projectId: pid }));
 
 type FieldType = "string" | "boolean" | "number" | "array";
-/** Exactly the model's fields, each of its type. */
-function holds(value: Record<string, unknown>, fields: Record<string, FieldType>) {
-  expect(Object.keys(value).sort()).toEqual(Object.keys(fields).sort());
-  for (const [k, type] of Object.entries(fields)) {
-    if (type === "array") expect(Array.isArray(value[k]), k).toBe(true);
-    else expect(typeof value[k], k).toBe(type);
-  }
-}
 /** PipelineTemplateSimpleVO (list items), with create_time and update_time as the newest SDK has them. */
 const LIST_ITEM = {
   id: "string",

@@ -15,7 +15,7 @@ import {
   issueToken,
   type TestApp,
 } from "./helpers/app.js";
-import { signRequest } from "./helpers/sdk-signer.js";
+import { holds, sdkCaller } from "./helpers/sdk-calls.js";
 
 let t: TestApp;
 let pid: string;
@@ -34,34 +34,9 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** A request signed as the SDK signs it. */
-function signed(method: string, path: string, body?: unknown, query?: Record<string, string>) {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  const headers = signRequest({
-    ak,
-    sk,
-    method,
-    host: "localhost:80",
-    path,
-    ...(query ? { query } : {}),
-    ...(text === undefined ? {} : { body: text }),
-    projectId: pid,
-  });
-  const qs = query ? `?${new URLSearchParams(query).toString()}` : "";
-  return call(t.app, method, path + qs, { headers, ...(text === undefined ? {} : { rawBody: text }) });
-}
+const signed = sdkCaller(() => ({ app: t.app, ak, sk, projectId: pid }));
 
 type Kind = "string" | "number" | "boolean" | "object" | "array" | "string|null";
-/** Exactly the model's fields, each of its type. */
-function holds(value: Record<string, unknown>, fields: Record<string, Kind>) {
-  expect(Object.keys(value).sort()).toEqual(Object.keys(fields).sort());
-  for (const [k, kind] of Object.entries(fields)) {
-    const v = value[k];
-    if (kind === "array") expect(Array.isArray(v), k).toBe(true);
-    else if (kind === "string|null") expect(v === null || typeof v === "string", k).toBe(true);
-    else expect(typeof v, k).toBe(kind);
-  }
-}
 /** ShowVariableGroupDetailResponse / ListVariableGroupsRespPipelineVariableGroups. */
 const GROUP_FIELDS = {
   id: "string",
