@@ -432,6 +432,8 @@ describe.skipIf(!hasChromium)("issue 16 in Chromium (skipped: Debian chromium no
     await page.keyboard.press("g");
     await page.keyboard.press("r");
     await page.waitForURL(/\/runs/);
+    // The Runs page renders after the URL changes: its filter must be there to take the focus.
+    await page.getByTestId("runs-branch").waitFor();
     await page.keyboard.press("/");
     expect(await page.evaluate("document.activeElement?.id")).toBe("runs-branch");
     // Typed into a field, the keys are text.
