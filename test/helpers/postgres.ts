@@ -30,6 +30,11 @@ export interface PostgresCluster {
   createDatabase(name?: string): Promise<string>;
   /** Restarts the cluster as a crash would (`pg_ctl restart -m immediate`): every connection drops. */
   restart(): void;
+  /** An outage: stops the cluster as a crash would (`-m immediate`), keeping its data for start(). */
+  halt(): void;
+  /** Starts a halted cluster again on the same port. */
+  start(): void;
+  /** Stops the cluster for good and removes its files. */
   stop(): void;
 }
 
@@ -68,16 +73,18 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stdout}\n${r.stderr}`);
   };
   run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
-  run("pg_ctl", [
-    "-D",
-    data,
-    "-l",
-    path.join(dir, "log"),
-    "-w",
-    "-o",
-    `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}${opts.durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"} -c max_connections=200`,
-    "start",
-  ]);
+  const start = (): void =>
+    run("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      path.join(dir, "log"),
+      "-w",
+      "-o",
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}${opts.durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"} -c max_connections=200`,
+      "start",
+    ]);
+  start();
   let n = 0;
   const pg = await import("pg");
   return {
@@ -100,9 +107,15 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
       // -l as at start: the new postmaster must not hold our pipes open (spawnSync would wait).
       run("pg_ctl", ["-D", data, "-l", path.join(dir, "log"), "-m", "immediate", "-w", "restart"]);
     },
+    halt() {
+      run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+    },
+    start,
     stop() {
       try {
         run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      } catch {
+        // already halted
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
