@@ -209,7 +209,7 @@ describe("with a test clock", () => {
         return res.body;
       };
       const { runner_id } = await post("/runner/v1/register", { name: "test-agent", slots: 1 });
-      const claim = async (): Promise<{ jobRunId: string; attempt: number }> => {
+      const claim = async (): Promise<{ jobRunId: string; attempt: number; steps: { id: string }[] }> => {
         const { jobs } = await post("/runner/v1/claim", { runner_id, limit: 1, wait_ms: 0 });
         expect(jobs).toHaveLength(1);
         return jobs[0];
@@ -221,7 +221,12 @@ describe("with a test clock", () => {
       );
       const run = await s.start(pl);
       const job = async () => jobOf(await s.detail(pl, run), "j");
-      return { s, claim, heartbeat, job, post };
+      const stepStarted = (job: { jobRunId: string; attempt: number; steps: { id: string }[] }) =>
+        post(`/runner/v1/jobs/${job.jobRunId}/steps/${job.steps[0]!.id}/start`, {
+          runner_id,
+          attempt: job.attempt,
+        });
+      return { s, claim, heartbeat, stepStarted, job, post };
     }
 
     it("sends a job back once when its runner stops renewing the lease, and fails it the second time", async () => {
@@ -256,6 +261,27 @@ describe("with a test clock", () => {
       expect(j.message).toMatch(/was lost \(no heartbeat\) a second time; the job failed$/);
       expect(j.steps[0]!.status).toBe("FAILED");
       expect(j.last_dispatch_id).toMatch(/-2$/);
+    });
+
+    it("counts a job as confirmed from its first step's start, before any heartbeat (issue 18 item 4)", async () => {
+      const clock = createTestClock();
+      const { claim, stepStarted, job } = await agentSetup(clock);
+      // A runner that starts the step and dies inside its first second never sends a heartbeat:
+      // the step's start proved it had the job, so the loss counts, and the second one fails it.
+      for (const [attempt, status, message] of [
+        [1, "REDISPATCH", /was lost \(no heartbeat\); dispatched again$/],
+        [2, "FAILED", /was lost \(no heartbeat\) a second time; the job failed$/],
+      ] as const) {
+        const taken = await claim();
+        expect(taken.attempt).toBe(attempt);
+        expect(await stepStarted(taken)).toEqual({ held: true });
+        await clock.advance(5000);
+        const j = await waitFor(async () => {
+          const x = await job();
+          return x.status === status ? x : undefined;
+        });
+        expect(j.message).toMatch(message);
+      }
     });
 
     it("does not count a claim the runner never confirmed as losing the job", async () => {

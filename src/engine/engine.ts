@@ -10,6 +10,7 @@ import type { RunPolicy } from "../pipeline/environment.js";
 import type { BlobStore } from "../store/blobs.js";
 import type { RunRecord } from "../store/run-records.js";
 import type { Store } from "../store/store.js";
+import { isDatabaseUnreachable } from "../store/unreachable.js";
 import { admitWaitingRuns } from "./admission.js";
 import { type Artifacts, createArtifacts } from "./artifacts.js";
 import { type Caches, createCaches } from "./caches.js";
@@ -289,6 +290,12 @@ export function createEngine(deps: EngineDeps): Engine {
 
   let sweeping: Promise<void> | undefined;
   /**
+   * Set when a sweep could not reach the database. The runners' renewals failed as long as ours
+   * did, so the first sweep that reaches it again gives every lease one lease period of grace
+   * before it expires any: the runners' retried reports come first (issue 18 item 3).
+   */
+  let graceOwed = false;
+  /**
    * Periodic duties of every replica: nothing here depends on events seen by this process. One
    * at a time: a sweep that outlasts the interval (a slow database) is not joined by the next.
    */
@@ -297,6 +304,14 @@ export function createEngine(deps: EngineDeps): Engine {
     if (sweeping) return sweeping;
     sweeping = (async () => {
       try {
+        if (graceOwed) {
+          await store.graceLeases(now() + config.leaseMs);
+          graceOwed = false;
+          logger.warn(
+            { grace_ms: config.leaseMs },
+            "the database is back: leases renewed once for the runners",
+          );
+        }
         await expireLeases({ store, writer, wake: pump, now });
         await reviews.expire();
         await subpipelines.reconcile();
@@ -305,6 +320,9 @@ export function createEngine(deps: EngineDeps): Engine {
         retention.due();
         noticeSender.due();
         pump.all();
+      } catch (err) {
+        if (isDatabaseUnreachable(err)) graceOwed = true;
+        throw err;
       } finally {
         sweeping = undefined;
       }
