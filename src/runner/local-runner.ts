@@ -1,7 +1,8 @@
 // Executes jobs on this machine: one workspace directory per job, each step a real process
 // (bash for shell steps, git for checkouts), its output decoded, masked and capped as it streams.
 
-import { chown, mkdir, rm, rmdir, writeFile } from "node:fs/promises";
+import fs from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { type Clock, systemClock } from "../clock.js";
@@ -95,11 +96,15 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     async runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome> {
       const workspace = path.join(opts.workRoot, job.runId, job.jobRunId);
       // The run's directory may go at this moment (another job of the run ended here): again.
-      await mkdir(workspace, { recursive: true }).catch(() => mkdir(workspace, { recursive: true }));
+      try {
+        fs.mkdirSync(workspace, { recursive: true });
+      } catch {
+        fs.mkdirSync(workspace, { recursive: true });
+      }
       const slot = takeSlot();
       const user = sandbox.userOf(slot);
       // The slot's user owns the workspace (and the step scripts in it), nothing else.
-      if (user) await chown(workspace, user.uid, user.gid);
+      if (user) fs.chownSync(workspace, user.uid, user.gid);
       const place: Place = {
         workspace,
         user,
@@ -170,7 +175,11 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         if (!paused) {
           await removeWorkspace(workspace);
           // The run's directory goes with its last job here (rmdir refuses while others remain).
-          await rmdir(path.dirname(workspace)).catch(() => {});
+          try {
+            fs.rmdirSync(path.dirname(workspace));
+          } catch {
+            // other jobs of the run are still here
+          }
           if (trusted.has(workspace)) await rm(`${workspace}.gitconfig`, { force: true }).catch(() => {});
           trusted.delete(workspace);
         }
@@ -226,7 +235,11 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     // $PIPEWRIGHT_OUTPUT names.
     let outputFile: string | undefined;
     if (SCRIPT_TASKS.has(step.task)) {
-      outputFile = await createOutputFile(workspace, place.user).catch(() => undefined);
+      try {
+        outputFile = createOutputFile(workspace, place.user);
+      } catch {
+        // no outputs for this step (the runner directory could not be made: the script fails too)
+      }
       if (outputFile) env[OUTPUT_FILE_VARIABLE] = outputFile;
     }
     let result: ProcessResult;
@@ -235,12 +248,12 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     } finally {
       for (const pid of recorded) opts.groups?.forget(pid);
     }
-    const outputs = outputFile ? await readOutputs(outputFile) : [];
+    const outputs = outputFile ? readOutputs(outputFile) : [];
     return { ...conclude(result), outputs };
 
     /** The step's outputs, masked; what was refused is said in its log (its result stays). */
-    async function readOutputs(file: string): Promise<StepOutput[]> {
-      const read = await readOutputFile(workspace, file, place.user);
+    function readOutputs(file: string): StepOutput[] {
+      const read = readOutputFile(workspace, file, place.user);
       const problems: string[] = [];
       let outputs: StepOutput[] = [];
       if ("error" in read) problems.push(read.error);
@@ -378,12 +391,18 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
  * Removes a job's workspace. Most jobs leave only the runner's empty step-script dir: two
  * rmdirs do it; anything else takes the recursive walk.
  */
+/**
+ * The fast path is two synchronous rmdirs (a step that left nothing behind); a workspace with
+ * files in it goes through the asynchronous recursive rm, which does not hold the event loop.
+ */
 async function removeWorkspace(workspace: string): Promise<void> {
   try {
-    await rmdir(path.join(workspace, RUNNER_DIR)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
-    });
-    await rmdir(workspace);
+    try {
+      fs.rmdirSync(path.join(workspace, RUNNER_DIR));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    fs.rmdirSync(workspace);
   } catch {
     await rm(workspace, { recursive: true, force: true }).catch(() => {});
   }
