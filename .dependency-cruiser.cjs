@@ -71,7 +71,7 @@ module.exports = {
         pathNot: [
           layer("engine/"),
           layer("pipeline/"),
-          "^src/store/(store|run-records|blobs)\\.ts$",
+          "^src/store/(store|run-records|blobs|unreachable)\\.ts$",
           "^src/runner/job\\.ts$",
           "^src/(errors|clock)\\.ts$",
         ].join("|"),
@@ -89,7 +89,7 @@ module.exports = {
           layer("engine/"),
           layer("pipeline/"),
           layer("wire/"),
-          "^src/store/(store|run-records|blobs)\\.ts$",
+          "^src/store/(store|run-records|blobs|unreachable)\\.ts$",
           "^src/(errors|clock)\\.ts$",
         ].join("|"),
       },

@@ -314,6 +314,18 @@ export const ERRORS = {
     summary:
       "A container-image step needs a container runtime and the runner has none (--container-runtime); the step fails with this code in its message.",
   },
+  SERVER_STARTING: {
+    code: "DEVPIPE.00020260",
+    status: 503,
+    summary:
+      "The server is starting and its database is not reachable yet: it answers once it is. Try again after Retry-After seconds, or another replica.",
+  },
+  SERVER_STOPPING: {
+    code: "DEVPIPE.00020261",
+    status: 503,
+    summary:
+      "The server is stopping and takes no new request; nothing was done. Send it again (to another replica).",
+  },
   INTERNAL: { code: "DEVPIPE.00020500", status: 500, summary: "Internal server error." },
   UNAVAILABLE: {
     code: "DEVPIPE.00020503",

@@ -9,6 +9,7 @@ import type { FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
 import { buildApp } from "./api/app.js";
 import { ADMIN_TOKEN_META_KEY, hashToken, newSecret } from "./api/auth.js";
+import { type Listener, openListener, STOP_GRACE_MS } from "./api/listener.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type Config, ConfigError } from "./config.js";
 import { type DataDirLock, lockDataDir, privateDataDir } from "./data-dir.js";
@@ -20,6 +21,7 @@ import { INTERRUPTED_MESSAGE } from "./engine/recovery.js";
 import { newId } from "./ids.js";
 import { embeddedRunnerFiles, readHolder } from "./runner/embedded.js";
 import { createRunnerSupervisor, type RunnerSupervisor } from "./runner-supervisor.js";
+import { openWhenReachable, startError } from "./startup.js";
 import { createDirBlobStore } from "./store/blob-dir.js";
 import type { BlobStore } from "./store/blobs.js";
 import { openPostgresStore } from "./store/postgres/open.js";
@@ -147,6 +149,16 @@ export interface ServerOptions {
   readonly logger?: Logger;
   /** Time for everything that waits; tests move a test clock instead of waiting. */
   readonly clock?: Clock;
+  /**
+   * Aborting it while the start waits for the database ends the start at once: startServer
+   * rejects with StartAborted (SIGTERM during an outage).
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Told once, at the first failed try, that the database is not reachable: the server answers
+   * 503 on `url` (/healthz says why) until it is.
+   */
+  readonly onWaitingForDatabase?: (url: string, reason: string) => void;
 }
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
@@ -155,16 +167,65 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const warning = privateDataDir(config.dataDir);
   if (warning) logger.warn({ dir: config.dataDir }, warning);
   const lock = lockDataDir(config.dataDir, () => clock.now());
-  let store: Store | undefined;
+  let listener: Listener | undefined;
+  let opened: { store: Store; reseal: () => Promise<void> } | undefined;
   try {
     const sealer = loadSealer(config, logger);
-    store = await openStore(config, sealer, logger);
-    const reseal = await checkSecrets(store, sealer, logger);
-    return await assemble(config, opts, { logger, clock, store, reseal, lock });
+    // The socket before the store: a replica whose database is away answers 503 meanwhile.
+    if (opts.listen !== false) listener = await openListener(config.host, config.port);
+    opened = await openStoreWhenReachable(config, sealer, { logger, clock, listener, opts });
+    return await assemble(config, { logger, clock, ...opened, lock, listener });
   } catch (err) {
-    await store?.close();
+    await opened?.store.close();
+    await listener?.close(0);
     lock.release();
     throw err;
+  }
+}
+
+/** The base URL of a socket on `host` (IPv6 in brackets). */
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The store, opened and its secrets checked. SQLite opens at once (or fails); PostgreSQL is
+ * tried until it is reachable (src/startup.ts), /healthz saying why meanwhile, and a failure
+ * waiting cannot fix ends the start with the database's reason.
+ */
+async function openStoreWhenReachable(
+  config: Config,
+  sealer: Sealer,
+  parts: { logger: Logger; clock: Clock; listener: Listener | undefined; opts: ServerOptions },
+): Promise<{ store: Store; reseal: () => Promise<void> }> {
+  const { logger, clock, listener, opts } = parts;
+  const attempt = async (): Promise<{ store: Store; reseal: () => Promise<void> }> => {
+    const store = await openStore(config, sealer, logger);
+    try {
+      return { store, reseal: await checkSecrets(store, sealer, logger) };
+    } catch (err) {
+      await store.close().catch(() => {});
+      throw err;
+    }
+  };
+  if (config.databaseUrl.startsWith("sqlite:")) return attempt();
+  let told = false;
+  try {
+    return await openWhenReachable(attempt, {
+      clock,
+      logger,
+      url: config.databaseUrl,
+      signal: opts.signal,
+      dispose: (opened) => opened.store.close(),
+      onWaiting(reason, retryInMs) {
+        listener?.waiting(reason, retryInMs);
+        if (told || !listener) return;
+        told = true;
+        opts.onWaitingForDatabase?.(urlOf(config.host, listener.port), reason);
+      },
+    });
+  } catch (err) {
+    throw startError(err, config.databaseUrl);
   }
 }
 
@@ -189,16 +250,16 @@ function reapLegacyGroup(jobRunId: string, pgid: number): void {
 
 async function assemble(
   config: Config,
-  opts: ServerOptions,
   parts: {
     logger: Logger;
     clock: Clock;
     store: Store;
     reseal: () => Promise<void>;
     lock: DataDirLock;
+    listener: Listener | undefined;
   },
 ): Promise<Server> {
-  const { logger, clock, store, reseal, lock } = parts;
+  const { logger, clock, store, reseal, lock, listener } = parts;
   const generatedAdminToken = await ensureAdminToken(store, config);
   // The background work (scheduler, sweeps, log writes) retries every second: a failure that
   // lasts (a full disk) is logged once a minute, with a count.
@@ -242,9 +303,8 @@ async function assemble(
       },
     },
   });
-  const listening = opts.listen !== false;
   const runner =
-    config.localRunner && listening
+    config.localRunner && listener
       ? createRunnerSupervisor(
           {
             dataDir: config.dataDir,
@@ -265,6 +325,8 @@ async function assemble(
     return id ? (await store.listRunningJobsOf(id)).length : 0;
   };
   let draining = false;
+  // Without a socket (tests that inject) nothing closes but the streams.
+  const closing = listener ? undefined : new AbortController();
   const health = async (): Promise<{ status: "ok" } | { status: "draining"; running_jobs: number }> =>
     draining ? { status: "draining", running_jobs: await runningJobs() } : { status: "ok" };
   const app = await buildApp({
@@ -279,24 +341,19 @@ async function assemble(
     allowedHosts: config.allowedHosts,
     listenHost: config.host,
     ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
+    ...(listener ? { server: listener.server } : {}),
+    closing: listener?.closing ?? closing!.signal,
   });
   await engine.start();
-  if (listening) {
-    await app.listen({ host: config.host, port: config.port });
-    const addr = app.server.address();
-    const port = typeof addr === "object" && addr ? addr.port : config.port;
-    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    url = `http://${host}:${port}`;
-  } else {
-    await app.ready();
+  await app.ready();
+  if (listener) {
+    listener.serve((req, res) => app.routing(req, res));
+    url = urlOf(config.host, listener.port);
   }
-  if (runner) {
+  if (runner && listener) {
     // The runner reaches the server over loopback whatever address it listens on.
-    const addr = app.server.address();
-    const port = typeof addr === "object" && addr ? addr.port : config.port;
     const wildcard = ["0.0.0.0", "::", ""].includes(config.host);
-    const host = wildcard ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
-    await runner.start(`http://${host}:${port}`);
+    await runner.start(urlOf(wildcard ? "127.0.0.1" : config.host, listener.port));
   }
   // A failed pass is tried again at the next start; the values it did not reach still open.
   const resealed = reseal().catch((err: unknown) =>
@@ -344,10 +401,14 @@ async function assemble(
       stopped ??= (async () => {
         try {
           // The runner first (forced: at once, its jobs killed; else it is left running, and a
-          // next server adopts it); then the engine stops handing out jobs, ending the job
-          // streams, while the HTTP server closes.
+          // next server adopts it); then the engine stops handing out jobs while the socket
+          // closes: every event stream ends (runner agents and browsers connect again, to
+          // another replica), idle connections close at once, busy ones when their answer is
+          // sent, any still busy after the grace are cut. Then the app's own hooks.
           await runner?.stop(stopOpts);
-          await Promise.all([app.close(), engine.stop()]);
+          closing?.abort();
+          await Promise.all([listener?.close(STOP_GRACE_MS), engine.stop()]);
+          await app.close();
           await logs.stop();
           await resealed;
           await store.close();

@@ -1,6 +1,7 @@
 // Builds the HTTP application: JSON parsing that keeps the raw body (for AK/SK), request ids,
 // the one error funnel that turns every failure into {error_code, error_msg}, OpenAPI, routes.
 
+import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -82,6 +83,14 @@ export interface AppDeps {
   readonly listenHost?: string;
   /** Fastify's trustProxy: proxies whose X-Forwarded-For / -Host are believed. */
   readonly trustProxy?: string;
+  /**
+   * The socket the app answers on (src/api/listener.ts), opened before the app: handed to
+   * Fastify as its server, which then never listens or closes it itself. Absent: Fastify makes
+   * its own (tests that inject, or listen).
+   */
+  readonly server?: Server;
+  /** Aborts when the server stops (event streams end then); never, when absent. */
+  readonly closing?: AbortSignal;
   /** Whether the server is draining (SIGTERM), for /healthz; always ok when absent. */
   readonly health?: () => Promise<{ status: "ok" } | { status: "draining"; running_jobs: number }>;
 }
@@ -92,6 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger === false ? false : undefined,
     bodyLimit: BODY_LIMIT_BYTES,
     ...(deps.trustProxy ? { trustProxy: deps.trustProxy } : {}),
+    ...(deps.server ? { serverFactory: () => deps.server! } : {}),
     genReqId: () => deps.newId(),
     logController: new LogController({ disableRequestLogging: true }),
     // Errors found before a route runs answer in the one error shape too.
@@ -282,6 +292,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     engine: deps.engine,
     logs: deps.logs,
     policy: deps.policy,
+    closing: deps.closing ?? new AbortController().signal,
   };
   registerAdminRoutes(app, ctx);
   registerPipelineRoutes(app, ctx);

@@ -18,6 +18,8 @@ export interface RouteContext {
   readonly newId: () => string;
   /** What runs may do beyond the defaults (local clones). */
   readonly policy: RunPolicy;
+  /** Aborts when the server stops: event streams end, so their clients reconnect elsewhere. */
+  readonly closing: AbortSignal;
 }
 
 declare module "fastify" {

@@ -79,12 +79,14 @@ export function registerLogRoutes(app: FastifyInstance, ctx: RouteContext): void
       const from = Number(req.query.offset ?? "0");
       if (logId !== req.params.step_run_id && !running) {
         // An earlier attempt: all of it is stored; send it and end.
-        return streamSse(req, reply, { clock }, async (stream) => {
+        return streamSse(req, reply, { clock, closing: ctx.closing }, async (stream) => {
           const chunks = await store.readLog(logId, from);
           if (chunks.length > 0) stream.send("log", { offset: from, text: joinFrom(chunks, from) });
         });
       }
-      return streamSse(req, reply, { clock }, (stream) => followLog(stream, logId, from));
+      return streamSse(req, reply, { clock, closing: ctx.closing }, (stream) =>
+        followLog(stream, logId, from),
+      );
     },
   );
 

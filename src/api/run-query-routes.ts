@@ -330,7 +330,7 @@ are left out. limit defaults to ${RUN_LIST_DEFAULT_LIMIT}, at most ${RUN_LIST_MA
       const { project_id, pipeline_id, pipeline_run_id } = req.params;
       await authorizePipeline(ctx, req, project_id, pipeline_id, "query");
       await loadRun(store, req.params);
-      return streamSse(req, reply, { clock }, async (stream) => {
+      return streamSse(req, reply, { clock, closing: ctx.closing }, async (stream) => {
         const unsubscribe = engine.events.subscribe((id) => {
           if (id === pipeline_run_id) stream.wake();
         });

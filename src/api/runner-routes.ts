@@ -253,7 +253,9 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       };
       // Refusals (not registered, another credential) answer before the stream opens.
       await runners.checkRunner(request);
-      return streamSse(req, reply, { clock: ctx.clock }, (stream) => runners.stream(request, stream));
+      return streamSse(req, reply, { clock: ctx.clock, closing: ctx.closing }, (stream) =>
+        runners.stream(request, stream),
+      );
     },
   );
 

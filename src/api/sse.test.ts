@@ -12,9 +12,15 @@ afterEach(async () => {
 });
 
 /** A server with one event-stream route fed by `produce`; answers its URL. */
-async function serve(clock: TestClock, produce: (s: SseStream) => Promise<void>): Promise<string> {
+async function serve(
+  clock: TestClock,
+  produce: (s: SseStream) => Promise<void>,
+  closing?: AbortSignal,
+): Promise<string> {
   app = Fastify();
-  app.get("/events", (req, reply) => streamSse(req, reply, { clock, keepAliveMs: 1000 }, produce));
+  app.get("/events", (req, reply) =>
+    streamSse(req, reply, { clock, keepAliveMs: 1000, ...(closing ? { closing } : {}) }, produce),
+  );
   return app.listen({ host: "127.0.0.1", port: 0 });
 }
 
@@ -102,5 +108,47 @@ describe("streamSse", () => {
     client.abort();
     await producerEnded;
     expect(signal?.aborted).toBe(true);
+  });
+
+  it("ends the stream when the server stops, without its end event (the client connects again)", async () => {
+    const clock = createTestClock();
+    const closing = new AbortController();
+    const url = await serve(
+      clock,
+      async (s) => {
+        s.send("run", { n: 1 });
+        while (!s.signal.aborted) await s.wait(60_000);
+      },
+      closing.signal,
+    );
+    const res = await fetch(`${url}/events`);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    expect(decoder.decode((await reader.read()).value)).toContain("event: run");
+    closing.abort();
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += decoder.decode(value);
+    }
+    expect(rest).not.toContain("event: end");
+  });
+
+  it("a stream opened while the server is stopping ends at once", async () => {
+    const clock = createTestClock();
+    const closing = new AbortController();
+    closing.abort();
+    let produced = false;
+    const url = await serve(
+      clock,
+      async (s) => {
+        while (!s.signal.aborted) await s.wait(60_000);
+        produced = true;
+      },
+      closing.signal,
+    );
+    expect(parseSseChunks([await readAll(await fetch(`${url}/events`))])).toEqual([]);
+    expect(produced).toBe(true);
   });
 });

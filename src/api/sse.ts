@@ -1,6 +1,7 @@
-// One helper for every Server-Sent Events answer (the live run detail, the live step log): the
-// headers, a keep-alive comment, the client's going away as an AbortSignal, a wait that a change
-// can cut short, and the closing `end` event once the producer is done.
+// One helper for every Server-Sent Events answer (the live run detail, the live step log, the
+// runners' job streams): the headers, a keep-alive comment, the client's going away (or the
+// server's stopping) as an AbortSignal, a wait that a change can cut short, and the closing
+// `end` event once the producer is done.
 
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../clock.js";
@@ -9,7 +10,7 @@ import { SECURITY_HEADERS } from "./security-headers.js";
 export interface SseStream {
   /** Sends one event; `data` is written as JSON. Nothing is sent once the client has gone. */
   send(event: string, data: unknown): void;
-  /** Aborts when the client goes away. */
+  /** Aborts when the client goes away, or the server stops. */
   readonly signal: AbortSignal;
   /** Waits `ms`, or less when `wake()` is called or the client goes away. */
   wait(ms: number): Promise<void>;
@@ -21,14 +22,19 @@ export interface SseOptions {
   readonly clock: Clock;
   /** A comment line this often keeps proxies from closing a quiet stream. */
   readonly keepAliveMs?: number;
+  /**
+   * Aborts when the server stops: the stream ends then without its `end` event, which tells the
+   * client to connect again (to another replica) rather than that it has everything.
+   */
+  readonly closing?: AbortSignal;
 }
 
 const KEEP_ALIVE_MS = 15_000;
 
 /**
  * Answers the request with an event stream fed by `produce`. When `produce` returns, an `end`
- * event closes the stream (unless the client went away first); when it throws, the error is
- * logged and the stream closed. The answer's headers go out at once, not with the first event:
+ * event closes the stream (unless the client went away or the server is stopping); when it
+ * throws, the error is logged and the stream closed. The answer's headers go out at once, not with the first event:
  * a quiet stream would otherwise leave clients (and EventSource's `open`) waiting.
  */
 export async function streamSse(
@@ -53,6 +59,9 @@ export async function streamSse(
   let waking: AbortController | undefined;
   let woken = false;
   res.once("close", () => gone.abort());
+  const stopping = (): void => gone.abort();
+  if (opts.closing?.aborted) gone.abort();
+  opts.closing?.addEventListener("abort", stopping, { once: true });
   const keepAlive = opts.clock.setInterval(() => {
     if (!gone.signal.aborted) res.write(": keep-alive\n\n");
   }, opts.keepAliveMs ?? KEEP_ALIVE_MS);
@@ -84,6 +93,7 @@ export async function streamSse(
     req.log.error({ err }, "event stream failed");
   } finally {
     keepAlive.cancel();
+    opts.closing?.removeEventListener("abort", stopping);
     res.end();
   }
   return reply;

@@ -182,7 +182,35 @@ async function serve(argv: string[]): Promise<void> {
   const config = loadConfig(argv, process.env, process.cwd());
   // Loaded on demand: client commands start faster without the server's modules.
   const { startServer } = await import("../main.js");
-  const server = await startServer(config);
+  // A signal while the server starts (it may wait long for its database) ends the start.
+  const starting = new AbortController();
+  const onEarlySignal = (sig: NodeJS.Signals): void => {
+    process.stderr.write(`${sig}: stopping before the server has started\n`);
+    starting.abort();
+  };
+  process.on("SIGTERM", onEarlySignal);
+  process.on("SIGINT", onEarlySignal);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config, {
+      signal: starting.signal,
+      onWaitingForDatabase: (url, reason) =>
+        process.stdout.write(
+          `Pipewright waiting on ${url} for its database (${reason}): answering 503 until it is reachable\n`,
+        ),
+    });
+  } catch (err) {
+    if (starting.signal.aborted) process.exit(0);
+    throw err;
+  } finally {
+    process.off("SIGTERM", onEarlySignal);
+    process.off("SIGINT", onEarlySignal);
+  }
+  if (starting.signal.aborted) {
+    // The signal came after the database answered: stop what has just started.
+    await server.stop();
+    process.exit(0);
+  }
   const tokenFile = path.join(config.dataDir, "admin-token");
   process.stdout.write(`Pipewright listening on ${server.url}\n`);
   if (server.generatedAdminToken) {
@@ -406,7 +434,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exit(2);
   }
   // A server that refuses to start for a reason of its own says why, without a stack.
-  if (err instanceof Error && ["DataDirInUseError", "KeyringError"].includes(err.name)) {
+  if (
+    err instanceof Error &&
+    ["DataDirInUseError", "KeyringError", "DatabaseStartError"].includes(err.name)
+  ) {
     process.stderr.write(`pipewright: ${err.message}\n`);
     process.exit(1);
   }

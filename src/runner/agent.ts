@@ -142,6 +142,14 @@ export function createAgent(opts: AgentOptions): Agent {
     if (list.length === 0) throw new Error("no server to connect to yet");
     return list[current % list.length]!;
   };
+  /**
+   * The next tries go to the next replica, unless another request has already moved on from
+   * this one (the stream and a batch of reports failing together must not move twice, back to
+   * where they started).
+   */
+  const moveOn = (from: string): void => {
+    if (serverList()[current % Math.max(1, serverList().length)] === from) current++;
+  };
   const runner = createLocalRunner({
     workRoot: opts.workRoot,
     hostEnv: opts.hostEnv,
@@ -209,13 +217,15 @@ export function createAgent(opts: AgentOptions): Agent {
       connected = false;
       // Unreachable: the next try goes to the next replica. The error names the one that failed
       // (a log line written after the switch would otherwise name the next one).
-      if (!signal?.aborted) current++;
+      if (!signal?.aborted && server !== undefined) moveOn(server);
       if (server !== undefined && err instanceof Error && !err.message.startsWith(server))
         err.message = `${server}: ${err.message}`;
       throw err;
     }
     connected = true;
     lastAnswer = clock.now();
+    // 503: this replica is starting (its database away) or stopping; another may serve.
+    if (res.statusCode === 503) moveOn(server);
     return res;
   }
 
@@ -529,6 +539,7 @@ export function createAgent(opts: AgentOptions): Agent {
 
   // --- The stream: jobs and cancels pushed by the server while it is open.
   async function streamOnce(signal: AbortSignal): Promise<void> {
+    const server = base();
     const res = await request(
       "/runner/v1/stream",
       { runner_id: runnerId, labels: opts.labels, free: opts.slots - jobs.size, received },
@@ -555,6 +566,9 @@ export function createAgent(opts: AgentOptions): Agent {
       lastAnswer = clock.now();
       parse(decoder.decode(chunk, { stream: true }));
     }
+    // The server ended the stream: it is stopping. The next one opens on the next replica (the
+    // jobs running here go on; their reports find a server through the queue's retries).
+    if (!signal.aborted) moveOn(server);
   }
 
   async function loop(): Promise<void> {

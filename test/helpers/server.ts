@@ -92,6 +92,11 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** A fixed port (a restarted server that agents must find again); random by default. */
   port?: number;
+  /**
+   * false: answer as soon as the server listens, also while it still waits for its database
+   * (it prints "waiting on URL"); by default only once it serves ("listening on URL").
+   */
+  waitForReady?: boolean;
 }
 
 /** In the "postgres" test project every data dir gets its own database (a restart reuses it). */
@@ -153,8 +158,10 @@ export async function startServerProcess(opts: StartOptions = {}): Promise<Serve
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const ready =
+      opts.waitForReady === false ? /(?:listening|waiting) on (http:\/\/\S+)/ : /listening on (http:\/\/\S+)/;
     const check = (): void => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = ready.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);

@@ -14,9 +14,29 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
   /** Told of a connection that broke (the database restarted, a backend was killed). */
   readonly onConnectionError?: (err: Error) => void;
+  /** How long the first connection may take to open (a black-holed host would take minutes). */
+  readonly connectTimeoutMs?: number;
 }
 
+/**
+ * Connects, migrates and answers the store; a failure (the database unreachable, a wrong
+ * password, a failed migration) leaves nothing open, so a start that waits for the database can
+ * try again.
+ */
 export async function openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<SqlStore> {
+  // One connection first, with a time limit: the pool's own connects have none (a query waits
+  // for a connection as long as the pool is busy), and a start must learn soon that the host is
+  // not there.
+  const probe = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+  });
+  probe.on("error", () => {}); // a probe that broke after connecting is ended below anyway
+  try {
+    await probe.connect();
+  } finally {
+    await probe.end().catch(() => {});
+  }
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, Client: PreparingClient });
   // A connection that breaks emits 'error' — on the pool while idle, on the client while checked
   // out — and an 'error' with no listener ends the process. Each is listened to: the query under
