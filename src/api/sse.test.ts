@@ -11,10 +11,20 @@ afterEach(async () => {
   app = undefined;
 });
 
-/** A server with one event-stream route fed by `produce`; answers its URL. */
-async function serve(clock: TestClock, produce: (s: SseStream) => Promise<void>): Promise<string> {
+/**
+ * A server with one event-stream route fed by `produce`, opened once `before` settles (a route's
+ * own checks first); answers its URL.
+ */
+async function serve(
+  clock: TestClock,
+  produce: (s: SseStream) => Promise<void>,
+  before: Promise<unknown> = Promise.resolve(),
+): Promise<string> {
   app = Fastify();
-  app.get("/events", (req, reply) => streamSse(req, reply, { clock, keepAliveMs: 1000 }, produce));
+  app.get("/events", async (req, reply) => {
+    await before;
+    return streamSse(req, reply, { clock, keepAliveMs: 1000 }, produce);
+  });
   return app.listen({ host: "127.0.0.1", port: 0 });
 }
 
@@ -102,5 +112,33 @@ describe("streamSse", () => {
     client.abort();
     await producerEnded;
     expect(signal?.aborted).toBe(true);
+  });
+
+  it("aborts the producer's signal at once when the client went before the stream opened", async () => {
+    const clock = createTestClock();
+    let checked!: () => void;
+    const checks = new Promise<void>((r) => (checked = r));
+    let aborted: boolean | undefined;
+    let ended!: () => void;
+    const producerEnded = new Promise<void>((r) => (ended = r));
+    const url = await serve(
+      clock,
+      async (s) => {
+        aborted = s.signal.aborted;
+        ended();
+      },
+      checks,
+    );
+    // The client goes while the route is still at its checks; the server sees its socket close.
+    const closed = new Promise<void>((r) => app!.server.once("connection", (sock) => sock.once("close", r)));
+    const client = new AbortController();
+    const res = fetch(`${url}/events`, { signal: client.signal }).catch(() => undefined);
+    await new Promise((r) => app!.server.once("request", r));
+    client.abort();
+    await closed;
+    await res;
+    checked();
+    await producerEnded;
+    expect(aborted).toBe(true);
   });
 });
