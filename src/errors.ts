@@ -314,6 +314,13 @@ export const ERRORS = {
     summary:
       "A container-image step needs a container runtime and the runner has none (--container-runtime); the step fails with this code in its message.",
   },
+  RUNNER_OF_ANOTHER_CREDENTIAL: {
+    // The agent reads it as RUNNER_OF_ANOTHER_CREDENTIAL_CODE (pipeline/vocabulary).
+    code: "DEVPIPE.00020270",
+    status: 403,
+    summary:
+      "The runner_id a runner registers with belongs to another runner credential (an agent given a new token): it registers as a new runner instead.",
+  },
   INTERNAL: { code: "DEVPIPE.00020500", status: 500, summary: "Internal server error." },
   UNAVAILABLE: {
     code: "DEVPIPE.00020503",

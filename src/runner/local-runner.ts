@@ -46,6 +46,7 @@ import { createOutputFile, readOutputFile } from "./output-file.js";
 import type { HostEnv, Launcher, OutputStream, ProcessResult } from "./process.js";
 import { NO_NETWORK_LABEL, NO_SANDBOX, type Sandbox, type SandboxSpec } from "./sandbox.js";
 import { RUNNER_DIR, runShellScript } from "./shell.js";
+import { pausedMarker } from "./work-dir.js";
 
 export interface LocalRunnerOptions {
   /** Directory under which each job gets `<run id>/<job run id>`. */
@@ -96,6 +97,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       const workspace = path.join(opts.workRoot, job.runId, job.jobRunId);
       // The run's directory may go at this moment (another job of the run ended here): again.
       await mkdir(workspace, { recursive: true }).catch(() => mkdir(workspace, { recursive: true }));
+      // A paused job resumed here runs again: killed now, its workspace is a leftover.
+      await rm(pausedMarker(workspace), { force: true }).catch(() => {});
       const slot = takeSlot();
       const user = sandbox.userOf(slot);
       // The slot's user owns the workspace (and the step scripts in it), nothing else.
@@ -167,7 +170,9 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         slots.delete(slot);
         // A job paused before a review keeps its workspace for the steps after it.
         const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
-        if (!paused) {
+        // Said on disk, so that a runner started after this one (an upgrade, a crash) keeps it.
+        if (paused) await writeFile(pausedMarker(workspace), "", { mode: 0o600 }).catch(() => {});
+        else {
           await removeWorkspace(workspace);
           // The run's directory goes with its last job here (rmdir refuses while others remain).
           await rmdir(path.dirname(workspace)).catch(() => {});

@@ -8,12 +8,17 @@ import { type BulkTable, type BulkWriter, byColumns, CHUNK } from "../sql/contex
 import { migrateToLatest } from "../sql/migrate.js";
 import { createSqlStore, type SqlStore } from "../sql/sql-store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import { createPostgresReadySignal } from "./ready-signal.js";
 
 export interface PostgresStoreOptions {
   readonly sealer: Sealer;
   readonly poolSize?: number;
   /** Told of a connection that broke (the database restarted, a backend was killed). */
   readonly onConnectionError?: (err: Error) => void;
+  /** Told of a drop of the connection that listens for other replicas' wakeups (it reconnects). */
+  readonly onListenerError?: (err: Error) => void;
+  /** Told when that connection listens (again, after a drop). */
+  readonly onListening?: (again: boolean) => void;
 }
 
 export async function openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<SqlStore> {
@@ -28,11 +33,24 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions)
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await migrateToLatest(db, POSTGRES_MIGRATIONS);
+  const ready = createPostgresReadySignal({
+    url,
+    send: async (channel, payload) => {
+      await pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+    },
+    onConnectionError: opts.onListenerError,
+    onListening: opts.onListening,
+  });
   return createSqlStore({
     db,
     capabilities: { supportsSkipLocked: true, dialect: "postgres" },
     bulk: unnestBulkWriter,
     sealer: opts.sealer,
+    ready,
+    async onClose() {
+      await ready.close();
+      await db.destroy();
+    },
   });
 }
 
