@@ -68,6 +68,12 @@ export interface Config {
   readonly publicUrl: string | undefined;
   /** How long one notice attempt may take (seconds). */
   readonly noticeTimeoutSeconds: number;
+  /**
+   * How often each replica looks for work no wakeup told it of (queued elsewhere, expired
+   * leases, waiting runs): milliseconds. Internal (PIPEWRIGHT_DISPATCH_POLL_MS, no flag): tests
+   * make it long to prove that wakeups alone start work.
+   */
+  readonly dispatchPollMs: number;
   readonly secretKey:
     | { readonly from: "file"; readonly file: string; readonly generate: boolean }
     | { readonly from: "env"; readonly keys: string };
@@ -380,6 +386,10 @@ export function loadConfig(
       86_400,
     ),
     secretKey,
+    dispatchPollMs:
+      env.PIPEWRIGHT_DISPATCH_POLL_MS === undefined || env.PIPEWRIGHT_DISPATCH_POLL_MS === ""
+        ? 1000
+        : positiveInt("PIPEWRIGHT_DISPATCH_POLL_MS", env.PIPEWRIGHT_DISPATCH_POLL_MS, 86_400_000),
     allowPrivateNoticeTargets: allowPrivateFlag === "true" || allowPrivateFlag === "1",
     smtpUrl,
     smtpFrom: get("smtpFrom") ?? "Pipewright <pipewright@localhost>",

@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ERRORS, PipewrightError, toPipewrightError } from "./errors.js";
 import { InvalidInput } from "./pipeline/issues.js";
-import { NO_CONTAINER_RUNTIME_CODE } from "./pipeline/vocabulary.js";
+import { NO_CONTAINER_RUNTIME_CODE, RUNNER_OF_ANOTHER_CREDENTIAL_CODE } from "./pipeline/vocabulary.js";
 
 describe("error catalogue", () => {
   it("has unique, well-formed codes with 4xx/5xx statuses", () => {
@@ -27,6 +27,10 @@ describe("error catalogue", () => {
 
   it("has the code the runner writes for a missing container runtime", () => {
     expect(ERRORS.NO_CONTAINER_RUNTIME.code).toBe(NO_CONTAINER_RUNTIME_CODE);
+  });
+
+  it("has the code the agent reads for a runner id of another credential", () => {
+    expect(ERRORS.RUNNER_OF_ANOTHER_CREDENTIAL.code).toBe(RUNNER_OF_ANOTHER_CREDENTIAL_CODE);
   });
 
   it("normalises unknown throwables to INTERNAL keeping the cause", () => {

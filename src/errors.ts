@@ -326,6 +326,13 @@ export const ERRORS = {
     summary:
       "The server is stopping and takes no new request; nothing was done. Send it again (to another replica).",
   },
+  RUNNER_OF_ANOTHER_CREDENTIAL: {
+    // The agent reads it as RUNNER_OF_ANOTHER_CREDENTIAL_CODE (pipeline/vocabulary).
+    code: "DEVPIPE.00020270",
+    status: 403,
+    summary:
+      "The runner_id a runner registers with belongs to another runner credential (an agent given a new token): it registers as a new runner instead.",
+  },
   INTERNAL: { code: "DEVPIPE.00020500", status: 500, summary: "Internal server error." },
   UNAVAILABLE: {
     code: "DEVPIPE.00020503",

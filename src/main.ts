@@ -63,6 +63,15 @@ async function openStore(config: Config, sealer: Sealer, logger: Logger): Promis
         { err: { message: err.message, code: (err as { code?: string }).code } },
         "database connection lost",
       ),
+    // Wakeups from other replicas wait for the poll (a second) until it is back.
+    onListenerError: (err) =>
+      logger.warn(
+        { err: { message: err.message, code: (err as { code?: string }).code } },
+        "lost the database connection that listens for other replicas' wakeups; reconnecting",
+      ),
+    onListening: (again) => {
+      if (again) logger.info("listening for other replicas' wakeups again");
+    },
   });
 }
 
@@ -290,7 +299,8 @@ async function assemble(
       defaultJobTimeoutSeconds: config.defaultJobTimeoutSeconds,
       legacyRunnerId,
       leaseMs: config.leaseSeconds * 1000,
-      sweepMs: 1000,
+      sweepMs: config.dispatchPollMs,
+      pollMs: config.dispatchPollMs,
       maxBatchSize: config.maxBatchSize,
       policy,
       maxArtifactBytes: config.maxArtifactBytes,

@@ -11,6 +11,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { firstServer } from "../src/runner/agent.js";
 import { tempDir } from "./helpers/app.js";
 import {
   POSTGRES_BIN,
@@ -123,7 +124,11 @@ describe.skipIf(!POSTGRES_BIN)(
       others.push(s);
       return s;
     };
-    const agentOn = async (first: ServerProcess, name: string): Promise<RunnerProcess> => {
+    const agentOn = async (first: ServerProcess, prefix: string): Promise<RunnerProcess> => {
+      // Agents start on the server their name picks: one that starts on `first`.
+      const name = [1, 2, 3, 4, 5, 6, 7, 8]
+        .map((n) => `${prefix}-${n}`)
+        .find((n) => firstServer(n, 2) === 0)!;
       const r = startRunnerProcess({ server: [first.url, b.url], token: runnerToken, slots: 4, name });
       runners.push(r);
       await waitFor(

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { firstServer } from "../src/runner/agent.js";
 import { tempDir } from "./helpers/app.js";
 import {
   type Client,
@@ -91,7 +92,15 @@ describe("runner agents", () => {
 
   it("takes every --server given, tries them in turn, and its log names the one that failed", async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
-    const r = startRunnerProcess({ server: [dead, server.url], token, labels: ["two-servers"], slots: 1 });
+    // A name that starts on the first URL of two (agents spread over their list by name).
+    const name = ["two-a", "two-b", "two-c", "two-d"].find((n) => firstServer(n, 2) === 0)!;
+    const r = startRunnerProcess({
+      server: [dead, server.url],
+      token,
+      labels: ["two-servers"],
+      slots: 1,
+      name,
+    });
     runners.push(r);
     const p = await createPipelineVia(api, pid, {
       definition: labelled("two-servers", "echo via the second"),

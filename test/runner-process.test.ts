@@ -192,12 +192,14 @@ describe("a kill -9 of the runner", () => {
       const server = await started({ dataDir: dir, env });
       const { projectId, api } = await setupProject(server.url);
       const first = await waitFor(async () => server.runnerPid(), 10_000, "the runner process");
-      // The workspace outlives the killed attempt: it counts the attempts. The first one leaves
-      // a background process and hangs; the second completes.
+      // The first attempt leaves a file in its workspace and a background process, and hangs; the
+      // second (told so by a file the test writes, readable in the sandbox) lists its workspace
+      // (the next runner removes those the killed one left) and completes.
+      const again = path.join(sharedDir("pipewright-runner-kill-marks-"), "again");
       const pl = await createPipelineVia(api, projectId, {
         definition: shellPipeline(
-          `echo x >> .attempts; if [ "$(wc -l < .attempts)" -ge 2 ]; then echo second; exit 0; fi\n` +
-            `sleep 1000 & echo "pid=$!"; echo "pid=$$"; sleep 1000`,
+          `if [ -e ${again} ]; then ls -A; echo second; exit 0; fi\n` +
+            `touch leftover; sleep 1000 & echo "pid=$!"; echo "pid=$$"; sleep 1000`,
         ),
       });
       const run = await startRun(api, projectId, pl);
@@ -208,6 +210,7 @@ describe("a kill -9 of the runner", () => {
           ? p
           : undefined;
       });
+      fs.writeFileSync(again, "");
       process.kill(first, "SIGKILL");
 
       // The runner's steps are gone (at once in the sandbox, at the next runner's start without).
@@ -215,7 +218,9 @@ describe("a kill -9 of the runner", () => {
       const d = await waitForRun(api, projectId, pl, run, ["COMPLETED", "FAILED"], 30_000);
       const job = d.stages[0].jobs[0];
       expect(d.status, JSON.stringify(job)).toBe("COMPLETED");
-      expect(await stepLog(api, projectId, pl, run, job.id, job.steps[0].id)).toContain("second");
+      const log = await stepLog(api, projectId, pl, run, job.id, job.steps[0].id);
+      expect(log).toContain("second");
+      expect(log).not.toContain("leftover");
       // A new runner process took over.
       const second = server.runnerPid();
       expect(second).not.toBe(first);

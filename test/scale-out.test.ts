@@ -66,7 +66,8 @@ describe.skipIf(!POSTGRES_BIN)(
       // The same token works on the other replica: the database is the only state.
       const tok = await admin.post("/admin/v1/tokens", { name: "b", role: "admin", project_ids: [pid] });
       apiB = client(replicas[1]!.url, tok.body.token);
-      // Runner 0 talks to replica A; runners 1 and 2 to replica B first, A as fallback.
+      // Runner 0 talks to replica A; runners 1 and 2 are given both (each starts on the one its
+      // name picks, the other as fallback).
       runners = [
         startRunnerProcess({ server: replicas[0]!.url, token: runnerToken, slots: 4, name: "r0" }),
         startRunnerProcess({

@@ -5,7 +5,7 @@
 // not retry them; a report for a runner of another credential answers 403.
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { RunnerReport } from "../engine/runner-protocol.js";
+import { ONLINE_MS, type RunnerReport } from "../engine/runner-protocol.js";
 import { PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { OUTPUT_NAME } from "../pipeline/outputs.js";
@@ -152,12 +152,15 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
     {
       schema: {
         tags: ["runners"],
-        summary: "Register a runner agent (again after a reconnect: send its runner_id)",
+        summary:
+          "Register a runner agent (again after a reconnect or a restart: send its runner_id; a restarted process also sends fresh: true, and the jobs its runner held are settled at once)",
         body: {
           type: "object",
           required: ["name", "slots"],
           properties: {
             runner_id: idSchema,
+            // The agent's process registers for the first time (see RunnerRegistration.fresh).
+            fresh: { type: "boolean" },
             name: { type: "string", minLength: 1, maxLength: LIMITS.nameLength },
             labels: {
               type: "array",
@@ -175,13 +178,14 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       const b = req.body;
       const registration = {
         runnerId: b.runner_id,
+        fresh: b.fresh === true,
         name: b.name,
         labels: b.labels ?? [],
         slots: b.slots,
         version: b.version ?? "",
       };
-      const { runnerId } = await runners.register(registration, p.id);
-      return { runner_id: runnerId, heartbeat_ms: HEARTBEAT_MS };
+      const { runnerId, previousJobs } = await runners.register(registration, p.id);
+      return { runner_id: runnerId, heartbeat_ms: HEARTBEAT_MS, previous_jobs: previousJobs };
     },
   );
 
@@ -448,11 +452,20 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
 
   api.get(
     "/admin/v1/runners",
-    { schema: { tags: ["admin"], summary: "Registered runner agents and when they were last seen" } },
+    {
+      schema: {
+        tags: ["admin"],
+        summary: "Registered runner agents, when they were last seen, and whether they are online",
+      },
+    },
     async (req) => {
       const p = await principalOf(ctx, req);
       if (!p.superuser) throw new PipewrightError("SUPERUSER_ONLY");
-      return { runners: await store.listRunners() };
+      // Connected runners are seen every SEEN_MS (their job stream's replica writes it), so one
+      // unseen for a few of those is gone (killed, cut off, stopped).
+      const now = ctx.clock.now();
+      const runners = await store.listRunners();
+      return { runners: runners.map((r) => ({ ...r, online: now - r.last_seen <= ONLINE_MS })) };
     },
   );
 

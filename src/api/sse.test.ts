@@ -11,16 +11,25 @@ afterEach(async () => {
   app = undefined;
 });
 
-/** A server with one event-stream route fed by `produce`; answers its URL. */
+/**
+ * A server with one event-stream route fed by `produce`, opened once `before` settles (a route's
+ * own checks first); `closing` is the server's stop. Answers its URL.
+ */
 async function serve(
   clock: TestClock,
   produce: (s: SseStream) => Promise<void>,
-  closing?: AbortSignal,
+  opts: { closing?: AbortSignal; before?: Promise<unknown> } = {},
 ): Promise<string> {
   app = Fastify();
-  app.get("/events", (req, reply) =>
-    streamSse(req, reply, { clock, keepAliveMs: 1000, ...(closing ? { closing } : {}) }, produce),
-  );
+  app.get("/events", async (req, reply) => {
+    await opts.before;
+    return streamSse(
+      req,
+      reply,
+      { clock, keepAliveMs: 1000, ...(opts.closing ? { closing: opts.closing } : {}) },
+      produce,
+    );
+  });
   return app.listen({ host: "127.0.0.1", port: 0 });
 }
 
@@ -119,7 +128,7 @@ describe("streamSse", () => {
         s.send("run", { n: 1 });
         while (!s.signal.aborted) await s.wait(60_000);
       },
-      closing.signal,
+      { closing: closing.signal },
     );
     const res = await fetch(`${url}/events`);
     const reader = res.body!.getReader();
@@ -146,9 +155,37 @@ describe("streamSse", () => {
         while (!s.signal.aborted) await s.wait(60_000);
         produced = true;
       },
-      closing.signal,
+      { closing: closing.signal },
     );
     expect(parseSseChunks([await readAll(await fetch(`${url}/events`))])).toEqual([]);
     expect(produced).toBe(true);
+  });
+
+  it("aborts the producer's signal at once when the client went before the stream opened", async () => {
+    const clock = createTestClock();
+    let checked!: () => void;
+    const checks = new Promise<void>((r) => (checked = r));
+    let aborted: boolean | undefined;
+    let ended!: () => void;
+    const producerEnded = new Promise<void>((r) => (ended = r));
+    const url = await serve(
+      clock,
+      async (s) => {
+        aborted = s.signal.aborted;
+        ended();
+      },
+      { before: checks },
+    );
+    // The client goes while the route is still at its checks; the server sees its socket close.
+    const closed = new Promise<void>((r) => app!.server.once("connection", (sock) => sock.once("close", r)));
+    const client = new AbortController();
+    const res = fetch(`${url}/events`, { signal: client.signal }).catch(() => undefined);
+    await new Promise((r) => app!.server.once("request", r));
+    client.abort();
+    await closed;
+    await res;
+    checked();
+    await producerEnded;
+    expect(aborted).toBe(true);
   });
 });

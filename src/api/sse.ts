@@ -62,6 +62,10 @@ export async function streamSse(
   const stopping = (): void => gone.abort();
   if (opts.closing?.aborted) gone.abort();
   opts.closing?.addEventListener("abort", stopping, { once: true });
+  // A client that went while the route was still at work (a runner's stream aborted during its
+  // checks) closed the answer already, and 'close' comes only once: without this the stream
+  // would run on for nobody (a runner's, claiming jobs into the void).
+  if (res.destroyed) gone.abort();
   const keepAlive = opts.clock.setInterval(() => {
     if (!gone.signal.aborted) res.write(": keep-alive\n\n");
   }, opts.keepAliveMs ?? KEEP_ALIVE_MS);

@@ -19,14 +19,16 @@ always have it). See docs/operations.md.
 
 Options (flag > environment variable > default):
   --server URL       PIPEWRIGHT_SERVER         the server (any replica); repeat it, or give URLs
-                                               separated by commas, for several: tried in turn
+                                               separated by commas, for several: the agent starts
+                                               on the one its name picks, then tries them in turn
   --token TOKEN      PIPEWRIGHT_RUNNER_TOKEN   a token with role runner (pipewright admin token create --role runner)
   --slots N          PIPEWRIGHT_RUNNER_SLOTS   jobs at once (default 4)
   --labels a,b       PIPEWRIGHT_RUNNER_LABELS  labels this runner offers; jobs that ask for labels
                                                (resource {"labels": [...]}) go only to runners with all of them
   --name NAME        PIPEWRIGHT_RUNNER_NAME    shown in GET /admin/v1/runners (default host-pid)
   --work-dir DIR     PIPEWRIGHT_RUNNER_WORK_DIR  job workspaces and the runner's state (default ./.pipewright-runner);
-                                               one runner per work dir
+                                               one runner per work dir, which keeps its runner id:
+                                               started again on it, it is the same runner
   --no-network       PIPEWRIGHT_RUNNER_NO_NETWORK=true  run every job without network (needs the sandbox);
                                                with the sandbox, jobs asking for label no-network get none anyway
   --no-sandbox       PIPEWRIGHT_RUNNER_SANDBOX=false  run steps as this user on this file system

@@ -27,7 +27,7 @@ import { interruptedChanges, recoverAfterRestart } from "./recovery.js";
 import { createRetention, type Retention, type RetentionPolicy } from "./retention.js";
 import { createReviews, type ReviewDecision } from "./review.js";
 import { createRunCommands } from "./run-commands.js";
-import { createRunEvents, createRunWriter, type RunEvents } from "./run-writer.js";
+import { createRunEvents, createRunWriter, type RunEvents, type Wakeups } from "./run-writer.js";
 import { createRunnerProtocol, type RunnerProtocol } from "./runner-protocol.js";
 import { createScheduler } from "./schedules.js";
 import {
@@ -51,6 +51,8 @@ export interface EngineConfig {
   readonly leaseMs: number;
   /** How often every replica looks for expired leases, waiting runs and work queued elsewhere. */
   readonly sweepMs: number;
+  /** How often an idle job stream looks at the queue without a wakeup (1 s by default). */
+  readonly pollMs?: number;
   readonly maxBatchSize: number;
   /** What runs may do beyond the defaults (local clones). */
   readonly policy: RunPolicy;
@@ -189,7 +191,22 @@ export function createEngine(deps: EngineDeps): Engine {
     },
     { clock, logger },
   );
-  const writer = createRunWriter({ store, clock, events, wake: pump, notices: runNotices });
+  // Jobs made ready here are told to the other processes on the database too (PostgreSQL's
+  // replicas), whose job streams look at once rather than at their next poll. Every part that
+  // makes jobs ready says so through wake.dispatch(), after its change committed. A wakeup from
+  // elsewhere, and the sweep's look for work, mark the pump directly and tell nobody: two
+  // replicas never wake each other back and forth.
+  const ready = store.ready;
+  const wake: Wakeups = ready
+    ? {
+        ...pump,
+        dispatch() {
+          pump.dispatch();
+          ready.notify();
+        },
+      }
+    : pump;
+  const writer = createRunWriter({ store, clock, events, wake, notices: runNotices });
   const reviews = createReviews({
     store,
     writer,
@@ -205,12 +222,13 @@ export function createEngine(deps: EngineDeps): Engine {
     store,
     writer,
     logs,
-    wake: pump,
+    wake,
     clock,
     newId,
     config: {
       ...limits,
       leaseMs: config.leaseMs,
+      pollMs: config.pollMs,
       maxArtifactBytes: config.maxArtifactBytes,
       maxCacheBytes: config.maxCacheBytes,
     },
@@ -233,7 +251,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const commands = createRunCommands({
     store,
     writer,
-    wake: pump,
+    wake,
     cancel: (jobs) => runners.cancel(jobs, STOP_WAIT_MS),
     now,
     newId,
@@ -243,7 +261,7 @@ export function createEngine(deps: EngineDeps): Engine {
     store,
     writer,
     events,
-    wake: pump,
+    wake,
     now,
     newId,
     maxBatchSize: config.maxBatchSize,
@@ -267,6 +285,7 @@ export function createEngine(deps: EngineDeps): Engine {
   let started = false;
   let stopped = false;
   let sweepTimer: Timer | undefined;
+  let unsubscribe: (() => void) | undefined;
 
   const scheduler = createScheduler({ store, start, now, logger });
   const codeEvents = createCodeEvents({
@@ -312,7 +331,7 @@ export function createEngine(deps: EngineDeps): Engine {
             "the database is back: leases renewed once for the runners",
           );
         }
-        await expireLeases({ store, writer, wake: pump, now });
+        await expireLeases({ store, writer, wake, now });
         await reviews.expire();
         await subpipelines.reconcile();
         await scheduler.fireDue();
@@ -346,7 +365,7 @@ export function createEngine(deps: EngineDeps): Engine {
       await recoverAfterRestart({
         store,
         writer,
-        wake: pump,
+        wake,
         reap: deps.reapLegacyGroup,
         runnerId: config.legacyRunnerId,
         logger,
@@ -357,6 +376,7 @@ export function createEngine(deps: EngineDeps): Engine {
       await store.graceLeases(now() + config.leaseMs);
       await reviews.expire();
       pump.start();
+      unsubscribe = ready?.subscribe(() => pump.dispatch());
       sweepTimer = clock.setInterval(() => {
         sweep().catch((err: unknown) => logger.error({ err }, "sweep failed"));
       }, config.sweepMs);
@@ -364,7 +384,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
     async runnerGone(runnerId) {
       if ((await store.expireLeasesOf(runnerId, now())) > 0) {
-        await expireLeases({ store, writer, wake: pump, now });
+        await expireLeases({ store, writer, wake, now });
       }
     },
 
@@ -378,6 +398,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
     async stop() {
       stopped = true;
+      unsubscribe?.();
       pump.stop();
       reviews.stop();
       noticeSender.stop();

@@ -4,7 +4,7 @@
 // the job and its attempt, and counts only while that attempt on that runner holds the job:
 // `false` tells the agent the job is no longer its own (stopped, or given to another runner).
 
-import type { Clock } from "../clock.js";
+import type { Clock, Timer } from "../clock.js";
 import { PipewrightError } from "../errors.js";
 import { jobOutputs, type StepOutput } from "../pipeline/outputs.js";
 import type { StepResult } from "../pipeline/vocabulary.js";
@@ -14,6 +14,7 @@ import type { JobQueueStore, LogStore, RunStore } from "../store/store.js";
 import { type AssignmentLimits, buildAssignment, readsOutputs } from "./assignment.js";
 import { applyChanges, mergeChanges } from "./graph.js";
 import { jobFinishedChanges } from "./job-reports.js";
+import { expireLeases } from "./leases.js";
 import type { LogHub } from "./log-hub.js";
 import type { RunWriter, Wakeups } from "./run-writer.js";
 
@@ -24,8 +25,14 @@ export interface RunnerCaller {
 }
 
 export interface RunnerRegistration {
-  /** Sent again after a reconnect, so the runner keeps its identity. */
+  /** Sent again after a reconnect, and by a restarted agent, so the runner keeps its identity. */
   readonly runnerId?: string | undefined;
+  /**
+   * The process registers for the first time: it holds no job, so the jobs its runner id holds
+   * (a previous process's, killed) are lost now rather than when their leases run out. Not sent
+   * by a process registering again (after a server restart it still runs its jobs).
+   */
+  readonly fresh?: boolean | undefined;
   readonly name: string;
   readonly labels: readonly string[];
   readonly slots: number;
@@ -107,8 +114,11 @@ export type RunnerReport =
     };
 
 export interface RunnerProtocol {
-  /** Registers (or, with `runnerId`, re-registers) a runner of the calling credential. */
-  register(r: RunnerRegistration, credentialId: string): Promise<{ runnerId: string }>;
+  /**
+   * Registers (or, with `runnerId`, re-registers) a runner of the calling credential; a fresh
+   * process's registration ends the leases its runner id held (answers how many).
+   */
+  register(r: RunnerRegistration, credentialId: string): Promise<{ runnerId: string; previousJobs: number }>;
   /**
    * Up to `limit` ready jobs whose labels the runner has; throws when the runner is not
    * registered (400) or not the caller's (403).
@@ -187,8 +197,15 @@ interface OpenStream {
   readonly cancels: { job_id: string; attempt: number }[];
 }
 
-/** A long poll looks at the queue at least this often, for work queued on other replicas. */
+/**
+ * A long poll or job stream looks at the queue at least this often, for work queued on other
+ * replicas that no wakeup told of (on PostgreSQL replicas tell each other: ReadySignal).
+ */
 const POLL_MS = 1000;
+/** The last_seen of each runner with a job stream open here is written this often. */
+export const SEEN_MS = 10_000;
+/** A runner not seen for this long is listed offline (GET /admin/v1/runners). */
+export const ONLINE_MS = 3 * SEEN_MS;
 
 export function createRunnerProtocol(deps: {
   readonly store: RunStore & JobQueueStore & LogStore;
@@ -197,9 +214,14 @@ export function createRunnerProtocol(deps: {
   readonly wake: Wakeups;
   readonly clock: Clock;
   readonly newId: () => string;
-  readonly config: AssignmentLimits & { readonly leaseMs: number };
+  readonly config: AssignmentLimits & {
+    readonly leaseMs: number;
+    /** How often an idle job stream or long poll looks at the queue anyway; POLL_MS by default. */
+    readonly pollMs?: number;
+  };
 }): RunnerProtocol {
   const { store, writer, logs, wake, clock, config } = deps;
+  const pollMs = config.pollMs ?? POLL_MS;
   /**
    * The run of each job handed out here (reports name only the job); a job that never reports
    * its end (its runner was lost) is dropped once the map is full, and read again if it reports.
@@ -224,6 +246,13 @@ export function createRunnerProtocol(deps: {
   };
   const waiters = new Set<AbortController>();
   let stopped = false;
+  /** Keeps last_seen of the runners connected here current (an idle stream sends nothing). */
+  let seen: Timer | undefined;
+  const touch = (runnerId: string): void => {
+    store.touchRunner(runnerId, clock.now()).catch(() => {
+      // the database is away: the next touch writes it
+    });
+  };
 
   function notifyWork(): void {
     for (const w of waiters) w.abort();
@@ -330,6 +359,9 @@ export function createRunnerProtocol(deps: {
       };
       streams.get(req.runnerId)?.ch.wake();
       streams.set(req.runnerId, st);
+      seen ??= clock.setInterval(() => {
+        for (const id of streams.keys()) touch(id);
+      }, SEEN_MS);
       try {
         while (!ch.signal.aborted && !stopped && streams.get(req.runnerId) === st) {
           if (st.cancels.length > 0) ch.send("cancel", { jobs: st.cancels.splice(0) });
@@ -349,10 +381,14 @@ export function createRunnerProtocol(deps: {
               continue;
             }
           }
-          await ch.wait(POLL_MS);
+          await ch.wait(pollMs);
         }
       } finally {
-        if (streams.get(req.runnerId) === st) streams.delete(req.runnerId);
+        if (streams.get(req.runnerId) === st) {
+          streams.delete(req.runnerId);
+          // When it went: the moment it was last seen.
+          touch(req.runnerId);
+        }
         if (st.unconfirmed.size > 0) {
           // Pushed, never confirmed: most likely never received. Confirmed ones stay the runner's.
           await store.releaseJobs(
@@ -392,6 +428,7 @@ export function createRunnerProtocol(deps: {
 
     stop() {
       stopped = true;
+      seen?.cancel();
       notifyWork();
     },
 
@@ -399,7 +436,10 @@ export function createRunnerProtocol(deps: {
       if (r.runnerId !== undefined) {
         const known = await store.getRunner(r.runnerId);
         if (known && known.credential_id !== credentialId) {
-          throw new PipewrightError("NO_PERMISSION", `Runner ${r.runnerId} belongs to another credential.`);
+          throw new PipewrightError(
+            "RUNNER_OF_ANOTHER_CREDENTIAL",
+            `runner_id: runner ${r.runnerId} belongs to another credential; register without runner_id for a new runner`,
+          );
         }
       }
       const runnerId = r.runnerId ?? deps.newId();
@@ -415,7 +455,14 @@ export function createRunnerProtocol(deps: {
         last_seen: t,
       });
       owners.set(runnerId, credentialId);
-      return { runnerId };
+      let previousJobs = 0;
+      if (r.fresh && r.runnerId !== undefined) {
+        // A new process cannot hold what its predecessor did: the lease rules decide now, as for
+        // a runner known to be dead (dispatched again once, then failed).
+        previousJobs = await store.expireLeasesOf(runnerId, clock.now());
+        if (previousJobs > 0) await expireLeases({ store, writer, wake, now: () => clock.now() });
+      }
+      return { runnerId, previousJobs };
     },
 
     async claim(req) {
@@ -437,7 +484,7 @@ export function createRunnerProtocol(deps: {
           return [];
         }
         if (jobs.length > 0 || clock.now() >= deadline || stopped) return jobs;
-        await waitForWork(Math.min(POLL_MS, deadline - clock.now()), req.signal);
+        await waitForWork(Math.min(pollMs, deadline - clock.now()), req.signal);
       }
     },
 

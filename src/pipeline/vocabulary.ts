@@ -116,3 +116,9 @@ export const SECRET_MASK = "******";
  * runner writes it into the step's message (it knows no error catalogue); errors.ts lists it.
  */
 export const NO_CONTAINER_RUNTIME_CODE = "DEVPIPE.00020257";
+
+/**
+ * The code of a registration refused because the runner id belongs to another credential. The
+ * agent, registering with the id its work dir kept, reads it and registers as a new runner.
+ */
+export const RUNNER_OF_ANOTHER_CREDENTIAL_CODE = "DEVPIPE.00020270";

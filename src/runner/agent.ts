@@ -13,6 +13,7 @@ import os from "node:os";
 import type { Readable } from "node:stream";
 import { type Clock, systemClock } from "../clock.js";
 import type { StepOutput } from "../pipeline/outputs.js";
+import { RUNNER_OF_ANOTHER_CREDENTIAL_CODE } from "../pipeline/vocabulary.js";
 import { createSseParser } from "../wire/sse.js";
 import type { StepGroups } from "./groups.js";
 import type { JobAssignment, JobOutcome, JobReporter, StepOutcomeStatus } from "./job.js";
@@ -22,9 +23,10 @@ import type { Sandbox } from "./sandbox.js";
 
 export interface AgentOptions {
   /**
-   * One server URL, or several (any replica): on a network failure the agent moves to the next.
-   * A function is asked again at every reconnect (the embedded runner reads the file its server
-   * writes at each start).
+   * One server URL, or several (any replica): the agent starts on one its name picks (so that
+   * agents given the same list spread over the replicas) and on a network failure moves to the
+   * next. A function is asked again at every reconnect (the embedded runner reads the file its
+   * server writes at each start).
    */
   readonly server: string | (() => string);
   readonly token: string | (() => string);
@@ -49,7 +51,9 @@ export interface AgentOptions {
   readonly log: (msg: string) => void;
   /** Longest wait between retries of an unreachable server. */
   readonly maxBackoffMs?: number;
-  /** Called once registered, with the runner id the server gave. */
+  /** The runner id an earlier process on this work dir was given: registered with again. */
+  readonly runnerId?: string | undefined;
+  /** Called at the process's first registration and whenever the runner id changes. */
   readonly onRegistered?: (runnerId: string) => void;
   readonly clock?: Clock;
 }
@@ -136,11 +140,12 @@ export function createAgent(opts: AgentOptions): Agent {
       .map((s) => s.trim().replace(/\/+$/, ""))
       .filter(Boolean);
   const token = (): string => (typeof opts.token === "function" ? opts.token() : opts.token);
+  /** The replica talked to, counted from the one the name picks; a failure moves to the next. */
   let current = 0;
   const base = (): string => {
     const list = serverList();
     if (list.length === 0) throw new Error("no server to connect to yet");
-    return list[current % list.length]!;
+    return list[(firstServer(opts.name, list.length) + current) % list.length]!;
   };
   /**
    * The next tries go to the next replica, unless another request has already moved on from
@@ -167,7 +172,12 @@ export function createAgent(opts: AgentOptions): Agent {
   // Every running job listens to it.
   setMaxListeners(0, stopping.signal);
   const draining = new AbortController();
-  let runnerId: string | undefined;
+  let runnerId: string | undefined = opts.runnerId;
+  /**
+   * Until this process has registered once: it holds no job, whatever the previous process
+   * under its runner id held (the server settles those at once when told so).
+   */
+  let fresh = true;
   let heartbeatMs = 1000;
   const jobs = new Map<string, RunningJob>();
   const done = new Set<Promise<void>>();
@@ -282,22 +292,44 @@ export function createAgent(opts: AgentOptions): Agent {
     let backoff = 100;
     while (!stopping.signal.aborted) {
       try {
-        const r = await post<{ runner_id: string; heartbeat_ms: number }>("/runner/v1/register", {
-          ...(runnerId ? { runner_id: runnerId } : {}),
-          name: opts.name,
-          labels: opts.labels,
-          slots: opts.slots,
-          version: opts.version,
-        });
-        const first = runnerId === undefined;
+        const r = await post<{ runner_id: string; heartbeat_ms: number; previous_jobs?: number }>(
+          "/runner/v1/register",
+          {
+            ...(runnerId ? { runner_id: runnerId } : {}),
+            ...(fresh ? { fresh: true } : {}),
+            name: opts.name,
+            labels: opts.labels,
+            slots: opts.slots,
+            version: opts.version,
+          },
+        );
+        const changed = r.runner_id !== runnerId;
         runnerId = r.runner_id;
         heartbeatMs = r.heartbeat_ms;
-        if (first) opts.onRegistered?.(runnerId);
+        if (fresh || changed) opts.onRegistered?.(runnerId);
         opts.log(
           `registered with ${base()} as ${opts.name} (${runnerId}), ${opts.slots} slots, labels [${opts.labels.join(", ")}]`,
         );
+        if (fresh && (r.previous_jobs ?? 0) > 0) {
+          opts.log(
+            `the previous process of this runner held ${r.previous_jobs} job(s): each goes to a runner again (once; a second loss fails it)`,
+          );
+        }
+        fresh = false;
         return;
       } catch (err) {
+        if (
+          err instanceof HttpError &&
+          err.status === 403 &&
+          runnerId !== undefined &&
+          err.message.includes(RUNNER_OF_ANOTHER_CREDENTIAL_CODE)
+        ) {
+          // The work dir kept the id of a runner registered with another token (the token was
+          // replaced): this credential's runner is a new one.
+          opts.log(`runner ${runnerId} belongs to another credential: registering as a new runner`);
+          runnerId = undefined;
+          continue;
+        }
         if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
           throw new Error(`the server refused the runner token: ${err.message}`);
         }
@@ -619,6 +651,16 @@ export function createAgent(opts: AgentOptions): Agent {
       return connected ? 0 : clock.now() - lastAnswer;
     },
   };
+}
+
+/**
+ * Which of `count` servers an agent named `name` talks to first: a hash of the name (FNV-1a), so
+ * that agents given the same list spread over it, and each keeps its choice across restarts.
+ */
+export function firstServer(name: string, count: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return count > 0 ? h % count : 0;
 }
 
 export function defaultRunnerName(): string {

@@ -6,6 +6,7 @@
 //   <data dir>/runner/token         the runner credential's token (0600)
 //   <data dir>/runner/runner.lock   held by the one runner process (an OS lock)
 //   <data dir>/runner/runner.json   {pid, runner_id, started} of the runner holding the lock
+//   <data dir>/runner/runner-id     the runner id the server gave, kept across restarts (0600)
 //   <data dir>/runner/groups/       one record per running step's process group
 //   <data dir>/runner/runner.log    the runner's output
 //   <data dir>/workspaces/          job workspaces
@@ -19,6 +20,7 @@ export interface EmbeddedRunnerFiles {
   readonly token: string;
   readonly lock: string;
   readonly holder: string;
+  readonly runnerId: string;
   readonly groups: string;
   readonly log: string;
   readonly workRoot: string;
@@ -32,6 +34,7 @@ export function embeddedRunnerFiles(dataDir: string): EmbeddedRunnerFiles {
     token: path.join(dir, "token"),
     lock: path.join(dir, "runner.lock"),
     holder: path.join(dir, "runner.json"),
+    runnerId: path.join(dir, "runner-id"),
     groups: path.join(dir, "groups"),
     log: path.join(dir, "runner.log"),
     workRoot: path.join(dataDir, "workspaces"),

@@ -47,6 +47,7 @@ import { createOutputFile, readOutputFile } from "./output-file.js";
 import type { HostEnv, Launcher, OutputStream, ProcessResult } from "./process.js";
 import { NO_NETWORK_LABEL, NO_SANDBOX, type Sandbox, type SandboxSpec } from "./sandbox.js";
 import { RUNNER_DIR, runShellScript } from "./shell.js";
+import { pausedMarker } from "./work-dir.js";
 
 export interface LocalRunnerOptions {
   /** Directory under which each job gets `<run id>/<job run id>`. */
@@ -100,6 +101,12 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         fs.mkdirSync(workspace, { recursive: true });
       } catch {
         fs.mkdirSync(workspace, { recursive: true });
+      }
+      // A paused job resumed here runs again: killed now, its workspace is a leftover.
+      try {
+        fs.unlinkSync(pausedMarker(workspace));
+      } catch {
+        // not paused before (the common case)
       }
       const slot = takeSlot();
       const user = sandbox.userOf(slot);
@@ -172,7 +179,9 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         slots.delete(slot);
         // A job paused before a review keeps its workspace for the steps after it.
         const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
-        if (!paused) {
+        // Said on disk, so that a runner started after this one (an upgrade, a crash) keeps it.
+        if (paused) await writeFile(pausedMarker(workspace), "", { mode: 0o600 }).catch(() => {});
+        else {
           await removeWorkspace(workspace);
           // The run's directory goes with its last job here (rmdir refuses while others remain).
           try {

@@ -1,7 +1,8 @@
 // A runner process's start-up around the agent, the same for the embedded runner (started and
 // supervised by its server) and remote ones: the work dir's lock (one runner per work dir, so no
-// runner reaps another's steps), the reaping of step groups a killed predecessor left, the
-// sandbox, and for the embedded one the files its server shares with it (embedded.ts).
+// runner reaps another's steps), the reaping of step groups and the removal of workspaces a
+// killed predecessor left, the runner id kept across restarts (work-dir.ts), the sandbox, and for
+// the embedded one the files its server shares with it (embedded.ts).
 
 import fs from "node:fs";
 import os from "node:os";
@@ -10,7 +11,7 @@ import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 import { tryLock } from "../os-lock.js";
 import { type Agent, createAgent, readTrimmed } from "./agent.js";
-import { embeddedRunnerFiles } from "./embedded.js";
+import { embeddedRunnerFiles, readHolder } from "./embedded.js";
 import { startForkserver } from "./forkserver.js";
 import { createStepGroups } from "./groups.js";
 import { type HostEnv, type Launcher, spawnLauncher } from "./process.js";
@@ -21,6 +22,7 @@ import {
   NO_SANDBOX,
   type Sandbox,
 } from "./sandbox.js";
+import { readRunnerId, removeLeftovers, writeRunnerId } from "./work-dir.js";
 
 export interface RunnerProcessOptions {
   /** Remote: the server(s) and token; embedded: read from the data dir's runner files. */
@@ -90,12 +92,26 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
     started,
   });
   if (!lock) {
-    throw new RunnerLockedError(`another runner process works in ${stateDir} (see ${holderFile})`);
+    const holder = readHolder(holderFile);
+    const who = holder ? `pid ${holder.pid}, since ${holder.started}; ` : "";
+    throw new RunnerLockedError(
+      `another runner process works in ${stateDir} (${who}see ${holderFile}): one runner per work dir, give this one its own --work-dir`,
+    );
   }
   try {
     const groups = createStepGroups(embedded?.groups ?? path.join(stateDir, "groups"));
     const reaped = groups.reapAll();
     if (reaped > 0) opts.log(`killed ${reaped} step process group(s) left by a runner that died`);
+    // No job runs yet: every workspace there was left by an instance that died (its jobs go to
+    // a runner again by the lease rules, and run from their start in a workspace of their own),
+    // but for those of paused jobs, which go on in them.
+    const left = removeLeftovers(workRoot);
+    if (left.removed > 0) opts.log(`removed ${left.removed} job workspace(s) left by a runner that died`);
+    if (left.kept > 0) opts.log(`kept ${left.kept} workspace(s) of jobs paused before a review or delay`);
+    for (const f of left.failed) opts.log(`could not remove what a runner that died left: ${f}`);
+    // The identity kept across restarts: a restarted agent is the same runner to the server.
+    const idFile = embedded?.runnerId ?? path.join(stateDir, "runner-id");
+    const runnerId = readRunnerId(idFile);
 
     let sandbox: Sandbox = NO_SANDBOX;
     const bwrap = opts.sandbox ? findBubblewrap(opts.hostEnv.PATH) : undefined;
@@ -157,14 +173,12 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
       version: opts.version,
       log: opts.log,
       clock,
-      onRegistered: (runnerId) => {
-        fs.writeFileSync(
-          holderFile,
-          `${JSON.stringify({ pid: process.pid, runner_id: runnerId, started })}\n`,
-          {
-            mode: 0o600,
-          },
-        );
+      runnerId,
+      onRegistered: (id) => {
+        if (id !== runnerId) writeRunnerId(idFile, id);
+        fs.writeFileSync(holderFile, `${JSON.stringify({ pid: process.pid, runner_id: id, started })}\n`, {
+          mode: 0o600,
+        });
       },
     });
     return {

@@ -262,6 +262,22 @@ export interface RunStore {
   latestRuns(pipelineIds: readonly string[]): Promise<RunRecord[]>;
 }
 
+/**
+ * Wakeups between the processes on one database (the replicas of the scale-out shape): one that
+ * made jobs ready tells the others, whose job streams then look at once instead of at their next
+ * poll. PostgreSQL's LISTEN/NOTIFY; none on SQLite (one process).
+ */
+export interface ReadySignal {
+  /** Jobs may be ready: tells the others (coalesced, at most one message on its way; never throws). */
+  notify(): void;
+  /**
+   * Calls `onReady` when another process told (at most once an event-loop turn), and when the
+   * listening connection is back after a drop (what was told meanwhile is lost); answers the
+   * unsubscribe. The first subscriber opens the listening connection.
+   */
+  subscribe(onReady: () => void): () => void;
+}
+
 /** The queue of ready jobs, the runners that claim them, and their leases. */
 export interface JobQueueStore {
   /** Claims ready jobs; each claimed job's run version is bumped (`run_version`: the new one). */
@@ -817,6 +833,8 @@ export interface Store
     NoticeStore,
     SecretStore {
   readonly capabilities: StoreCapabilities;
+  /** How this process tells the others on the database of ready jobs; undefined: it is alone. */
+  readonly ready?: ReadySignal | undefined;
   close(): Promise<void>;
   /** Runs fn in one transaction; the store it gets writes inside that transaction. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;

@@ -403,6 +403,8 @@ export interface RunnerProcess {
   readonly proc: ChildProcess;
   /** Its --work-dir. */
   readonly workDir: string;
+  /** Settles with its exit code (null: ended by a signal). */
+  readonly exited: Promise<number | null>;
   output(): string;
   /** SIGTERM (drain), then wait for exit. */
   stop(): Promise<void>;
@@ -417,8 +419,10 @@ export function startRunnerProcess(opts: {
   slots?: number;
   labels?: string[];
   name?: string;
+  /** Its --work-dir: a new temporary one by default (give the same one to start it again). */
+  workDir?: string;
 }): RunnerProcess {
-  const workDir = tempDir("pipewright-runner-");
+  const workDir = opts.workDir ?? tempDir("pipewright-runner-");
   const proc = spawn(
     process.execPath,
     [
@@ -446,10 +450,11 @@ export function startRunnerProcess(opts: {
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
   return {
     proc,
     workDir,
+    exited,
     output: () => out,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");

@@ -8,6 +8,7 @@ import { type BulkTable, type BulkWriter, byColumns, CHUNK } from "../sql/contex
 import { migrateToLatest } from "../sql/migrate.js";
 import { createSqlStore, type SqlStore } from "../sql/sql-store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import { createPostgresReadySignal } from "./ready-signal.js";
 
 export interface PostgresStoreOptions {
   readonly sealer: Sealer;
@@ -16,6 +17,10 @@ export interface PostgresStoreOptions {
   readonly onConnectionError?: (err: Error) => void;
   /** How long the first connection may take to open (a black-holed host would take minutes). */
   readonly connectTimeoutMs?: number;
+  /** Told of a drop of the connection that listens for other replicas' wakeups (it reconnects). */
+  readonly onListenerError?: (err: Error) => void;
+  /** Told when that connection listens (again, after a drop). */
+  readonly onListening?: (again: boolean) => void;
 }
 
 /**
@@ -48,11 +53,24 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions)
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await migrateToLatest(db, POSTGRES_MIGRATIONS);
+  const ready = createPostgresReadySignal({
+    url,
+    send: async (channel, payload) => {
+      await pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+    },
+    onConnectionError: opts.onListenerError,
+    onListening: opts.onListening,
+  });
   return createSqlStore({
     db,
     capabilities: { supportsSkipLocked: true, dialect: "postgres" },
     bulk: unnestBulkWriter,
     sealer: opts.sealer,
+    ready,
+    async onClose() {
+      await ready.close();
+      await db.destroy();
+    },
   });
 }
 

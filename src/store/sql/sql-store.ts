@@ -5,7 +5,7 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../schema.js";
 import type { Sealer } from "../sealer.js";
-import type { Store, StoreCapabilities } from "../store.js";
+import type { ReadySignal, Store, StoreCapabilities } from "../store.js";
 import { credentialQueries, metaQueries, projectQueries } from "./accounts.js";
 import { artifactQueries } from "./artifacts.js";
 import { batchQueries } from "./batches.js";
@@ -44,6 +44,8 @@ export interface SqlStoreOptions {
   readonly capabilities: StoreCapabilities;
   readonly bulk?: BulkWriter;
   readonly sealer: Sealer;
+  /** Wakeups between processes on the database (PostgreSQL); none on SQLite. */
+  readonly ready?: ReadySignal | undefined;
   /** Closes the connection and whatever the backend keeps beside it. */
   readonly onClose?: () => Promise<void>;
 }
@@ -54,6 +56,7 @@ export function createSqlStore(opts: SqlStoreOptions): SqlStore {
     const store: SqlStore = {
       db: ctx.db,
       capabilities: ctx.capabilities,
+      ready: opts.ready,
       ...metaQueries(ctx),
       ...projectQueries(ctx),
       ...credentialQueries(ctx),
