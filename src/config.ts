@@ -74,6 +74,12 @@ export interface Config {
    * make it long to prove that wakeups alone start work.
    */
   readonly dispatchPollMs: number;
+  /**
+   * How often runners renew their jobs' leases (told to them at registration): milliseconds, at
+   * most a third of the lease. Internal (PIPEWRIGHT_HEARTBEAT_MS, no flag): tests make it long to
+   * prove what confirms a job besides a heartbeat.
+   */
+  readonly heartbeatMs: number;
   readonly secretKey:
     | { readonly from: "file"; readonly file: string; readonly generate: boolean }
     | { readonly from: "env"; readonly keys: string };
@@ -390,6 +396,10 @@ export function loadConfig(
       env.PIPEWRIGHT_DISPATCH_POLL_MS === undefined || env.PIPEWRIGHT_DISPATCH_POLL_MS === ""
         ? 1000
         : positiveInt("PIPEWRIGHT_DISPATCH_POLL_MS", env.PIPEWRIGHT_DISPATCH_POLL_MS, 86_400_000),
+    heartbeatMs:
+      env.PIPEWRIGHT_HEARTBEAT_MS === undefined || env.PIPEWRIGHT_HEARTBEAT_MS === ""
+        ? 1000
+        : positiveInt("PIPEWRIGHT_HEARTBEAT_MS", env.PIPEWRIGHT_HEARTBEAT_MS, 86_400_000),
     allowPrivateNoticeTargets: allowPrivateFlag === "true" || allowPrivateFlag === "1",
     smtpUrl,
     smtpFrom: get("smtpFrom") ?? "Pipewright <pipewright@localhost>",

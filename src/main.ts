@@ -299,6 +299,7 @@ async function assemble(
       defaultJobTimeoutSeconds: config.defaultJobTimeoutSeconds,
       legacyRunnerId,
       leaseMs: config.leaseSeconds * 1000,
+      heartbeatMs: Math.min(config.heartbeatMs, Math.floor((config.leaseSeconds * 1000) / 3)),
       sweepMs: config.dispatchPollMs,
       pollMs: config.dispatchPollMs,
       maxBatchSize: config.maxBatchSize,

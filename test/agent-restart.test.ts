@@ -260,3 +260,68 @@ describe.skipIf(!POSTGRES_BIN)(
     }, 120_000);
   },
 );
+
+// Issue 18 item 4: a job counts as confirmed by its runner from its first step's start, not only
+// from a heartbeat. Heartbeats here come every 20 minutes (a third of the hour's lease), so only
+// the step's start can confirm the job: an agent killed after starting a step loses the job
+// (counted), and the second loss fails it. Counted as "never confirmed" instead, the job would
+// go back to the queue without limit.
+describe.skipIf(!POSTGRES_BIN)(
+  `an agent that dies before its first heartbeat${POSTGRES_BIN ? "" : ` (skipped: ${POSTGRES_SKIP_REASON})`}`,
+  () => {
+    let cluster: PostgresCluster;
+    let server: ServerProcess;
+    let api: Client;
+    let pid: string;
+    let runnerToken: string;
+    const agents: RunnerProcess[] = [];
+    const dir = tempDir("pipewright-confirm-");
+
+    beforeAll(async () => {
+      cluster = await startPostgres();
+      const url = await cluster.createDatabase();
+      server = await startServerProcess({
+        args: ["--no-local-runner", "--lease-seconds", "3600"],
+        env: { DATABASE_URL: url, PIPEWRIGHT_HEARTBEAT_MS: "3600000" },
+      });
+      const admin = client(server.url, E2E_ADMIN_TOKEN);
+      runnerToken = (await admin.post("/admin/v1/tokens", { name: "r", role: "runner", project_ids: [] }))
+        .body.token;
+      ({ projectId: pid, api } = await setupProject(server.url));
+    }, 120_000);
+
+    afterAll(async () => {
+      await Promise.all(agents.map((a) => a.kill9()));
+      await server?.kill9();
+      cluster?.stop();
+    });
+
+    it("counts the loss of a job whose step had started, and fails the job at the second", async () => {
+      const workDir = tempDir("pipewright-agent-");
+      const marks = path.join(dir, "marks");
+      const pl = await createPipelineVia(api, pid, {
+        name: "confirm",
+        definition: shellPipeline(`echo "attempt $$" >> ${marks}; sleep 1000`),
+      });
+      const run = await startRun(api, pid, pl);
+      const lines = (): number =>
+        fs.existsSync(marks) ? fs.readFileSync(marks, "utf8").trim().split("\n").filter(Boolean).length : 0;
+      for (const attempt of [1, 2]) {
+        // A fresh agent process on the work dir ends the leases its predecessor held, at once.
+        const agent = startRunnerProcess({ server: server.url, token: runnerToken, name: "dies", workDir });
+        agents.push(agent);
+        await waitFor(async () => lines() === attempt, 30_000, `attempt ${attempt}'s step to start`);
+        await agent.kill9();
+      }
+      // The third agent ends the second attempt's lease: lost twice, the job fails.
+      const last = startRunnerProcess({ server: server.url, token: runnerToken, name: "dies", workDir });
+      agents.push(last);
+      const d = await waitForRun(api, pid, pl, run, undefined, 60_000);
+      expect(d.status).toBe("FAILED");
+      const job = d.stages[0].jobs[0];
+      expect(job.message).toMatch(/was lost \(no heartbeat\) a second time; the job failed$/);
+      expect(job.last_dispatch_id).toMatch(/-2$/);
+      expect(lines()).toBe(2);
+    }, 120_000);
+  },
+);

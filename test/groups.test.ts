@@ -19,8 +19,6 @@ import {
 import { holds, sdkCaller } from "./helpers/sdk-calls.js";
 import { signRequest } from "./helpers/sdk-signer.js";
 
-type Kind = "string" | "number" | "boolean" | "object" | "string|null" | "number|null";
-
 /** PipelineGroupVo and CreatePipelineGroupResponse (the same fields). */
 const GROUP_FIELDS = {
   id: "string",

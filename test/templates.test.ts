@@ -39,7 +39,6 @@ afterAll(async () => {
 
 const signed = sdkCaller(() => ({ app: t.app, ak, sk, projectId: pid }));
 
-type FieldType = "string" | "boolean" | "number" | "array";
 /** PipelineTemplateSimpleVO (list items), with create_time and update_time as the newest SDK has them. */
 const LIST_ITEM = {
   id: "string",

@@ -36,7 +36,6 @@ afterAll(async () => {
 
 const signed = sdkCaller(() => ({ app: t.app, ak, sk, projectId: pid }));
 
-type Kind = "string" | "number" | "boolean" | "object" | "array" | "string|null";
 /** ShowVariableGroupDetailResponse / ListVariableGroupsRespPipelineVariableGroups. */
 const GROUP_FIELDS = {
   id: "string",

@@ -19,8 +19,6 @@ import { typed } from "./type-provider.js";
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export const CLAIM_MAX_WAIT_MS = 30_000;
-/** How often agents renew their jobs' leases; the scheduler's lease is several times longer. */
-export const HEARTBEAT_MS = 1000;
 
 const held = { 200: { type: "object", properties: { held: { type: "boolean" } } } } as const;
 const jobParams = { type: "object", required: ["job_id"], properties: { job_id: idSchema } } as const;
@@ -185,7 +183,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
         version: b.version ?? "",
       };
       const { runnerId, previousJobs } = await runners.register(registration, p.id);
-      return { runner_id: runnerId, heartbeat_ms: HEARTBEAT_MS, previous_jobs: previousJobs };
+      return { runner_id: runnerId, heartbeat_ms: runners.heartbeatMs, previous_jobs: previousJobs };
     },
   );
 

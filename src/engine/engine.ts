@@ -53,6 +53,8 @@ export interface EngineConfig {
   readonly sweepMs: number;
   /** How often an idle job stream looks at the queue without a wakeup (1 s by default). */
   readonly pollMs?: number;
+  /** How often runners renew their leases (told at registration); 1 s by default. */
+  readonly heartbeatMs?: number;
   readonly maxBatchSize: number;
   /** What runs may do beyond the defaults (local clones). */
   readonly policy: RunPolicy;
@@ -229,6 +231,7 @@ export function createEngine(deps: EngineDeps): Engine {
       ...limits,
       leaseMs: config.leaseMs,
       pollMs: config.pollMs,
+      heartbeatMs: config.heartbeatMs,
       maxArtifactBytes: config.maxArtifactBytes,
       maxCacheBytes: config.maxCacheBytes,
     },

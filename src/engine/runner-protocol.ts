@@ -145,6 +145,8 @@ export interface RunnerProtocol {
    * has reported the job's end: its processes are gone then.
    */
   cancel(jobs: readonly JobToCancel[], timeoutMs: number): Promise<void>;
+  /** How often runners renew their jobs' leases (the register answer tells them). */
+  readonly heartbeatMs: number;
   /** Wakes every waiting long poll: work may be ready. */
   notifyWork(): void;
   /** Long polls end and no job is handed out any more. */
@@ -202,6 +204,9 @@ interface OpenStream {
  * replicas that no wakeup told of (on PostgreSQL replicas tell each other: ReadySignal).
  */
 const POLL_MS = 1000;
+
+/** How often runners renew their jobs' leases unless configured; the lease is several times longer. */
+const HEARTBEAT_MS = 1000;
 /** The last_seen of each runner with a job stream open here is written this often. */
 export const SEEN_MS = 10_000;
 /** A runner not seen for this long is listed offline (GET /admin/v1/runners). */
@@ -218,6 +223,7 @@ export function createRunnerProtocol(deps: {
     readonly leaseMs: number;
     /** How often an idle job stream or long poll looks at the queue anyway; POLL_MS by default. */
     readonly pollMs?: number;
+    readonly heartbeatMs?: number | undefined;
   };
 }): RunnerProtocol {
   const { store, writer, logs, wake, clock, config } = deps;
@@ -336,6 +342,7 @@ export function createRunnerProtocol(deps: {
 
   return {
     notifyWork,
+    heartbeatMs: config.heartbeatMs ?? HEARTBEAT_MS,
 
     async checkRunner(caller) {
       await checkOwner(caller);

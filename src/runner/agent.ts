@@ -11,7 +11,7 @@ import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import os from "node:os";
 import type { Readable } from "node:stream";
-import { type Clock, systemClock } from "../clock.js";
+import { type Clock, systemClock, type Timer } from "../clock.js";
 import type { StepOutput } from "../pipeline/outputs.js";
 import { RUNNER_OF_ANOTHER_CREDENTIAL_CODE } from "../pipeline/vocabulary.js";
 import { createSseParser } from "../wire/sse.js";
@@ -560,14 +560,20 @@ export function createAgent(opts: AgentOptions): Agent {
     done.add(p);
   }
 
-  // --- Leases: one heartbeat per running job every heartbeatMs, in the shared queue.
-  const beat = clock.setInterval(() => {
-    for (const [id, j] of jobs) {
-      void report({ type: "heartbeat", job_id: id, attempt: j.attempt }).then((held) => {
-        if (held === false) j.controller.abort();
-      });
-    }
-  }, heartbeatMs);
+  // --- Leases: one heartbeat per running job every heartbeatMs, in the shared queue. Each beat
+  // sets the next with the interval the server gave at the last registration.
+  let beat: Timer;
+  const nextBeat = (): void => {
+    beat = clock.setTimeout(() => {
+      for (const [id, j] of jobs) {
+        void report({ type: "heartbeat", job_id: id, attempt: j.attempt }).then((held) => {
+          if (held === false) j.controller.abort();
+        });
+      }
+      nextBeat();
+    }, heartbeatMs);
+  };
+  nextBeat();
 
   // --- The stream: jobs and cancels pushed by the server while it is open.
   async function streamOnce(signal: AbortSignal): Promise<void> {
