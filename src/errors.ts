@@ -326,6 +326,12 @@ export const ERRORS = {
     summary:
       "The server is stopping and takes no new request; nothing was done. Send it again (to another replica).",
   },
+  DATABASE_UNREACHABLE: {
+    code: "DEVPIPE.00020262",
+    status: 503,
+    summary:
+      "The database could not be reached (down, restarting, or cut off), so the request failed; a change it makes is one transaction and was not half done. Try again after Retry-After seconds, or another replica.",
+  },
   RUNNER_OF_ANOTHER_CREDENTIAL: {
     // The agent reads it as RUNNER_OF_ANOTHER_CREDENTIAL_CODE (pipeline/vocabulary).
     code: "DEVPIPE.00020270",

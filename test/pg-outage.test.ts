@@ -153,6 +153,11 @@ describe.skipIf(!POSTGRES_BIN)(
       await waitFor(async () => lines().length === 16, 30_000, "the 8 jobs to end");
       await new Promise((r) => setTimeout(r, 3 * LEASE_SECONDS * 1000));
       expect(server.proc.exitCode).toBeNull();
+      // Meanwhile a request answers 503 that says why, with when to try again (not a 500).
+      const during = await api.post(`/v5/${pid}/api/pipelines/list`, {});
+      expect(during.status, JSON.stringify(during.body)).toBe(503);
+      expect(during.body.error_code).toBe("DEVPIPE.00020262");
+      expect(during.headers.get("retry-after")).toBe("1");
       cluster.start();
 
       for (const id of runs) {

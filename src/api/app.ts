@@ -21,6 +21,7 @@ import { PipewrightError, toPipewrightError } from "../errors.js";
 import type { RunPolicy } from "../pipeline/environment.js";
 import { LIMITS } from "../pipeline/limits.js";
 import type { Store } from "../store/store.js";
+import { isDatabaseUnreachable } from "../store/unreachable.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { registerArtifactRoutes } from "./artifact-routes.js";
 import { createAuthenticator } from "./auth.js";
@@ -218,7 +219,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // A failure that repeats for every request (a full disk) gets a line a minute, not one each.
   const throttle = createErrorThrottle(() => deps.clock.now());
   app.setErrorHandler((err: FastifyError | PipewrightError, req, reply) => {
-    const e = normaliseFastifyError(err, req);
+    let e = normaliseFastifyError(err, req);
+    // The database away for a moment (an outage, a restart): 503 that says so, not a 500.
+    if (e.key === "INTERNAL" && isDatabaseUnreachable(e.cause ?? err)) {
+      e = new PipewrightError("DATABASE_UNREACHABLE", undefined, { cause: e.cause ?? err });
+      reply.header("Retry-After", "1");
+    }
     if ((e.key === "UNAUTHENTICATED" || e.key === "SIGNATURE_INVALID") && presentsCredentials(req)) {
       // Never the credential itself: the source, where it went, and why it was refused.
       const { left, heldBack } = guard.failed(req.ip);
