@@ -22,6 +22,7 @@ import {
   type Client,
   client,
   createPipelineVia,
+  definition,
   E2E_ADMIN_TOKEN,
   type RunnerProcess,
   runDetail,
@@ -180,6 +181,46 @@ describe.skipIf(!POSTGRES_BIN)(
       }
       expect(server.output()).toContain("leases renewed once for the runners");
       expect(server.proc.exitCode).toBeNull();
+    }, 180_000);
+
+    it("sends an artifact again when the database was away at its upload: the job completes and keeps it", async () => {
+      const gate = path.join(dir, "artifact-gate");
+      const pipeline = await createPipelineVia(api, pid, {
+        name: "artifact-across-an-outage",
+        definition: definition([
+          {
+            identifier: "s",
+            jobs: [
+              {
+                identifier: "build",
+                artifacts: [{ name: "out", paths: ["out.txt"] }],
+                steps: [{ script: `while [ ! -e ${gate} ]; do sleep 0.1; done; echo built > out.txt` }],
+              },
+            ],
+          },
+        ]),
+      });
+      const res = await api.post(`/v5/${pid}/api/pipelines/${pipeline}/run`, {});
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const run = res.body.pipeline_run_id as string;
+      await waitFor(
+        async () => (await runDetail(api, pid, pipeline, run)).status === "RUNNING",
+        30_000,
+        "the job to run",
+      );
+      // The step ends and its artifact goes up while nothing can be stored: the upload answers 503.
+      cluster.halt();
+      fs.writeFileSync(gate, "");
+      await waitFor(
+        async () => /artifact out: .*trying again/.test(agent.output()),
+        30_000,
+        "a refused upload",
+      );
+      cluster.start();
+      const d = await waitForRun(api, pid, pipeline, run, undefined, 120_000);
+      expect(d.status, JSON.stringify(d)).toBe("COMPLETED");
+      const list = await api.get(`/v5/${pid}/api/pipelines/${pipeline}/pipeline-runs/${run}/artifacts`);
+      expect(list.body.artifacts.map((a: { name: string }) => a.name)).toEqual(["out"]);
     }, 180_000);
   },
 );

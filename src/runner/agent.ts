@@ -121,6 +121,26 @@ interface RunningJob {
   readonly controller: AbortController;
 }
 
+/** Tries of one artifact or cache transfer (0.5 s doubling to 5 s between them: about 20 s). */
+const TRANSFER_TRIES = 6;
+
+/** Socket errors that mean the server went or cannot be reached (not a failure of ours). */
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+
+/** A failure worth another try: the server gone or cut off, or a gateway's or a busy server's answer. */
+const transient = (err: unknown): boolean =>
+  err instanceof HttpError
+    ? err.status === 502 || err.status === 503 || err.status === 504
+    : NETWORK_CODES.has(String((err as { code?: unknown } | null)?.code));
+
 const ok = (res: IncomingMessage): boolean => (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
 
 async function readAll(res: IncomingMessage): Promise<string> {
@@ -248,7 +268,23 @@ export function createAgent(opts: AgentOptions): Agent {
     body: Readable | undefined,
     signal: AbortSignal,
   ): Promise<IncomingMessage> {
-    const url = new URL(base() + path);
+    const server = base();
+    try {
+      return await transferTo(server, path, body, signal);
+    } catch (err) {
+      // The next try goes to the next replica (this one may be stopping, or cut off).
+      if (!signal.aborted && transient(err)) moveOn(server);
+      throw err;
+    }
+  }
+
+  async function transferTo(
+    server: string,
+    path: string,
+    body: Readable | undefined,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
+    const url = new URL(server + path);
     const secure = url.protocol === "https:";
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = (secure ? https : http).request(
@@ -285,6 +321,26 @@ export function createAgent(opts: AgentOptions): Agent {
   }
 
   const sleep = (ms: number): Promise<void> => clock.sleep(ms, stopping.signal);
+
+  /**
+   * An artifact's or cache's transfer, tried again while the failure is one a moment cures: no
+   * answer (a replica gone or cut off) or 502/503/504 (stopping, starting, its database away).
+   * The server keeps an upload once (an upload tried again replaces or keeps the same bytes).
+   */
+  async function retried<T>(what: string, signal: AbortSignal, attempt: () => Promise<T>): Promise<T> {
+    let wait = 500;
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (signal.aborted || stopping.signal.aborted || !transient(err) || tries >= TRANSFER_TRIES)
+          throw err;
+        opts.log(`${what}: ${(err as Error).message}; trying again in ${wait} ms`);
+        await clock.sleep(wait, signal);
+        wait = Math.min(5000, wait * 2);
+      }
+    }
+  }
   const notRegistered = (err: unknown): boolean =>
     err instanceof HttpError && err.status === 400 && err.message.includes("not registered");
 
@@ -495,17 +551,17 @@ export function createAgent(opts: AgentOptions): Agent {
       },
       async uploadArtifact(name, body) {
         const q = `?runner_id=${runnerId}&attempt=${job.attempt}`;
-        const res = await transfer(
-          `/runner/v1/jobs/${job.jobRunId}/artifacts/${encodeURIComponent(name)}${q}`,
-          body,
-          controller.signal,
-        );
-        return JSON.parse(await readAll(res)) as { sha256: string; size: number };
+        const path = `/runner/v1/jobs/${job.jobRunId}/artifacts/${encodeURIComponent(name)}${q}`;
+        return retried(`artifact ${name}`, controller.signal, async () =>
+          JSON.parse(await readAll(await transfer(path, body(), controller.signal))),
+        ) as Promise<{ sha256: string; size: number }>;
       },
       async restoreCache(key) {
         const q = `?runner_id=${runnerId}&attempt=${job.attempt}&key=${encodeURIComponent(key)}`;
         try {
-          return await transfer(`/runner/v1/jobs/${job.jobRunId}/cache${q}`, undefined, controller.signal);
+          return await retried(`cache ${key}`, controller.signal, () =>
+            transfer(`/runner/v1/jobs/${job.jobRunId}/cache${q}`, undefined, controller.signal),
+          );
         } catch (err) {
           // A miss: the job goes on without it.
           if (err instanceof HttpError && err.status === 404 && err.message.includes("no cache entry"))
@@ -515,15 +571,20 @@ export function createAgent(opts: AgentOptions): Agent {
       },
       async saveCache(key, body) {
         const q = `?runner_id=${runnerId}&attempt=${job.attempt}&key=${encodeURIComponent(key)}`;
-        const res = await transfer(`/runner/v1/jobs/${job.jobRunId}/cache${q}`, body, controller.signal);
-        return JSON.parse(await readAll(res)) as { sha256: string; size: number };
+        const path = `/runner/v1/jobs/${job.jobRunId}/cache${q}`;
+        return retried(`cache ${key}`, controller.signal, async () =>
+          JSON.parse(await readAll(await transfer(path, body(), controller.signal))),
+        ) as Promise<{ sha256: string; size: number }>;
       },
       async downloadArtifact(name) {
         const q = `?runner_id=${runnerId}&attempt=${job.attempt}`;
-        return transfer(
-          `/runner/v1/jobs/${job.jobRunId}/artifacts/${encodeURIComponent(name)}${q}`,
-          undefined,
-          controller.signal,
+        // Until its bytes start to come: a stream half read cannot be asked for again.
+        return retried(`artifact ${name}`, controller.signal, () =>
+          transfer(
+            `/runner/v1/jobs/${job.jobRunId}/artifacts/${encodeURIComponent(name)}${q}`,
+            undefined,
+            controller.signal,
+          ),
         );
       },
     };

@@ -54,14 +54,20 @@ export interface JobReporter {
     message: string | null,
     outputs?: readonly StepOutput[],
   ): Promise<void>;
-  /** Sends what the job keeps under `name` to the server; answers its hash and size. */
-  uploadArtifact(name: string, body: Readable): Promise<{ readonly sha256: string; readonly size: number }>;
+  /**
+   * Sends what the job keeps under `name` to the server; answers its hash and size. `body` makes
+   * the bytes afresh: a try cut short (a replica stopping, the database away) is sent again.
+   */
+  uploadArtifact(
+    name: string,
+    body: () => Readable,
+  ): Promise<{ readonly sha256: string; readonly size: number }>;
   /** An earlier job's artifact the job asks for. */
   downloadArtifact(name: string): Promise<Readable>;
   /** The cache entry of `key` for the job's pipeline and branch; undefined on a miss. */
   restoreCache(key: string): Promise<Readable | undefined>;
-  /** Saves the job's cache under `key` (the server keeps the first entry of a key). */
-  saveCache(key: string, body: Readable): Promise<{ readonly sha256: string; readonly size: number }>;
+  /** Saves the job's cache under `key` (the server keeps the first entry of a key); `body` as above. */
+  saveCache(key: string, body: () => Readable): Promise<{ readonly sha256: string; readonly size: number }>;
 }
 
 export interface JobOutcome {

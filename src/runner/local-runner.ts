@@ -477,7 +477,7 @@ async function keepArtifacts(
   for (const a of job.artifacts) {
     try {
       const c = await collectArtifact(place.workspace, a.name, a.paths, place.user, job.maxArtifactBytes);
-      const info = await reporter.uploadArtifact(a.name, artifactStream(c));
+      const info = await reporter.uploadArtifact(a.name, () => artifactStream(c));
       reporter.stepOutput(
         stepId,
         `[pipewright] artifact ${a.name}: ${c.entries.length} files, ${size(info.size)} kept (sha256 ${info.sha256.slice(0, 12)})\n`,
@@ -547,7 +547,7 @@ async function saveCache(
       job.maxCacheBytes,
       "cache",
     );
-    const info = await reporter.saveCache(key, artifactStream(c));
+    const info = await reporter.saveCache(key, () => artifactStream(c));
     reporter.stepOutput(
       stepId,
       `[pipewright] cache ${key}: ${c.entries.length} files, ${size(info.size)} saved\n`,
