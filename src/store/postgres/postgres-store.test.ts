@@ -17,36 +17,65 @@ import { openPostgresStore } from "./open.js";
 import { createPostgresReadySignal, READY_CHANNEL } from "./ready-signal.js";
 
 describe("the ready signal's sending", () => {
-  it("sends one NOTIFY for what is asked in one turn, and one more for what is asked while it is on its way", async () => {
+  /** A send that stays on its way until released. */
+  const held = () => {
     const sent: string[] = [];
     let release: () => void = () => {};
+    const send = async (channel: string) => {
+      sent.push(channel);
+      await new Promise<void>((r) => (release = r));
+    };
+    return { sent, send, release: () => release() };
+  };
+  // Timers of 0 ms (the interval given as 0) have fired after this.
+  const turn = () => new Promise((r) => setTimeout(r, 5));
+
+  it("sends one NOTIFY for what is asked at once, and one more for what is asked while it is on its way", async () => {
+    const h = held();
     const signal = createPostgresReadySignal({
       url: "postgres://unused.invalid/none",
-      send: async (channel) => {
-        sent.push(channel);
-        await new Promise<void>((r) => (release = r));
-      },
+      send: h.send,
+      minIntervalMs: 0,
     });
-    const turn = () => new Promise((r) => setImmediate(r));
     for (let i = 0; i < 5; i++) signal.notify();
     await turn();
-    expect(sent).toEqual([READY_CHANNEL]);
+    expect(h.sent).toEqual([READY_CHANNEL]);
     // Asked again (many times) while that one is on its way: one more once it is through.
     for (let i = 0; i < 5; i++) signal.notify();
     await turn();
-    expect(sent).toHaveLength(1);
-    release();
+    expect(h.sent).toHaveLength(1);
+    h.release();
     await turn();
     await turn();
-    expect(sent).toHaveLength(2);
-    release();
+    expect(h.sent).toHaveLength(2);
+    h.release();
     await turn();
     await turn();
-    expect(sent).toHaveLength(2);
+    expect(h.sent).toHaveLength(2);
     await signal.close();
     signal.notify();
     await turn();
-    expect(sent).toHaveLength(2);
+    expect(h.sent).toHaveLength(2);
+  });
+
+  it("sends at most one NOTIFY per interval: what is asked meanwhile waits for its end", async () => {
+    const h = held();
+    const signal = createPostgresReadySignal({
+      url: "postgres://unused.invalid/none",
+      send: h.send,
+      minIntervalMs: 60_000,
+    });
+    signal.notify();
+    await turn();
+    expect(h.sent).toHaveLength(1);
+    h.release();
+    await turn();
+    // Asked again right after: it goes once the minute since the last one has passed, not now.
+    signal.notify();
+    await turn();
+    await turn();
+    expect(h.sent).toHaveLength(1);
+    await signal.close();
   });
 });
 

@@ -25,7 +25,16 @@ export interface PostgresReadySignalOptions {
   readonly onListening?: ((again: boolean) => void) | undefined;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** Sends at most one NOTIFY this often (what is asked meanwhile goes with the next). */
+  readonly minIntervalMs?: number;
 }
+
+/**
+ * A wave of jobs makes jobs ready thousands of times a second, and each NOTIFY is a round trip
+ * and a commit. At most one every 50 ms tells the other replicas just as well (their fallback
+ * poll is a second) and bounds what the signal costs however busy the replica is.
+ */
+const MIN_INTERVAL_MS = 50;
 
 export interface PostgresReadySignal extends ReadySignal {
   /** Stops listening and sending. */
@@ -39,14 +48,29 @@ export function createPostgresReadySignal(opts: PostgresReadySignalOptions): Pos
   const subscribers = new Set<() => void>();
   let closed = false;
 
-  // --- Sending: what is asked in one event-loop turn is one NOTIFY; one on its way at most, and
-  // asked again meanwhile, one more after it.
+  // --- Sending: what is asked within one interval is one NOTIFY; one on its way at most, and
+  // asked again meanwhile, one more when the interval since the last one has passed.
+  const minInterval = opts.minIntervalMs ?? MIN_INTERVAL_MS;
   let due = false;
   let sending = false;
+  let lastSent = Number.NEGATIVE_INFINITY;
+  let timer: NodeJS.Timeout | undefined;
+  function schedule(): void {
+    if (timer || sending || closed) return;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        flush();
+      },
+      Math.max(0, lastSent + minInterval - Date.now()),
+    );
+    timer.unref();
+  }
   function flush(): void {
     if (!due || sending || closed) return;
     due = false;
     sending = true;
+    lastSent = Date.now();
     opts
       .send(READY_CHANNEL, self)
       .catch(() => {
@@ -54,7 +78,7 @@ export function createPostgresReadySignal(opts: PostgresReadySignalOptions): Pos
       })
       .finally(() => {
         sending = false;
-        if (due) setImmediate(flush);
+        if (due) schedule();
       });
   }
 
@@ -120,7 +144,7 @@ export function createPostgresReadySignal(opts: PostgresReadySignalOptions): Pos
     notify() {
       if (closed || due) return;
       due = true;
-      if (!sending) setImmediate(flush);
+      schedule();
     },
     subscribe(onReady) {
       subscribers.add(onReady);
@@ -132,6 +156,7 @@ export function createPostgresReadySignal(opts: PostgresReadySignalOptions): Pos
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
+      if (timer) clearTimeout(timer);
       const c = client;
       client = undefined;
       // end() of a connection still being opened may never settle: a close does not wait long.
