@@ -17,6 +17,7 @@ import { RUNNER_OF_ANOTHER_CREDENTIAL_CODE } from "../pipeline/vocabulary.js";
 import { createSseParser } from "../wire/sse.js";
 import type { StepGroups } from "./groups.js";
 import type { JobAssignment, JobOutcome, JobReporter, StepOutcomeStatus } from "./job.js";
+import type { Lanes } from "./lanes.js";
 import { createLocalRunner } from "./local-runner.js";
 import type { HostEnv, Launcher } from "./process.js";
 import type { Sandbox } from "./sandbox.js";
@@ -40,6 +41,8 @@ export interface AgentOptions {
   readonly sandbox?: Sandbox | undefined;
   /** Starts step processes (the runner's forkserver); spawned from this process by default. */
   readonly launcher?: Launcher | undefined;
+  /** Long-lived sandboxes per slot (lanes.ts); none: a sandbox per step. */
+  readonly lanes?: Lanes | undefined;
   /** Every job runs without network. */
   readonly noNetwork?: boolean | undefined;
   /** Clones of local paths and file:// URLs on this machine (`--allow-local-clone`). */
@@ -184,6 +187,7 @@ export function createAgent(opts: AgentOptions): Agent {
     groups: opts.groups,
     sandbox: opts.sandbox,
     launcher: opts.launcher,
+    lanes: opts.lanes,
     noNetwork: opts.noNetwork,
     clock,
   });

@@ -17,16 +17,25 @@ import path from "node:path";
 import type { LaunchedProcess, Launcher, LaunchSpec, LaunchStartError } from "./process.js";
 
 /**
- * The helper. Requests on stdin: "<length>\n" then fields joined by NUL (id, cwd, argc, argv…,
- * env…). Lines on stdout: "p <id> <pid>" forked; "r <id> <pid>" its FIFOs wait in the FIFO dir;
- * "f <id> <what> <errno>" it could not become the command; "x <id> <wait status>" it ended.
+ * The helper. Requests on stdin: "<length>\n" then fields joined by NUL, the first two a kind and
+ * an id. "x": cwd, argc, argv…, env… (start a command). "s": pgid, signal number (signal a group,
+ * inside a lane whose pids the runner cannot see). "k": kill every other process of the lane and
+ * clear what a step may leave in it (lanes.ts). "S" dir, "m" source target, "u" target: make dir
+ * a shared mount, bind source at target, detach target (the runner's own helper, as root).
+ * Lines on stdout: "p <id> <pid>" forked; "r <id> <pid>" its FIFOs wait in the FIFO dir;
+ * "f <id> <what> <errno>" it could not become the command; "x <id> <wait status>" it ended;
+ * "d <id> <errno>" a request of another kind is done (0: it worked).
  * The child holds its FIFOs open read-write until the runner has opened its ends (so no output
  * is lost and no end is seen early), waits for "go" on the gate FIFO (its group is recorded by
- * then), and gives up after a minute without one (the runner died).
+ * then), and gives up after a minute without one (the runner died). Options before the FIFO dir
+ * (the last argument): uid=, gid= (children become this user before their command: the helper of
+ * a lane runs as root with only the capabilities to do so and to kill); mount=, umount2= (the
+ * system call numbers of this machine).
  */
 const FORKSERVER_PL = String.raw`
 use strict; use warnings; use POSIX (); use Fcntl;
-my $dir = $ARGV[0];
+my $dir = pop @ARGV;
+my %o = map { split /=/, $_, 2 } @ARGV;
 $SIG{PIPE} = 'IGNORE';
 # A child that ends between the reaping and the select must wake the select: a self-pipe.
 pipe(my $cr, my $cw) or die "pipe: $!";
@@ -34,11 +43,76 @@ for ($cr, $cw) { fcntl($_, F_SETFL, fcntl($_, F_GETFL, 0) | O_NONBLOCK); }
 $SIG{CHLD} = sub { syswrite $cw, 'c'; };
 my (%ids, $in);
 $in = '';
-for (;;) {
+sub reap {
   while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $id = delete $ids{$p};
     syswrite STDOUT, "x $id $?\n" if defined $id;
   }
+}
+sub done { syswrite STDOUT, "d $_[0] " . ($_[1] ? $! + 0 : 0) . "\n"; }
+sub become {
+  $) = "$o{gid} $o{gid}";
+  POSIX::setgid($o{gid}) or return 0;
+  POSIX::setuid($o{uid}) or return 0;
+  return $< == $o{uid} && $> == $o{uid};
+}
+# Empties a dir without crossing into another file system: the job's workspace is mounted under
+# /tmp when the work root is there.
+sub wipe {
+  my ($d, $dev) = @_;
+  my @st = lstat $d or return;
+  $dev //= $st[0];
+  return if $st[0] != $dev;
+  opendir(my $h, $d) or return;
+  for my $e (readdir $h) {
+    next if $e eq '.' or $e eq '..';
+    my $p = "$d/$e";
+    my @s = lstat $p or next;
+    next if $s[0] != $dev;
+    if (-d _) { chmod 0700, $p; wipe($p, $dev); rmdir $p; } else { unlink $p; }
+  }
+  closedir $h;
+}
+# Every other process of the lane goes (but its init, pid 1), then what they may leave for the
+# next job: files in /tmp, /dev/shm and /dev/mqueue, System V IPC objects.
+sub clear_lane {
+  my ($id) = @_;
+  kill 'KILL', -1;
+  for (my $i = 0; $i < 3000; $i++) {
+    reap();
+    my $left = 0;
+    opendir(my $p, '/proc') or last;
+    for my $e (readdir $p) {
+      next unless $e =~ /^\d+$/ and $e != 1 and $e != $$;
+      open(my $s, '<', "/proc/$e/stat") or next;
+      my $st = <$s>; close $s;
+      next unless defined $st and $st =~ /\) (\S)/;
+      $left++ unless $1 eq 'Z' or $1 eq 'X';
+    }
+    closedir $p;
+    last unless $left;
+    select(undef, undef, undef, 0.001);
+  }
+  my $pid = fork();
+  if (defined $pid and $pid == 0) {
+    POSIX::_exit(1) if defined $o{uid} and not become();
+    wipe($_) for ('/tmp', '/dev/shm', '/dev/mqueue');
+    for my $kind ('shm', 'msg', 'sem') {
+      open(my $h, '<', "/proc/sysvipc/$kind") or next;
+      <$h>;
+      while (my $l = <$h>) {
+        my @f = split ' ', $l;
+        if ($kind eq 'shm') { shmctl($f[1], 0, 0) } elsif ($kind eq 'msg') { msgctl($f[1], 0, 0) } else { semctl($f[1], 0, 0, 0) }
+      }
+      close $h;
+    }
+    POSIX::_exit(0);
+  }
+  my $ok = defined $pid && waitpid($pid, 0) == $pid && $? == 0;
+  syswrite STDOUT, "d $id " . ($ok ? 0 : 1) . "\n";
+}
+for (;;) {
+  reap();
   my $rin = ''; vec($rin, 0, 1) = 1; vec($rin, fileno($cr), 1) = 1;
   next if select(my $rout = $rin, undef, undef, undef) <= 0;
   1 while sysread($cr, my $junk, 512);
@@ -49,15 +123,25 @@ for (;;) {
     my $len = $1;
     my $rec = substr($in, length($len) + 1, $len);
     substr($in, 0, length($len) + 1 + $len) = '';
-    my ($id) = split /\0/, $rec;
+    my ($kind, $id, @a) = split /\0/, $rec, -1;
+    if ($kind eq 's') { done($id, !kill(-$a[1], $a[0])); next; }
+    if ($kind eq 'k') { clear_lane($id); next; }
+    # (syscall wants strings it may write to: copies, not constants.)
+    my ($none, $x, $y) = ('none', $a[0] // '', $a[1] // '');
+    if ($kind eq 'S') {
+      done($id, syscall($o{mount}, $x, $x, $none, 4096, 0) != 0 || syscall($o{mount}, $none, $x, 0, 1 << 20, 0) != 0);
+      next;
+    }
+    if ($kind eq 'm') { done($id, syscall($o{mount}, $x, $y, $none, 4096, 0) != 0); next; }
+    if ($kind eq 'u') { done($id, syscall($o{umount2}, $x, 2) != 0); next; }
     my $pid = fork();
     if (!defined $pid) { syswrite STDOUT, "f $id fork " . ($! + 0) . "\n"; syswrite STDOUT, "x $id 32512\n"; }
-    elsif ($pid == 0) { child($rec); }
+    elsif ($pid == 0) { child($id, @a); }
     else { $ids{$pid} = $id; syswrite STDOUT, "p $id $pid\n"; }
   }
 }
 sub child {
-  my ($id, $cwd, $argc, @rest) = split /\0/, $_[0], -1;
+  my ($id, $cwd, $argc, @rest) = @_;
   my @argv = splice(@rest, 0, $argc);
   open(my $ev, '>&', \*STDOUT) or POSIX::_exit(127);
   my $fail = sub { syswrite $ev, "f $id $_[0] " . ($! + 0) . "\n"; POSIX::_exit(127); };
@@ -84,6 +168,7 @@ sub child {
   open(STDIN, '<', '/dev/null') or $fail->('stdin');
   POSIX::dup2($fd[0], 1); POSIX::dup2($fd[1], 2);
   POSIX::close($_) for @fd;
+  $fail->('setuid') if defined $o{uid} and not become();
   chdir($cwd) or $fail->('chdir');
   %ENV = ();
   for (@rest) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v; }
@@ -110,31 +195,65 @@ export interface Forkserver extends Launcher {
    * reaps their groups.
    */
   close(): void;
+  /**
+   * A request other than a start (see FORKSERVER_PL): answers its errno, 0 when it worked, -1
+   * when the helper is gone.
+   */
+  request(kind: "s" | "k" | "S" | "m" | "u", ...fields: string[]): Promise<number>;
+  /** The helper's pid (the runner's view), while it runs. */
+  readonly pid: number | undefined;
+}
+
+export interface ForkserverOptions {
+  /** A directory of the runner's own (mode 0700) for the FIFOs, which live for microseconds. */
+  readonly dir: string;
+  readonly path: string | undefined;
+  readonly log: (msg: string) => void;
+  /** The FIFO dir as the helper sees it (in a lane's sandbox); `dir` by default. */
+  readonly helperDir?: string | undefined;
+  /** Options of the helper (uid=, gid=, mount=, umount2=). */
+  readonly options?: readonly string[] | undefined;
+  /** Runs the helper inside this command line (a mount namespace of its own, a lane's sandbox). */
+  readonly around?: ((perl: readonly string[]) => { command: string; args: string[] }) | undefined;
+  /**
+   * The helper is a lane's (lanes.ts): its pids are the lane's, not ours, so groups are signalled
+   * through it, never recorded, and a helper that ends is not started again (the lane is gone).
+   */
+  readonly lane?: boolean | undefined;
+  /** Told once when the helper ends, unless close() ended it. */
+  readonly onEnd?: (() => void) | undefined;
 }
 
 /**
  * Starts the helper. Answers undefined when perl is not there (the runner then spawns steps
  * itself); `log` hears why.
  */
-export async function startForkserver(opts: {
-  /** A directory of the runner's own (mode 0700) for the FIFOs, which live for microseconds. */
-  readonly dir: string;
-  readonly path: string | undefined;
-  readonly log: (msg: string) => void;
-}): Promise<Forkserver | undefined> {
+export async function startForkserver(opts: ForkserverOptions): Promise<Forkserver | undefined> {
   const dir = opts.dir;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const launches = new Map<number, Launch>();
+  const requests = new Map<number, (errno: number) => void>();
   let nextId = 1;
   let helper: ChildProcess | undefined;
   let closed = false;
+  let ended = false;
+  const inside = opts.lane === true;
+
+  const send = (fields: readonly string[]): void => {
+    const record = Buffer.from(fields.join("\0"));
+    helper!.stdin!.write(Buffer.concat([Buffer.from(`${record.length}\n`), record]));
+  };
 
   const startHelper = async (): Promise<boolean> => {
     // FIFOs a killed helper's children left.
     for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { force: true });
-    const child = spawn("perl", ["-e", FORKSERVER_PL, dir], {
+    const perl = ["perl", "-e", FORKSERVER_PL, ...(opts.options ?? []), opts.helperDir ?? dir];
+    const cmd = opts.around ? opts.around(perl) : { command: perl[0]!, args: perl.slice(1) };
+    const child = spawn(cmd.command, cmd.args, {
       env: { PATH: opts.path ?? "/usr/bin:/bin" },
       stdio: ["pipe", "pipe", "inherit"],
+      // A lane's sandbox leads a group of its own: the runner records it like a step's.
+      detached: inside,
     });
     const up = await new Promise<boolean>((resolve) => {
       child.once("spawn", () => resolve(true));
@@ -155,12 +274,24 @@ export async function startForkserver(opts: {
     });
     child.once("exit", (code, signal) => {
       if (helper === child) helper = undefined;
-      if (!closed)
-        opts.log(`the forkserver ended (${signal ?? `exit code ${code}`}); the next step starts another`);
-      // Its children are nobody's now: their groups go, and so do their results.
+      if (inside) ended = true;
+      if (!closed) {
+        opts.log(
+          inside
+            ? `a sandbox lane ended (${signal ?? `exit code ${code}`})`
+            : `the forkserver ended (${signal ?? `exit code ${code}`}); the next step starts another`,
+        );
+        opts.onEnd?.();
+      }
+      for (const [id, answer] of requests) {
+        requests.delete(id);
+        answer(-1);
+      }
+      // Its children are nobody's now: their groups go, and so do their results. (In a lane
+      // they went with its pid namespace.)
       for (const [id, l] of launches) {
         launches.delete(id);
-        if (l.pid > 1) {
+        if (l.pid > 1 && !inside) {
           try {
             process.kill(-l.pid, "SIGKILL");
           } catch {
@@ -177,6 +308,12 @@ export async function startForkserver(opts: {
   function line(text: string): void {
     const [kind, idText, a, b] = text.split(" ");
     const id = Number(idText);
+    if (kind === "d") {
+      const answer = requests.get(id);
+      requests.delete(id);
+      answer?.(Number(a));
+      return;
+    }
     const l = launches.get(id);
     if (!l) return;
     switch (kind) {
@@ -248,8 +385,16 @@ export async function startForkserver(opts: {
       return;
     }
     const gateFd = gate;
+    const pid = l.pid;
     const proc: LaunchedProcess = {
-      pid: l.pid,
+      pid,
+      ...(inside
+        ? {
+            signalGroup: (sig: NodeJS.Signals) => {
+              if (pid > 1 && helper) void request("s", String(pid), String(os.constants.signals[sig]));
+            },
+          }
+        : {}),
       stdout: new net.Socket({ fd: out, readable: true, writable: false }),
       stderr: new net.Socket({ fd: err, readable: true, writable: false }),
       onExit(listener) {
@@ -270,16 +415,34 @@ export async function startForkserver(opts: {
     resolve?.(proc);
   }
 
+  function request(kind: "s" | "k" | "S" | "m" | "u", ...fields: string[]): Promise<number> {
+    if (!helper || fields.some((f) => f.includes("\0"))) return Promise.resolve(-1);
+    const id = nextId++;
+    return new Promise((resolve) => {
+      requests.set(id, resolve);
+      send([kind, String(id), ...fields]);
+    });
+  }
+
   if (!(await startHelper())) {
-    opts.log("perl is not available here: steps are spawned by the runner itself (a few ms of CPU each)");
+    opts.log(
+      inside
+        ? "a sandbox lane could not be started"
+        : "perl is not available here: steps are spawned by the runner itself (a few ms of CPU each)",
+    );
     return undefined;
   }
 
   return {
     name: "forkserver",
     gatesItself: true,
+    get pid() {
+      return helper?.pid;
+    },
+    request,
     async launch(spec: LaunchSpec) {
       if (closed) return { error: { kind: "other", message: "the runner is stopping" } };
+      if (ended) return { error: { kind: "other", message: "the step's sandbox lane ended" } };
       if (!helper && !(await startHelper())) {
         return { error: { kind: "other", message: "the runner's forkserver cannot be started" } };
       }
@@ -294,12 +457,9 @@ export async function startForkserver(opts: {
       }
       const id = nextId++;
       const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
-      const record = Buffer.from(
-        [String(id), spec.cwd, String(1 + spec.args.length), spec.command, ...spec.args, ...env].join("\0"),
-      );
       return new Promise((resolve) => {
         launches.set(id, { spec, pid: 0, resolve });
-        helper!.stdin!.write(Buffer.concat([Buffer.from(`${record.length}\n`), record]));
+        send(["x", String(id), spec.cwd, String(1 + spec.args.length), spec.command, ...spec.args, ...env]);
       });
     },
     close() {

@@ -41,6 +41,7 @@ import type {
   StepAssignment,
   StepOutcomeStatus,
 } from "./job.js";
+import type { Lane, Lanes } from "./lanes.js";
 import { createLogCap } from "./log-cap.js";
 import { createMasker } from "./mask.js";
 import { createOutputFile, readOutputFile } from "./output-file.js";
@@ -67,6 +68,8 @@ export interface LocalRunnerOptions {
   readonly noNetwork?: boolean | undefined;
   /** Starts step processes (the runner's forkserver); spawned from this process by default. */
   readonly launcher?: Launcher | undefined;
+  /** Long-lived sandboxes per slot (lanes.ts); none: a sandbox per step. */
+  readonly lanes?: Lanes | undefined;
   /** The docker or podman the container-image task runs through (`--container-runtime`); none: it fails. */
   readonly containerRuntime?: string | undefined;
 }
@@ -112,17 +115,13 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       const user = sandbox.userOf(slot);
       // The slot's user owns the workspace (and the step scripts in it), nothing else.
       if (user) fs.chownSync(workspace, user.uid, user.gid);
+      const network = !(opts.noNetwork || job.labels.includes(NO_NETWORK_LABEL));
+      const lane = sandbox.kind === "none" ? undefined : await opts.lanes?.enter(slot, network, workspace);
       const place: Place = {
         workspace,
         user,
-        sandbox: {
-          sandbox,
-          spec: {
-            workspace,
-            slot,
-            network: !(opts.noNetwork || job.labels.includes(NO_NETWORK_LABEL)),
-          },
-        },
+        lane,
+        sandbox: { sandbox, spec: { workspace, slot, network, lane: lane !== undefined } },
       };
       const deadline = clock.now() + job.timeoutMs;
       /** The cache key that missed at restore (then saved after the last step). */
@@ -176,6 +175,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         }
         return outcome;
       } finally {
+        await lane?.leave();
         slots.delete(slot);
         // A job paused before a review keeps its workspace for the steps after it.
         const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
@@ -237,7 +237,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       onOutput,
       killGraceMs: opts.killGraceMs,
       clock,
-      launcher: opts.launcher,
+      launcher: place.lane?.launcher ?? opts.launcher,
     };
 
     // A shell step (a build or container step too) may leave outputs for later jobs in the file
@@ -256,6 +256,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       result = await runTask();
     } finally {
       for (const pid of recorded) opts.groups?.forget(pid);
+      // What the step left running or in /tmp goes with it, as with a sandbox of its own.
+      await place.lane?.reset();
     }
     const outputs = outputFile ? readOutputs(outputFile) : [];
     return { ...conclude(result), outputs };
@@ -328,10 +330,12 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
           trustConfig = `${workspace}.gitconfig`;
           trusted.add(workspace);
           await writeFile(trustConfig, "[safe]\n\tdirectory = *\n", { mode: 0o644 });
-          sandboxed = { ...sandboxed, spec: { ...sandboxed.spec, readOnly: [trustConfig] } };
+          // A file the lane does not show: this checkout gets a sandbox of its own.
+          sandboxed = { ...sandboxed, spec: { ...sandboxed.spec, readOnly: [trustConfig], lane: false } };
         }
         return gitClone({
           ...common,
+          ...(trustConfig ? { launcher: opts.launcher } : {}),
           sandbox: sandboxed,
           url: src.git_url,
           ref,
@@ -422,6 +426,8 @@ interface Place {
   readonly workspace: string;
   readonly user: { readonly uid: number; readonly gid: number } | undefined;
   readonly sandbox: { readonly sandbox: Sandbox; readonly spec: SandboxSpec };
+  /** The slot's long-lived sandbox the job's workspace is mounted in; undefined: a sandbox per step. */
+  readonly lane: Lane | undefined;
 }
 
 /** A step refused before any process started. */

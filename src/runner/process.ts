@@ -184,6 +184,10 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       const signalGroup = (sig: NodeJS.Signals): void => {
         // kill(-0) and kill(-1) would reach our own group or every process we may signal.
         if (!(pid > 1)) return;
+        if (child.signalGroup) {
+          child.signalGroup(sig);
+          return;
+        }
         try {
           process.kill(-pid, sig);
         } catch {
@@ -281,7 +285,8 @@ export function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
       if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
         timeoutTimer = clock.setTimeout(() => terminate("timeout"), Math.max(0, timeoutMs));
       }
-      opts.onSpawn?.(pid);
+      // A lane's pid is not ours to record: the lane's own group is (lanes.ts).
+      if (!child.signalGroup) opts.onSpawn?.(pid);
       child.openGate();
     });
   }
@@ -319,6 +324,11 @@ export interface LaunchedProcess {
   ): void;
   /** Lets a gated process go on (once its group is recorded). */
   openGate(): void;
+  /**
+   * Signals the process's group where the runner cannot (it runs in a sandbox lane's pid
+   * namespace, where `pid` is the lane's, not ours: it is then never recorded or signalled here).
+   */
+  readonly signalGroup?: ((sig: NodeJS.Signals) => void) | undefined;
 }
 
 /** Starts step processes: the runner itself (spawnLauncher) or its forkserver (forkserver.ts). */

@@ -14,10 +14,12 @@ import { type Agent, createAgent, readTrimmed } from "./agent.js";
 import { embeddedRunnerFiles, readHolder } from "./embedded.js";
 import { startForkserver } from "./forkserver.js";
 import { createStepGroups } from "./groups.js";
+import { type Lanes, mountOptions, startLanes } from "./lanes.js";
 import { type HostEnv, type Launcher, spawnLauncher } from "./process.js";
 import {
   createBubblewrapSandbox,
   findBubblewrap,
+  findTool,
   NO_NETWORK_LABEL,
   NO_SANDBOX,
   type Sandbox,
@@ -141,9 +143,19 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
 
     // Steps start from a small helper process (forkserver.ts), or where perl is missing from this
     // one. run() waits for it before the agent takes a job.
+    // Where lanes can be (root, bubblewrap, perl, util-linux's unshare and nsenter), the
+    // forkserver runs in a mount namespace of its own, so that the lanes' mounts go with it.
+    const unshare = sandbox.lane ? findTool("unshare") : undefined;
+    const nsenter = sandbox.lane ? findTool("nsenter") : undefined;
+    const laneMounts = unshare && nsenter ? mountOptions() : [];
     const forkserver = startForkserver({
       dir: path.join(stateDir, "fifo"),
       path: opts.hostEnv.PATH,
+      options: laneMounts,
+      around:
+        unshare && laneMounts.length > 0
+          ? (perl) => ({ command: unshare, args: ["--mount", "--propagation", "slave", "--", ...perl] })
+          : undefined,
       log: opts.log,
     });
     let chosen: Launcher = spawnLauncher;
@@ -156,6 +168,12 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
       },
       launch: (spec) => chosen.launch(spec),
     };
+    // Long-lived sandboxes per slot, set up once the forkserver is there (lanes.ts).
+    let lanesNow: Lanes | undefined;
+    const lanes: Lanes = {
+      enter: async (slot, network, workspace) => lanesNow?.enter(slot, network, workspace),
+      close: () => lanesNow?.close(),
+    };
     const agent = createAgent({
       server: target.kind === "remote" ? target.server : () => readTrimmed(embedded!.serverUrl),
       token: target.kind === "remote" ? target.token : () => readTrimmed(embedded!.token),
@@ -167,6 +185,7 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
       groups,
       sandbox,
       launcher,
+      lanes,
       noNetwork: opts.noNetwork,
       allowLocalClone: opts.allowLocalClone,
       containerRuntime: opts.containerRuntime,
@@ -201,10 +220,26 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
           if (f) {
             chosen = f;
             opts.log("steps start from the forkserver (perl)");
+            lanesNow =
+              nsenter && laneMounts.length > 0
+                ? await startLanes({
+                    sandbox,
+                    host: f,
+                    dir: path.join(stateDir, "lanes"),
+                    workRoot,
+                    path: opts.hostEnv.PATH,
+                    groups,
+                    nsenter,
+                    log: opts.log,
+                  })
+                : undefined;
+            if (lanesNow)
+              opts.log("sandboxes are made once per slot (lanes) and each job's workspace mounted in");
           }
           await agent.run();
         } finally {
           watch?.cancel();
+          lanes.close();
           (await forkserver)?.close();
           lock.release();
         }

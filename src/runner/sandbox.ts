@@ -23,7 +23,26 @@ export interface SandboxSpec {
   readonly readOnly?: readonly string[] | undefined;
   /** The command sets the process limit itself (a bash step's start-up file): no prlimit. */
   readonly limitsItself?: boolean | undefined;
+  /**
+   * The command starts in the job's lane (lanes.ts): a sandbox already, whose helper makes it
+   * the slot's user. Only the process limit is left to set.
+   */
+  readonly lane?: boolean | undefined;
 }
+
+/** A lane: one slot's long-lived sandbox, into which each job's workspace is mounted. */
+export interface LaneSpec {
+  readonly slot: number;
+  readonly network: boolean;
+  /** Shown at the runner's work root inside (its jobs' workspaces get mounted under it). */
+  readonly mounts: string;
+  readonly workRoot: string;
+  /** The helper's FIFO dir, shown at LANE_FIFO_DIR. */
+  readonly fifoDir: string;
+}
+
+/** Where a lane's helper finds its FIFO dir (on the sandbox's own /dev: no path of the host's). */
+export const LANE_FIFO_DIR = "/dev/pipewright-fifo";
 
 export interface Sandbox {
   readonly kind: "bubblewrap" | "none";
@@ -35,6 +54,13 @@ export interface Sandbox {
   readonly canCutNetwork: boolean;
   /** Processes a job's user may have at once (RLIMIT_NPROC); undefined: no limit set. */
   readonly nproc: number | undefined;
+  /**
+   * The command line of a lane's sandbox around `helper` (run as root with the capabilities to
+   * become the slot's user and to kill); undefined where lanes cannot be (not root).
+   */
+  readonly lane?:
+    | ((spec: LaneSpec, helper: readonly string[]) => { command: string; args: string[] })
+    | undefined;
 }
 
 export interface SandboxOptions {
@@ -72,7 +98,7 @@ export function findBubblewrap(pathEnv: string | undefined): string | undefined 
   return undefined;
 }
 
-function findTool(name: string): string | undefined {
+export function findTool(name: string): string | undefined {
   for (const dir of ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
     if (fs.existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
   }
@@ -84,55 +110,87 @@ export function createBubblewrapSandbox(bwrap: string, opts: SandboxOptions): Sa
   const setpriv = findTool("setpriv");
   const prlimit = findTool("prlimit");
   const switchUsers = root && setpriv !== undefined;
+  const userOf = (slot: number) =>
+    switchUsers ? { uid: SLOT_UID_BASE + slot, gid: SLOT_UID_BASE + slot } : undefined;
+  /** The machine read-only, a private /dev, /proc, /tmp and IPC, the hidden dirs empty. */
+  const base = (): string[] => {
+    const out = [
+      "--die-with-parent",
+      "--ro-bind",
+      "/",
+      "/",
+      "--dev",
+      "/dev",
+      "--unshare-pid",
+      "--unshare-ipc",
+      "--proc",
+      "/proc",
+      "--perms",
+      "1777",
+      "--tmpfs",
+      "/tmp",
+    ];
+    for (const dir of opts.hidden) out.push("--tmpfs", dir);
+    return out;
+  };
+  /**
+   * Binds `source` at `target`; a target's parents inside a hidden dir are made traversable
+   * (bwrap would copy their 0700).
+   */
+  const bind = (out: string[], source: string, target: string): void => {
+    const inside = opts.hidden.find((d) => target.startsWith(`${d}/`));
+    if (inside) {
+      const parts = target
+        .slice(inside.length + 1)
+        .split("/")
+        .slice(0, -1);
+      let at = inside;
+      for (const part of parts) {
+        at = `${at}/${part}`;
+        out.push("--perms", "0755", "--dir", at);
+      }
+    }
+    out.push("--bind", source, target);
+  };
+  const limited = (command: string, args: readonly string[], spec: SandboxSpec): string[] =>
+    prlimit && !spec.limitsItself
+      ? [prlimit, `--nproc=${opts.nproc}:${opts.nproc}`, "--", command, ...args]
+      : [command, ...args];
   return {
     kind: "bubblewrap",
     canCutNetwork: true,
     nproc: prlimit ? opts.nproc : undefined,
-    userOf: (slot) => (switchUsers ? { uid: SLOT_UID_BASE + slot, gid: SLOT_UID_BASE + slot } : undefined),
+    userOf,
     wrap(command, args, spec) {
-      const out = [
-        "--die-with-parent",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--proc",
-        "/proc",
-        "--perms",
-        "1777",
-        "--tmpfs",
-        "/tmp",
-      ];
-      for (const dir of opts.hidden) out.push("--tmpfs", dir);
-      // The workspace's parents inside a hidden dir are made traversable (bwrap would copy
-      // their 0700), then the workspace is bound at its own path.
-      const inside = opts.hidden.find((d) => spec.workspace.startsWith(`${d}/`));
-      if (inside) {
-        const parts = spec.workspace
-          .slice(inside.length + 1)
-          .split("/")
-          .slice(0, -1);
-        let at = inside;
-        for (const part of parts) {
-          at = `${at}/${part}`;
-          out.push("--perms", "0755", "--dir", at);
-        }
+      if (spec.lane) {
+        const [first, ...rest] = limited(command, args, spec);
+        return { command: first!, args: rest };
       }
-      out.push("--bind", spec.workspace, spec.workspace);
+      const out = base();
+      bind(out, spec.workspace, spec.workspace);
       for (const p of spec.readOnly ?? []) out.push("--ro-bind", p, p);
       out.push("--chdir", spec.workspace);
       if (!spec.network) out.push("--unshare-net");
       out.push("--");
-      const user = this.userOf(spec.slot);
+      const user = userOf(spec.slot);
       if (user && setpriv) {
         out.push(setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--");
       }
-      if (prlimit && !spec.limitsItself) out.push(prlimit, `--nproc=${opts.nproc}:${opts.nproc}`, "--");
-      out.push(command, ...args);
+      out.push(...limited(command, args, spec));
       return { command: bwrap, args: out };
     },
+    lane: switchUsers
+      ? (spec, helper) => {
+          const out = base();
+          // /dev/mqueue, so that the helper can clear the message queues a job left.
+          out.push("--mqueue", "/dev/mqueue");
+          bind(out, spec.mounts, spec.workRoot);
+          out.push("--bind", spec.fifoDir, LANE_FIFO_DIR);
+          if (!spec.network) out.push("--unshare-net");
+          for (const cap of ["CAP_SETUID", "CAP_SETGID", "CAP_KILL"]) out.push("--cap-add", cap);
+          out.push("--chdir", "/", "--", ...helper);
+          return { command: bwrap, args: out };
+        }
+      : undefined,
   };
 }

@@ -1,0 +1,217 @@
+// Sandbox lanes: one long-lived bubblewrap sandbox per slot (and network setting) instead of one
+// per step. Making a sandbox costs more than the step it holds (a `bwrap --ro-bind / /` alone is
+// over twice a bare `bash -c true`), so a lane is made once and each job's workspace is mounted
+// into it: the runner, as root, bind-mounts the workspace under the lane's mount dir, a shared
+// mount of which the lane's view of the work root is a slave, so the mount appears inside at the
+// workspace's own path. Steps start from a helper inside the lane (the forkserver, as root with
+// only the capabilities to become the slot's user and to kill), which is out of the steps' reach:
+// another user, and no file of it is theirs.
+//
+// Between steps and jobs the helper clears the lane: every other process in it is killed (its pid
+// namespace holds only the helper and the job's processes), then /tmp, /dev/shm, /dev/mqueue and
+// System V IPC are emptied, so a job finds what a fresh sandbox has. A lane dies with its runner
+// (--die-with-parent and its pid namespace); its group is recorded like a step's, for the next
+// runner to reap. Where lanes cannot be (the runner is not root, perl or the mount system calls
+// are missing) every step gets a sandbox of its own, as before.
+
+import fs from "node:fs";
+import path from "node:path";
+import type { Forkserver } from "./forkserver.js";
+import { startForkserver } from "./forkserver.js";
+import type { StepGroups } from "./groups.js";
+import type { Launcher } from "./process.js";
+import { LANE_FIFO_DIR, type Sandbox } from "./sandbox.js";
+
+/** The mount(2) and umount2(2) system call numbers, by process.arch. */
+const SYSCALLS: Readonly<Record<string, { mount: number; umount2: number }>> = {
+  x64: { mount: 165, umount2: 166 },
+  arm64: { mount: 40, umount2: 39 },
+};
+
+/** The host forkserver's options for the mounts lanes need (none where lanes cannot be). */
+export function mountOptions(): string[] {
+  const calls = SYSCALLS[process.arch];
+  return calls && process.getuid?.() === 0 ? [`mount=${calls.mount}`, `umount2=${calls.umount2}`] : [];
+}
+
+/** A job's place in a lane, from its first step to its end. */
+export interface Lane {
+  /** Starts the job's steps in the lane. */
+  readonly launcher: Launcher;
+  /** Clears the lane after a step (its processes, /tmp, IPC); false: it could not, the lane is gone. */
+  reset(): Promise<boolean>;
+  /** Clears the lane and unmounts the workspace: the lane is free for the slot's next job. */
+  leave(): Promise<void>;
+}
+
+export interface Lanes {
+  /** The job's lane, its workspace mounted in it; undefined: this job's steps get a sandbox each. */
+  enter(slot: number, network: boolean, workspace: string): Promise<Lane | undefined>;
+  /** Ends every lane (the runner stops). */
+  close(): void;
+}
+
+export interface LanesOptions {
+  readonly sandbox: Sandbox;
+  /** The runner's own forkserver (root): it makes the mounts. */
+  readonly host: Forkserver;
+  /** A directory of the runner's own, hidden from steps. */
+  readonly dir: string;
+  readonly workRoot: string;
+  readonly path: string | undefined;
+  readonly groups: StepGroups;
+  /** util-linux's nsenter: a lane starts in the forkserver's mount namespace. */
+  readonly nsenter: string;
+  readonly log: (msg: string) => void;
+}
+
+interface Running {
+  readonly forkserver: Forkserver;
+  busy: boolean;
+  ended: boolean;
+}
+
+/** Sets lanes up; undefined (said in the log) where they cannot be. */
+export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined> {
+  const laneLine = opts.sandbox.lane;
+  if (!laneLine || !SYSCALLS[process.arch]) return undefined;
+  const dir = opts.dir;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lanes = new Map<string, Running>();
+  let closed = false;
+  /** The forkserver whose mount namespace holds the shared dir (it runs in one of its own). */
+  let hostPid: number | undefined;
+
+  /** Makes the dir a shared mount in the forkserver's namespace (again, after it was restarted). */
+  const prepare = async (): Promise<boolean> => {
+    const pid = opts.host.pid;
+    if (pid === undefined) return false;
+    if (pid === hostPid) return true;
+    // Lanes made in the namespace of a forkserver that is gone would never see a mount again.
+    for (const lane of lanes.values()) lane.forkserver.close();
+    lanes.clear();
+    const errno = await opts.host.request("S", dir);
+    if (errno !== 0) {
+      opts.log(
+        `sandbox lanes are not available (making ${dir} a shared mount failed, errno ${errno}): a sandbox per step`,
+      );
+      return false;
+    }
+    hostPid = pid;
+    return true;
+  };
+  if (!(await prepare())) return undefined;
+
+  const start = async (slot: number, network: boolean): Promise<Running | undefined> => {
+    const name = `${slot}${network ? "" : "-offline"}`;
+    const laneDir = path.join(dir, name);
+    const mounts = path.join(laneDir, "w");
+    const fifoDir = path.join(laneDir, "fifo");
+    // (Never removed whole: a mount left in `w` would take a workspace along.)
+    fs.rmSync(fifoDir, { recursive: true, force: true });
+    fs.mkdirSync(mounts, { recursive: true, mode: 0o755 });
+    const user = opts.sandbox.userOf(slot);
+    if (!user) return undefined;
+    let running: Running | undefined;
+    const forkserver = await startForkserver({
+      dir: fifoDir,
+      helperDir: LANE_FIFO_DIR,
+      path: opts.path,
+      log: opts.log,
+      options: [`uid=${user.uid}`, `gid=${user.gid}`],
+      lane: true,
+      // Made in the runner's forkserver's mount namespace, where the workspaces get mounted.
+      around: (helper) => {
+        const line = laneLine({ slot, network, mounts, workRoot: opts.workRoot, fifoDir }, helper);
+        return {
+          command: opts.nsenter,
+          args: [`--mount=/proc/${hostPid}/ns/mnt`, "--", line.command, ...line.args],
+        };
+      },
+      onEnd: () => {
+        if (running) running.ended = true;
+        lanes.delete(name);
+        const pid = forkserver?.pid;
+        if (pid) opts.groups.forget(pid);
+      },
+    });
+    if (!forkserver) return undefined;
+    // Recorded like a step's group: a runner killed with -9 takes its lanes along
+    // (--die-with-parent), and the next one makes sure.
+    if (forkserver.pid) opts.groups.record(forkserver.pid, `lane ${name}`);
+    running = { forkserver, busy: false, ended: false };
+    lanes.set(name, running);
+    return running;
+  };
+
+  return {
+    async enter(slot, network, workspace) {
+      if (closed || !(await prepare())) return undefined;
+      const name = `${slot}${network ? "" : "-offline"}`;
+      let lane = lanes.get(name);
+      if (lane?.busy) return undefined;
+      if (!lane || lane.ended) lane = await start(slot, network);
+      if (!lane) return undefined;
+      const rel = path.relative(opts.workRoot, workspace);
+      if (rel.startsWith("..") || path.isAbsolute(rel)) return undefined;
+      const target = path.join(dir, name, "w", rel);
+      try {
+        fs.mkdirSync(target, { recursive: true, mode: 0o755 });
+      } catch (err) {
+        opts.log(
+          `could not make a mount point in sandbox lane ${name} (${(err as Error).message}): a sandbox per step`,
+        );
+        return undefined;
+      }
+      const errno = await opts.host.request("m", workspace, target);
+      if (errno !== 0) {
+        opts.log(
+          `could not mount ${workspace} into sandbox lane ${name} (errno ${errno}): a sandbox per step`,
+        );
+        removeUpTo(target, path.join(dir, name, "w"));
+        return undefined;
+      }
+      const running = lane;
+      running.busy = true;
+      const reset = async (): Promise<boolean> => {
+        if (running.ended) return false;
+        if ((await running.forkserver.request("k")) === 0) return true;
+        // A lane that cannot be cleared is not used again.
+        running.ended = true;
+        running.forkserver.close();
+        lanes.delete(name);
+        return false;
+      };
+      return {
+        launcher: running.forkserver,
+        reset,
+        async leave() {
+          await reset();
+          await opts.host.request("u", target);
+          removeUpTo(target, path.join(dir, name, "w"));
+          running.busy = false;
+        },
+      };
+    },
+    close() {
+      closed = true;
+      for (const lane of lanes.values()) {
+        const pid = lane.forkserver.pid;
+        lane.forkserver.close();
+        if (pid) opts.groups.forget(pid);
+      }
+      lanes.clear();
+    },
+  };
+}
+
+/** Removes the empty directories from `p` up to (not including) `top`. */
+function removeUpTo(p: string, top: string): void {
+  for (let at = p; at.startsWith(`${top}/`); at = path.dirname(at)) {
+    try {
+      fs.rmdirSync(at);
+    } catch {
+      return;
+    }
+  }
+}
