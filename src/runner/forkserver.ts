@@ -29,8 +29,9 @@ import type { LaunchedProcess, Launcher, LaunchSpec, LaunchStartError } from "./
  * is lost and no end is seen early), waits for "go" on the gate FIFO (its group is recorded by
  * then), and gives up after a minute without one (the runner died). Options before the FIFO dir
  * (the last argument): uid=, gid= (children become this user before their command: the helper of
- * a lane runs as root with only the capabilities to do so and to kill); mount=, umount2= (the
- * system call numbers of this machine).
+ * a lane runs as root with only the capabilities to do so and to kill); lane=1 (a step's group is
+ * killed as soon as its leader is reaped); mount=, umount2= (the system call numbers of this
+ * machine).
  */
 const FORKSERVER_PL = String.raw`
 use strict; use warnings; use POSIX (); use Fcntl;
@@ -46,7 +47,10 @@ $in = '';
 sub reap {
   while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $id = delete $ids{$p};
-    syswrite STDOUT, "x $id $?\n" if defined $id;
+    next unless defined $id;
+    # In a lane the rest of the step's group goes with its leader, here (the runner cannot).
+    kill 'KILL', -$p if $o{lane};
+    syswrite STDOUT, "x $id $?\n";
   }
 }
 sub done { syswrite STDOUT, "d $_[0] " . ($_[1] ? $! + 0 : 0) . "\n"; }
@@ -390,8 +394,10 @@ export async function startForkserver(opts: ForkserverOptions): Promise<Forkserv
       pid,
       ...(inside
         ? {
+            // Once the leader is reaped the helper has killed its group: nothing to send then.
             signalGroup: (sig: NodeJS.Signals) => {
-              if (pid > 1 && helper) void request("s", String(pid), String(os.constants.signals[sig]));
+              if (pid > 1 && helper && !l.ended)
+                void request("s", String(pid), String(os.constants.signals[sig]));
             },
           }
         : {}),

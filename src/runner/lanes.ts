@@ -118,7 +118,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       helperDir: LANE_FIFO_DIR,
       path: opts.path,
       log: opts.log,
-      options: [`uid=${user.uid}`, `gid=${user.gid}`],
+      options: [`uid=${user.uid}`, `gid=${user.gid}`, "lane=1"],
       lane: true,
       // Made in the runner's forkserver's mount namespace, where the workspaces get mounted.
       around: (helper) => {
@@ -173,8 +173,20 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       }
       const running = lane;
       running.busy = true;
+      /** Nothing ran in the lane since it was last cleared. */
+      let clear = true;
+      const launcher: Launcher = {
+        name: running.forkserver.name,
+        gatesItself: running.forkserver.gatesItself,
+        launch: (spec) => {
+          clear = false;
+          return running.forkserver.launch(spec);
+        },
+      };
       const reset = async (): Promise<boolean> => {
         if (running.ended) return false;
+        if (clear) return true;
+        clear = true;
         if ((await running.forkserver.request("k")) === 0) return true;
         // A lane that cannot be cleared is not used again.
         running.ended = true;
@@ -183,7 +195,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
         return false;
       };
       return {
-        launcher: running.forkserver,
+        launcher,
         reset,
         async leave() {
           await reset();
