@@ -316,6 +316,98 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
       expect(Number(await value("uid"))).toBeGreaterThanOrEqual(61000);
     }
   });
+  // Root makes one sandbox per slot (a lane) and mounts each job's workspace into it (lanes.ts).
+  it.skipIf(!root)(
+    "reuses a slot's sandbox, cleared between steps and jobs; its helper is out of the steps' reach",
+    async () => {
+      const dir = tempDir("pipewright-lane-");
+      const server = await started({
+        dataDir: dir,
+        env: { PIPEWRIGHT_RUNNER_SANDBOX: "true", PIPEWRIGHT_RUNNER_SLOTS: "1" },
+      });
+      const { projectId, api } = await setupProject(server.url);
+      // Job A, step 1 leaves what a sandbox of its own would take along: files in /tmp and
+      // /dev/shm, a System V segment, a process that left its group; and a file in its workspace.
+      // Step 2 (the same job) finds only the workspace file.
+      const leave = [
+        "echo a > /tmp/left; echo a > /dev/shm/left; ipcmk -M 4096 > /dev/null",
+        "setsid sleep 1000 > /dev/null 2>&1 < /dev/null &",
+        "echo kept > in-workspace",
+        'echo "ns1=$(readlink /proc/self/ns/pid)"',
+      ].join("\n");
+      const look = [
+        "set +e",
+        "echo \"tmp=$(ls -A /tmp | tr '\\n' ' ')\"",
+        "echo \"shm=$(ls -A /dev/shm | tr '\\n' ' ')\"",
+        "echo \"ipc=$(ipcs -m | grep -c '^0x')\"",
+        "echo \"sleepers=$(ps -eo args= | grep -c '^sleep 1000')\"",
+        'echo "ws=$(cat in-workspace 2>&1)"',
+        'echo "ns=$(readlink /proc/self/ns/pid)"',
+      ].join("\n");
+      const a = await createPipelineVia(api, projectId, {
+        definition: definition([
+          { identifier: "s", jobs: [{ identifier: "a", steps: [{ script: leave }, { script: look }] }] },
+        ]),
+      });
+      const aRun = await startRun(api, projectId, a);
+      const aDetail = await waitForRun(api, projectId, a, aRun);
+      const aJob = aDetail.stages[0].jobs[0];
+      expect(
+        aDetail.status,
+        await stepLog(api, projectId, a, aRun, aJob.id, aJob.steps[0].id).catch(() => ""),
+      ).toBe("COMPLETED");
+      const valuesOf = (text: string, key: string): string =>
+        (text.split("\n").find((l) => l.startsWith(`${key}=`)) ?? "").slice(key.length + 1).trim();
+      const first = await stepLog(api, projectId, a, aRun, aJob.id, aJob.steps[0].id);
+      const second = await stepLog(api, projectId, a, aRun, aJob.id, aJob.steps[1].id);
+      const tmpNow = dir.startsWith("/tmp/") ? path.basename(dir) : "";
+      expect(valuesOf(second, "tmp")).toBe(tmpNow);
+      expect(valuesOf(second, "shm")).toBe("");
+      expect(valuesOf(second, "ipc")).toBe("0");
+      expect(valuesOf(second, "sleepers")).toBe("0");
+      expect(valuesOf(second, "ws")).toBe("kept");
+      // The same sandbox served both steps (the same pid namespace).
+      expect(valuesOf(second, "ns")).toBe(valuesOf(first, "ns1"));
+      expect(valuesOf(first, "ns1")).not.toBe("");
+
+      // Job B, in the same slot's lane: none of A's things, not A's workspace file; and its
+      // helper (pid 2 of the lane, root) cannot be signalled or read.
+      const b = await createPipelineVia(api, projectId, {
+        definition: shellPipeline(
+          [
+            look,
+            "echo \"helper=$(tr '\\0' ' ' < /proc/2/cmdline | cut -c1-7)\"",
+            'kill -9 2 2>/dev/null; echo "kill_helper=$?"',
+            'cat /proc/2/environ > /dev/null 2>&1; echo "read_helper=$?"',
+          ].join("\n"),
+        ),
+      });
+      const bRun = await startRun(api, projectId, b);
+      expect((await waitForRun(api, projectId, b, bRun)).status).toBe("COMPLETED");
+      const bJob = (await runDetail(api, projectId, b, bRun)).stages[0].jobs[0];
+      const bLog = await stepLog(api, projectId, b, bRun, bJob.id, bJob.steps[0].id);
+      expect(valuesOf(bLog, "tmp")).toBe(tmpNow);
+      expect(valuesOf(bLog, "shm")).toBe("");
+      expect(valuesOf(bLog, "ipc")).toBe("0");
+      expect(valuesOf(bLog, "sleepers")).toBe("0");
+      expect(valuesOf(bLog, "ws")).toContain("No such file");
+      expect(valuesOf(bLog, "ns")).toBe(valuesOf(first, "ns1"));
+      expect(valuesOf(bLog, "helper")).toBe("perl -e");
+      expect(valuesOf(bLog, "kill_helper")).not.toBe("0");
+      expect(valuesOf(bLog, "read_helper")).not.toBe("0");
+
+      // The lane goes on after that: a third job runs in it.
+      const c = await createPipelineVia(api, projectId, {
+        definition: shellPipeline('echo "ns=$(readlink /proc/self/ns/pid)"'),
+      });
+      const cRun = await startRun(api, projectId, c);
+      expect((await waitForRun(api, projectId, c, cRun)).status).toBe("COMPLETED");
+      expect((await logValues(api, projectId, c, cRun, "ns"))[0]?.trim()).toBe(valuesOf(first, "ns1"));
+      // Nothing of A's is left on the machine either (its daemon was in the lane's pid namespace).
+      expect(execFileSync("ps", ["-eo", "args="], { encoding: "utf8" })).not.toMatch(/^sleep 1000$/m);
+    },
+  );
+
   it("clones a local repository of another user when the admin allows local clones", async () => {
     const repo = sharedDir("pipewright-sandbox-repo-");
     const git = (...args: string[]) =>

@@ -112,7 +112,7 @@ export function createBubblewrapSandbox(bwrap: string, opts: SandboxOptions): Sa
   const switchUsers = root && setpriv !== undefined;
   const userOf = (slot: number) =>
     switchUsers ? { uid: SLOT_UID_BASE + slot, gid: SLOT_UID_BASE + slot } : undefined;
-  /** The machine read-only, a private /dev, /proc, /tmp and IPC, the hidden dirs empty. */
+  /** The machine read-only, a private /dev, /dev/shm, /proc, /tmp and IPC, the hidden dirs empty. */
   const base = (): string[] => {
     const out = [
       "--die-with-parent",
@@ -129,6 +129,11 @@ export function createBubblewrapSandbox(bwrap: string, opts: SandboxOptions): Sa
       "1777",
       "--tmpfs",
       "/tmp",
+      // POSIX shared memory (Python's multiprocessing, browsers) needs a writable /dev/shm.
+      "--perms",
+      "1777",
+      "--tmpfs",
+      "/dev/shm",
     ];
     for (const dir of opts.hidden) out.push("--tmpfs", dir);
     return out;
