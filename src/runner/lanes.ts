@@ -69,6 +69,10 @@ interface Running {
   readonly forkserver: Forkserver;
   busy: boolean;
   ended: boolean;
+  /** Made in the namespace of a forkserver that is gone: closed when its job leaves. */
+  stale: boolean;
+  /** The last job's mount point being removed (off the job's path: an rmdir there can wait). */
+  cleanup: Promise<void>;
 }
 
 /** Sets lanes up; undefined (said in the log) where they cannot be. */
@@ -79,26 +83,44 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lanes = new Map<string, Running>();
   let closed = false;
+  /** Ends a lane the runner no longer uses (its record goes with it). */
+  const retire = (name: string, lane: Running): void => {
+    const pid = lane.forkserver.pid;
+    lane.ended = true;
+    lane.forkserver.close();
+    if (pid) opts.groups.forget(pid);
+    if (lanes.get(name) === lane) lanes.delete(name);
+  };
   /** The forkserver whose mount namespace holds the shared dir (it runs in one of its own). */
   let hostPid: number | undefined;
 
+  let preparing: Promise<boolean> | undefined;
   /** Makes the dir a shared mount in the forkserver's namespace (again, after it was restarted). */
-  const prepare = async (): Promise<boolean> => {
+  const prepare = (): Promise<boolean> => {
     const pid = opts.host.pid;
-    if (pid === undefined) return false;
-    if (pid === hostPid) return true;
-    // Lanes made in the namespace of a forkserver that is gone would never see a mount again.
-    for (const lane of lanes.values()) lane.forkserver.close();
-    lanes.clear();
-    const errno = await opts.host.request("S", dir);
-    if (errno !== 0) {
-      opts.log(
-        `sandbox lanes are not available (making ${dir} a shared mount failed, errno ${errno}): a sandbox per step`,
-      );
-      return false;
-    }
-    hostPid = pid;
-    return true;
+    if (pid === undefined) return Promise.resolve(false);
+    if (pid === hostPid) return Promise.resolve(true);
+    preparing ??= (async () => {
+      // Lanes made in the namespace of a forkserver that is gone would never see a mount again:
+      // idle ones go now, busy ones when their job leaves.
+      for (const [name, lane] of lanes) {
+        lane.stale = true;
+        if (!lane.busy) retire(name, lane);
+        lanes.delete(name);
+      }
+      const errno = await opts.host.request("S", dir);
+      if (errno !== 0) {
+        opts.log(
+          `sandbox lanes are not available (making ${dir} a shared mount failed, errno ${errno}): a sandbox per step`,
+        );
+        return false;
+      }
+      hostPid = pid;
+      return true;
+    })().finally(() => {
+      preparing = undefined;
+    });
+    return preparing;
   };
   if (!(await prepare())) return undefined;
 
@@ -130,7 +152,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       },
       onEnd: () => {
         if (running) running.ended = true;
-        lanes.delete(name);
+        if (running && lanes.get(name) === running) lanes.delete(name);
         const pid = forkserver?.pid;
         if (pid) opts.groups.forget(pid);
       },
@@ -139,7 +161,14 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
     // Recorded like a step's group: a runner killed with -9 takes its lanes along
     // (--die-with-parent), and the next one makes sure.
     if (forkserver.pid) opts.groups.record(forkserver.pid, `lane ${name}`);
-    running = { forkserver, busy: false, ended: false };
+    // A lane that cannot answer (bwrap refused its command line) serves no job.
+    if ((await forkserver.request("k")) !== 0) {
+      opts.log(`sandbox lane ${name} did not start: a sandbox per step`);
+      forkserver.close();
+      if (forkserver.pid) opts.groups.forget(forkserver.pid);
+      return undefined;
+    }
+    running = { forkserver, busy: false, ended: false, stale: false, cleanup: Promise.resolve() };
     lanes.set(name, running);
     return running;
   };
@@ -152,6 +181,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       if (lane?.busy) return undefined;
       if (!lane || lane.ended) lane = await start(slot, network);
       if (!lane) return undefined;
+      await lane.cleanup;
       const rel = path.relative(opts.workRoot, workspace);
       if (rel.startsWith("..") || path.isAbsolute(rel)) return undefined;
       const target = path.join(dir, name, "w", rel);
@@ -168,7 +198,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
         opts.log(
           `could not mount ${workspace} into sandbox lane ${name} (errno ${errno}): a sandbox per step`,
         );
-        removeUpTo(target, path.join(dir, name, "w"));
+        await removeUpTo(target, path.join(dir, name, "w"));
         return undefined;
       }
       const running = lane;
@@ -189,9 +219,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
         clear = true;
         if ((await running.forkserver.request("k")) === 0) return true;
         // A lane that cannot be cleared is not used again.
-        running.ended = true;
-        running.forkserver.close();
-        lanes.delete(name);
+        retire(name, running);
         return false;
       };
       return {
@@ -200,28 +228,25 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
         async leave() {
           await reset();
           await opts.host.request("u", target);
-          removeUpTo(target, path.join(dir, name, "w"));
+          running.cleanup = removeUpTo(target, path.join(dir, name, "w"));
           running.busy = false;
+          if (running.stale) retire(name, running);
         },
       };
     },
     close() {
       closed = true;
-      for (const lane of lanes.values()) {
-        const pid = lane.forkserver.pid;
-        lane.forkserver.close();
-        if (pid) opts.groups.forget(pid);
-      }
-      lanes.clear();
+      for (const [name, lane] of lanes) retire(name, lane);
     },
   };
 }
 
 /** Removes the empty directories from `p` up to (not including) `top`. */
-function removeUpTo(p: string, top: string): void {
+async function removeUpTo(p: string, top: string): Promise<void> {
   for (let at = p; at.startsWith(`${top}/`); at = path.dirname(at)) {
     try {
-      fs.rmdirSync(at);
+      // (Asynchronous: right after an unmount the kernel may hold an rmdir there a while.)
+      await fs.promises.rmdir(at);
     } catch {
       return;
     }
