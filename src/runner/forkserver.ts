@@ -20,8 +20,8 @@ import type { LaunchedProcess, Launcher, LaunchSpec, LaunchStartError } from "./
  * The helper. Requests on stdin: "<length>\n" then fields joined by NUL, the first two a kind and
  * an id. "x": cwd, argc, argv…, env… (start a command). "s": pgid, signal number (signal a group,
  * inside a lane whose pids the runner cannot see). "k": kill every other process of the lane and
- * clear what a step may leave in it (lanes.ts). "S" dir, "m" source target, "u" target: make dir
- * a shared mount, bind source at target, detach target (the runner's own helper, as root).
+ * clear what a step may leave in it (lanes.ts). "S" dir, "m" source target, "u" target: mount a
+ * shared tmpfs at dir, bind source at target, detach target (the runner's own helper, as root).
  * Lines on stdout: "p <id> <pid>" forked; "r <id> <pid>" its FIFOs wait in the FIFO dir;
  * "f <id> <what> <errno>" it could not become the command; "x <id> <wait status>" it ended;
  * "d <id> <errno>" a request of another kind is done (0: it worked).
@@ -139,7 +139,8 @@ for (;;) {
     # (syscall wants strings it may write to: copies, not constants.)
     my ($none, $x, $y) = ('none', $a[0] // '', $a[1] // '');
     if ($kind eq 'S') {
-      done($id, syscall($o{mount}, $x, $x, $none, 4096, 0) != 0 || syscall($o{mount}, $none, $x, 0, 1 << 20, 0) != 0);
+      my ($fs, $data) = ('tmpfs', 'mode=0700');
+      done($id, syscall($o{mount}, $none, $x, $fs, 0, $data) != 0 || syscall($o{mount}, $none, $x, 0, 1 << 20, 0) != 0);
       next;
     }
     if ($kind eq 'm') { done($id, syscall($o{mount}, $x, $y, $none, 4096, 0) != 0); next; }

@@ -81,6 +81,9 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
   if (!laneLine || !SYSCALLS[process.arch]) return undefined;
   const dir = opts.dir;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // The lanes' FIFO dirs, beside the tmpfs (which only the forkserver's namespace sees).
+  const fifoRoot = `${dir}-fifo`;
+  fs.mkdirSync(fifoRoot, { recursive: true, mode: 0o700 });
   const lanes = new Map<string, Running>();
   let closed = false;
   /** Ends a lane the runner no longer uses (its record goes with it). */
@@ -95,7 +98,10 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
   let hostPid: number | undefined;
 
   let preparing: Promise<boolean> | undefined;
-  /** Makes the dir a shared mount in the forkserver's namespace (again, after it was restarted). */
+  /**
+   * Mounts a shared tmpfs at the dir in the forkserver's namespace (again, after it was
+   * restarted): the lanes' mount points are made and removed there, off the disk's journal.
+   */
   const prepare = (): Promise<boolean> => {
     const pid = opts.host.pid;
     if (pid === undefined) return Promise.resolve(false);
@@ -111,7 +117,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       const errno = await opts.host.request("S", dir);
       if (errno !== 0) {
         opts.log(
-          `sandbox lanes are not available (making ${dir} a shared mount failed, errno ${errno}): a sandbox per step`,
+          `sandbox lanes are not available (mounting a shared tmpfs at ${dir} failed, errno ${errno}): a sandbox per step`,
         );
         return false;
       }
@@ -123,15 +129,21 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
     return preparing;
   };
   if (!(await prepare())) return undefined;
+  /** A path of the dir as the forkserver's namespace has it (the runner's own shows the disk). */
+  const seen = (p: string): string => `/proc/${hostPid}/root${p}`;
 
   const start = async (slot: number, network: boolean): Promise<Running | undefined> => {
     const name = `${slot}${network ? "" : "-offline"}`;
     const laneDir = path.join(dir, name);
     const mounts = path.join(laneDir, "w");
-    const fifoDir = path.join(laneDir, "fifo");
-    // (Never removed whole: a mount left in `w` would take a workspace along.)
+    const fifoDir = path.join(fifoRoot, name);
     fs.rmSync(fifoDir, { recursive: true, force: true });
-    fs.mkdirSync(mounts, { recursive: true, mode: 0o755 });
+    try {
+      fs.mkdirSync(seen(mounts), { recursive: true, mode: 0o755 });
+    } catch (err) {
+      opts.log(`could not make sandbox lane ${name} (${(err as Error).message}): a sandbox per step`);
+      return undefined;
+    }
     const user = opts.sandbox.userOf(slot);
     if (!user) return undefined;
     let running: Running | undefined;
@@ -185,8 +197,10 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       const rel = path.relative(opts.workRoot, workspace);
       if (rel.startsWith("..") || path.isAbsolute(rel)) return undefined;
       const target = path.join(dir, name, "w", rel);
+      const targetSeen = seen(target);
+      const topSeen = seen(path.join(dir, name, "w"));
       try {
-        fs.mkdirSync(target, { recursive: true, mode: 0o755 });
+        fs.mkdirSync(targetSeen, { recursive: true, mode: 0o755 });
       } catch (err) {
         opts.log(
           `could not make a mount point in sandbox lane ${name} (${(err as Error).message}): a sandbox per step`,
@@ -198,7 +212,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
         opts.log(
           `could not mount ${workspace} into sandbox lane ${name} (errno ${errno}): a sandbox per step`,
         );
-        await removeUpTo(target, path.join(dir, name, "w"));
+        await removeUpTo(targetSeen, topSeen);
         return undefined;
       }
       const running = lane;
@@ -228,7 +242,7 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
         async leave() {
           await reset();
           await opts.host.request("u", target);
-          running.cleanup = removeUpTo(target, path.join(dir, name, "w"));
+          running.cleanup = removeUpTo(targetSeen, topSeen);
           running.busy = false;
           if (running.stale) retire(name, running);
         },
@@ -245,7 +259,6 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
 async function removeUpTo(p: string, top: string): Promise<void> {
   for (let at = p; at.startsWith(`${top}/`); at = path.dirname(at)) {
     try {
-      // (Asynchronous: right after an unmount the kernel may hold an rmdir there a while.)
       await fs.promises.rmdir(at);
     } catch {
       return;
