@@ -116,7 +116,11 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       // The slot's user owns the workspace (and the step scripts in it), nothing else.
       if (user) fs.chownSync(workspace, user.uid, user.gid);
       const network = !(opts.noNetwork || job.labels.includes(NO_NETWORK_LABEL));
-      const lane = sandbox.kind === "none" ? undefined : await opts.lanes?.enter(slot, network, workspace);
+      // (A lane that cannot be had is no reason to fail the job: its steps get a sandbox each.)
+      const lane =
+        sandbox.kind === "none"
+          ? undefined
+          : await opts.lanes?.enter(slot, network, workspace).catch(() => undefined);
       const place: Place = {
         workspace,
         user,
