@@ -4,6 +4,8 @@
 // and IPC namespaces, no network when the job asks for none, at most `nproc` processes of its
 // user, and, when the runner is root, an unprivileged user of its own per slot. Without
 // bubblewrap steps run as the runner's user on its file system (the runner says so at start).
+// A root runner makes such a sandbox once per slot and reuses it for every step (lanes.ts);
+// otherwise each step gets one of its own.
 
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
