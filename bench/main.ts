@@ -2,6 +2,7 @@
 // own server process, prints a table per benchmark and a summary of the targets. A missed target
 // is reported, never an exit code; a benchmark that crashes is.
 
+import fs from "node:fs";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { artifacts } from "./artifacts.js";
@@ -29,11 +30,25 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: "artifacts", run: artifacts },
 ];
 
-const loadLine = (): string =>
-  `load average ${os
+/** The share of the last 10 s in which some task waited for IO (Linux pressure stall info). */
+function ioPressure(): string | undefined {
+  try {
+    const some = fs.readFileSync("/proc/pressure/io", "utf8").match(/^some avg10=([\d.]+)/m);
+    return some ? `${some[1]}%` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const loadLine = (): string => {
+  const io = ioPressure();
+  return `load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
-    .join(" ")} on ${os.cpus().length} CPUs`;
+    .join(
+      " ",
+    )} on ${os.cpus().length} CPUs${io ? `, IO pressure ${io}` : ""}`;
+};
 
 async function main(argv: readonly string[]): Promise<void> {
   const unknown = argv.filter((a) => !BENCHMARKS.some((b) => b.name === a));
