@@ -45,9 +45,7 @@ const loadLine = (): string => {
   return `load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
-    .join(
-      " ",
-    )} on ${os.cpus().length} CPUs${io ? `, IO pressure ${io}` : ""}`;
+    .join(" ")} on ${os.cpus().length} CPUs${io ? `, IO pressure ${io}` : ""}`;
 };
 
 async function main(argv: readonly string[]): Promise<void> {
