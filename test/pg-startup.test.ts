@@ -86,6 +86,8 @@ describe.skipIf(!POSTGRES_BIN)(
         60_000,
         "the server to serve once the database is back",
       );
+      // The line is written once it serves: its pipe may bring it after the first 200.
+      await waitFor(async () => server.output().includes("listening on"), 10_000, "the listening line");
       expect(server.output()).toContain("listening on");
       expect(server.output()).toContain("the database is reachable: starting");
       const { projectId: pid, api } = await setupProject(server.url);
