@@ -333,6 +333,8 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
         "echo a > /tmp/left; echo a > /dev/shm/left; ipcmk -M 4096 > /dev/null",
         "setsid sleep 1000 > /dev/null 2>&1 < /dev/null &",
         "echo kept > in-workspace",
+        // The runner's dir for step files (the lane's own, on its tmpfs) is the job's too.
+        'echo a > "$(dirname "$PIPEWRIGHT_OUTPUT")/left"',
         'echo "ns1=$(readlink /proc/self/ns/pid)"',
       ].join("\n");
       const look = [
@@ -343,6 +345,7 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
         "echo \"sleepers=$(ps -eo args= | grep -c '^sleep 1000')\"",
         'echo "ws=$(cat in-workspace 2>&1)"',
         'echo "ns=$(readlink /proc/self/ns/pid)"',
+        "echo \"stepfiles=$(ls -A \"$(dirname \"$PIPEWRIGHT_OUTPUT\")\" | grep -v -e '^step-' -e '^start-' -e '^output-' | tr '\\n' ' ')\"",
       ].join("\n");
       const a = await createPipelineVia(api, projectId, {
         definition: definition([
@@ -371,6 +374,7 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
       };
       expectCleared(second);
       expect(valuesOf(second, "ws")).toBe("kept");
+      expect(valuesOf(second, "stepfiles")).toBe("left");
       // The same sandbox served both steps (the same pid namespace).
       expect(valuesOf(second, "ns")).toBe(valuesOf(first, "ns1"));
       expect(valuesOf(first, "ns1")).not.toBe("");
@@ -393,6 +397,7 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
       const bLog = await stepLog(api, projectId, b, bRun, bJob.id, bJob.steps[0].id);
       expectCleared(bLog);
       expect(valuesOf(bLog, "ws")).toContain("No such file");
+      expect(valuesOf(bLog, "stepfiles")).toBe("");
       expect(valuesOf(bLog, "ns")).toBe(valuesOf(first, "ns1"));
       expect(valuesOf(bLog, "helper")).toBe("perl -e");
       expect(valuesOf(bLog, "kill_helper")).not.toBe("0");

@@ -21,6 +21,7 @@ import { startForkserver } from "./forkserver.js";
 import type { StepGroups } from "./groups.js";
 import type { Launcher } from "./process.js";
 import { LANE_FIFO_DIR, type Sandbox } from "./sandbox.js";
+import { RUNNER_DIR, type StepFilesDir } from "./shell.js";
 
 /** The mount(2) and umount2(2) system call numbers, by process.arch. */
 const SYSCALLS: Readonly<Record<string, { mount: number; umount2: number }>> = {
@@ -38,6 +39,11 @@ export function mountOptions(): string[] {
 export interface Lane {
   /** Starts the job's steps in the lane. */
   readonly launcher: Launcher;
+  /**
+   * The lane's own directory for step scripts and outputs files: on the lanes' tmpfs, the
+   * runner's (root, not writable by steps), seen in the lane at `<work root>/.pipewright`.
+   */
+  readonly files: StepFilesDir;
   /** Clears the lane after a step (its processes, /tmp, IPC); false: it could not, the lane is gone. */
   reset(): Promise<boolean>;
   /** Clears the lane and unmounts the workspace: the lane is free for the slot's next job. */
@@ -73,6 +79,7 @@ interface Running {
   stale: boolean;
   /** The last job's mount point being removed (off the job's path: an rmdir there can wait). */
   cleanup: Promise<void>;
+  readonly files: StepFilesDir;
 }
 
 /** Sets lanes up; undefined (said in the log) where they cannot be. */
@@ -81,9 +88,8 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
   if (!laneLine || !SYSCALLS[process.arch]) return undefined;
   const dir = opts.dir;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // The lanes' FIFO dirs, beside the tmpfs (which only the forkserver's namespace sees).
-  const fifoRoot = `${dir}-fifo`;
-  fs.mkdirSync(fifoRoot, { recursive: true, mode: 0o700 });
+  // Lanes of an earlier version kept their FIFO dirs beside the tmpfs, on disk.
+  fs.rmSync(`${dir}-fifo`, { recursive: true, force: true });
   const lanes = new Map<string, Running>();
   let closed = false;
   /** Ends a lane the runner no longer uses (its record goes with it). */
@@ -136,19 +142,25 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
     const name = `${slot}${network ? "" : "-offline"}`;
     const laneDir = path.join(dir, name);
     const mounts = path.join(laneDir, "w");
-    const fifoDir = path.join(fifoRoot, name);
-    fs.rmSync(fifoDir, { recursive: true, force: true });
+    // The lane's FIFO dir is on the tmpfs too (three FIFOs per step): the lane binds it as the
+    // namespace has it, the runner opens the FIFOs through /proc.
+    const fifoDir = path.join(laneDir, "fifo");
+    fs.rmSync(seen(fifoDir), { recursive: true, force: true });
+    const user = opts.sandbox.userOf(slot);
+    if (!user) return undefined;
+    const files = seen(path.join(mounts, RUNNER_DIR));
     try {
       fs.mkdirSync(seen(mounts), { recursive: true, mode: 0o755 });
+      // The slot user's, as a workspace's runner directory is; emptied when a job leaves.
+      fs.mkdirSync(files, { recursive: true, mode: 0o700 });
+      fs.chownSync(files, user.uid, user.gid);
     } catch (err) {
       opts.log(`could not make sandbox lane ${name} (${(err as Error).message}): a sandbox per step`);
       return undefined;
     }
-    const user = opts.sandbox.userOf(slot);
-    if (!user) return undefined;
     let running: Running | undefined;
     const forkserver = await startForkserver({
-      dir: fifoDir,
+      dir: seen(fifoDir),
       helperDir: LANE_FIFO_DIR,
       path: opts.path,
       log: opts.log,
@@ -180,7 +192,14 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       if (forkserver.pid) opts.groups.forget(forkserver.pid);
       return undefined;
     }
-    running = { forkserver, busy: false, ended: false, stale: false, cleanup: Promise.resolve() };
+    running = {
+      forkserver,
+      busy: false,
+      ended: false,
+      stale: false,
+      cleanup: Promise.resolve(),
+      files: { path: files, seen: path.join(opts.workRoot, RUNNER_DIR), own: true },
+    };
     lanes.set(name, running);
     return running;
   };
@@ -238,9 +257,12 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       };
       return {
         launcher,
+        files: running.files,
         reset,
         async leave() {
           await reset();
+          // What a step left there is not the slot's next job's to see.
+          emptyDir(running.files.path);
           await opts.host.request("u", target);
           running.cleanup = removeUpTo(targetSeen, topSeen);
           running.busy = false;
@@ -253,6 +275,17 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
       for (const [name, lane] of lanes) retire(name, lane);
     },
   };
+}
+
+/** Removes what is in `dir` (usually nothing: a step's files go when it ends). */
+function emptyDir(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
 }
 
 /** Removes the empty directories from `p` up to (not including) `top`. */

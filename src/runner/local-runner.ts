@@ -44,10 +44,10 @@ import type {
 import type { Lane, Lanes } from "./lanes.js";
 import { createLogCap } from "./log-cap.js";
 import { createMasker } from "./mask.js";
-import { createOutputFile, readOutputFile } from "./output-file.js";
+import { createOutputFile, type OutputFile, readOutputFile } from "./output-file.js";
 import type { HostEnv, Launcher, OutputStream, ProcessResult } from "./process.js";
 import { NO_NETWORK_LABEL, NO_SANDBOX, type Sandbox, type SandboxSpec } from "./sandbox.js";
-import { RUNNER_DIR, runShellScript } from "./shell.js";
+import { RUNNER_DIR, runShellScript, type StepFilesDir, workspaceFiles } from "./shell.js";
 import { pausedMarker } from "./work-dir.js";
 
 export interface LocalRunnerOptions {
@@ -125,6 +125,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         workspace,
         user,
         lane,
+        files: lane?.files ?? workspaceFiles(workspace),
         sandbox: { sandbox, spec: { workspace, slot, network, lane: lane !== undefined } },
       };
       const deadline = clock.now() + job.timeoutMs;
@@ -242,18 +243,19 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
       killGraceMs: opts.killGraceMs,
       clock,
       launcher: place.lane?.launcher ?? opts.launcher,
+      files: place.files,
     };
 
     // A shell step (a build or container step too) may leave outputs for later jobs in the file
     // $PIPEWRIGHT_OUTPUT names.
-    let outputFile: string | undefined;
+    let outputFile: OutputFile | undefined;
     if (SCRIPT_TASKS.has(step.task)) {
       try {
-        outputFile = createOutputFile(workspace, place.user);
+        outputFile = createOutputFile(place.files, place.user);
       } catch {
         // no outputs for this step (the runner directory could not be made: the script fails too)
       }
-      if (outputFile) env[OUTPUT_FILE_VARIABLE] = outputFile;
+      if (outputFile) env[OUTPUT_FILE_VARIABLE] = outputFile.seen;
     }
     let result: ProcessResult;
     try {
@@ -267,8 +269,8 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     return { ...conclude(result), outputs };
 
     /** The step's outputs, masked; what was refused is said in its log (its result stays). */
-    function readOutputs(file: string): StepOutput[] {
-      const read = readOutputFile(workspace, file, place.user);
+    function readOutputs(file: OutputFile): StepOutput[] {
+      const read = readOutputFile(place.files, file, place.user);
       const problems: string[] = [];
       let outputs: StepOutput[] = [];
       if ("error" in read) problems.push(read.error);
@@ -432,6 +434,8 @@ interface Place {
   readonly sandbox: { readonly sandbox: Sandbox; readonly spec: SandboxSpec };
   /** The slot's long-lived sandbox the job's workspace is mounted in; undefined: a sandbox per step. */
   readonly lane: Lane | undefined;
+  /** Where a step's script and outputs file go (the lane's own dir, or the workspace's). */
+  readonly files: StepFilesDir;
 }
 
 /** A step refused before any process started. */

@@ -1,36 +1,44 @@
-// A step's outputs file (`$PIPEWRIGHT_OUTPUT`): made empty by the runner in the workspace's runner
-// directory before the step, owned by the step's user, and read back after it. The step may have
+// A step's outputs file (`$PIPEWRIGHT_OUTPUT`): made empty by the runner in the step's files
+// directory (the workspace's runner directory, or its lane's: shell.ts) before the step, owned by
+// the step's user, and read back after it. The step may have
 // replaced it with anything by then; reading takes only a regular file the step's user owns, not
 // through a symlink, and at most one byte past the limit, so a step cannot make the runner (root
 // in a sandbox) read a file the step itself may not.
 //
 // The calls are synchronous: each is a metadata operation or a read of at most 1 MiB in a local
-// workspace (microseconds), and through the thread pool the eight of them cost the runner more
+// directory (microseconds), and through the thread pool the eight of them cost the runner more
 // CPU per step than the rest of a short step's bookkeeping.
 
 import { randomUUID } from "node:crypto";
 import fs, { constants } from "node:fs";
 import path from "node:path";
 import { LIMITS } from "../pipeline/limits.js";
-import { RUNNER_DIR } from "./shell.js";
+import type { StepFilesDir } from "./shell.js";
 
 type Owner = { readonly uid: number; readonly gid: number } | undefined;
 
-/** Makes the empty outputs file of a step; answers its path. */
-export function createOutputFile(workspace: string, owner: Owner): string {
-  const dir = path.join(workspace, RUNNER_DIR);
-  try {
-    fs.mkdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+/** A step's outputs file: where the runner reads it, and the path the step is given. */
+export interface OutputFile {
+  readonly path: string;
+  readonly seen: string;
+}
+
+/** Makes the empty outputs file of a step in its files directory. */
+export function createOutputFile(files: StepFilesDir, owner: Owner): OutputFile {
+  const dir = files.path;
+  if (!files.own) {
+    try {
+      fs.mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    if (owner) fs.chownSync(dir, owner.uid, owner.gid);
   }
-  const file = path.join(dir, `output-${randomUUID()}`);
+  const name = `output-${randomUUID()}`;
+  const file = path.join(dir, name);
   fs.closeSync(fs.openSync(file, "wx", 0o600));
-  if (owner) {
-    fs.chownSync(dir, owner.uid, owner.gid);
-    fs.chownSync(file, owner.uid, owner.gid);
-  }
-  return file;
+  if (owner) fs.chownSync(file, owner.uid, owner.gid);
+  return { path: file, seen: path.join(files.seen, name) };
 }
 
 type OutputRead = { readonly text: string; readonly bytes: number } | { readonly error: string };
@@ -39,17 +47,19 @@ type OutputRead = { readonly text: string; readonly bytes: number } | { readonly
  * What the step wrote to its outputs file, then the file removed; an error (a sentence for the
  * step's log) when it is no longer a plain file of the step's user, or is past the limit.
  */
-export function readOutputFile(workspace: string, file: string, owner: Owner): OutputRead {
+export function readOutputFile(files: StepFilesDir, out: OutputFile, owner: Owner): OutputRead {
+  const file = out.path;
   try {
-    // The runner directory (the step's to change) may have been swapped for a link elsewhere.
-    let dir = "";
-    try {
-      dir = fs.realpathSync.native(path.dirname(file));
-    } catch {
-      // gone: not the runner directory
-    }
-    if (dir !== path.join(fs.realpathSync.native(workspace), RUNNER_DIR)) {
-      return { error: "the outputs file's directory was replaced" };
+    if (!files.own) {
+      // The runner directory (the step's to change) may have been swapped for a link elsewhere.
+      let dir = "";
+      try {
+        dir = fs.realpathSync.native(path.dirname(file));
+      } catch {
+        // gone: not the runner directory
+      }
+      const expected = path.join(fs.realpathSync.native(path.dirname(files.path)), path.basename(files.path));
+      if (dir !== expected) return { error: "the outputs file's directory was replaced" };
     }
     let fd: number;
     try {

@@ -9,10 +9,37 @@ import { buildStepEnv, runProcess } from "./process.js";
 /** Runner-private directory inside a workspace (listed in .gitignore). */
 export const RUNNER_DIR = ".pipewright";
 
+/**
+ * Where the runner puts a step's own files: its script, its start-up file and its outputs file.
+ * By default the workspace's RUNNER_DIR, on the workspace's disk. A sandbox lane has one of its
+ * own on the lanes' tmpfs (lanes.ts): a short step then creates and removes no file on disk,
+ * where each costs the journal more than the step's spawn does.
+ */
+export interface StepFilesDir {
+  /** The directory as the runner reaches it. */
+  readonly path: string;
+  /** The same directory as the step sees it (in its sandbox). */
+  readonly seen: string;
+  /**
+   * Made and kept by the runner, in a directory of root's: the step cannot swap it for a link,
+   * so it is neither made nor checked per step (the files in it may still be the step's to
+   * change). False: the workspace's, which the step can replace.
+   */
+  readonly own: boolean;
+}
+
+/** The workspace's runner directory: made by the runner, the step's to change. */
+export const workspaceFiles = (workspace: string): StepFilesDir => {
+  const dir = resolve(workspace, RUNNER_DIR);
+  return { path: dir, seen: dir, own: false };
+};
+
 export interface ShellScriptOptions extends StepProcessOptions {
   script: string;
   /** PATH/HOME/LANG of the runner host, used where `env` (the step's own) does not set them. */
   hostEnv?: HostEnv | undefined;
+  /** Where the script and the start-up file go; the workspace's runner directory by default. */
+  files?: StepFilesDir | undefined;
 }
 
 /**
@@ -27,20 +54,22 @@ export interface ShellScriptOptions extends StepProcessOptions {
  */
 export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessResult> {
   const startedAt = performance.now();
-  const dir = resolve(opts.cwd, RUNNER_DIR);
-  const file = resolve(dir, `step-${randomUUID()}.sh`);
+  const files = opts.files ?? workspaceFiles(opts.cwd);
+  const dir = files.path;
+  const name = `step-${randomUUID()}.sh`;
+  const file = resolve(dir, name);
   try {
-    // Not recursive: a missing workspace is an error to report, not something to create.
-    try {
-      fs.mkdirSync(dir);
-    } catch (err) {
-      if (!isExistsError(err)) throw err;
+    if (!files.own) {
+      // Not recursive: a missing workspace is an error to report, not something to create.
+      try {
+        fs.mkdirSync(dir);
+      } catch (err) {
+        if (!isExistsError(err)) throw err;
+      }
+      if (opts.owner) fs.chownSync(dir, opts.owner.uid, opts.owner.gid);
     }
     fs.writeFileSync(file, opts.script, { mode: 0o600, flag: "wx" });
-    if (opts.owner) {
-      fs.chownSync(dir, opts.owner.uid, opts.owner.gid);
-      fs.chownSync(file, opts.owner.uid, opts.owner.gid);
-    }
+    if (opts.owner) fs.chownSync(file, opts.owner.uid, opts.owner.gid);
   } catch (err) {
     return notStarted(startedAt, `cannot write the step script into ${dir}`, err);
   }
@@ -51,8 +80,8 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
   const selfGated = opts.launcher?.gatesItself === true;
   const gated = opts.onSpawn !== undefined && !selfGated;
   const nproc = opts.sandbox?.sandbox.nproc;
-  const startup =
-    gated || (selfGated && nproc !== undefined) ? resolve(dir, `start-${randomUUID()}.sh`) : undefined;
+  const startupName = gated || (selfGated && nproc !== undefined) ? `start-${randomUUID()}.sh` : undefined;
+  const startup = startupName === undefined ? undefined : resolve(dir, startupName);
   try {
     if (startup) {
       const lines = [
@@ -65,7 +94,7 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
       fs.writeFileSync(startup, `${lines.join("\n")}\n`, { mode: 0o600, flag: "wx" });
       if (opts.owner) fs.chownSync(startup, opts.owner.uid, opts.owner.gid);
     }
-    const { script: _script, hostEnv, owner: _owner, ...common } = opts;
+    const { script: _script, hostEnv, owner: _owner, files: _files, ...common } = opts;
     return await runProcess({
       ...common,
       ...(startup && common.sandbox
@@ -73,8 +102,11 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
         : {}),
       gatedByCommand: gated,
       command: "bash",
-      args: ["-e", file],
-      env: { ...buildStepEnv(opts.env, hostEnv), ...(startup ? { BASH_ENV: startup } : {}) },
+      args: ["-e", resolve(files.seen, name)],
+      env: {
+        ...buildStepEnv(opts.env, hostEnv),
+        ...(startupName ? { BASH_ENV: resolve(files.seen, startupName) } : {}),
+      },
     });
   } catch (err) {
     return notStarted(startedAt, `cannot write the step's start-up file into ${dir}`, err);
