@@ -335,6 +335,9 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
         "echo kept > in-workspace",
         // The runner's dir for step files (the lane's own, on its tmpfs) is the job's too.
         'echo a > "$(dirname "$PIPEWRIGHT_OUTPUT")/left"',
+        // On the workspace directory itself: an extended attribute and a mode of its own.
+        'perl -e \'my ($p, $n, $v) = (".", "user.note", "a"); syscall(188, $p, $n, $v, 1, 0) == 0 or die "setxattr: $!"\'',
+        "chmod 0750 .",
         'echo "ns1=$(readlink /proc/self/ns/pid)"',
       ].join("\n");
       const look = [
@@ -345,11 +348,22 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
         "echo \"sleepers=$(ps -eo args= | grep -c '^sleep 1000')\"",
         'echo "ws=$(cat in-workspace 2>&1)"',
         'echo "ns=$(readlink /proc/self/ns/pid)"',
+        'echo "xattrs=$(perl -e \'my ($p, $b) = (".", "\\0" x 4096); print syscall(195, $p, $b, 4096)\')"',
+        'echo "wsdir=$(stat -c "%i %a %U" .)"',
         "echo \"stepfiles=$(ls -A \"$(dirname \"$PIPEWRIGHT_OUTPUT\")\" | grep -v -e '^step-' -e '^start-' -e '^output-' | tr '\\n' ' ')\"",
       ].join("\n");
       const a = await createPipelineVia(api, projectId, {
         definition: definition([
-          { identifier: "s", jobs: [{ identifier: "a", steps: [{ script: leave }, { script: look }] }] },
+          {
+            identifier: "s",
+            // (A third step empties the workspace: an empty one is kept for the next job.)
+            jobs: [
+              {
+                identifier: "a",
+                steps: [{ script: leave }, { script: look }, { script: "rm in-workspace" }],
+              },
+            ],
+          },
         ]),
       });
       const aRun = await startRun(api, projectId, a);
@@ -375,6 +389,9 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
       expectCleared(second);
       expect(valuesOf(second, "ws")).toBe("kept");
       expect(valuesOf(second, "stepfiles")).toBe("left");
+      expect(Number(valuesOf(second, "xattrs"))).toBeGreaterThan(0);
+      const [inode, mode] = valuesOf(second, "wsdir").split(" ");
+      expect(mode).toBe("750");
       // The same sandbox served both steps (the same pid namespace).
       expect(valuesOf(second, "ns")).toBe(valuesOf(first, "ns1"));
       expect(valuesOf(first, "ns1")).not.toBe("");
@@ -398,6 +415,9 @@ describe.skipIf(!sandboxed)("the sandbox, from inside a step", () => {
       expectCleared(bLog);
       expect(valuesOf(bLog, "ws")).toContain("No such file");
       expect(valuesOf(bLog, "stepfiles")).toBe("");
+      // B got A's workspace directory (kept, not made anew: spare-dirs.ts), with nothing of A on it.
+      expect(valuesOf(bLog, "wsdir")).toBe(`${inode} 755 ${valuesOf(second, "wsdir").split(" ")[2]}`);
+      expect(valuesOf(bLog, "xattrs")).toBe("0");
       expect(valuesOf(bLog, "ns")).toBe(valuesOf(first, "ns1"));
       expect(valuesOf(bLog, "helper")).toBe("perl -e");
       expect(valuesOf(bLog, "kill_helper")).not.toBe("0");

@@ -22,6 +22,8 @@ import type { LaunchedProcess, Launcher, LaunchSpec, LaunchStartError } from "./
  * inside a lane whose pids the runner cannot see). "k": kill every other process of the lane and
  * clear what a step may leave in it (lanes.ts). "S" dir, "m" source target, "u" target: mount a
  * shared tmpfs at dir, bind source at target, detach target (the runner's own helper, as root).
+ * "c" dir: strip a directory of its extended attributes, make it root's and 0755 (a workspace to
+ * keep for another job).
  * Lines on stdout: "p <id> <pid>" forked; "r <id> <pid>" its FIFOs wait in the FIFO dir;
  * "f <id> <what> <errno>" it could not become the command; "x <id> <wait status>" it ended;
  * "d <id> <errno>" a request of another kind is done (0: it worked).
@@ -30,8 +32,8 @@ import type { LaunchedProcess, Launcher, LaunchSpec, LaunchStartError } from "./
  * then), and gives up after a minute without one (the runner died). Options before the FIFO dir
  * (the last argument): uid=, gid= (children become this user before their command: the helper of
  * a lane runs as root with only the capabilities to do so and to kill); lane=1 (a step's group is
- * killed as soon as its leader is reaped); mount=, umount2= (the system call numbers of this
- * machine).
+ * killed as soon as its leader is reaped); mount=, umount2=, llistxattr=, lremovexattr= (the
+ * system call numbers of this machine).
  */
 const FORKSERVER_PL = String.raw`
 use strict; use warnings; use POSIX (); use Fcntl;
@@ -77,14 +79,31 @@ sub wipe {
   }
   closedir $h;
 }
+# A job's emptied workspace, kept for a later job (lanes.ts): nothing of the step's stays on it,
+# no extended attribute (a default ACL, a user.* note), no owner, no mode. Not through a link.
+sub scrub {
+  my ($d) = @_;
+  my @st = lstat $d or return 0;
+  return 0 unless -d _;
+  my $names = "\0" x 65536;
+  my $n = syscall($o{llistxattr}, $d, $names, 65536);
+  return 0 if $n < 0;
+  for my $name (split /\0/, substr($names, 0, $n)) {
+    next if $name eq '';
+    my $copy = "$name";
+    return 0 if syscall($o{lremovexattr}, $d, $copy) != 0;
+  }
+  return chown(0, 0, $d) && chmod(0755, $d) ? 1 : 0;
+}
 # Every other process of the lane goes (but its init, pid 1), then what they may leave for the
 # next job: files in /tmp, /dev/shm and /dev/mqueue, System V IPC objects.
 sub clear_lane {
   my ($id) = @_;
   kill 'KILL', -1;
+  my $left = 0;
   for (my $i = 0; $i < 3000; $i++) {
     reap();
-    my $left = 0;
+    $left = 0;
     opendir(my $p, '/proc') or last;
     for my $e (readdir $p) {
       next unless $e =~ /^\d+$/ and $e != 1 and $e != $$;
@@ -116,7 +135,9 @@ sub clear_lane {
   }
   $> = 0;
   $) = "0 0";
-  $ok &&= $> == 0;
+  # A process that outlived three seconds of SIGKILL (stuck in the kernel) may still act: the
+  # lane is not cleared, and is not used again.
+  $ok &&= $> == 0 && !$left;
   syswrite STDOUT, "d $id " . ($ok ? 0 : 1) . "\n";
   # A helper that could not become root again cannot start steps as their user: it ends.
   exit 1 if $> != 0;
@@ -145,6 +166,7 @@ for (;;) {
     }
     if ($kind eq 'm') { done($id, syscall($o{mount}, $x, $y, $none, 4096, 0) != 0); next; }
     if ($kind eq 'u') { done($id, syscall($o{umount2}, $x, 2) != 0); next; }
+    if ($kind eq 'c') { done($id, !scrub($x)); next; }
     my $pid = fork();
     if (!defined $pid) { syswrite STDOUT, "f $id fork " . ($! + 0) . "\n"; syswrite STDOUT, "x $id 32512\n"; }
     elsif ($pid == 0) { child($id, @a); }
@@ -210,7 +232,7 @@ export interface Forkserver extends Launcher {
    * A request other than a start (see FORKSERVER_PL): answers its errno, 0 when it worked, -1
    * when the helper is gone.
    */
-  request(kind: "s" | "k" | "S" | "m" | "u", ...fields: string[]): Promise<number>;
+  request(kind: "s" | "k" | "S" | "m" | "u" | "c", ...fields: string[]): Promise<number>;
   /** The helper's pid (the runner's view), while it runs. */
   readonly pid: number | undefined;
 }
@@ -428,7 +450,7 @@ export async function startForkserver(opts: ForkserverOptions): Promise<Forkserv
     resolve?.(proc);
   }
 
-  function request(kind: "s" | "k" | "S" | "m" | "u", ...fields: string[]): Promise<number> {
+  function request(kind: "s" | "k" | "S" | "m" | "u" | "c", ...fields: string[]): Promise<number> {
     if (!helper || fields.some((f) => f.includes("\0"))) return Promise.resolve(-1);
     const id = nextId++;
     return new Promise((resolve) => {

@@ -23,16 +23,18 @@ import type { Launcher } from "./process.js";
 import { LANE_FIFO_DIR, type Sandbox } from "./sandbox.js";
 import { RUNNER_DIR, type StepFilesDir } from "./shell.js";
 
-/** The mount(2) and umount2(2) system call numbers, by process.arch. */
-const SYSCALLS: Readonly<Record<string, { mount: number; umount2: number }>> = {
-  x64: { mount: 165, umount2: 166 },
-  arm64: { mount: 40, umount2: 39 },
+/** The system call numbers the host forkserver needs for lanes, by process.arch. */
+const SYSCALLS: Readonly<
+  Record<string, { mount: number; umount2: number; llistxattr: number; lremovexattr: number }>
+> = {
+  x64: { mount: 165, umount2: 166, llistxattr: 195, lremovexattr: 198 },
+  arm64: { mount: 40, umount2: 39, llistxattr: 12, lremovexattr: 15 },
 };
 
 /** The host forkserver's options for the mounts lanes need (none where lanes cannot be). */
 export function mountOptions(): string[] {
   const calls = SYSCALLS[process.arch];
-  return calls && process.getuid?.() === 0 ? [`mount=${calls.mount}`, `umount2=${calls.umount2}`] : [];
+  return calls && process.getuid?.() === 0 ? Object.entries(calls).map(([k, v]) => `${k}=${v}`) : [];
 }
 
 /** A job's place in a lane, from its first step to its end. */
@@ -46,13 +48,21 @@ export interface Lane {
   readonly files: StepFilesDir;
   /** Clears the lane after a step (its processes, /tmp, IPC); false: it could not, the lane is gone. */
   reset(): Promise<boolean>;
-  /** Clears the lane and unmounts the workspace: the lane is free for the slot's next job. */
-  leave(): Promise<void>;
+  /**
+   * Clears the lane and unmounts the workspace: the lane is free for the slot's next job. True
+   * when both worked: no process of the job is left that could reach its workspace.
+   */
+  leave(): Promise<boolean>;
 }
 
 export interface Lanes {
   /** The job's lane, its workspace mounted in it; undefined: this job's steps get a sandbox each. */
   enter(slot: number, network: boolean, workspace: string): Promise<Lane | undefined>;
+  /**
+   * Strips an emptied workspace of what its job may have left on the directory itself
+   * (extended attributes, owner, mode), so that it can serve another job: false, it cannot.
+   */
+  scrub(dir: string): Promise<boolean>;
   /** Ends every lane (the runner stops). */
   close(): void;
 }
@@ -260,15 +270,19 @@ export async function startLanes(opts: LanesOptions): Promise<Lanes | undefined>
         files: running.files,
         reset,
         async leave() {
-          await reset();
+          const cleared = await reset();
           // What a step left there is not the slot's next job's to see.
           emptyDir(running.files.path);
-          await opts.host.request("u", target);
+          const unmounted = (await opts.host.request("u", target)) === 0;
           running.cleanup = removeUpTo(targetSeen, topSeen);
           running.busy = false;
           if (running.stale) retire(name, running);
+          return cleared && unmounted;
         },
       };
+    },
+    async scrub(dir) {
+      return !closed && (await opts.host.request("c", dir)) === 0;
     },
     close() {
       closed = true;

@@ -48,7 +48,8 @@ import { createOutputFile, type OutputFile, readOutputFile } from "./output-file
 import type { HostEnv, Launcher, OutputStream, ProcessResult } from "./process.js";
 import { NO_NETWORK_LABEL, NO_SANDBOX, type Sandbox, type SandboxSpec } from "./sandbox.js";
 import { RUNNER_DIR, runShellScript, type StepFilesDir, workspaceFiles } from "./shell.js";
-import { pausedMarker } from "./work-dir.js";
+import { createSpareDirs, type SpareDirs } from "./spare-dirs.js";
+import { pausedMarker, SPARE_DIR } from "./work-dir.js";
 
 export interface LocalRunnerOptions {
   /** Directory under which each job gets `<run id>/<job run id>`. */
@@ -88,6 +89,24 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
   const sandbox = opts.sandbox ?? NO_SANDBOX;
   /** Workspaces with a trust config beside them (a sandboxed local clone). */
   const trusted = new Set<string>();
+  /** Emptied directories kept for later jobs (spare-dirs.ts): where jobs run in lanes. */
+  const lanes = opts.lanes;
+  const spares =
+    lanes && sandbox.kind !== "none" ? createSpareDirs(path.join(opts.workRoot, SPARE_DIR), 64) : undefined;
+  /** Empties a lane job's workspace and keeps it for a later job; false: it could not. */
+  const keepWorkspace = async (workspace: string, pool: SpareDirs): Promise<boolean> => {
+    try {
+      fs.rmdirSync(path.join(workspace, RUNNER_DIR));
+    } catch {
+      // not there (a lane's steps have their files elsewhere), or not empty: seen below
+    }
+    try {
+      if (fs.readdirSync(workspace).length > 0) return false;
+    } catch {
+      return false;
+    }
+    return (await lanes!.scrub(workspace)) && pool.keep(workspace);
+  };
   /** Slots in use: a job's slot picks its sandbox user. */
   const slots = new Set<number>();
   const takeSlot = (): number => {
@@ -99,11 +118,15 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
   return {
     async runJob(job: JobAssignment, reporter: JobReporter, signal: AbortSignal): Promise<JobOutcome> {
       const workspace = path.join(opts.workRoot, job.runId, job.jobRunId);
-      // The run's directory may go at this moment (another job of the run ended here): again.
-      try {
-        fs.mkdirSync(workspace, { recursive: true });
-      } catch {
-        fs.mkdirSync(workspace, { recursive: true });
+      const runDir = path.dirname(workspace);
+      if (spares && !fs.existsSync(runDir)) spares.take(runDir);
+      if (!spares?.take(workspace)) {
+        // The run's directory may go at this moment (another job of the run ended here): again.
+        try {
+          fs.mkdirSync(workspace, { recursive: true });
+        } catch {
+          fs.mkdirSync(workspace, { recursive: true });
+        }
       }
       // A paused job resumed here runs again: killed now, its workspace is a leftover.
       try {
@@ -180,22 +203,26 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
         }
         return outcome;
       } finally {
-        await lane?.leave();
+        const left = (await lane?.leave()) === true;
         slots.delete(slot);
         // A job paused before a review keeps its workspace for the steps after it.
         const paused = outcome.status === "COMPLETED" && outcome.nextStep < job.steps.length;
         // Said on disk, so that a runner started after this one (an upgrade, a crash) keeps it.
         if (paused) await writeFile(pausedMarker(workspace), "", { mode: 0o600 }).catch(() => {});
         else {
-          await removeWorkspace(workspace);
-          // The run's directory goes with its last job here (rmdir refuses while others remain).
-          try {
-            fs.rmdirSync(path.dirname(workspace));
-          } catch {
-            // other jobs of the run are still here
-          }
           if (trusted.has(workspace)) await rm(`${workspace}.gitconfig`, { force: true }).catch(() => {});
           trusted.delete(workspace);
+          // A lane's job left no process that could still reach its workspace: emptied and
+          // scrubbed, the directory serves a later job.
+          if (!(left && spares && (await keepWorkspace(workspace, spares)))) await removeWorkspace(workspace);
+          // The run's directory goes with its last job here (rmdir refuses while others remain).
+          if (!spares?.keep(runDir)) {
+            try {
+              fs.rmdirSync(runDir);
+            } catch {
+              // other jobs of the run are still here
+            }
+          }
         }
       }
     },

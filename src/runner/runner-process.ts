@@ -172,6 +172,7 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
     let lanesNow: Lanes | undefined;
     const lanes: Lanes = {
       enter: async (slot, network, workspace) => lanesNow?.enter(slot, network, workspace),
+      scrub: async (dir) => (await lanesNow?.scrub(dir)) === true,
       close: () => lanesNow?.close(),
     };
     const agent = createAgent({

@@ -32,6 +32,8 @@ export function writeRunnerId(file: string, runnerId: string): void {
  * goes on in it after the review, here, so a runner started meanwhile keeps it.
  */
 export const pausedMarker = (workspace: string): string => `${workspace}.paused`;
+/** Under the work root: emptied directories kept for later jobs (spare-dirs.ts). */
+export const SPARE_DIR = ".spare";
 const PAUSED = ".paused";
 /** Beside a workspace: the git config of a sandboxed local clone. */
 const BESIDE = [PAUSED, ".gitconfig"];
@@ -66,7 +68,7 @@ export function removeLeftovers(workRoot: string): Leftovers {
   };
   for (const run of entries(workRoot)) {
     const dir = path.join(workRoot, run.name);
-    if (!run.isDirectory()) {
+    if (!run.isDirectory() || run.name === SPARE_DIR) {
       remove(dir);
       continue;
     }
