@@ -42,8 +42,9 @@ export interface Lane {
   /** Starts the job's steps in the lane. */
   readonly launcher: Launcher;
   /**
-   * The lane's own directory for step scripts and outputs files: on the lanes' tmpfs, the
-   * runner's (root, not writable by steps), seen in the lane at `<work root>/.pipewright`.
+   * The lane's own directory for step scripts and outputs files: on the lanes' tmpfs, the slot
+   * user's in a directory of root's (a step cannot swap it), seen in the lane at
+   * `<work root>/.pipewright`, emptied when the job leaves.
    */
   readonly files: StepFilesDir;
   /** Clears the lane after a step (its processes, /tmp, IPC); false: it could not, the lane is gone. */
