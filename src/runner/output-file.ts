@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import fs, { constants } from "node:fs";
 import path from "node:path";
 import { LIMITS } from "../pipeline/limits.js";
-import type { StepFilesDir } from "./shell.js";
+import { prepareFilesDir, type StepFilesDir } from "./shell.js";
 
 type Owner = { readonly uid: number; readonly gid: number } | undefined;
 
@@ -25,17 +25,9 @@ export interface OutputFile {
 
 /** Makes the empty outputs file of a step in its files directory. */
 export function createOutputFile(files: StepFilesDir, owner: Owner): OutputFile {
-  const dir = files.path;
-  if (!files.own) {
-    try {
-      fs.mkdirSync(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    if (owner) fs.chownSync(dir, owner.uid, owner.gid);
-  }
+  prepareFilesDir(files, owner);
   const name = `output-${randomUUID()}`;
-  const file = path.join(dir, name);
+  const file = path.join(files.path, name);
   fs.closeSync(fs.openSync(file, "wx", 0o600));
   if (owner) fs.chownSync(file, owner.uid, owner.gid);
   return { path: file, seen: path.join(files.seen, name) };

@@ -34,6 +34,23 @@ export const workspaceFiles = (workspace: string): StepFilesDir => {
   return { path: dir, seen: dir, own: false };
 };
 
+/**
+ * Makes the workspace's runner directory for a step's files (a lane's own is there already).
+ * Not recursive: a missing workspace is an error to report, not something to create.
+ */
+export function prepareFilesDir(
+  files: StepFilesDir,
+  owner: { readonly uid: number; readonly gid: number } | undefined,
+): void {
+  if (files.own) return;
+  try {
+    fs.mkdirSync(files.path);
+  } catch (err) {
+    if (!isExistsError(err)) throw err;
+  }
+  if (owner) fs.chownSync(files.path, owner.uid, owner.gid);
+}
+
 export interface ShellScriptOptions extends StepProcessOptions {
   script: string;
   /** PATH/HOME/LANG of the runner host, used where `env` (the step's own) does not set them. */
@@ -59,15 +76,7 @@ export async function runShellScript(opts: ShellScriptOptions): Promise<ProcessR
   const name = `step-${randomUUID()}.sh`;
   const file = resolve(dir, name);
   try {
-    if (!files.own) {
-      // Not recursive: a missing workspace is an error to report, not something to create.
-      try {
-        fs.mkdirSync(dir);
-      } catch (err) {
-        if (!isExistsError(err)) throw err;
-      }
-      if (opts.owner) fs.chownSync(dir, opts.owner.uid, opts.owner.gid);
-    }
+    prepareFilesDir(files, opts.owner);
     fs.writeFileSync(file, opts.script, { mode: 0o600, flag: "wx" });
     if (opts.owner) fs.chownSync(file, opts.owner.uid, opts.owner.gid);
   } catch (err) {
