@@ -3,6 +3,10 @@
 // sandboxes its steps, a second baseline in the same run: 200 raw spawns of `bash -c true` each in
 // a bubblewrap sandbox of its own (the runner's command line for a sandbox per step), what a
 // runner without lanes (not root) could not go below; a root runner reuses one per slot.
+// The measured rounds come after WARM_ROUNDS whole rounds: V8's optimizing compiler is still at
+// work on the server's and the runner's code for the first several hundred jobs after a start
+// (on this 2-core machine its threads took about an eighth of the CPU in the second round), and
+// a service runs at its steady state. The warm-up rounds' ratios are printed too.
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -28,6 +32,7 @@ import {
 const N = 200;
 const SLOTS = 16;
 const ROUNDS = 3;
+const WARM_ROUNDS = 3;
 const TARGET_RATIO = 2.0;
 
 /** How a raw spawn is made: bash itself, or bash through the runner's sandbox. */
@@ -121,11 +126,17 @@ export async function batchExecution(): Promise<BenchResult> {
     progress(`creating ${N} pipelines`);
     const ids = await createPipelines(api, projectId, N, "true", "exec");
 
-    progress("warming up (a batch of 50, 20 spawns)");
+    progress(`warming up (a batch of 50, 20 spawns, then ${WARM_ROUNDS} rounds)`);
     await batchUntilDone(api, projectId, ids.slice(0, 50));
     await rawSpawns(20, SLOTS);
     const sandboxed = sandboxWrap(dir);
     if (sandboxed) await rawSpawns(20, SLOTS, sandboxed);
+    const coldRatios: number[] = [];
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      progress(`warm-up round ${i + 1}/${WARM_ROUNDS}`);
+      const raw = await rawSpawns(N, SLOTS);
+      coldRatios.push((await batchUntilDone(api, projectId, ids)).wallMs / raw);
+    }
 
     const raws: number[] = [];
     const boxed: number[] = [];
@@ -154,6 +165,10 @@ export async function batchExecution(): Promise<BenchResult> {
         [`  seen complete by polling (median)`, ms(median(runs.map((r) => r.polledMs)))],
         [`overhead ratio per round (pipewright / raw)`, ratios.map((r) => ratio(r)).join(", ")],
         [`overhead ratio, median of rounds`, ratio(overhead)],
+        [
+          `  warm-up rounds before them (the first ${50 + WARM_ROUNDS * N} jobs after start)`,
+          coldRatios.map((r) => ratio(r)).join(", "),
+        ],
         ...((sandboxed
           ? [
               [`raw spawns, a sandbox each, per round`, boxed.map((t) => ms(t)).join(", ")],
