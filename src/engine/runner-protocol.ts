@@ -569,7 +569,10 @@ export function createRunnerProtocol(deps: {
           }
         }),
       );
-      if (st && meta?.free !== undefined && meta.received !== undefined) {
+      // A count older than the one the stream has (built before the stream opened, or sent beside a
+      // newer one) would give back slots the jobs received since then fill: the runner would be
+      // pushed more jobs than it has slots.
+      if (st && meta?.free !== undefined && meta.received !== undefined && meta.received >= st.received) {
         // The runner's own count: what it said is free, knowing all it had received.
         const before = st.free - (st.pushed - (st.received - st.receivedAtOpen));
         st.free = meta.free;

@@ -456,7 +456,9 @@ export function createAgent(opts: AgentOptions): Agent {
       try {
         const r = await post<{ held: boolean[] }>("/runner/v1/reports", {
           runner_id: runnerId,
-          free: opts.slots - jobs.size,
+          // Never below 0: a runner pushed more jobs than it has slots still gets its reports in
+          // (the server refuses a negative count, and a refused batch is given up).
+          free: Math.max(0, opts.slots - jobs.size),
           received,
           reports: wire,
         });
@@ -645,7 +647,7 @@ export function createAgent(opts: AgentOptions): Agent {
     const server = base();
     const res = await request(
       "/runner/v1/stream",
-      { runner_id: runnerId, labels: opts.labels, free: opts.slots - jobs.size, received },
+      { runner_id: runnerId, labels: opts.labels, free: Math.max(0, opts.slots - jobs.size), received },
       signal,
     );
     if (!ok(res)) throw new HttpError(res.statusCode ?? 0, await readAll(res));
