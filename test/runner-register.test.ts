@@ -96,6 +96,44 @@ describe("a runner registering again", () => {
     expect((await runners()).map((r) => r.id)).toEqual([id]);
   });
 
+  it("as a fresh process counts the unconfirmed jobs whose steps the previous one started as lost, and only those", async () => {
+    const id = (await register({ fresh: true })).body.runner_id as string;
+    const p = await createProject(t.app);
+    for (let i = 0; i < 2; i++) {
+      const pl = await createPipeline(t.app, p);
+      await call(t.app, "POST", `/v5/${p}/api/pipelines/${pl}/run`, { token: ADMIN_TOKEN, body: {} });
+    }
+    const claimed = await call(t.app, "POST", "/runner/v1/claim", {
+      token,
+      body: { runner_id: id, limit: 2, wait_ms: 5000 },
+    });
+    // Neither confirmed: the previous process died before any report of theirs arrived, after its
+    // step groups' journal recorded a step of the first.
+    const [ran, never] = claimed.body.jobs as { jobRunId: string; attempt: number }[];
+    expect(never).toBeDefined();
+    const fresh = await register({
+      runner_id: id,
+      fresh: true,
+      ran: [
+        { job_id: ran!.jobRunId, attempt: ran!.attempt },
+        // Another attempt of the other job, and a job not its own: neither counts.
+        { job_id: never!.jobRunId, attempt: never!.attempt + 1 },
+        { job_id: "0123456789abcdef0123456789abcdef", attempt: 1 },
+      ],
+    });
+    expect(fresh.body).toMatchObject({ previous_jobs: 2 });
+    expect(await t.store.getJob(ran!.jobRunId)).toMatchObject({
+      status: "REDISPATCH",
+      lost: 1,
+      message: expect.stringContaining("was lost"),
+    });
+    expect(await t.store.getJob(never!.jobRunId)).toMatchObject({
+      status: "REDISPATCH",
+      lost: 0,
+      message: expect.stringContaining("never confirmed"),
+    });
+  });
+
   it("under another credential's id is refused with DEVPIPE.00020270, and changes nothing", async () => {
     const id = (await register({})).body.runner_id as string;
     const other = await issueToken(t.app, "runner", []);

@@ -38,6 +38,12 @@ const askedLabels = {
   items: { type: "string", maxLength: LIMITS.runnerLabelLength },
   maxItems: LIMITS.runnerLabels,
 } as const;
+/** A job a runner names (as held at a stream's open, or started by its previous process). */
+const heldJob = {
+  type: "object",
+  required: ["job_id", "attempt"],
+  properties: { job_id: idSchema, attempt: reportFields.attempt },
+} as const;
 const attemptBody = { type: "object", required: ["runner_id", "attempt"], properties: reportFields } as const;
 
 /** A step's outputs as a runner reports them (checked by the runner; bounded here again). */
@@ -159,6 +165,8 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
             runner_id: idSchema,
             // The agent's process registers for the first time (see RunnerRegistration.fresh).
             fresh: { type: "boolean" },
+            // With fresh: jobs whose steps the previous process started (they count as lost by it).
+            ran: { type: "array", items: heldJob, maxItems: LIMITS.runnerHolding },
             name: { type: "string", minLength: 1, maxLength: LIMITS.nameLength },
             labels: {
               type: "array",
@@ -177,6 +185,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
       const registration = {
         runnerId: b.runner_id,
         fresh: b.fresh === true,
+        ran: (b.ran ?? []).map((h) => ({ id: h.job_id, attempt: h.attempt })),
         name: b.name,
         labels: b.labels ?? [],
         slots: b.slots,
@@ -239,6 +248,13 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
             labels: askedLabels,
             free: { type: "integer", minimum: 0, maximum: LIMITS.runnerSlots },
             received: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+            // The jobs it holds (running, or with reports on their way): the unconfirmed jobs of
+            // this runner not named here were never received, and go back to the queue.
+            holding: {
+              type: "array",
+              maxItems: LIMITS.runnerHolding,
+              items: heldJob,
+            },
           },
         },
       },
@@ -252,6 +268,7 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: RouteContext): v
         labels: b.labels ?? [],
         free: b.free,
         received: b.received ?? 0,
+        holding: b.holding?.map((h) => ({ id: h.job_id, attempt: h.attempt })),
       };
       // Refusals (not registered, another credential) answer before the stream opens.
       await runners.checkRunner(request);

@@ -33,6 +33,11 @@ export interface RunnerRegistration {
    * by a process registering again (after a server restart it still runs its jobs).
    */
   readonly fresh?: boolean | undefined;
+  /**
+   * With `fresh`: the jobs whose steps the previous process started (its step groups' records).
+   * Their user code ran, so they count as lost by it even where no report of theirs arrived.
+   */
+  readonly ran?: readonly { readonly id: string; readonly attempt: number }[] | undefined;
   readonly name: string;
   readonly labels: readonly string[];
   readonly slots: number;
@@ -55,6 +60,11 @@ export interface StreamRequest extends RunnerCaller {
   readonly free: number;
   /** Jobs the runner has received over all its streams so far. */
   readonly received: number;
+  /**
+   * The jobs the runner holds: running, or with reports not yet answered. Its unconfirmed jobs
+   * not named here were pushed and never received: they go back to the queue as the stream opens.
+   */
+  readonly holding?: readonly { readonly id: string; readonly attempt: number }[] | undefined;
 }
 
 /** The open stream as the protocol writes to it (an SSE answer). */
@@ -195,7 +205,6 @@ interface OpenStream {
   readonly receivedAtOpen: number;
   received: number;
   pushed: number;
-  readonly unconfirmed: Map<string, number>;
   readonly cancels: { job_id: string; attempt: number }[];
 }
 
@@ -318,6 +327,26 @@ export function createRunnerProtocol(deps: {
     }
   }
 
+  /**
+   * Puts back in the queue the runner's unconfirmed jobs that it does not hold (pushed on a stream
+   * that broke before they reached it), as it opens a stream: they do not count as lost.
+   */
+  async function releaseUnheld(
+    runnerId: string,
+    holding: readonly { readonly id: string; readonly attempt: number }[],
+  ): Promise<void> {
+    const held = new Set(holding.map((h) => `${h.id}/${h.attempt}`));
+    const gone = (await store.listRunningJobsOf(runnerId)).filter(
+      (j) => j.heartbeat_time === null && !held.has(`${j.id}/${j.attempt}`),
+    );
+    if (gone.length === 0) return;
+    await store.releaseJobs(
+      gone.map((j) => ({ id: j.id, attempt: j.attempt })),
+      { unconfirmedOnly: true },
+    );
+    wake.dispatch();
+  }
+
   /** Which credential each runner belongs to (runners are few and never change hands). */
   const owners = new Map<string, string>();
 
@@ -361,11 +390,11 @@ export function createRunnerProtocol(deps: {
         receivedAtOpen: req.received,
         received: req.received,
         pushed: 0,
-        unconfirmed: new Map(),
         cancels: [],
       };
       streams.get(req.runnerId)?.ch.wake();
       streams.set(req.runnerId, st);
+      await releaseUnheld(req.runnerId, req.holding ?? []);
       seen ??= clock.setInterval(() => {
         for (const id of streams.keys()) touch(id);
       }, SEEN_MS);
@@ -377,13 +406,13 @@ export function createRunnerProtocol(deps: {
           if (free > 0) {
             const jobs = await claimNow(req.runnerId, free, req.labels);
             if (jobs.length > 0) {
-              if (ch.signal.aborted) {
+              // Gone, or a newer stream of the runner took over: these would not reach it.
+              if (ch.signal.aborted || streams.get(req.runnerId) !== st) {
                 await store.releaseJobs(jobs.map((j) => ({ id: j.jobRunId, attempt: j.attempt })));
                 wake.dispatch();
                 break;
               }
               st.pushed += jobs.length;
-              for (const j of jobs) st.unconfirmed.set(j.jobRunId, j.attempt);
               ch.send("jobs", { jobs });
               continue;
             }
@@ -396,16 +425,10 @@ export function createRunnerProtocol(deps: {
           // When it went: the moment it was last seen.
           touch(req.runnerId);
         }
-        if (st.unconfirmed.size > 0) {
-          // Pushed, never confirmed: most likely never received. Confirmed ones stay the runner's.
-          await store.releaseJobs(
-            [...st.unconfirmed].map(([id, attempt]) => ({ id, attempt })),
-            {
-              unconfirmedOnly: true,
-            },
-          );
-          wake.dispatch();
-        }
+        // Jobs pushed here that the runner has not confirmed stay its own: it may run them (a
+        // step does not wait for its start to be confirmed). Its next stream names what it holds,
+        // and the rest goes back to the queue then; a runner that never comes back loses them
+        // by the lease rules.
       }
     },
 
@@ -466,6 +489,20 @@ export function createRunnerProtocol(deps: {
       if (r.fresh && r.runnerId !== undefined) {
         // A new process cannot hold what its predecessor did: the lease rules decide now, as for
         // a runner known to be dead (dispatched again once, then failed).
+        const ran = new Set((r.ran ?? []).map((j) => `${j.id}/${j.attempt}`));
+        if (ran.size > 0) {
+          // Their starts may never have arrived: confirmed now, the lease rules count them. (An
+          // attempt pushed on a stream that was already dead is not named: it was never run.)
+          const started = (await store.listRunningJobsOf(runnerId)).filter(
+            (j) => j.heartbeat_time === null && ran.has(`${j.id}/${j.attempt}`),
+          );
+          if (started.length > 0)
+            await store.renewLeases(
+              started.map((j) => ({ id: j.id, attempt: j.attempt })),
+              clock.now(),
+              runnerId,
+            );
+        }
         previousJobs = await store.expireLeasesOf(runnerId, clock.now());
         if (previousJobs > 0) await expireLeases({ store, writer, wake, now: () => clock.now() });
       }
@@ -517,7 +554,6 @@ export function createRunnerProtocol(deps: {
         const ok = await store.renewLeases(jobs, clock.now() + config.leaseMs, caller.runnerId);
         beats.forEach((i, k) => {
           held[i] = ok[k]!;
-          st?.unconfirmed.delete(reports[i]!.jobId);
         });
       }
       if (chunks.length > 0) {
@@ -553,7 +589,6 @@ export function createRunnerProtocol(deps: {
               const c = reportChanges(mid, caller.runnerId, r, clock.now(), writer.nextSeq, config.leaseMs);
               if (c === null) continue;
               held[i] = true;
-              st?.unconfirmed.delete(jobId);
               mid = applyChanges(mid, c);
               all = all === null ? c : mergeChanges(all, c);
             }

@@ -70,6 +70,8 @@ export const LIMITS = {
   runnerLabels: 64,
   runnerLabelLength: 64,
   runnerSlots: 1_024,
+  /** Jobs a runner names as held when it opens its job stream (running, or reports unanswered). */
+  runnerHolding: 10_000,
   reportMessageLength: 4_096,
   /** What one step's output file may hold (bytes), how many outputs, and a value's length. */
   stepOutputBytes: 1024 * 1024,

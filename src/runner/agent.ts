@@ -12,6 +12,7 @@ import https from "node:https";
 import os from "node:os";
 import type { Readable } from "node:stream";
 import { type Clock, systemClock, type Timer } from "../clock.js";
+import { LIMITS } from "../pipeline/limits.js";
 import type { StepOutput } from "../pipeline/outputs.js";
 import { RUNNER_OF_ANOTHER_CREDENTIAL_CODE } from "../pipeline/vocabulary.js";
 import { createSseParser } from "../wire/sse.js";
@@ -56,6 +57,12 @@ export interface AgentOptions {
   readonly maxBackoffMs?: number;
   /** The runner id an earlier process on this work dir was given: registered with again. */
   readonly runnerId?: string | undefined;
+  /**
+   * Jobs whose steps a previous process on this work dir started (its step groups' journal): told
+   * at the first registration, so that the server counts them as lost by that process, not as
+   * never received.
+   */
+  readonly ranBefore?: readonly { readonly id: string; readonly attempt: number }[] | undefined;
   /** Called at the process's first registration and whenever the runner id changes. */
   readonly onRegistered?: (runnerId: string) => void;
   readonly clock?: Clock;
@@ -207,6 +214,14 @@ export function createAgent(opts: AgentOptions): Agent {
   const done = new Set<Promise<void>>();
   /** Jobs received over streams so far: the server counts what it pushed against it. */
   let received = 0;
+  /**
+   * Jobs received whose reports the server has not answered yet (by attempt): they may still be
+   * unconfirmed there. A stream opened names them, with the running ones, as held here; the server
+   * puts back in the queue only the unconfirmed jobs of this runner that it does not name (pushed,
+   * never received), so a job whose first step runs before its start was confirmed is not handed
+   * to another runner meanwhile.
+   */
+  const unanswered = new Map<string, number>();
   let lastAnswer = clock.now();
   let connected = false;
 
@@ -357,6 +372,13 @@ export function createAgent(opts: AgentOptions): Agent {
           {
             ...(runnerId ? { runner_id: runnerId } : {}),
             ...(fresh ? { fresh: true } : {}),
+            ...(fresh && (opts.ranBefore ?? []).length > 0
+              ? {
+                  ran: opts
+                    .ranBefore!.slice(0, LIMITS.runnerHolding)
+                    .map((j) => ({ job_id: j.id, attempt: j.attempt })),
+                }
+              : {}),
             name: opts.name,
             labels: opts.labels,
             slots: opts.slots,
@@ -464,7 +486,10 @@ export function createAgent(opts: AgentOptions): Agent {
         });
         queue.splice(0, n);
         batch.forEach((q, i) => {
-          q.settle(r.held[slot[i]!] === true);
+          const held = r.held[slot[i]!] === true;
+          // Answered: the server knows the job is here (held), or it is no longer ours.
+          if (unanswered.get(q.report.job_id) === q.report.attempt) unanswered.delete(q.report.job_id);
+          q.settle(held);
         });
         backoff = 50;
       } catch (err) {
@@ -493,12 +518,14 @@ export function createAgent(opts: AgentOptions): Agent {
     stopping.signal.addEventListener("abort", onStop, { once: true });
     const key = { job_id: job.jobRunId, attempt: job.attempt };
     jobs.set(job.jobRunId, { attempt: job.attempt, controller });
+    unanswered.set(job.jobRunId, job.attempt);
     /** Fenced out: the server gave the job to someone else or it was stopped. */
     const lost = (held: boolean | undefined): void => {
       if (held === false) controller.abort();
     };
     // The job's first report (its first step's start, or its end) confirms it: a claim the
-    // runner got is then not mistaken for a lost answer.
+    // runner got is then not mistaken for a lost answer. Until then the job is named as held
+    // whenever a stream opens (`unanswered`), so its step need not wait for that answer.
 
     // Log chunks per step go out in order, batched; offsets make resends harmless.
     const buffers = new Map<string, { offset: number; parts: string[]; bytes: number }>();
@@ -530,7 +557,9 @@ export function createAgent(opts: AgentOptions): Agent {
     const reporter: JobReporter = {
       async stepStarted(stepId) {
         buffers.set(stepId, { offset: 0, parts: [], bytes: 0 });
-        lost(await report({ type: "step_started", ...key, step_id: stepId }));
+        // Not waited for (a round trip before every step): the step runs while its start goes
+        // out with the next batch; an answer that the job is no longer ours stops it then.
+        void report({ type: "step_started", ...key, step_id: stepId }).then(lost);
       },
       stepOutput(stepId, text) {
         const b = buffers.get(stepId);
@@ -544,7 +573,7 @@ export function createAgent(opts: AgentOptions): Agent {
         void flush(stepId);
         buffers.delete(stepId);
         if (stopping.signal.aborted) return;
-        // Not waited for: reports go in order, and the next step's start is waited for anyway.
+        // Not waited for: reports go in order.
         const r = {
           type: "step_finished" as const,
           ...key,
@@ -621,6 +650,8 @@ export function createAgent(opts: AgentOptions): Agent {
       .finally(() => {
         flusher.cancel();
         jobs.delete(job.jobRunId);
+        // Its end was answered (or given up, or this process stops): nothing of it is on its way.
+        if (unanswered.get(job.jobRunId) === job.attempt) unanswered.delete(job.jobRunId);
         stopping.signal.removeEventListener("abort", onStop);
         done.delete(p);
       });
@@ -645,9 +676,19 @@ export function createAgent(opts: AgentOptions): Agent {
   // --- The stream: jobs and cancels pushed by the server while it is open.
   async function streamOnce(signal: AbortSignal): Promise<void> {
     const server = base();
+    const holding = new Map<string, number>(unanswered);
+    for (const [id, j] of jobs) holding.set(id, j.attempt);
     const res = await request(
       "/runner/v1/stream",
-      { runner_id: runnerId, labels: opts.labels, free: Math.max(0, opts.slots - jobs.size), received },
+      {
+        runner_id: runnerId,
+        labels: opts.labels,
+        free: Math.max(0, opts.slots - jobs.size),
+        received,
+        holding: [...holding]
+          .slice(0, LIMITS.runnerHolding)
+          .map(([job_id, attempt]) => ({ job_id, attempt })),
+      },
       signal,
     );
     if (!ok(res)) throw new HttpError(res.statusCode ?? 0, await readAll(res));

@@ -36,16 +36,22 @@ describe("step groups", () => {
     const dir = tempDir();
     const before = createStepGroups(dir);
     const [kept, forgotten] = [group(), group()];
-    before.record(kept, "job-a");
-    before.record(forgotten, "job-b");
+    before.record(kept, "joba/1");
+    before.record(forgotten, "jobb/2");
     before.forget(forgotten);
     // The runner dies here; the next one reaps.
-    expect(createStepGroups(dir).reapAll()).toBe(1);
+    // Both jobs ran user code (the forgotten group's step ended): both are named.
+    const reaped = createStepGroups(dir).reapAll();
+    expect(reaped.killed).toBe(1);
+    expect(reaped.jobs).toEqual([
+      { id: "joba", attempt: 1 },
+      { id: "jobb", attempt: 2 },
+    ]);
     expect(await gone(kept)).toBe(true);
     expect(isProcessGroupAlive(forgotten)).toBe(true);
     process.kill(-forgotten, "SIGKILL");
     // Reaped once: a third start finds nothing.
-    expect(createStepGroups(dir).reapAll()).toBe(0);
+    expect(createStepGroups(dir).reapAll()).toEqual({ killed: 0, jobs: [] });
   });
 
   it("leaves a process alone that got a recorded id after the group was gone", () => {
@@ -54,7 +60,7 @@ describe("step groups", () => {
     // A record of the same id from a leader that started at another time.
     writeFileSync(join(dir, "journal"), `+ ${other} 1 job-old\n`);
     expect(processStartTime(other)).not.toBe("1");
-    expect(createStepGroups(dir).reapAll()).toBe(0);
+    expect(createStepGroups(dir).reapAll().killed).toBe(0);
     expect(isProcessGroupAlive(other)).toBe(true);
     process.kill(-other, "SIGKILL");
   });
@@ -63,7 +69,8 @@ describe("step groups", () => {
     const dir = tempDir();
     const groups = createStepGroups(dir);
     const live = group();
-    groups.record(live, "job-live");
+    groups.record(live, "joblive/1");
+    groups.record(100_000_000 - 1, "lane slot-0");
     // Many steps come and go: the journal is rewritten along the way.
     for (let i = 0; i < 5000; i++) {
       groups.record(100_000_000 + i, "job-x");
@@ -73,9 +80,12 @@ describe("step groups", () => {
     const legacy = group();
     writeFileSync(
       join(dir, String(legacy)),
-      JSON.stringify({ job: "job-legacy", start: processStartTime(legacy) }),
+      JSON.stringify({ job: "joblegacy", start: processStartTime(legacy) }),
     );
-    expect(createStepGroups(dir).reapAll()).toBe(2);
+    const reaped = createStepGroups(dir).reapAll();
+    expect(reaped.killed).toBe(2);
+    // A lane's helper and a record without an attempt (an earlier version's) name no job.
+    expect(reaped.jobs).toEqual([{ id: "joblive", attempt: 1 }]);
     expect(await gone(live)).toBe(true);
     expect(await gone(legacy)).toBe(true);
   });

@@ -2,7 +2,8 @@
 // waits at a gate until its record is written), so that a runner killed with -9 finds and kills
 // every one of them at its next start. One append-only journal, `<dir>/journal`: "+ pgid start job"
 // when a group is recorded (start: the leader's start time, which tells our group from a later
-// process that got the same id), "- pgid" when it is gone.
+// process that got the same id; job: `<job run id>/<attempt>` for a step, `lane <name>` for a
+// lane's helper), "- pgid" when it is gone.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -14,9 +15,11 @@ export interface StepGroups {
   forget(pgid: number): void;
   /**
    * Kills every recorded group that is still there (after a crash of the runner that recorded
-   * them) and clears the records; answers how many groups were killed.
+   * them) and clears the records; answers how many groups were killed, and the jobs whose steps
+   * were recorded since the journal was last rewritten (their user code ran: the server counts
+   * them as lost, not as never received).
    */
-  reapAll(): number;
+  reapAll(): { readonly killed: number; readonly jobs: readonly { id: string; attempt: number }[] };
 }
 
 interface GroupRecord {
@@ -85,13 +88,20 @@ export function createStepGroups(dir: string): StepGroups {
     },
     reapAll() {
       const recorded = new Map<number, GroupRecord>();
+      /** `<job run id>/<attempt>` of each step recorded (a lane's helper is not a job's). */
+      const started = new Set<string>();
+      const stepOf = (job: string | undefined): void => {
+        if (job && /^[0-9a-zA-Z]+\/[0-9]+$/.test(job)) started.add(job);
+      };
       try {
         for (const line of fs.readFileSync(journal, "utf8").split("\n")) {
-          const [op, id, start, job] = line.split(" ");
+          const [op, id, start, ...rest] = line.split(" ");
+          const job = rest.join(" ");
           const pgid = Number(id);
-          if (op === "+")
+          if (op === "+") {
             recorded.set(pgid, { job: job ?? "", start: start === "-" ? null : (start ?? null) });
-          else if (op === "-") recorded.delete(pgid);
+            stepOf(job);
+          } else if (op === "-") recorded.delete(pgid);
         }
       } catch {
         // no journal: nothing recorded
@@ -101,7 +111,9 @@ export function createStepGroups(dir: string): StepGroups {
         const pgid = Number(name);
         if (!Number.isInteger(pgid) || pgid <= 1) continue;
         try {
-          recorded.set(pgid, JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as GroupRecord);
+          const rec = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as GroupRecord;
+          recorded.set(pgid, rec);
+          stepOf(rec.job);
         } catch {
           recorded.set(pgid, { job: "", start: null });
         }
@@ -120,7 +132,11 @@ export function createStepGroups(dir: string): StepGroups {
       }
       live.clear();
       compact();
-      return killed;
+      const jobs = [...started].map((s) => {
+        const [id, attempt] = s.split("/");
+        return { id: id!, attempt: Number(attempt) };
+      });
+      return { killed, jobs };
     },
   };
 }

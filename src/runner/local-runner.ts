@@ -254,7 +254,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): JobRunner {
     if (place.sandbox.sandbox.kind !== "none" && env.HOME === undefined) env.HOME = "/tmp";
     const recorded: number[] = [];
     const onSpawn = (pid: number): void => {
-      opts.groups?.record(pid, job.jobRunId);
+      opts.groups?.record(pid, `${job.jobRunId}/${job.attempt}`);
       recorded.push(pid);
     };
     const common = {

@@ -103,7 +103,8 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
   try {
     const groups = createStepGroups(embedded?.groups ?? path.join(stateDir, "groups"));
     const reaped = groups.reapAll();
-    if (reaped > 0) opts.log(`killed ${reaped} step process group(s) left by a runner that died`);
+    if (reaped.killed > 0)
+      opts.log(`killed ${reaped.killed} step process group(s) left by a runner that died`);
     // No job runs yet: every workspace there was left by an instance that died (its jobs go to
     // a runner again by the lease rules, and run from their start in a workspace of their own),
     // but for those of paused jobs, which go on in them.
@@ -190,6 +191,7 @@ export function startRunnerProcess(opts: RunnerProcessOptions): RunnerProcess {
       noNetwork: opts.noNetwork,
       allowLocalClone: opts.allowLocalClone,
       containerRuntime: opts.containerRuntime,
+      ranBefore: reaped.jobs,
       version: opts.version,
       log: opts.log,
       clock,
