@@ -6,7 +6,7 @@ import { yieldToEventLoop } from "../clock.js";
 import { invalid, PipewrightError } from "../errors.js";
 import { LIMITS } from "../pipeline/limits.js";
 import { ID_PATTERN, RUN_STATUSES, SUBPIPELINE_TASK, TERMINAL_RUN_STATUSES } from "../pipeline/vocabulary.js";
-import type { RunGraph, StepRunRecord } from "../store/run-records.js";
+import type { RunGraph, StageRunRecord, StepRunRecord } from "../store/run-records.js";
 import {
   latestStatusSchema,
   projectRunListSchema,
@@ -93,15 +93,15 @@ export function registerRunQueryRoutes(app: FastifyInstance, ctx: RouteContext):
   }
 
   async function summariesOf(runs: Parameters<typeof runSummaryView>[0][], withStageIds: boolean) {
-    const stages = await store.getStagesOfRuns(runs.map((r) => r.id));
-    return runs.map(
-      (r): RunSummary =>
-        runSummaryView(
-          r,
-          stages.filter((s) => s.run_id === r.id),
-          withStageIds,
-        ),
-    );
+    // By run at once: a filter per run was quadratic (a status poll of 1,000 pipelines looked at
+    // a million stage rows).
+    const stagesOf = new Map<string, StageRunRecord[]>();
+    for (const s of await store.getStagesOfRuns(runs.map((r) => r.id))) {
+      const list = stagesOf.get(s.run_id);
+      if (list) list.push(s);
+      else stagesOf.set(s.run_id, [s]);
+    }
+    return runs.map((r): RunSummary => runSummaryView(r, stagesOf.get(r.id) ?? [], withStageIds));
   }
 
   api.get(

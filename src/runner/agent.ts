@@ -487,8 +487,15 @@ export function createAgent(opts: AgentOptions): Agent {
         queue.splice(0, n);
         batch.forEach((q, i) => {
           const held = r.held[slot[i]!] === true;
-          // Answered: the server knows the job is here (held), or it is no longer ours.
-          if (unanswered.get(q.report.job_id) === q.report.attempt) unanswered.delete(q.report.job_id);
+          // The server knows the job is here (a start or a heartbeat confirms it; its end ends it),
+          // or it is no longer ours: nothing of it can be put back in the queue under us now.
+          const settles =
+            !held ||
+            q.report.type === "heartbeat" ||
+            q.report.type === "step_started" ||
+            q.report.type === "job_finished";
+          if (settles && unanswered.get(q.report.job_id) === q.report.attempt)
+            unanswered.delete(q.report.job_id);
           q.settle(held);
         });
         backoff = 50;

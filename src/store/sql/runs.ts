@@ -589,17 +589,15 @@ export function runQueries(ctx: SqlContext): RunStore {
     /** The latest run of each pipeline that has one. */
     async latestRuns(pipelineIds) {
       if (pipelineIds.length === 0) return [];
+      // One probe of (pipeline_id, run_number) per pipeline; a subquery per run of those
+      // pipelines read every run they ever had.
       const rows = await db
-        .selectFrom("pipeline_runs as r")
-        .selectAll("r")
-        .where("r.pipeline_id", "in", pipelineIds)
-        .where((eb) =>
-          eb(
-            "r.run_number",
-            "=",
-            eb.selectFrom("pipelines as p").select("p.run_counter").whereRef("p.id", "=", "r.pipeline_id"),
-          ),
+        .selectFrom("pipelines as p")
+        .innerJoin("pipeline_runs as r", (join) =>
+          join.onRef("r.pipeline_id", "=", "p.id").onRef("r.run_number", "=", "p.run_counter"),
         )
+        .selectAll("r")
+        .where("p.id", "in", pipelineIds)
         .execute();
       return toRuns(rows);
     },
