@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
-import { buildApp } from "./api/app.js";
+import { buildApp, type Health } from "./api/app.js";
 import { ADMIN_TOKEN_META_KEY, hashToken, newSecret } from "./api/auth.js";
 import { type Listener, openListener, STOP_GRACE_MS } from "./api/listener.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -338,8 +338,16 @@ async function assemble(
   let draining = false;
   // Without a socket (tests that inject) nothing closes but the streams.
   const closing = listener ? undefined : new AbortController();
-  const health = async (): Promise<{ status: "ok" } | { status: "draining"; running_jobs: number }> =>
-    draining ? { status: "draining", running_jobs: await runningJobs() } : { status: "ok" };
+  const health = async (): Promise<Health> => {
+    if (draining) return { status: "draining", running_jobs: await runningJobs() };
+    const failing = runner?.failing;
+    if (failing) {
+      // No path and no log text: /healthz needs no token.
+      const reason = `the embedded runner process keeps dying (${failing.deaths} times in a row, each within seconds of its start; the last one ${failing.why}): no job runs until it stays up; its log is runner/runner.log in the data dir`;
+      return { status: "degraded", reason };
+    }
+    return { status: "ok" };
+  };
   const app = await buildApp({
     store,
     logger,

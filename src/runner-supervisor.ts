@@ -22,6 +22,11 @@ export interface RunnerSupervisor {
   /** The runner process's pid, while there is one. */
   readonly pid: number | undefined;
   /**
+   * Set while the runner keeps dying young (FAILING_AFTER deaths in a row, each within STABLE_MS
+   * of its start, and none up for STABLE_MS since): no job runs then.
+   */
+  readonly failing: { readonly deaths: number; readonly why: string } | undefined;
+  /**
    * Lets the runner drain (no new jobs; running ones finish and are reported) and waits until it
    * has exited, for at most `timeoutMs`; answers false when it had not by then.
    */
@@ -51,6 +56,31 @@ export function cliEntry(): string {
   throw new Error(
     `cannot find the CLI to start the runner (looked for ${built} and ${fromSources}): npm run build`,
   );
+}
+
+/** A runner that ends sooner than this after its start died young (its restarts back off). */
+const STABLE_MS = 10_000;
+/** Young deaths in a row after which the runner is reported failing (/healthz, the log). */
+export const FAILING_AFTER = 3;
+/** Lines of the runner's log the server's log quotes when the runner keeps dying. */
+const LOG_TAIL_LINES = 5;
+
+/** The last lines of a file (its last 64 KiB read); none when it cannot be read. */
+function tail(file: string, lines: number): string[] {
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      const len = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(len);
+      fs.readSync(fd, buf, 0, len, size - len);
+      return buf.toString("utf8").split("\n").filter(Boolean).slice(-lines);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
 }
 
 /** What the runner process gets of the server's environment, besides PIPEWRIGHT_RUNNER_*. */
@@ -83,6 +113,9 @@ export function createRunnerSupervisor(
   let stopping = false;
   let restarts = 0;
   let lastStart = 0;
+  /** Deaths in a row, each young (see STABLE_MS), and why the last one died. */
+  let deathsInRow = 0;
+  let lastWhy = "";
   let restartTimer: Timer | undefined;
 
   /** A file the runner reads, written whole (write and rename) with mode 0600. */
@@ -178,7 +211,17 @@ export function createRunnerSupervisor(
         .catch((err: unknown) => logger.error({ err }, "ending the dead runner's leases failed"));
     }
     // Quick deaths one after another back off, up to 30 s.
-    restarts = clock.now() - lastStart < 10_000 ? restarts + 1 : 0;
+    const young = clock.now() - lastStart < STABLE_MS;
+    restarts = young ? restarts + 1 : 0;
+    deathsInRow = young ? deathsInRow + 1 : 1;
+    lastWhy = why;
+    if (deathsInRow === FAILING_AFTER) {
+      // Once per loop, with what the runner said last: the server's log is where operators look.
+      logger.error(
+        { deaths: deathsInRow, why, log: files.log, runner_log: tail(files.log, LOG_TAIL_LINES) },
+        "the runner process keeps dying: no job runs until it stays up (its log says why)",
+      );
+    }
     const delay = Math.min(30_000, 200 * 2 ** restarts);
     restartTimer = clock.setTimeout(() => {
       if (stopping) return;
@@ -204,6 +247,13 @@ export function createRunnerSupervisor(
   return {
     get pid() {
       return pid;
+    },
+
+    get failing() {
+      if (stopping || deathsInRow < FAILING_AFTER) return undefined;
+      // Up for a while since: it recovered.
+      if (pid !== undefined && clock.now() - lastStart >= STABLE_MS) return undefined;
+      return { deaths: deathsInRow, why: lastWhy };
     },
 
     async start(url) {

@@ -151,6 +151,36 @@ describe("one runner per work dir", () => {
   });
 });
 
+describe("an embedded runner that keeps dying", () => {
+  it("turns /healthz 503 degraded with why, and the server's log quotes the runner's; runs wait", async () => {
+    const dir = tempDir("pipewright-runner-loop-");
+    // A setting the runner refuses at start: it exits with 2, every time it is started again.
+    const server = await started({ dataDir: dir, env: { PIPEWRIGHT_RUNNER_MAX_PROCESSES: "many" } });
+    const { projectId, api } = await setupProject(server.url);
+    const health = await waitFor(
+      async () => {
+        const res = await fetch(`${server.url}/healthz`);
+        return res.status === 503
+          ? { status: res.status, body: (await res.json()) as { reason: string } }
+          : undefined;
+      },
+      20_000,
+      "/healthz to report the runner",
+    );
+    expect(health.body).toMatchObject({ ok: false, status: "degraded" });
+    expect(health.body.reason).toMatch(/^the embedded runner process keeps dying \(\d+ times in a row/);
+    expect(health.body.reason).toContain("the last one exited with 2");
+    // Nothing of the data dir's path or the runner's log is told without a token.
+    expect(health.body.reason).not.toContain(dir);
+    expect(server.output()).toContain("the runner process keeps dying");
+    expect(server.output()).toContain("--max-processes must be an integer from 8 to 1000000");
+    // The API goes on; a run is accepted and waits for a runner.
+    const pl = await createPipelineVia(api, projectId, { definition: shellPipeline("echo waits") });
+    const run = await startRun(api, projectId, pl);
+    expect((await runDetail(api, projectId, pl, run)).status).toBe("QUEUED");
+  });
+});
+
 describe("an orphaned embedded runner", () => {
   it("exits when its server is gone and its data dir is removed", async () => {
     const dir = tempDir("pipewright-orphan-");

@@ -92,9 +92,17 @@ export interface AppDeps {
   readonly server?: Server;
   /** Aborts when the server stops (event streams end then); never, when absent. */
   readonly closing?: AbortSignal;
-  /** Whether the server is draining (SIGTERM), for /healthz; always ok when absent. */
-  readonly health?: () => Promise<{ status: "ok" } | { status: "draining"; running_jobs: number }>;
+  /**
+   * Whether the server is draining (SIGTERM) or cannot run jobs (its embedded runner keeps
+   * dying), for /healthz; always ok when absent.
+   */
+  readonly health?: () => Promise<Health>;
 }
+
+export type Health =
+  | { status: "ok" }
+  | { status: "draining"; running_jobs: number }
+  | { status: "degraded"; reason: string };
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -283,10 +291,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: "/openapi" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   // 503 while draining, so a load balancer sends new requests to the other replicas; the API
-  // itself keeps answering until the drain is over.
+  // itself keeps answering until the drain is over. 503 too while no job can run (monitoring
+  // sees it; the API goes on, runs queue).
   app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
-    const h = (await deps.health?.()) ?? { status: "ok" as const };
-    if (h.status === "draining") return reply.status(503).send({ ok: false, ...h });
+    const h: Health = (await deps.health?.()) ?? { status: "ok" };
+    if (h.status !== "ok") return reply.status(503).send({ ok: false, ...h });
     return { ok: true, status: "ok" };
   });
 
