@@ -189,6 +189,8 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
   }
 
   let flushQueued = false;
+  /** Transactions of this writer under way (at most one: see flush). */
+  let inFlight = 0;
   const queueFlush = (): void => {
     if (flushQueued) return;
     flushQueued = true;
@@ -201,11 +203,14 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
   };
 
   /**
-   * Commits the waiting changes of runs without a transaction under way, up to
-   * RUNS_PER_TRANSACTION runs in one transaction; runs whose transaction is under way go in a
-   * later one, and so do the rest.
+   * Commits the waiting changes of runs, up to RUNS_PER_TRANSACTION runs in one transaction; the
+   * rest go in the next. One transaction at a time (a group commit): what arrives while one is
+   * under way waits for it and goes in the next one together, so that under load a transaction
+   * carries the reports of many requests (on PostgreSQL each costs its statements' round trips;
+   * on SQLite transactions run one at a time anyway).
    */
   async function flush(): Promise<void> {
+    if (inFlight > 0) return;
     const picked: [string, PendingChange[]][] = [];
     for (const [runId, batch] of waiting) {
       if (busy.has(runId)) continue;
@@ -217,11 +222,13 @@ export function createRunWriter(deps: RunWriterDeps): RunWriter {
       waiting.delete(runId);
       busy.add(runId);
     }
+    inFlight++;
     if (picked.length === RUNS_PER_TRANSACTION) queueFlush();
     try {
       if (picked.length === 1) await commit(picked[0]!);
       else await commitMany(picked);
     } finally {
+      inFlight--;
       for (const [runId] of picked) busy.delete(runId);
       if (waiting.size > 0) queueFlush();
     }
