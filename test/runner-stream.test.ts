@@ -110,6 +110,22 @@ async function flakyNetwork(target: string) {
   };
 }
 
+/** A registered runner of `slots` slots (its token and id), and `runs` one-job runs queued for it. */
+async function runnerWithRuns(t: TestApp, slots: number, runs: number) {
+  const token = await issueToken(t.app, "runner", []);
+  const reg = await call(t.app, "POST", "/runner/v1/register", { token, body: { name: "r", slots } });
+  const p = await createProject(t.app);
+  for (let i = 0; i < runs; i++) {
+    const pl = await createPipeline(t.app, p);
+    const run = await call(t.app, "POST", `/v5/${p}/api/pipelines/${pl}/run`, {
+      token: ADMIN_TOKEN,
+      body: {},
+    });
+    expect(run.status).toBe(200);
+  }
+  return { token, runnerId: reg.body.runner_id as string };
+}
+
 describe("a runner's job stream", () => {
   let t: TestApp;
   let stream: AbortController | undefined;
@@ -123,18 +139,7 @@ describe("a runner's job stream", () => {
   });
 
   it("pushes no more jobs than the runner's slots when an older count arrives after a newer one", async () => {
-    const token = await issueToken(t.app, "runner", []);
-    const reg = await call(t.app, "POST", "/runner/v1/register", { token, body: { name: "r", slots: 2 } });
-    const runnerId = reg.body.runner_id as string;
-    const p = await createProject(t.app);
-    for (let i = 0; i < 4; i++) {
-      const pl = await createPipeline(t.app, p);
-      const run = await call(t.app, "POST", `/v5/${p}/api/pipelines/${pl}/run`, {
-        token: ADMIN_TOKEN,
-        body: {},
-      });
-      expect(run.status).toBe(200);
-    }
+    const { token, runnerId } = await runnerWithRuns(t, 2, 4);
 
     const url = await t.app.listen({ host: "127.0.0.1", port: 0 });
     stream = new AbortController();
@@ -212,17 +217,7 @@ describe("jobs pushed before a job stream broke", () => {
   });
 
   it("stay the runner's while its next stream names them; the others go back to the queue, not counted as lost", async () => {
-    const token = await issueToken(t.app, "runner", []);
-    const reg = await call(t.app, "POST", "/runner/v1/register", { token, body: { name: "r", slots: 2 } });
-    const runnerId = reg.body.runner_id as string;
-    const p = await createProject(t.app);
-    for (let i = 0; i < 2; i++) {
-      const pl = await createPipeline(t.app, p);
-      expect(
-        (await call(t.app, "POST", `/v5/${p}/api/pipelines/${pl}/run`, { token: ADMIN_TOKEN, body: {} }))
-          .status,
-      ).toBe(200);
-    }
+    const { token, runnerId } = await runnerWithRuns(t, 2, 2);
     const url = await t.app.listen({ host: "127.0.0.1", port: 0 });
     const first = new AbortController();
     const pushed = await openStream(url, token, { runner_id: runnerId, free: 2, received: 0 }, first.signal);
