@@ -394,11 +394,12 @@ export function createRunnerProtocol(deps: {
       };
       streams.get(req.runnerId)?.ch.wake();
       streams.set(req.runnerId, st);
-      await releaseUnheld(req.runnerId, req.holding ?? []);
       seen ??= clock.setInterval(() => {
         for (const id of streams.keys()) touch(id);
       }, SEEN_MS);
       try {
+        // Inside: a failure (the database away) still ends the stream's entry here.
+        await releaseUnheld(req.runnerId, req.holding ?? []);
         while (!ch.signal.aborted && !stopped && streams.get(req.runnerId) === st) {
           if (st.cancels.length > 0) ch.send("cancel", { jobs: st.cancels.splice(0) });
           // What the runner can take: its free slots as it last said, less what is on its way.
