@@ -143,39 +143,9 @@ describe("a runner's job stream", () => {
 
     const url = await t.app.listen({ host: "127.0.0.1", port: 0 });
     stream = new AbortController();
-    const res = await fetch(`${url}/runner/v1/stream`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-auth-token": token },
-      body: JSON.stringify({ runner_id: runnerId, free: 2, received: 0 }),
-      signal: stream.signal,
-    });
-    expect(res.status).toBe(200);
-    const pushed: { jobRunId: string; attempt: number }[] = [];
-    let arrived: () => void = () => {};
-    const parse = createSseParser((e) => {
-      if (e.event !== "jobs") return;
-      pushed.push(...(JSON.parse(e.data).jobs as { jobRunId: string; attempt: number }[]));
-      arrived();
-    });
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    void (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          parse(value);
-        }
-      } catch {
-        // aborted at the end of the test
-      }
-    })();
-    const until = (n: number): Promise<void> =>
-      new Promise((resolve) => {
-        arrived = () => {
-          if (pushed.length >= n) resolve();
-        };
-        arrived();
-      });
+    const pushed = await openStream(url, token, { runner_id: runnerId, free: 2, received: 0 }, stream.signal);
+    const until = (n: number): Promise<unknown> =>
+      waitFor(async () => pushed.length >= n, 10_000, `${n} jobs pushed`);
     await until(2);
     expect(pushed).toHaveLength(2);
 
